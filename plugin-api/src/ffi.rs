@@ -1,0 +1,125 @@
+/*! The stable ABI itself: the root module a plugin library exports and the method tables behind it.
+
+Everything here is `abi_stable` prefix types, so methods can be appended to a table after its
+`last_prefix_field` without breaking libraries built against an older table: the host reads the
+appended fields as `Option`s. Requests and answers travel as JSON text (`RStr` in, `RString` out)
+so their types can gain fields too; screens and transcripts travel as raw text.
+
+Plugin authors never use this module: [`export_provider!`](crate::export_provider) and
+[`export_display!`](crate::export_display) build it.
+*/
+
+use abi_stable::library::RootModule;
+use abi_stable::sabi_types::VersionStrings;
+use abi_stable::std_types::{ROption, RResult, RStr, RString};
+use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
+
+/// The version of this API a plugin was built against. A host accepts plugins whose API version
+/// it supports (today: exactly this one) and refuses others with both versions named.
+pub const PLUGIN_API_VERSION: u32 = 1;
+
+/// The kind of a plugin as stored in the root module.
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FfiPluginKind {
+    Provider = 1,
+    Display = 2,
+}
+
+/// Error kinds as plain integers, so new kinds never change the layout.
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FfiErrorKind(pub u32);
+
+impl FfiErrorKind {
+    pub const PANICKED: Self = Self(1);
+    pub const INVALID_REQUEST: Self = Self(2);
+    pub const UNSUPPORTED: Self = Self(3);
+    pub const FAILED: Self = Self(4);
+}
+
+/// An error crossing the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiError {
+    pub kind: FfiErrorKind,
+    pub message: RString,
+}
+
+/// The result of every call: JSON text, or an error.
+pub type FfiResult = RResult<RString, FfiError>;
+
+/// The root module every plugin library exports.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginRootRef)))]
+pub struct PluginRoot {
+    /// [`PLUGIN_API_VERSION`] as the plugin saw it when it was built.
+    pub api_version: u32,
+    pub kind: FfiPluginKind,
+    /// JSON of [`crate::PluginInfo`]: name, aliases, version.
+    pub info: extern "C" fn() -> RString,
+    pub provider: ROption<ProviderTableRef>,
+    #[sabi(last_prefix_field)]
+    pub display: ROption<DisplayTableRef>,
+}
+
+impl RootModule for PluginRootRef {
+    declare_root_module_statics! {PluginRootRef}
+    const BASE_NAME: &'static str = "team_agent_plugin";
+    const NAME: &'static str = "team-agent plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}
+
+/// The provider methods (DESIGN.md §3). Append new methods after `submit_keys`.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = ProviderTableRef)))]
+pub struct ProviderTable {
+    pub manifest: extern "C" fn() -> FfiResult,
+    /// JSON [`crate::LaunchRequest`] → JSON [`crate::LaunchPlan`].
+    pub launch_plan: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// Screen text → JSON `Verdict<StartupDecision>`.
+    pub handle_startup_prompts: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON [`crate::CaptureContext`] → JSON `Option<SessionRecord>`.
+    pub capture_session_id: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON [`crate::ResumeCheck`] → JSON [`crate::Resumability`].
+    pub session_is_resumable: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// Screen text → JSON `Verdict<ScreenState>`.
+    pub classify_screen: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON [`crate::ApprovalRequest`] → JSON `Verdict<ApprovalDecision>`.
+    pub approval_keys: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// Transcript tail → JSON `Verdict<TurnState>`.
+    pub turn_state: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// → JSON [`crate::SubmitKeys`].
+    #[sabi(last_prefix_field)]
+    pub submit_keys: extern "C" fn() -> FfiResult,
+}
+
+/// The display methods (DESIGN.md §3). Append new methods after `rebuild`.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = DisplayTableRef)))]
+pub struct DisplayTable {
+    pub manifest: extern "C" fn() -> FfiResult,
+    /// JSON [`crate::DisplayEnvironment`] → JSON [`crate::DisplayProbe`].
+    pub probe: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON [`crate::TeamView`] → JSON [`crate::DisplayPlan`].
+    pub open: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON handle → JSON [`crate::DisplayPlan`].
+    pub close: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// JSON `{"handle", "view"}` → JSON [`crate::DisplayPlan`].
+    #[sabi(last_prefix_field)]
+    pub rebuild: extern "C" fn(RStr<'_>) -> FfiResult,
+}
+
+/// The symbol under which a plugin library exports its root module (abi_stable's fixed name).
+pub const ROOT_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn root_symbol_is_abi_stables_loader_name() {
+        assert_eq!(super::ROOT_SYMBOL, abi_stable::library::ROOT_MODULE_LOADER_NAME);
+    }
+}

@@ -1,0 +1,226 @@
+//! Typed calls into a loaded plugin, with fault containment.
+
+use std::fmt;
+
+use abi_stable::std_types::{RResult, RStr, RString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
+use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
+use crate::loader::LoadedPlugin;
+use crate::provider::{
+    ApprovalDecision, ApprovalRequest, CaptureContext, LaunchPlan, LaunchRequest,
+    ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
+    SubmitKeys, TurnState, Verdict,
+};
+use crate::sdk::{ErrorKind, PluginError};
+
+/// What a client does once its plugin has panicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPolicy {
+    /// Stop calling it: every later call fails with [`CallError::Faulted`] (the host's policy).
+    StopCalling,
+    /// Keep calling it (the conformance suite, which reports each panicking method).
+    KeepCalling,
+}
+
+/// Why a call into a plugin did not produce an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The plugin panicked earlier and is no longer called.
+    Faulted { plugin: String, first_panic: String },
+    /// The plugin returned an error (including a caught panic).
+    Plugin { plugin: String, method: &'static str, error: PluginError },
+    /// The plugin answered something that is not what the API promises.
+    BadAnswer { plugin: String, method: &'static str, detail: String },
+}
+
+impl CallError {
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Self::Plugin { error, .. } if error.kind == ErrorKind::Panicked)
+    }
+
+    /// The plugin's own error, when it returned one.
+    pub fn plugin_error(&self) -> Option<&PluginError> {
+        match self {
+            Self::Plugin { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Faulted { plugin, first_panic } => write!(
+                f,
+                "plugin '{plugin}' is faulted (it panicked: {first_panic}) and is no longer called; fix or remove it, then start team-agent again"
+            ),
+            Self::Plugin { plugin, method, error } if error.kind == ErrorKind::Panicked => {
+                write!(f, "plugin '{plugin}' panicked in {method}: {}", error.message)
+            }
+            Self::Plugin { plugin, method, error } => {
+                write!(f, "plugin '{plugin}' {method}: {error}")
+            }
+            Self::BadAnswer { plugin, method, detail } => {
+                write!(f, "plugin '{plugin}' {method} gave an invalid answer: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+fn from_ffi(error: FfiError) -> PluginError {
+    let kind = match error.kind {
+        FfiErrorKind::PANICKED => ErrorKind::Panicked,
+        FfiErrorKind::INVALID_REQUEST => ErrorKind::InvalidRequest,
+        FfiErrorKind::UNSUPPORTED => ErrorKind::Unsupported,
+        _ => ErrorKind::Failed,
+    };
+    PluginError::new(kind, error.message.into_string())
+}
+
+struct Caller<'a> {
+    plugin: &'a LoadedPlugin,
+    policy: FaultPolicy,
+}
+
+impl Caller<'_> {
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        invoke: impl FnOnce() -> RResult<RString, FfiError>,
+    ) -> Result<T, CallError> {
+        let plugin = || self.plugin.info.name.clone();
+        if self.policy == FaultPolicy::StopCalling {
+            if let Some(first_panic) = self.plugin.fault() {
+                return Err(CallError::Faulted { plugin: plugin(), first_panic });
+            }
+        }
+        match invoke() {
+            RResult::ROk(json) => serde_json::from_str(json.as_str()).map_err(|e| {
+                CallError::BadAnswer { plugin: plugin(), method, detail: e.to_string() }
+            }),
+            RResult::RErr(error) => {
+                let error = from_ffi(error);
+                if error.kind == ErrorKind::Panicked {
+                    self.plugin.record_fault(&format!("in {method}: {}", error.message));
+                }
+                Err(CallError::Plugin { plugin: plugin(), method, error })
+            }
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plugin API types always encode")
+}
+
+/// Typed calls to a provider plugin.
+pub struct ProviderClient<'a> {
+    caller: Caller<'a>,
+    table: ProviderTableRef,
+}
+
+impl<'a> ProviderClient<'a> {
+    /// `None` when the plugin is not a provider.
+    pub fn new(plugin: &'a LoadedPlugin, policy: FaultPolicy) -> Option<Self> {
+        let table = plugin.root.provider().into_option()?;
+        Some(Self { caller: Caller { plugin, policy }, table })
+    }
+
+    pub fn plugin(&self) -> &LoadedPlugin {
+        self.caller.plugin
+    }
+
+    pub fn manifest(&self) -> Result<ProviderManifest, CallError> {
+        self.caller.call("manifest", || (self.table.manifest())())
+    }
+
+    pub fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, CallError> {
+        let json = to_json(request);
+        self.caller.call("launch_plan", || (self.table.launch_plan())(RStr::from_str(&json)))
+    }
+
+    pub fn handle_startup_prompts(&self, screen: &str) -> Result<Verdict<StartupDecision>, CallError> {
+        self.caller.call("handle_startup_prompts", || {
+            (self.table.handle_startup_prompts())(RStr::from_str(screen))
+        })
+    }
+
+    pub fn capture_session_id(&self, context: &CaptureContext) -> Result<Option<SessionRecord>, CallError> {
+        let json = to_json(context);
+        self.caller
+            .call("capture_session_id", || (self.table.capture_session_id())(RStr::from_str(&json)))
+    }
+
+    pub fn session_is_resumable(&self, check: &ResumeCheck) -> Result<Resumability, CallError> {
+        let json = to_json(check);
+        self.caller.call("session_is_resumable", || {
+            (self.table.session_is_resumable())(RStr::from_str(&json))
+        })
+    }
+
+    pub fn classify_screen(&self, screen: &str) -> Result<Verdict<ScreenState>, CallError> {
+        self.caller
+            .call("classify_screen", || (self.table.classify_screen())(RStr::from_str(screen)))
+    }
+
+    pub fn approval_keys(&self, request: &ApprovalRequest) -> Result<Verdict<ApprovalDecision>, CallError> {
+        let json = to_json(request);
+        self.caller.call("approval_keys", || (self.table.approval_keys())(RStr::from_str(&json)))
+    }
+
+    pub fn turn_state(&self, transcript_tail: &str) -> Result<Verdict<TurnState>, CallError> {
+        self.caller
+            .call("turn_state", || (self.table.turn_state())(RStr::from_str(transcript_tail)))
+    }
+
+    pub fn submit_keys(&self) -> Result<SubmitKeys, CallError> {
+        self.caller.call("submit_keys", || (self.table.submit_keys())())
+    }
+}
+
+/// Typed calls to a display plugin.
+pub struct DisplayClient<'a> {
+    caller: Caller<'a>,
+    table: DisplayTableRef,
+}
+
+impl<'a> DisplayClient<'a> {
+    /// `None` when the plugin is not a display.
+    pub fn new(plugin: &'a LoadedPlugin, policy: FaultPolicy) -> Option<Self> {
+        let table = plugin.root.display().into_option()?;
+        Some(Self { caller: Caller { plugin, policy }, table })
+    }
+
+    pub fn plugin(&self) -> &LoadedPlugin {
+        self.caller.plugin
+    }
+
+    pub fn manifest(&self) -> Result<DisplayManifest, CallError> {
+        self.caller.call("manifest", || (self.table.manifest())())
+    }
+
+    pub fn probe(&self, environment: &DisplayEnvironment) -> Result<DisplayProbe, CallError> {
+        let json = to_json(environment);
+        self.caller.call("probe", || (self.table.probe())(RStr::from_str(&json)))
+    }
+
+    pub fn open(&self, view: &TeamView) -> Result<DisplayPlan, CallError> {
+        let json = to_json(view);
+        self.caller.call("open", || (self.table.open())(RStr::from_str(&json)))
+    }
+
+    pub fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, CallError> {
+        let json = to_json(handle);
+        self.caller.call("close", || (self.table.close())(RStr::from_str(&json)))
+    }
+
+    pub fn rebuild(&self, handle: &serde_json::Value, view: &TeamView) -> Result<DisplayPlan, CallError> {
+        let json = to_json(&serde_json::json!({ "handle": handle, "view": view }));
+        self.caller.call("rebuild", || (self.table.rebuild())(RStr::from_str(&json)))
+    }
+}

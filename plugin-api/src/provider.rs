@@ -1,0 +1,359 @@
+/*! The provider side of the plugin API: what a provider plugin is asked and what it answers.
+
+Every type here is an ordinary Rust type. Between the host and a plugin they travel as JSON inside
+the stable ABI (see [`crate::ffi`]), so a field can be added later (with `#[serde(default)]`)
+without breaking plugins built today. Wire names are `snake_case`.
+*/
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What a provider plugin says about itself and the CLI it drives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderManifest {
+    /// The name a team spec uses in `provider:` (for example `claude`).
+    pub name: String,
+    /// Other names that select this provider (for example `claude_code`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The plugin's own version.
+    pub version: String,
+    /// One line for `team-agent plugins list`.
+    #[serde(default)]
+    pub description: String,
+    /// The executable the provider runs (looked up on `PATH` by the host for diagnostics).
+    #[serde(default)]
+    pub executable: String,
+    #[serde(default)]
+    pub capabilities: ProviderCapabilities,
+}
+
+/// What the provider's CLI can do; the host degrades features a provider lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderCapabilities {
+    /// `launch_plan` with [`LaunchMode::Resume`] works.
+    pub resume: bool,
+    /// `launch_plan` with [`LaunchMode::Fork`] works.
+    pub fork: bool,
+    /// The CLI accepts a session id chosen by the host at start.
+    pub preassigned_session_id: bool,
+    /// The launch plan wires the team's MCP server into the CLI.
+    pub mcp_injection: bool,
+    /// `turn_state` understands the provider's transcript.
+    pub transcript_turn_state: bool,
+}
+
+/// How much the worker may do without asking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionMode {
+    /// Read and propose; ask before anything else.
+    #[default]
+    Restricted,
+    /// Ask before each action the CLI considers risky.
+    Ask,
+    /// Work inside the workspace without asking.
+    Trusted,
+    /// Skip every permission check (the CLI's explicit dangerous bypass).
+    DangerousBypass,
+}
+
+/// Whether a launch starts a new session, continues one, or branches one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LaunchMode {
+    Fresh,
+    Resume { session_id: String },
+    Fork { source_session_id: String },
+}
+
+/// The team's MCP server, to be wired into the worker's CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpServer {
+    /// The server's name as the CLI will show it (tool names derive from it).
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Where the host wrote the `{"mcpServers": …}` JSON file for CLIs that read one.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// Everything a provider needs to plan the start of one worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchRequest {
+    pub agent_id: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The directory the CLI starts in.
+    pub cwd: PathBuf,
+    /// The worker's system prompt (identity line, team contract, role text).
+    #[serde(default)]
+    pub system_prompt: String,
+    #[serde(default)]
+    pub permission_mode: PermissionMode,
+    pub mode: LaunchMode,
+    /// A fresh UUID chosen by the host; a provider whose CLI accepts a pre-assigned session id
+    /// uses it (so the plan stays a pure function of the request).
+    #[serde(default)]
+    pub new_session_id: String,
+    #[serde(default)]
+    pub mcp_server: Option<McpServer>,
+    /// Variables from the agent's credential profile: they go into this worker's environment only.
+    #[serde(default)]
+    pub profile_env: BTreeMap<String, String>,
+    /// The directory of the running `team-agent` binary: helper binaries shipped with team-agent
+    /// live there and are preferred to those on `PATH`.
+    #[serde(default)]
+    pub host_bin_dir: PathBuf,
+    /// The `HOME` the worker runs with (where the provider keeps its files).
+    #[serde(default)]
+    pub home: PathBuf,
+    /// Provider-specific settings from the agent's definition (`provider_options:`).
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// A command the host runs before starting the CLI (for example a login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreStep {
+    /// Shown in progress output and events (never the stdin).
+    pub description: String,
+    pub argv: Vec<String>,
+    /// Fed to the command's stdin (secrets go here, never into argv).
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Run only when this path does not exist yet.
+    #[serde(default)]
+    pub unless_exists: Option<PathBuf>,
+}
+
+/// How to start the CLI: the host turns this into a tmux window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchPlan {
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Variables removed from the inherited environment (for example the leader's `TMUX`).
+    #[serde(default)]
+    pub env_unset: Vec<String>,
+    /// The session id the CLI will use, when the provider chose it up front.
+    #[serde(default)]
+    pub expected_session_id: Option<String>,
+    /// Where the provider writes this session's transcripts.
+    #[serde(default)]
+    pub transcript_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub pre_steps: Vec<PreStep>,
+}
+
+/// What to do about the screen of a CLI that is starting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum StartupDecision {
+    /// The input prompt is the active element: the worker can take messages.
+    Ready,
+    /// A dialog the plugin knows how to answer: press `keys` (tmux `send-keys` names).
+    Answer { prompt: String, keys: Vec<String> },
+    /// Still drawing or loading: look again later.
+    Waiting,
+    /// A human must act (login, unknown key): never guess.
+    Blocked { reason: String },
+}
+
+/// What a running worker's screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ScreenState {
+    Idle,
+    Busy,
+    AwaitingApproval { prompt: String },
+    TrustPrompt,
+    ApiError { class: ApiErrorClass },
+    Exited,
+    Unknown,
+}
+
+/// Kinds of provider API failure a screen can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorClass {
+    Overloaded,
+    RateLimit,
+    Network,
+    Timeout,
+    Other,
+}
+
+/// What the host allows a runtime approval prompt to be answered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApprovalPolicy {
+    /// Approve only calls to these tools of the team's own MCP server; anything else is deferred.
+    AllowTools { server: String, tools: Vec<String> },
+    /// An operator chose an answer by hand (`team-agent answer AGENT CHOICE`): the option's number
+    /// or a word from its label (`yes`, `no`, `always`).
+    Choose { choice: String },
+}
+
+/// A runtime approval prompt to answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    /// The captured screen showing the prompt.
+    pub screen: String,
+    pub policy: ApprovalPolicy,
+}
+
+/// The plugin's answer to a runtime approval prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ApprovalDecision {
+    /// Press these keys; `choice` names the option they select.
+    Answer { keys: Vec<String>, choice: String },
+    /// Not for the plugin to decide: the leader is told.
+    Defer { reason: String },
+}
+
+/// The state of the provider's current turn, judged from its own transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnState {
+    Idle,
+    Working,
+    Interrupted,
+    BlockedOnHuman,
+    Error,
+    Unknown,
+}
+
+/// How to submit a message that was just pasted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitKeys {
+    /// Wait this long after the paste before pressing the keys (some CLIs need it).
+    #[serde(default)]
+    pub delay_ms: u32,
+    pub keys: Vec<String>,
+}
+
+/// What the host knows when it asks a provider to find a worker's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureContext {
+    pub agent_id: String,
+    /// The directory the CLI was started in.
+    pub cwd: PathBuf,
+    /// When the worker's window was created (RFC 3339).
+    pub spawned_at: String,
+    /// The current time (RFC 3339), so the answer is a pure function of the context.
+    pub now: String,
+    /// The id the launch plan chose, if any.
+    #[serde(default)]
+    pub expected_session_id: Option<String>,
+    /// Session ids other agents already own: never attribute one of these.
+    #[serde(default)]
+    pub owned_by_others: Vec<String>,
+    /// The `HOME` the worker runs with.
+    pub home: PathBuf,
+}
+
+/// How sure a provider is that a session belongs to the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// A provider session attributed to one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session_id: String,
+    #[serde(default)]
+    pub transcript_path: Option<PathBuf>,
+    /// How it was attributed (for example `preassigned_id`, `identity_marker`, `cwd_and_time`).
+    pub attributed_by: String,
+    pub confidence: Confidence,
+}
+
+/// The question "can this agent's session be resumed now?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeCheck {
+    pub agent_id: String,
+    pub cwd: PathBuf,
+    pub home: PathBuf,
+    #[serde(default)]
+    pub record: Option<SessionRecord>,
+}
+
+/// Why a session cannot be resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeBlocker {
+    NoPersistedSessionId,
+    SessionBackingStoreMissing,
+    SessionIdentityMismatch,
+    Unsupported,
+}
+
+impl ResumeBlocker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoPersistedSessionId => "no_persisted_session_id",
+            Self::SessionBackingStoreMissing => "session_backing_store_missing",
+            Self::SessionIdentityMismatch => "session_identity_mismatch",
+            Self::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// The answer to a [`ResumeCheck`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumability {
+    pub resumable: bool,
+    #[serde(default)]
+    pub blocker: Option<ResumeBlocker>,
+    /// A sentence for the operator.
+    #[serde(default)]
+    pub detail: String,
+}
+
+impl Resumability {
+    pub fn yes() -> Self {
+        Self { resumable: true, blocker: None, detail: String::new() }
+    }
+
+    pub fn no(blocker: ResumeBlocker, detail: impl Into<String>) -> Self {
+        Self { resumable: false, blocker: Some(blocker), detail: detail.into() }
+    }
+}
+
+/// A decision together with the name of the detection rule that produced it, so an operator can
+/// ask "why does team-agent think my worker is busy?" (`team-agent plugins probe`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict<T> {
+    pub value: T,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl<T> Verdict<T> {
+    pub fn by_rule(value: T, rule: impl Into<String>) -> Self {
+        Self { value, rule: Some(rule.into()) }
+    }
+}
+
+impl<T> From<T> for Verdict<T> {
+    fn from(value: T) -> Self {
+        Self { value, rule: None }
+    }
+}

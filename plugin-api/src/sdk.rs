@@ -1,0 +1,234 @@
+/*! The plugin author's side: two ordinary traits and the macros that export them.
+
+A plugin implements [`ProviderPlugin`] or [`DisplayPlugin`] on a plain type and calls
+[`export_provider!`](crate::export_provider) or [`export_display!`](crate::export_display) once.
+The macros build the root module of [`crate::ffi`]; every exported call runs inside
+`catch_unwind`, so a panic comes back to the host as [`ErrorKind::Panicked`] with its message and
+location, never as an abort.
+*/
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
+use crate::provider::{
+    ApprovalDecision, ApprovalRequest, CaptureContext, LaunchPlan, LaunchRequest,
+    ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
+    SubmitKeys, TurnState, Verdict,
+};
+
+/// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
+/// read the provider's own files, never write or spawn anything).
+pub trait ProviderPlugin: Send + Sync + 'static {
+    /// The name a team spec uses in `provider:`.
+    const NAME: &'static str;
+    /// Other names that select this provider.
+    const ALIASES: &'static [&'static str] = &[];
+
+    /// Name, aliases, version and capabilities (must agree with `NAME`, `ALIASES` and the crate
+    /// version).
+    fn manifest(&self) -> ProviderManifest;
+
+    /// How to start the CLI for a fresh session, a resume or a fork. A mode the provider cannot
+    /// serve (or a resume without a session id) is an error, never a guess.
+    fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError>;
+
+    /// What to do about the screen of a CLI that is starting.
+    fn handle_startup_prompts(&self, screen: &str) -> Verdict<StartupDecision>;
+
+    /// Find the session the worker's CLI is writing, if it has one yet.
+    fn capture_session_id(
+        &self,
+        context: &CaptureContext,
+    ) -> Result<Option<SessionRecord>, PluginError>;
+
+    /// Whether `launch_plan` with a resume can work now.
+    fn session_is_resumable(&self, check: &ResumeCheck) -> Resumability;
+
+    /// What a running worker's screen shows.
+    fn classify_screen(&self, screen: &str) -> Verdict<ScreenState>;
+
+    /// Keys that answer a runtime approval prompt, or why the plugin will not answer it.
+    fn approval_keys(&self, request: &ApprovalRequest) -> Verdict<ApprovalDecision>;
+
+    /// The state of the current turn, from the tail of the provider's transcript.
+    fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState>;
+
+    /// How to submit a pasted message.
+    fn submit_keys(&self) -> SubmitKeys;
+}
+
+/// A display plugin: shows the team's workers to the operator by returning plans.
+pub trait DisplayPlugin: Send + Sync + 'static {
+    const NAME: &'static str;
+    const ALIASES: &'static [&'static str] = &[];
+
+    fn manifest(&self) -> DisplayManifest;
+
+    /// Whether the display can work in this environment, and what it would use.
+    fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe;
+
+    /// Show the team. The plan's handle is recorded and given back to `close` and `rebuild`.
+    fn open(&self, view: &TeamView) -> Result<DisplayPlan, PluginError>;
+
+    /// Undo exactly what `open` (or `rebuild`) did.
+    fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError>;
+
+    /// Show the team again after a restart, replacing what the handle describes.
+    fn rebuild(
+        &self,
+        handle: &serde_json::Value,
+        view: &TeamView,
+    ) -> Result<DisplayPlan, PluginError>;
+}
+
+/// Why a plugin call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The plugin panicked; the message says where.
+    Panicked,
+    /// The host sent something the plugin could not read.
+    InvalidRequest,
+    /// The provider cannot do this (for example fork).
+    Unsupported,
+    /// Anything else.
+    Failed,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Panicked => "panicked",
+            Self::InvalidRequest => "invalid_request",
+            Self::Unsupported => "unsupported",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// An error a plugin returns (or the SDK returns on its behalf).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl PluginError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidRequest, message)
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failed, message)
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind.as_str())
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+/// Which kind of plugin a library holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginKind {
+    Provider,
+    Display,
+}
+
+impl PluginKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Display => "display",
+        }
+    }
+}
+
+/// What the root module declares about a plugin, readable without calling any plugin method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    pub kind: PluginKind,
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub version: String,
+    pub api_version: u32,
+}
+
+/// Export a [`ProviderPlugin`] from a `cdylib`.
+///
+/// `export_provider!(MyProvider)` builds it with `Default`; `export_provider!(MyProvider,
+/// MyProvider::new())` with an expression. Call it once per library.
+#[macro_export]
+macro_rules! export_provider {
+    ($ty:ty) => {
+        $crate::export_provider!($ty, <$ty as ::core::default::Default>::default());
+    };
+    ($ty:ty, $ctor:expr) => {
+        $crate::export_provider!(@api $crate::ffi::PLUGIN_API_VERSION, $ty, $ctor);
+    };
+    // Hidden: lets the conformance tests build a plugin claiming another API version.
+    (@api $api:expr, $ty:ty, $ctor:expr) => {
+        impl $crate::__private::Instance for $ty {
+            fn instance() -> &'static Self {
+                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
+                INSTANCE.get_or_init(|| $ctor)
+            }
+        }
+        $crate::__export_root!($crate::__private::provider_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+    };
+}
+
+/// Export a [`DisplayPlugin`] from a `cdylib`; used like [`export_provider!`].
+#[macro_export]
+macro_rules! export_display {
+    ($ty:ty) => {
+        $crate::export_display!($ty, <$ty as ::core::default::Default>::default());
+    };
+    ($ty:ty, $ctor:expr) => {
+        $crate::export_display!(@api $crate::ffi::PLUGIN_API_VERSION, $ty, $ctor);
+    };
+    (@api $api:expr, $ty:ty, $ctor:expr) => {
+        impl $crate::__private::Instance for $ty {
+            fn instance() -> &'static Self {
+                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
+                INSTANCE.get_or_init(|| $ctor)
+            }
+        }
+        $crate::__export_root!($crate::__private::display_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_root {
+    ($root:expr) => {
+        const _: () = {
+            fn __team_agent_root() -> $crate::ffi::PluginRootRef {
+                $root
+            }
+            extern "C" fn __team_agent_load() -> $crate::__private::RootModuleResult {
+                $crate::__private::call_loader(__team_agent_root)
+            }
+            // abi_stable looks the root module up under this fixed name
+            // (`ffi::ROOT_SYMBOL`, checked by a test in team-agent-plugin-api).
+            #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
+            pub static __TEAM_AGENT_ROOT: $crate::__private::LibHeader =
+                unsafe { $crate::__private::lib_header(__team_agent_load) };
+        };
+    };
+}
