@@ -71,7 +71,7 @@ impl RootModule for PluginRootRef {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// The provider methods (DESIGN.md §3). Append new methods after `submit_keys`.
+/// The provider methods (DESIGN.md §3). Append new methods after `fixtures`.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = ProviderTableRef)))]
@@ -92,8 +92,10 @@ pub struct ProviderTable {
     /// Transcript tail → JSON `Verdict<TurnState>`.
     pub turn_state: extern "C" fn(RStr<'_>) -> FfiResult,
     /// → JSON [`crate::SubmitKeys`].
-    #[sabi(last_prefix_field)]
     pub submit_keys: extern "C" fn() -> FfiResult,
+    /// → JSON `Vec<Fixture>`.
+    #[sabi(last_prefix_field)]
+    pub fixtures: extern "C" fn() -> FfiResult,
 }
 
 /// The display methods (DESIGN.md §3). Append new methods after `rebuild`.

@@ -163,6 +163,10 @@ extern "C" fn p_submit_keys<P: ProviderPlugin + Instance>() -> FfiResult {
     guard(|| Ok(P::instance().submit_keys()))
 }
 
+extern "C" fn p_fixtures<P: ProviderPlugin + Instance>() -> FfiResult {
+    guard(|| Ok(P::instance().fixtures()))
+}
+
 /// The plugin's version as the export macro saw it (`CARGO_PKG_VERSION` of the plugin crate),
 /// stored for `info`. One per library, like the root module itself.
 static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -191,6 +195,7 @@ pub fn provider_root<P: ProviderPlugin + Instance>(api: u32, version: &'static s
         approval_keys: p_approval::<P>,
         turn_state: p_turn_state::<P>,
         submit_keys: p_submit_keys::<P>,
+        fixtures: p_fixtures::<P>,
     }
     .leak_into_prefix();
     PluginRoot {

@@ -357,3 +357,20 @@ impl<T> From<T> for Verdict<T> {
         Self { value, rule: None }
     }
 }
+
+/// A captured screen or transcript with the verdict a careful reader gives it. Plugins may ship
+/// their own (see [`crate::ProviderPlugin::fixtures`]); the conformance suite checks each one.
+///
+/// On disk (`team-agent plugins check --fixtures DIR`): `NAME.screen.txt` or
+/// `NAME.transcript.jsonl`, with `NAME.expect.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fixture {
+    pub name: String,
+    #[serde(default)]
+    pub screen: Option<String>,
+    #[serde(default)]
+    pub transcript: Option<String>,
+    /// `{"startup": "ready|answer|waiting|blocked", "keys": [...], "screen": "idle|busy|…"}` for a
+    /// screen, `{"turn_state": "…"}` for a transcript.
+    pub expect: serde_json::Value,
+}

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, LaunchPlan, LaunchRequest,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
     SubmitKeys, TurnState, Verdict,
 };
@@ -57,6 +57,11 @@ pub trait ProviderPlugin: Send + Sync + 'static {
 
     /// How to submit a pasted message.
     fn submit_keys(&self) -> SubmitKeys;
+
+    /// Captures the plugin ships with their expected verdicts (checked by the conformance suite).
+    fn fixtures(&self) -> Vec<Fixture> {
+        Vec::new()
+    }
 }
 
 /// A display plugin: shows the team's workers to the operator by returning plans.

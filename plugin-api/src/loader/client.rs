@@ -10,7 +10,7 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, LaunchPlan, LaunchRequest,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
     SubmitKeys, TurnState, Verdict,
 };
@@ -180,6 +180,10 @@ impl<'a> ProviderClient<'a> {
 
     pub fn submit_keys(&self) -> Result<SubmitKeys, CallError> {
         self.caller.call("submit_keys", || (self.table.submit_keys())())
+    }
+
+    pub fn fixtures(&self) -> Result<Vec<Fixture>, CallError> {
+        self.caller.call("fixtures", || (self.table.fixtures())())
     }
 }
 

@@ -1,0 +1,41 @@
+//! The `none` display: nothing to show. For headless servers and CI; `team-agent attach AGENT`
+//! still reaches any worker.
+
+use team_agent_plugin_api::{
+    export_display, DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe,
+    PluginError, TeamView,
+};
+
+#[derive(Debug, Default)]
+pub struct NoDisplay;
+
+impl DisplayPlugin for NoDisplay {
+    const NAME: &'static str = "none";
+
+    fn manifest(&self) -> DisplayManifest {
+        DisplayManifest {
+            name: Self::NAME.into(),
+            aliases: Vec::new(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "shows nothing; use `team-agent attach AGENT` to look at a worker".into(),
+        }
+    }
+
+    fn probe(&self, _environment: &DisplayEnvironment) -> DisplayProbe {
+        DisplayProbe { available: true, detail: "nothing to show".into() }
+    }
+
+    fn open(&self, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+        Ok(DisplayPlan::default())
+    }
+
+    fn close(&self, _handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
+        Ok(DisplayPlan::default())
+    }
+
+    fn rebuild(&self, _handle: &serde_json::Value, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+        Ok(DisplayPlan::default())
+    }
+}
+
+export_display!(NoDisplay);

@@ -1,0 +1,188 @@
+//! `@scripted …` directives: one per line of a received message.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use team_agent_scripted::screen;
+use team_agent_scripted::transcript::Record;
+
+use crate::terminal::{print_flush, Input, Terminal};
+use crate::{busy, now, Session};
+
+/// What the directives of one message did to the turn.
+#[derive(Default)]
+pub struct Outcome {
+    /// The user pressed Escape during a directive: the turn ended.
+    pub interrupted: bool,
+    /// `@scripted exit CODE` was found.
+    pub exit: Option<i32>,
+}
+
+/// The task a message is about: the `for TASK` of its header, else its message id, else `manual`.
+fn task_of(text: &str) -> String {
+    let header_task = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("Team Agent message from ")?.strip_suffix(':')?;
+        rest.split_once(" for ").map(|(_, task)| task.trim().to_string())
+    });
+    let token = text.lines().find_map(|l| {
+        l.trim().strip_prefix("[team-agent-token:")?.strip_suffix(']').map(str::to_string)
+    });
+    header_task.or(token).unwrap_or_else(|| "manual".into())
+}
+
+pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
+    let mut outcome = Outcome::default();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("@scripted") else { continue };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        match words.as_slice() {
+            ["report", status, summary @ ..] => report(session, text, status, &summary.join(" ")),
+            ["sleep", seconds] => match seconds.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    if !busy(term, session, Duration::from_secs_f64(s.min(86_400.0)), "Working") {
+                        outcome.interrupted = true;
+                        return outcome;
+                    }
+                }
+                _ => error(session, &format!("sleep needs a number of seconds, got {seconds:?}")),
+            },
+            ["approval"] => approval(term, session, "shell.exec"),
+            ["approval", tool] => approval(term, session, tool),
+            ["api-error", class] => {
+                let label = format!("{}{class}): retrying", screen::API_ERROR);
+                if !busy(term, session, Duration::from_millis(1500), &label) {
+                    outcome.interrupted = true;
+                    return outcome;
+                }
+                print_flush(&format!("\r\x1b[K{}{class}): giving up\n", screen::API_ERROR));
+                session.record(&Record::Error { ts: now(), message: format!("api error: {class}") });
+            }
+            ["print", n] => match n.parse::<u32>() {
+                Ok(n) => {
+                    for i in 1..=n.min(100_000) {
+                        print_flush(&format!("line {i} of {n}\n"));
+                    }
+                }
+                Err(_) => error(session, &format!("print needs a line count, got {n:?}")),
+            },
+            ["exit", code] => match code.parse::<i32>() {
+                Ok(code) => {
+                    outcome.exit = Some(code);
+                    return outcome;
+                }
+                Err(_) => error(session, &format!("exit needs a code, got {code:?}")),
+            },
+            _ => error(session, &format!("unknown directive: {}", line.trim())),
+        }
+    }
+    outcome
+}
+
+fn error(session: &mut Session, message: &str) {
+    print_flush(&format!("\r\x1b[K✗ {message}\n"));
+    session.record(&Record::Error { ts: now(), message: message.to_string() });
+}
+
+/// Reports a result for the message's task by running `team-agent report-result -`.
+fn report(session: &mut Session, text: &str, status: &str, summary: &str) {
+    let task_id = task_of(text);
+    let agent_id = std::env::var("TEAM_AGENT_ID").unwrap_or_default();
+    let envelope = serde_json::json!({
+        "schema_version": "result_envelope_v1",
+        "task_id": task_id,
+        "agent_id": agent_id,
+        "status": status,
+        "summary": if summary.is_empty() { format!("{status} from the scripted agent") } else { summary.to_string() },
+        "changes": [],
+        "tests": [],
+        "risks": [],
+        "artifacts": [],
+        "next_actions": [],
+    });
+    print_flush(&format!("↳ reporting {status} for {task_id}…"));
+    let (ok, detail) = match std::env::var("TEAM_AGENT_BIN") {
+        Err(_) => (false, "TEAM_AGENT_BIN is not set: not started by team-agent".to_string()),
+        Ok(bin) => run_report(&bin, &envelope.to_string()),
+    };
+    print_flush(&format!("\r\x1b[K↳ {} {status} for {task_id}: {detail}\n", if ok { "reported" } else { "could not report" }));
+    session.record(&Record::Reported {
+        ts: now(),
+        task_id,
+        status: status.to_string(),
+        ok,
+        detail,
+    });
+}
+
+fn run_report(bin: &str, envelope: &str) -> (bool, String) {
+    let child = Command::new(bin)
+        .args(["report-result", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return (false, format!("cannot run {bin}: {e}")),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(envelope.as_bytes());
+    }
+    match child.wait_with_output() {
+        Ok(out) if out.status.success() => (true, "ok".into()),
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let first = err.lines().next().unwrap_or("").trim().to_string();
+            (false, format!("exit {}: {first}", out.status.code().unwrap_or(-1)))
+        }
+        Err(e) => (false, e.to_string()),
+    }
+}
+
+/// Shows an approval prompt for `tool` until it is answered.
+fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
+    session.record(&Record::ApprovalRequested { ts: now(), tool: tool.to_string() });
+    let mut selected = 1usize;
+    // Redraws go back over the five lines of the dialog.
+    let draw = |selected: usize, again: bool| {
+        let up = if again { "\x1b[5A" } else { "" };
+        let mut text = format!("{up}\r\x1b[K{}{tool}?\n", screen::APPROVAL_HEADER);
+        for (i, label) in screen::APPROVAL_OPTIONS.iter().enumerate() {
+            let marker = if i + 1 == selected { screen::SELECTED } else { " " };
+            text.push_str(&format!("\x1b[K{marker} {}. {label}\n", i + 1));
+        }
+        text.push_str(screen::APPROVAL_FOOTER);
+        text.push('\n');
+        print_flush(&text);
+    };
+    draw(selected, false);
+    let choice = loop {
+        match term.read_input() {
+            Input::Char(c @ '1'..='3') => break c.to_digit(10).unwrap_or(1) as usize,
+            Input::Enter => break selected,
+            Input::Up if selected > 1 => selected -= 1,
+            Input::Down if selected < 3 => selected += 1,
+            Input::Escape | Input::CtrlC | Input::Eof => break 3,
+            _ => continue,
+        }
+        draw(selected, true);
+    };
+    let label = screen::APPROVAL_OPTIONS[choice - 1];
+    print_flush(&format!("↳ {tool}: {label}\n"));
+    session.record(&Record::ApprovalAnswered { ts: now(), tool: tool.to_string(), choice: label.to_string() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_of;
+
+    #[test]
+    fn task_comes_from_the_header_then_the_token() {
+        let with_task = "Team Agent message from leader for t-7:\n\nhi\n\n[team-agent-token:msg_1]";
+        assert_eq!(task_of(with_task), "t-7");
+        let without = "Team Agent message from leader:\n\nhi\n\n[team-agent-token:msg_1]";
+        assert_eq!(task_of(without), "msg_1");
+        assert_eq!(task_of("plain text"), "manual");
+    }
+}
