@@ -102,9 +102,18 @@ pub enum StepEffect {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum PlanStep {
     /// Run `tmux <args>` against one of the servers.
-    Tmux { server: TmuxServer, args: Vec<String>, effect: StepEffect },
+    Tmux {
+        server: TmuxServer,
+        args: Vec<String>,
+        effect: StepEffect,
+    },
     /// Start a program (a terminal emulator); the host records its pid under `resource`.
-    Spawn { argv: Vec<String>, #[serde(default)] env: BTreeMap<String, String>, effect: StepEffect },
+    Spawn {
+        argv: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        effect: StepEffect,
+    },
     /// Stop a program a previous `Spawn` started (SIGTERM to its process group).
     Terminate { effect: StepEffect },
 }

@@ -30,10 +30,7 @@ pub trait Instance: Sized + 'static {
 /// `loader` must return the result of [`call_loader`] on a function returning a
 /// [`PluginRootRef`] (the export macros guarantee it).
 pub const unsafe fn lib_header(loader: extern "C" fn() -> RootModuleResult) -> LibHeader {
-    LibHeader::from_constructor::<PluginRootRef>(
-        loader,
-        abi_stable::library::CheckTypeLayout::Yes,
-    )
+    LibHeader::from_constructor::<PluginRootRef>(loader, abi_stable::library::CheckTypeLayout::Yes)
 }
 
 pub fn call_loader(root: fn() -> PluginRootRef) -> RootModuleResult {
@@ -87,7 +84,10 @@ fn to_ffi(error: PluginError) -> FfiError {
         ErrorKind::Unsupported => FfiErrorKind::UNSUPPORTED,
         ErrorKind::Failed => FfiErrorKind::FAILED,
     };
-    FfiError { kind, message: RString::from(error.message) }
+    FfiError {
+        kind,
+        message: RString::from(error.message),
+    }
 }
 
 /// Runs one exported call: never unwinds, always answers.
@@ -99,11 +99,14 @@ fn guard<T: Serialize>(call: impl FnOnce() -> Result<T, PluginError>) -> FfiResu
     match outcome {
         Ok(Ok(value)) => match serde_json::to_string(&value) {
             Ok(json) => ROk(RString::from(json)),
-            Err(e) => RErr(to_ffi(PluginError::failed(format!("cannot encode the answer: {e}")))),
+            Err(e) => RErr(to_ffi(PluginError::failed(format!(
+                "cannot encode the answer: {e}"
+            )))),
         },
         Ok(Err(error)) => RErr(to_ffi(error)),
         Err(payload) => {
             let message = hooked.unwrap_or_else(|| panic_message(payload.as_ref()));
+            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
             RErr(to_ffi(PluginError::new(ErrorKind::Panicked, message)))
         }
     }
@@ -173,7 +176,13 @@ static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
 extern "C" fn p_info<P: ProviderPlugin + Instance>() -> RString {
     let version = VERSION.get().copied().unwrap_or("");
-    info_json(PluginKind::Provider, P::NAME, P::ALIASES, version, api_of_library())
+    info_json(
+        PluginKind::Provider,
+        P::NAME,
+        P::ALIASES,
+        version,
+        api_of_library(),
+    )
 }
 
 static API: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
@@ -182,7 +191,10 @@ fn api_of_library() -> u32 {
     API.get().copied().unwrap_or(crate::ffi::PLUGIN_API_VERSION)
 }
 
-pub fn provider_root<P: ProviderPlugin + Instance>(api: u32, version: &'static str) -> PluginRootRef {
+pub fn provider_root<P: ProviderPlugin + Instance>(
+    api: u32,
+    version: &'static str,
+) -> PluginRootRef {
     let _ = VERSION.set(version);
     let _ = API.set(api);
     let table = ProviderTable {
@@ -241,7 +253,13 @@ extern "C" fn d_rebuild<D: DisplayPlugin + Instance>(request: RStr<'_>) -> FfiRe
 
 extern "C" fn d_info<D: DisplayPlugin + Instance>() -> RString {
     let version = VERSION.get().copied().unwrap_or("");
-    info_json(PluginKind::Display, D::NAME, D::ALIASES, version, api_of_library())
+    info_json(
+        PluginKind::Display,
+        D::NAME,
+        D::ALIASES,
+        version,
+        api_of_library(),
+    )
 }
 
 pub fn display_root<D: DisplayPlugin + Instance>(api: u32, version: &'static str) -> PluginRootRef {

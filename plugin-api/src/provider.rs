@@ -329,11 +329,19 @@ pub struct Resumability {
 
 impl Resumability {
     pub fn yes() -> Self {
-        Self { resumable: true, blocker: None, detail: String::new() }
+        Self {
+            resumable: true,
+            blocker: None,
+            detail: String::new(),
+        }
     }
 
     pub fn no(blocker: ResumeBlocker, detail: impl Into<String>) -> Self {
-        Self { resumable: false, blocker: Some(blocker), detail: detail.into() }
+        Self {
+            resumable: false,
+            blocker: Some(blocker),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -348,7 +356,10 @@ pub struct Verdict<T> {
 
 impl<T> Verdict<T> {
     pub fn by_rule(value: T, rule: impl Into<String>) -> Self {
-        Self { value, rule: Some(rule.into()) }
+        Self {
+            value,
+            rule: Some(rule.into()),
+        }
     }
 }
 

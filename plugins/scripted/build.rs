@@ -12,7 +12,12 @@ fn main() {
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".expect.json").map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".expect.json")
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -32,7 +37,9 @@ fn main() {
             "    ({name:?}, {}, {}, include_str!({:?})),",
             include(".screen.txt", name),
             include(".transcript.jsonl", name),
-            dir.join(format!("{name}.expect.json")).display().to_string()
+            dir.join(format!("{name}.expect.json"))
+                .display()
+                .to_string()
         );
     }
     out.push(']');

@@ -31,9 +31,17 @@ pub enum CallError {
     /// The plugin panicked earlier and is no longer called.
     Faulted { plugin: String, first_panic: String },
     /// The plugin returned an error (including a caught panic).
-    Plugin { plugin: String, method: &'static str, error: PluginError },
+    Plugin {
+        plugin: String,
+        method: &'static str,
+        error: PluginError,
+    },
     /// The plugin answered something that is not what the API promises.
-    BadAnswer { plugin: String, method: &'static str, detail: String },
+    BadAnswer {
+        plugin: String,
+        method: &'static str,
+        detail: String,
+    },
 }
 
 impl CallError {
@@ -55,7 +63,7 @@ impl fmt::Display for CallError {
         match self {
             Self::Faulted { plugin, first_panic } => write!(
                 f,
-                "plugin '{plugin}' is faulted (it panicked: {first_panic}) and is no longer called; fix or remove it, then start team-agent again"
+                "plugin '{plugin}' is faulted ({first_panic}) and is no longer called; fix or remove it, then start team-agent again"
             ),
             Self::Plugin { plugin, method, error } if error.kind == ErrorKind::Panicked => {
                 write!(f, "plugin '{plugin}' panicked in {method}: {}", error.message)
@@ -96,19 +104,31 @@ impl Caller<'_> {
         let plugin = || self.plugin.info.name.clone();
         if self.policy == FaultPolicy::StopCalling {
             if let Some(first_panic) = self.plugin.fault() {
-                return Err(CallError::Faulted { plugin: plugin(), first_panic });
+                return Err(CallError::Faulted {
+                    plugin: plugin(),
+                    first_panic,
+                });
             }
         }
         match invoke() {
-            RResult::ROk(json) => serde_json::from_str(json.as_str()).map_err(|e| {
-                CallError::BadAnswer { plugin: plugin(), method, detail: e.to_string() }
-            }),
+            RResult::ROk(json) => {
+                serde_json::from_str(json.as_str()).map_err(|e| CallError::BadAnswer {
+                    plugin: plugin(),
+                    method,
+                    detail: e.to_string(),
+                })
+            }
             RResult::RErr(error) => {
                 let error = from_ffi(error);
                 if error.kind == ErrorKind::Panicked {
-                    self.plugin.record_fault(&format!("in {method}: {}", error.message));
+                    self.plugin
+                        .record_fault(&format!("in {method}: {}", error.message));
                 }
-                Err(CallError::Plugin { plugin: plugin(), method, error })
+                Err(CallError::Plugin {
+                    plugin: plugin(),
+                    method,
+                    error,
+                })
             }
         }
     }
@@ -128,7 +148,10 @@ impl<'a> ProviderClient<'a> {
     /// `None` when the plugin is not a provider.
     pub fn new(plugin: &'a LoadedPlugin, policy: FaultPolicy) -> Option<Self> {
         let table = plugin.root.provider().into_option()?;
-        Some(Self { caller: Caller { plugin, policy }, table })
+        Some(Self {
+            caller: Caller { plugin, policy },
+            table,
+        })
     }
 
     pub fn plugin(&self) -> &LoadedPlugin {
@@ -141,19 +164,28 @@ impl<'a> ProviderClient<'a> {
 
     pub fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, CallError> {
         let json = to_json(request);
-        self.caller.call("launch_plan", || (self.table.launch_plan())(RStr::from_str(&json)))
+        self.caller.call("launch_plan", || {
+            (self.table.launch_plan())(RStr::from_str(&json))
+        })
     }
 
-    pub fn handle_startup_prompts(&self, screen: &str) -> Result<Verdict<StartupDecision>, CallError> {
+    pub fn handle_startup_prompts(
+        &self,
+        screen: &str,
+    ) -> Result<Verdict<StartupDecision>, CallError> {
         self.caller.call("handle_startup_prompts", || {
             (self.table.handle_startup_prompts())(RStr::from_str(screen))
         })
     }
 
-    pub fn capture_session_id(&self, context: &CaptureContext) -> Result<Option<SessionRecord>, CallError> {
+    pub fn capture_session_id(
+        &self,
+        context: &CaptureContext,
+    ) -> Result<Option<SessionRecord>, CallError> {
         let json = to_json(context);
-        self.caller
-            .call("capture_session_id", || (self.table.capture_session_id())(RStr::from_str(&json)))
+        self.caller.call("capture_session_id", || {
+            (self.table.capture_session_id())(RStr::from_str(&json))
+        })
     }
 
     pub fn session_is_resumable(&self, check: &ResumeCheck) -> Result<Resumability, CallError> {
@@ -164,22 +196,30 @@ impl<'a> ProviderClient<'a> {
     }
 
     pub fn classify_screen(&self, screen: &str) -> Result<Verdict<ScreenState>, CallError> {
-        self.caller
-            .call("classify_screen", || (self.table.classify_screen())(RStr::from_str(screen)))
+        self.caller.call("classify_screen", || {
+            (self.table.classify_screen())(RStr::from_str(screen))
+        })
     }
 
-    pub fn approval_keys(&self, request: &ApprovalRequest) -> Result<Verdict<ApprovalDecision>, CallError> {
+    pub fn approval_keys(
+        &self,
+        request: &ApprovalRequest,
+    ) -> Result<Verdict<ApprovalDecision>, CallError> {
         let json = to_json(request);
-        self.caller.call("approval_keys", || (self.table.approval_keys())(RStr::from_str(&json)))
+        self.caller.call("approval_keys", || {
+            (self.table.approval_keys())(RStr::from_str(&json))
+        })
     }
 
     pub fn turn_state(&self, transcript_tail: &str) -> Result<Verdict<TurnState>, CallError> {
-        self.caller
-            .call("turn_state", || (self.table.turn_state())(RStr::from_str(transcript_tail)))
+        self.caller.call("turn_state", || {
+            (self.table.turn_state())(RStr::from_str(transcript_tail))
+        })
     }
 
     pub fn submit_keys(&self) -> Result<SubmitKeys, CallError> {
-        self.caller.call("submit_keys", || (self.table.submit_keys())())
+        self.caller
+            .call("submit_keys", || (self.table.submit_keys())())
     }
 
     pub fn fixtures(&self) -> Result<Vec<Fixture>, CallError> {
@@ -197,7 +237,10 @@ impl<'a> DisplayClient<'a> {
     /// `None` when the plugin is not a display.
     pub fn new(plugin: &'a LoadedPlugin, policy: FaultPolicy) -> Option<Self> {
         let table = plugin.root.display().into_option()?;
-        Some(Self { caller: Caller { plugin, policy }, table })
+        Some(Self {
+            caller: Caller { plugin, policy },
+            table,
+        })
     }
 
     pub fn plugin(&self) -> &LoadedPlugin {
@@ -210,21 +253,29 @@ impl<'a> DisplayClient<'a> {
 
     pub fn probe(&self, environment: &DisplayEnvironment) -> Result<DisplayProbe, CallError> {
         let json = to_json(environment);
-        self.caller.call("probe", || (self.table.probe())(RStr::from_str(&json)))
+        self.caller
+            .call("probe", || (self.table.probe())(RStr::from_str(&json)))
     }
 
     pub fn open(&self, view: &TeamView) -> Result<DisplayPlan, CallError> {
         let json = to_json(view);
-        self.caller.call("open", || (self.table.open())(RStr::from_str(&json)))
+        self.caller
+            .call("open", || (self.table.open())(RStr::from_str(&json)))
     }
 
     pub fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, CallError> {
         let json = to_json(handle);
-        self.caller.call("close", || (self.table.close())(RStr::from_str(&json)))
+        self.caller
+            .call("close", || (self.table.close())(RStr::from_str(&json)))
     }
 
-    pub fn rebuild(&self, handle: &serde_json::Value, view: &TeamView) -> Result<DisplayPlan, CallError> {
+    pub fn rebuild(
+        &self,
+        handle: &serde_json::Value,
+        view: &TeamView,
+    ) -> Result<DisplayPlan, CallError> {
         let json = to_json(&serde_json::json!({ "handle": handle, "view": view }));
-        self.caller.call("rebuild", || (self.table.rebuild())(RStr::from_str(&json)))
+        self.caller
+            .call("rebuild", || (self.table.rebuild())(RStr::from_str(&json)))
     }
 }

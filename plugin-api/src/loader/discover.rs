@@ -15,7 +15,10 @@ pub struct SearchDir {
 
 impl SearchDir {
     pub fn new(path: impl Into<PathBuf>, source: impl Into<String>) -> Self {
-        Self { path: path.into(), source: source.into() }
+        Self {
+            path: path.into(),
+            source: source.into(),
+        }
     }
 }
 
@@ -28,7 +31,9 @@ pub struct Candidate {
 
 /// Plugin libraries are named `libteam_agent_<name>.so` (`.dylib` on macOS).
 pub fn is_plugin_file_name(name: &str) -> bool {
-    let stem = name.strip_suffix(".so").or_else(|| name.strip_suffix(".dylib"));
+    let stem = name
+        .strip_suffix(".so")
+        .or_else(|| name.strip_suffix(".dylib"));
     matches!(stem.and_then(|s| s.strip_prefix("libteam_agent_")), Some(rest) if !rest.is_empty())
 }
 
@@ -43,22 +48,37 @@ pub fn discover(dirs: &[SearchDir]) -> Vec<Candidate> {
         if !dir.path.is_absolute() {
             continue;
         }
+        let names_a_file = dir.path.exists()
+            || dir
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_plugin_file_name);
         let files = if dir.path.is_dir() {
             plugin_files_in(&dir.path)
-        } else {
-            // An explicit file entry: keep it even when it is missing, so the error shows.
+        } else if names_a_file {
+            // An explicit file entry: kept even when missing, so the error shows.
             vec![dir.path.clone()]
+        } else {
+            // A directory that does not exist (yet): nothing to find.
+            Vec::new()
         };
         for path in files {
             match std::fs::metadata(&path) {
                 Ok(meta) => {
                     if seen.insert((meta.dev(), meta.ino())) {
-                        found.push(Candidate { path, source: dir.source.clone() });
+                        found.push(Candidate {
+                            path,
+                            source: dir.source.clone(),
+                        });
                     }
                 }
                 Err(_) => {
                     if seen_missing.insert(path.clone()) {
-                        found.push(Candidate { path, source: dir.source.clone() });
+                        found.push(Candidate {
+                            path,
+                            source: dir.source.clone(),
+                        });
                     }
                 }
             }
@@ -104,6 +124,7 @@ mod tests {
             SearchDir::new(dir.join("a"), "first"),
             SearchDir::new(dir.join("b"), "second"),
             SearchDir::new("relative/dir", "ignored"),
+            SearchDir::new(dir.join("missing-dir"), "missing"),
         ]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].source, "first");

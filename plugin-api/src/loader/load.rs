@@ -15,24 +15,54 @@ use crate::sdk::{PluginInfo, PluginKind};
 /// Why a file could not be used as a plugin. Each renders as one line naming the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadError {
-    Missing { path: PathBuf },
-    NotSharedLibrary { path: PathBuf, detail: String },
-    NotAPlugin { path: PathBuf },
-    IncompatibleApi { path: PathBuf, plugin_api: u32, host_api: u32 },
-    IncompatibleAbi { path: PathBuf, detail: String },
-    WorldWritable { path: PathBuf },
-    WorldWritableDir { path: PathBuf, dir: PathBuf },
-    InvalidInfo { path: PathBuf, detail: String },
-    LoaderPanicked { path: PathBuf },
+    Missing {
+        path: PathBuf,
+    },
+    NotSharedLibrary {
+        path: PathBuf,
+        detail: String,
+    },
+    NotAPlugin {
+        path: PathBuf,
+    },
+    IncompatibleApi {
+        path: PathBuf,
+        plugin_api: u32,
+        host_api: u32,
+    },
+    IncompatibleAbi {
+        path: PathBuf,
+        detail: String,
+    },
+    WorldWritable {
+        path: PathBuf,
+    },
+    WorldWritableDir {
+        path: PathBuf,
+        dir: PathBuf,
+    },
+    InvalidInfo {
+        path: PathBuf,
+        detail: String,
+    },
+    LoaderPanicked {
+        path: PathBuf,
+    },
     /// Set by the registry: another plugin found earlier claims the same name.
-    DuplicateName { path: PathBuf, name: String, other: PathBuf },
+    DuplicateName {
+        path: PathBuf,
+        name: String,
+        other: PathBuf,
+    },
 }
 
 impl LoadError {
     /// The status `plugins list` shows for a file that failed this way.
     pub fn status(&self) -> PluginStatus {
         match self {
-            Self::IncompatibleApi { .. } | Self::IncompatibleAbi { .. } => PluginStatus::Incompatible,
+            Self::IncompatibleApi { .. } | Self::IncompatibleAbi { .. } => {
+                PluginStatus::Incompatible
+            }
             Self::WorldWritable { .. } | Self::WorldWritableDir { .. } => PluginStatus::Refused,
             Self::LoaderPanicked { .. } => PluginStatus::Faulted,
             Self::Missing { .. }
@@ -133,7 +163,10 @@ impl fmt::Debug for LoadedPlugin {
 impl LoadedPlugin {
     /// The first panic this plugin reported, if any.
     pub fn fault(&self) -> Option<String> {
-        self.fault.lock().map(|f| f.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.fault
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn status(&self) -> PluginStatus {
@@ -175,12 +208,18 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
         });
     }
     let info = read_info(path, root)?;
-    Ok(LoadedPlugin { path: path.to_path_buf(), info, root, fault: Mutex::new(None) })
+    Ok(LoadedPlugin {
+        path: path.to_path_buf(),
+        info,
+        root,
+        fault: Mutex::new(None),
+    })
 }
 
 fn check_file(path: &Path) -> Result<(), LoadError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|_| LoadError::Missing { path: path.to_path_buf() })?;
+    let meta = std::fs::metadata(path).map_err(|_| LoadError::Missing {
+        path: path.to_path_buf(),
+    })?;
     if !meta.is_file() {
         return Err(LoadError::NotSharedLibrary {
             path: path.to_path_buf(),
@@ -188,7 +227,9 @@ fn check_file(path: &Path) -> Result<(), LoadError> {
         });
     }
     if meta.permissions().mode() & 0o002 != 0 {
-        return Err(LoadError::WorldWritable { path: path.to_path_buf() });
+        return Err(LoadError::WorldWritable {
+            path: path.to_path_buf(),
+        });
     }
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if let Some(dir) = real.parent() {
@@ -205,9 +246,16 @@ fn check_file(path: &Path) -> Result<(), LoadError> {
     let mut magic = [0u8; 4];
     let read = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut magic))
-        .map_err(|e| LoadError::NotSharedLibrary { path: path.to_path_buf(), detail: e.to_string() })?;
-    const MACHO: [[u8; 4]; 4] =
-        [[0xfe, 0xed, 0xfa, 0xce], [0xfe, 0xed, 0xfa, 0xcf], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe]];
+        .map_err(|e| LoadError::NotSharedLibrary {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    const MACHO: [[u8; 4]; 4] = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xcf, 0xfa, 0xed, 0xfe],
+    ];
     if read < 4 || (magic != *b"\x7fELF" && !MACHO.contains(&magic)) {
         return Err(LoadError::NotSharedLibrary {
             path: path.to_path_buf(),
@@ -252,11 +300,18 @@ fn one_line(text: &str) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn read_info(path: &Path, root: PluginRootRef) -> Result<PluginInfo, LoadError> {
-    let invalid = |detail: String| LoadError::InvalidInfo { path: path.to_path_buf(), detail };
+    let invalid = |detail: String| LoadError::InvalidInfo {
+        path: path.to_path_buf(),
+        detail,
+    };
     let json = (root.info())();
     let info: PluginInfo = serde_json::from_str(json.as_str())
         .map_err(|e| invalid(format!("cannot read its name and version: {e}")))?;
@@ -291,5 +346,7 @@ fn read_info(path: &Path, root: PluginRootRef) -> Result<PluginInfo, LoadError> 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }

@@ -2,8 +2,8 @@
 //! still reaches any worker.
 
 use team_agent_plugin_api::{
-    export_display, DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe,
-    PluginError, TeamView,
+    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,
+    TeamView, export_display,
 };
 
 #[derive(Debug, Default)]
@@ -22,7 +22,10 @@ impl DisplayPlugin for NoDisplay {
     }
 
     fn probe(&self, _environment: &DisplayEnvironment) -> DisplayProbe {
-        DisplayProbe { available: true, detail: "nothing to show".into() }
+        DisplayProbe {
+            available: true,
+            detail: "nothing to show".into(),
+        }
     }
 
     fn open(&self, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
@@ -33,7 +36,11 @@ impl DisplayPlugin for NoDisplay {
         Ok(DisplayPlan::default())
     }
 
-    fn rebuild(&self, _handle: &serde_json::Value, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    fn rebuild(
+        &self,
+        _handle: &serde_json::Value,
+        _view: &TeamView,
+    ) -> Result<DisplayPlan, PluginError> {
         Ok(DisplayPlan::default())
     }
 }

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use team_agent_plugin_api::{
-    export_provider, ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext,
-    Confidence, Fixture, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict,
+    ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
+    LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities, ProviderManifest,
+    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
 };
 
 use transcript::Record;
@@ -72,14 +72,24 @@ impl ProviderPlugin for Scripted {
             LaunchMode::Fork { source_session_id } => {
                 let source = checked_id(source_session_id, "mode.source_session_id")?;
                 let id = checked_id(&request.new_session_id, "new_session_id")?;
-                argv.extend(["--fork-from".into(), source, "--session-id".into(), id.clone()]);
+                argv.extend([
+                    "--fork-from".into(),
+                    source,
+                    "--session-id".into(),
+                    id.clone(),
+                ]);
                 id
             }
         };
         if let Some(ms) = request.options.get("work_ms").and_then(|v| v.as_u64()) {
             argv.extend(["--work-ms".into(), ms.to_string()]);
         }
-        if request.options.get("trust_prompt").and_then(|v| v.as_bool()) == Some(true) {
+        if request
+            .options
+            .get("trust_prompt")
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
             argv.push("--trust-prompt".into());
         }
         Ok(LaunchPlan {
@@ -99,7 +109,9 @@ impl ProviderPlugin for Scripted {
         }
         if let Some(line) = lines.iter().find(|l| l.contains(screen::NO_SESSION)) {
             return Verdict::by_rule(
-                StartupDecision::Blocked { reason: line.trim().to_string() },
+                StartupDecision::Blocked {
+                    reason: line.trim().to_string(),
+                },
                 "resume_failed",
             );
         }
@@ -109,13 +121,18 @@ impl ProviderPlugin for Scripted {
                 _ => vec!["Enter".to_string()],
             };
             return Verdict::by_rule(
-                StartupDecision::Answer { prompt: "trust_folder".into(), keys },
+                StartupDecision::Answer {
+                    prompt: "trust_folder".into(),
+                    keys,
+                },
                 "trust_dialog",
             );
         }
         if lines.iter().any(|l| l.starts_with("Pane is dead")) {
             return Verdict::by_rule(
-                StartupDecision::Blocked { reason: "the agent exited while starting".into() },
+                StartupDecision::Blocked {
+                    reason: "the agent exited while starting".into(),
+                },
                 "pane_dead",
             );
         }
@@ -165,7 +182,9 @@ impl ProviderPlugin for Scripted {
                 ResumeBlocker::SessionBackingStoreMissing,
                 format!("the transcript {} is missing or unreadable", path.display()),
             ),
-            Some(Record::SessionMeta { session_id, cwd, .. }) => {
+            Some(Record::SessionMeta {
+                session_id, cwd, ..
+            }) => {
                 if session_id != record.session_id || Path::new(&cwd) != check.cwd {
                     Resumability::no(
                         ResumeBlocker::SessionIdentityMismatch,
@@ -197,10 +216,10 @@ impl ProviderPlugin for Scripted {
             return Verdict::by_rule(ScreenState::AwaitingApproval { prompt }, "approval_dialog");
         }
         let recent = &lines[lines.len().saturating_sub(3)..];
-        if let Some(class) = recent.iter().find_map(|l| api_error_class(l)) {
-            if recent.iter().any(|l| l.contains(screen::BUSY)) {
-                return Verdict::by_rule(ScreenState::ApiError { class }, "api_error_retrying");
-            }
+        if let Some(class) = recent.iter().find_map(|l| api_error_class(l))
+            && recent.iter().any(|l| l.contains(screen::BUSY))
+        {
+            return Verdict::by_rule(ScreenState::ApiError { class }, "api_error_retrying");
         }
         if recent.iter().any(|l| l.contains(screen::BUSY)) {
             return Verdict::by_rule(ScreenState::Busy, "busy_line");
@@ -215,7 +234,9 @@ impl ProviderPlugin for Scripted {
         let lines = bottom_lines(&request.screen, 20);
         let Some(prompt) = approval_prompt(&lines) else {
             return Verdict::by_rule(
-                ApprovalDecision::Defer { reason: "no approval dialog on screen".into() },
+                ApprovalDecision::Defer {
+                    reason: "no approval dialog on screen".into(),
+                },
                 "no_dialog",
             );
         };
@@ -246,7 +267,7 @@ impl ProviderPlugin for Scripted {
                             ),
                         },
                         "unknown_choice",
-                    )
+                    );
                 }
             },
         };
@@ -256,7 +277,10 @@ impl ProviderPlugin for Scripted {
         keys.extend(std::iter::repeat_n(step.to_string(), target.abs_diff(from)));
         keys.push("Enter".into());
         let choice = screen::APPROVAL_OPTIONS[target - 1].to_string();
-        Verdict::by_rule(ApprovalDecision::Answer { keys, choice }, "numbered_options")
+        Verdict::by_rule(
+            ApprovalDecision::Answer { keys, choice },
+            "numbered_options",
+        )
     }
 
     fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
@@ -295,7 +319,10 @@ impl ProviderPlugin for Scripted {
     }
 
     fn submit_keys(&self) -> SubmitKeys {
-        SubmitKeys { delay_ms: 0, keys: vec!["Enter".into()] }
+        SubmitKeys {
+            delay_ms: 0,
+            keys: vec!["Enter".into()],
+        }
     }
 
     fn fixtures(&self) -> Vec<Fixture> {
@@ -312,7 +339,12 @@ impl ProviderPlugin for Scripted {
 }
 
 /// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
-type EmbeddedFixture = (&'static str, Option<&'static str>, Option<&'static str>, &'static str);
+type EmbeddedFixture = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
 const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 export_provider!(Scripted);
@@ -330,18 +362,29 @@ fn checked_id(id: &str, field: &str) -> Result<String, PluginError> {
 /// Finds a session by its header when no id was chosen up front: same agent and cwd, started
 /// after the spawn (with 2 s of slack), not owned by another agent; the earliest wins.
 fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
-    let spawned = DateTime::parse_from_rfc3339(&context.spawned_at).ok()?.with_timezone(&Utc);
-    let now = DateTime::parse_from_rfc3339(&context.now).ok()?.with_timezone(&Utc);
+    let spawned = DateTime::parse_from_rfc3339(&context.spawned_at)
+        .ok()?
+        .with_timezone(&Utc);
+    let now = DateTime::parse_from_rfc3339(&context.now)
+        .ok()?
+        .with_timezone(&Utc);
     let entries = std::fs::read_dir(transcript::sessions_dir(&context.home)).ok()?;
     let mut best: Option<(DateTime<Utc>, String, PathBuf)> = None;
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
-        let Some(Record::SessionMeta { session_id, cwd, started_at, agent_id, .. }) =
-            transcript::read_meta(&path)
+        let Some(Record::SessionMeta {
+            session_id,
+            cwd,
+            started_at,
+            agent_id,
+            ..
+        }) = transcript::read_meta(&path)
         else {
             continue;
         };
-        let Ok(started) = DateTime::parse_from_rfc3339(&started_at) else { continue };
+        let Ok(started) = DateTime::parse_from_rfc3339(&started_at) else {
+            continue;
+        };
         let started = started.with_timezone(&Utc);
         let in_window =
             started >= spawned - Duration::seconds(2) && started <= now + Duration::seconds(5);
@@ -366,7 +409,13 @@ fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
 fn bottom_lines(screen: &str, n: usize) -> Vec<String> {
     let lines: Vec<String> = screen
         .lines()
-        .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>().trim_end().to_string())
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
         .filter(|l| !l.is_empty())
         .collect();
     lines[lines.len().saturating_sub(n)..].to_vec()
@@ -387,7 +436,10 @@ fn input_active(lines: &[String]) -> bool {
 
 /// The trust dialog is active when its question is on screen with no input prompt below it.
 fn trust_dialog_active(lines: &[String]) -> bool {
-    let Some(at) = lines.iter().rposition(|l| l.contains(screen::TRUST_QUESTION)) else {
+    let Some(at) = lines
+        .iter()
+        .rposition(|l| l.contains(screen::TRUST_QUESTION))
+    else {
         return false;
     };
     let below = &lines[at..];
@@ -396,7 +448,9 @@ fn trust_dialog_active(lines: &[String]) -> bool {
 
 /// The `Allow tool call: X?` line of an approval dialog still waiting for an answer.
 fn approval_prompt(lines: &[String]) -> Option<String> {
-    let at = lines.iter().rposition(|l| l.starts_with(screen::APPROVAL_HEADER))?;
+    let at = lines
+        .iter()
+        .rposition(|l| l.starts_with(screen::APPROVAL_HEADER))?;
     let below = &lines[at..];
     let open = below.iter().any(|l| l.contains(screen::APPROVAL_FOOTER))
         && !below.iter().any(|l| is_prompt(l));

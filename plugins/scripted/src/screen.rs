@@ -13,8 +13,7 @@ pub const TRUST_NO: &str = "2. No, exit";
 pub const TRUST_FOOTER: &str = "Enter to confirm · Esc to exit";
 /// The approval dialog (`@scripted approval TOOL`): `Allow tool call: TOOL?`.
 pub const APPROVAL_HEADER: &str = "Allow tool call: ";
-pub const APPROVAL_OPTIONS: [&str; 3] =
-    ["Yes", "Yes, and don't ask again for this session", "No"];
+pub const APPROVAL_OPTIONS: [&str; 3] = ["Yes", "Yes, and don't ask again for this session", "No"];
 pub const APPROVAL_FOOTER: &str = "↑/↓ to move · Enter to select · digit to choose";
 /// The marker of the highlighted option in a menu.
 pub const SELECTED: &str = "❯";

@@ -1,12 +1,16 @@
 use super::*;
 
-const IDLE: &str = "scripted-agent 0.1.0 · session abc · agent a\nType a message and press Enter.\n\n› \n\n\n";
+const IDLE: &str =
+    "scripted-agent 0.1.0 · session abc · agent a\nType a message and press Enter.\n\n› \n\n\n";
 const BUSY: &str = "› hello\n• Working (0s • esc to interrupt)\n";
 const TRUST: &str = "Do you trust the files in this folder?\n/w\n\n❯ 1. Yes, I trust this folder\n  2. No, exit\n\nEnter to confirm · Esc to exit\n";
 
 #[test]
 fn the_input_prompt_is_ready_and_idle() {
-    assert_eq!(Scripted.handle_startup_prompts(IDLE).value, StartupDecision::Ready);
+    assert_eq!(
+        Scripted.handle_startup_prompts(IDLE).value,
+        StartupDecision::Ready
+    );
     assert_eq!(Scripted.classify_screen(IDLE).value, ScreenState::Idle);
 }
 
@@ -19,20 +23,32 @@ fn the_busy_line_is_busy() {
 fn the_trust_dialog_is_answered_with_enter_or_up_enter() {
     assert_eq!(
         Scripted.handle_startup_prompts(TRUST).value,
-        StartupDecision::Answer { prompt: "trust_folder".into(), keys: vec!["Enter".into()] }
+        StartupDecision::Answer {
+            prompt: "trust_folder".into(),
+            keys: vec!["Enter".into()]
+        }
     );
     let no_selected = TRUST.replace("❯ 1.", "  1.").replace("  2. No", "❯ 2. No");
     assert_eq!(
         Scripted.handle_startup_prompts(&no_selected).value,
-        StartupDecision::Answer { prompt: "trust_folder".into(), keys: vec!["Up".into(), "Enter".into()] }
+        StartupDecision::Answer {
+            prompt: "trust_folder".into(),
+            keys: vec!["Up".into(), "Enter".into()]
+        }
     );
 }
 
 #[test]
 fn approvals_of_team_tools_pick_the_session_option_and_others_are_deferred() {
     let screen = "› go\nAllow tool call: team.report_result?\n❯ 1. Yes\n  2. Yes, and don't ask again for this session\n  3. No\n↑/↓ to move · Enter to select · digit to choose\n";
-    let allow = ApprovalPolicy::AllowTools { server: "team".into(), tools: vec!["report_result".into()] };
-    let verdict = Scripted.approval_keys(&ApprovalRequest { screen: screen.into(), policy: allow.clone() });
+    let allow = ApprovalPolicy::AllowTools {
+        server: "team".into(),
+        tools: vec!["report_result".into()],
+    };
+    let verdict = Scripted.approval_keys(&ApprovalRequest {
+        screen: screen.into(),
+        policy: allow.clone(),
+    });
     assert_eq!(
         verdict.value,
         ApprovalDecision::Answer {
@@ -41,15 +57,23 @@ fn approvals_of_team_tools_pick_the_session_option_and_others_are_deferred() {
         }
     );
     let other = screen.replace("team.report_result", "shell.rm");
-    let verdict = Scripted.approval_keys(&ApprovalRequest { screen: other, policy: allow });
+    let verdict = Scripted.approval_keys(&ApprovalRequest {
+        screen: other,
+        policy: allow,
+    });
     assert!(matches!(verdict.value, ApprovalDecision::Defer { .. }));
     let no = Scripted.approval_keys(&ApprovalRequest {
         screen: screen.into(),
-        policy: ApprovalPolicy::Choose { choice: "no".into() },
+        policy: ApprovalPolicy::Choose {
+            choice: "no".into(),
+        },
     });
     assert_eq!(
         no.value,
-        ApprovalDecision::Answer { keys: vec!["Down".into(), "Down".into(), "Enter".into()], choice: "No".into() }
+        ApprovalDecision::Answer {
+            keys: vec!["Down".into(), "Down".into(), "Enter".into()],
+            choice: "No".into()
+        }
     );
 }
 
@@ -73,7 +97,9 @@ fn resume_without_a_session_id_is_refused() {
         cwd: "/w".into(),
         system_prompt: String::new(),
         permission_mode: Default::default(),
-        mode: LaunchMode::Resume { session_id: String::new() },
+        mode: LaunchMode::Resume {
+            session_id: String::new(),
+        },
         new_session_id: "n".into(),
         mcp_server: None,
         profile_env: Default::default(),

@@ -23,21 +23,52 @@ pub enum Record {
         version: String,
     },
     /// The agent was started again on this session.
-    Resumed { ts: String },
+    Resumed {
+        ts: String,
+    },
     /// A submitted message, exactly as received.
-    UserMessage { ts: String, text: String },
-    TurnStarted { ts: String },
-    TurnComplete { ts: String, duration_ms: u64 },
-    TurnInterrupted { ts: String },
+    UserMessage {
+        ts: String,
+        text: String,
+    },
+    TurnStarted {
+        ts: String,
+    },
+    TurnComplete {
+        ts: String,
+        duration_ms: u64,
+    },
+    TurnInterrupted {
+        ts: String,
+    },
     /// An approval prompt is on screen, waiting for an answer.
-    ApprovalRequested { ts: String, tool: String },
-    ApprovalAnswered { ts: String, tool: String, choice: String },
+    ApprovalRequested {
+        ts: String,
+        tool: String,
+    },
+    ApprovalAnswered {
+        ts: String,
+        tool: String,
+        choice: String,
+    },
     /// A `@scripted report` directive ran `team-agent report-result`.
-    Reported { ts: String, task_id: String, status: String, ok: bool, detail: String },
+    Reported {
+        ts: String,
+        task_id: String,
+        status: String,
+        ok: bool,
+        detail: String,
+    },
     /// Something the agent could not do (a bad directive, a failed report).
-    Error { ts: String, message: String },
+    Error {
+        ts: String,
+        message: String,
+    },
     /// The agent is exiting on purpose (`@scripted exit CODE`).
-    Exit { ts: String, code: i32 },
+    Exit {
+        ts: String,
+        code: i32,
+    },
 }
 
 /// Where the transcripts of a `HOME` live.
@@ -65,5 +96,7 @@ pub fn read_meta(path: &Path) -> Option<Record> {
 pub fn valid_session_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -13,19 +13,36 @@ use crate::Check;
 pub fn run(plugin: &LoadedPlugin, checks: &mut Vec<Check>) {
     let client = DisplayClient::new(plugin, FaultPolicy::KeepCalling)
         .expect("the loader only returns displays with a display table");
-    checks.push(Check::from_result("manifest.valid", manifest_valid(plugin, &client)));
+    checks.push(Check::from_result(
+        "manifest.valid",
+        manifest_valid(plugin, &client),
+    ));
     checks.push(Check::from_result("display.probe", probe(&client)));
-    checks.push(Check::from_result("display.plan_symmetry", plan_symmetry(&client)));
-    checks.push(Check::from_result("display.no_panic.garbage", no_panic(&client)));
+    checks.push(Check::from_result(
+        "display.plan_symmetry",
+        plan_symmetry(&client),
+    ));
+    checks.push(Check::from_result(
+        "display.no_panic.garbage",
+        no_panic(&client),
+    ));
 }
 
 fn manifest_valid(plugin: &LoadedPlugin, client: &DisplayClient) -> Result<String, String> {
     let manifest = client.manifest().map_err(|e| e.to_string())?;
     let info = &plugin.info;
-    if manifest.name != info.name || manifest.aliases != info.aliases || manifest.version != info.version {
+    if manifest.name != info.name
+        || manifest.aliases != info.aliases
+        || manifest.version != info.version
+    {
         return Err(format!(
             "manifest {} {:?} {} differs from the root module's {} {:?} {}",
-            manifest.name, manifest.aliases, manifest.version, info.name, info.aliases, info.version
+            manifest.name,
+            manifest.aliases,
+            manifest.version,
+            info.name,
+            info.aliases,
+            info.version
         ));
     }
     Ok(format!("{} {}", manifest.name, manifest.version))
@@ -34,7 +51,9 @@ fn manifest_valid(plugin: &LoadedPlugin, client: &DisplayClient) -> Result<Strin
 fn environment() -> DisplayEnvironment {
     DisplayEnvironment {
         os: std::env::consts::OS.into(),
-        env: [("TMUX".to_string(), "/tmp/tmux-1000/default,1,0".to_string())].into_iter().collect(),
+        env: [("TMUX".to_string(), "/tmp/tmux-1000/default,1,0".to_string())]
+            .into_iter()
+            .collect(),
         path_dirs: vec![PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
     }
 }
@@ -72,9 +91,8 @@ fn resources(plan: &DisplayPlan, creates: bool) -> BTreeSet<String> {
     plan.steps
         .iter()
         .filter_map(|s| match (s.effect(), creates) {
-            (StepEffect::Creates { resource }, true) | (StepEffect::Destroys { resource }, false) => {
-                Some(resource.clone())
-            }
+            (StepEffect::Creates { resource }, true)
+            | (StepEffect::Destroys { resource }, false) => Some(resource.clone()),
             _ => None,
         })
         .collect()
@@ -83,21 +101,32 @@ fn resources(plan: &DisplayPlan, creates: bool) -> BTreeSet<String> {
 fn plan_symmetry(client: &DisplayClient) -> Result<String, String> {
     let view = view();
     let opened = client.open(&view).map_err(|e| format!("open: {e}"))?;
-    let closed = client.close(&opened.handle).map_err(|e| format!("close: {e}"))?;
+    let closed = client
+        .close(&opened.handle)
+        .map_err(|e| format!("close: {e}"))?;
     let created = resources(&opened, true);
     let destroyed = resources(&closed, false);
     if created != destroyed {
-        return Err(format!("open creates {created:?} but close destroys {destroyed:?}"));
+        return Err(format!(
+            "open creates {created:?} but close destroys {destroyed:?}"
+        ));
     }
     if !resources(&opened, false).is_empty() {
         return Err("open destroys something it did not create".into());
     }
-    let rebuilt = client.rebuild(&opened.handle, &view).map_err(|e| format!("rebuild: {e}"))?;
-    let closed_again = client.close(&rebuilt.handle).map_err(|e| format!("close after rebuild: {e}"))?;
+    let rebuilt = client
+        .rebuild(&opened.handle, &view)
+        .map_err(|e| format!("rebuild: {e}"))?;
+    let closed_again = client
+        .close(&rebuilt.handle)
+        .map_err(|e| format!("close after rebuild: {e}"))?;
     if resources(&rebuilt, true) != resources(&closed_again, false) {
         return Err("close does not undo what rebuild created".into());
     }
-    Ok(format!("open creates {} resource(s), close destroys the same", created.len()))
+    Ok(format!(
+        "open creates {} resource(s), close destroys the same",
+        created.len()
+    ))
 }
 
 fn no_panic(client: &DisplayClient) -> Result<String, String> {
@@ -108,13 +137,19 @@ fn no_panic(client: &DisplayClient) -> Result<String, String> {
         serde_json::json!([[[[[]]]]]),
     ];
     for handle in &handles {
-        for result in [client.close(handle).map(drop), client.rebuild(handle, &view()).map(drop)] {
-            if let Err(e) = result {
-                if e.is_panic() {
-                    return Err(format!("handle {handle}: {e}"));
-                }
+        for result in [
+            client.close(handle).map(drop),
+            client.rebuild(handle, &view()).map(drop),
+        ] {
+            if let Err(e) = result
+                && e.is_panic()
+            {
+                return Err(format!("handle {handle}: {e}"));
             }
         }
     }
-    Ok(format!("{} garbage handles answered without a panic", handles.len()))
+    Ok(format!(
+        "{} garbage handles answered without a panic",
+        handles.len()
+    ))
 }

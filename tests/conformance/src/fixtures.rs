@@ -11,7 +11,12 @@ pub fn read_fixture_dir(dir: &Path) -> Result<Vec<Fixture>, String> {
         .map_err(|e| format!("cannot read the fixture directory {}: {e}", dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".expect.json").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".expect.json")
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
     let mut fixtures = Vec::new();
@@ -33,7 +38,12 @@ pub fn read_fixture_dir(dir: &Path) -> Result<Vec<Fixture>, String> {
                 expect_path.display()
             ));
         }
-        fixtures.push(Fixture { name, screen, transcript, expect });
+        fixtures.push(Fixture {
+            name,
+            screen,
+            transcript,
+            expect,
+        });
     }
     Ok(fixtures)
 }

@@ -22,13 +22,24 @@ impl Noise {
 pub fn inputs() -> Vec<(&'static str, String)> {
     let mut noise = Noise(0x5eed_1234_abcd_ef01);
     let random = String::from_utf8_lossy(&noise.bytes(64 * 1024)).into_owned();
-    let invalid_utf8 = String::from_utf8_lossy(&[0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc].repeat(1000)).into_owned();
-    let ansi = "\x1b[31m❯ 1. Yes\x1b[0m\x1b[2J\x1b[H\x1b]0;title\x07\x1bP+q\x1b\\\x1b[?2004h\x1b[200~".repeat(4000);
-    let huge_screen = "› Ask anything   esc to interrupt   Do you trust this folder?\n".repeat(MIB / 64);
+    let invalid_utf8 = String::from_utf8_lossy(
+        &[
+            0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc,
+        ]
+        .repeat(1000),
+    )
+    .into_owned();
+    let ansi =
+        "\x1b[31m❯ 1. Yes\x1b[0m\x1b[2J\x1b[H\x1b]0;title\x07\x1bP+q\x1b\\\x1b[?2004h\x1b[200~"
+            .repeat(4000);
+    let huge_screen =
+        "› Ask anything   esc to interrupt   Do you trust this folder?\n".repeat(MIB / 64);
     let one_line = "x".repeat(MIB);
     let newlines = "\n".repeat(MIB / 2);
     let nuls = "\0".repeat(4096);
-    let json_noise = "{\"type\":\"turn_started\",\"payload\":{\"type\":[[[[[[[[[[1e999999,\"\\ud800\"\n".repeat(2000);
+    let json_noise =
+        "{\"type\":\"turn_started\",\"payload\":{\"type\":[[[[[[[[[[1e999999,\"\\ud800\"\n"
+            .repeat(2000);
     let nested = format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     vec![
         ("empty", String::new()),
@@ -49,7 +60,9 @@ pub fn timing_screen() -> String {
     let mut text = String::with_capacity(MIB + 200);
     let mut i = 0;
     while text.len() < MIB {
-        text.push_str(&format!("line {i}: some output from a long running tool call\n"));
+        text.push_str(&format!(
+            "line {i}: some output from a long running tool call\n"
+        ));
         i += 1;
     }
     text.push_str("› \n");

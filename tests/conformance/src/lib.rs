@@ -75,7 +75,9 @@ pub struct Options {
 
 impl Options {
     pub fn with_fixtures(dir: impl Into<PathBuf>) -> Self {
-        Self { fixture_dirs: vec![dir.into()] }
+        Self {
+            fixture_dirs: vec![dir.into()],
+        }
     }
 }
 
@@ -92,11 +94,21 @@ pub struct Check {
 
 impl Check {
     pub fn pass(id: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { id: id.into(), ok: true, detail: detail.into(), warning: false }
+        Self {
+            id: id.into(),
+            ok: true,
+            detail: detail.into(),
+            warning: false,
+        }
     }
 
     pub fn fail(id: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { id: id.into(), ok: false, detail: detail.into(), warning: false }
+        Self {
+            id: id.into(),
+            ok: false,
+            detail: detail.into(),
+            warning: false,
+        }
     }
 
     fn from_result(id: &str, result: Result<String, String>) -> Self {
@@ -179,7 +191,10 @@ pub fn check_library(path: &Path, options: &Options) -> Report {
         Check::pass("abi.load", "a team-agent plugin library"),
         Check::pass(
             "abi.version",
-            format!("plugin API {} matches, layout checked", plugin.info.api_version),
+            format!(
+                "plugin API {} matches, layout checked",
+                plugin.info.api_version
+            ),
         ),
     ];
     let mut extra: Vec<Fixture> = Vec::new();
@@ -193,7 +208,10 @@ pub fn check_library(path: &Path, options: &Options) -> Report {
         PluginKind::Provider => provider_checks::run(&plugin, &extra, &mut checks),
         PluginKind::Display => {
             if !extra.is_empty() {
-                checks.push(Check::fail("fixtures.read", "fixtures are for provider plugins"));
+                checks.push(Check::fail(
+                    "fixtures.read",
+                    "fixtures are for provider plugins",
+                ));
             }
             display_checks::run(&plugin, &mut checks)
         }
@@ -218,7 +236,11 @@ pub fn built_library(crate_name: &str) -> PathBuf {
     let file = format!("lib{crate_name}.{}", std::env::consts::DLL_EXTENSION);
     let exe = std::env::current_exe().expect("the test binary has a path");
     let deps = exe.parent().expect("a test binary lives in a directory");
-    let profile_dir = if deps.ends_with("deps") { deps.parent().unwrap_or(deps) } else { deps };
+    let profile_dir = if deps.ends_with("deps") {
+        deps.parent().unwrap_or(deps)
+    } else {
+        deps
+    };
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     [deps.join(&file), profile_dir.join(&file)]
         .into_iter()

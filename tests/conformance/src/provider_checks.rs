@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use team_agent_plugin_api::loader::{CallError, FaultPolicy, LoadedPlugin, ProviderClient};
 use team_agent_plugin_api::{
-    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, LaunchMode, LaunchRequest,
-    PermissionMode, ProviderManifest, StartupDecision,
+    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, LaunchMode, LaunchRequest, PermissionMode,
+    ProviderManifest, StartupDecision,
 };
 
-use crate::{garbage, Check};
+use crate::{Check, garbage};
 
 const SAMPLE_SESSION: &str = "0b7e3f5c-1d2a-4c6b-9e8f-a1b2c3d4e5f6";
 const NEW_SESSION: &str = "5f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b";
@@ -19,24 +19,58 @@ pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
     let client = ProviderClient::new(plugin, FaultPolicy::KeepCalling)
         .expect("the loader only returns providers with a provider table");
     let manifest = match client.manifest() {
-        Ok(m) => m,
+        Ok(m) => {
+            checks.push(Check::from_result(
+                "manifest.valid",
+                manifest_valid(plugin, &m),
+            ));
+            m
+        }
         Err(e) => {
             checks.push(Check::fail("manifest.valid", e.to_string()));
-            return;
+            // Go on with what the root module declares, so every other failure shows too.
+            ProviderManifest {
+                name: plugin.info.name.clone(),
+                aliases: plugin.info.aliases.clone(),
+                version: plugin.info.version.clone(),
+                description: String::new(),
+                executable: String::new(),
+                capabilities: Default::default(),
+            }
         }
     };
-    checks.push(Check::from_result("manifest.valid", manifest_valid(plugin, &manifest)));
-    checks.push(Check::from_result("provider.launch_plan.fresh", launch_fresh(&client, &manifest)));
+    checks.push(Check::from_result(
+        "provider.launch_plan.fresh",
+        launch_fresh(&client, &manifest),
+    ));
     checks.push(Check::from_result(
         "provider.launch_plan.resume_needs_session",
         launch_resume(&client, &manifest),
     ));
-    checks.push(Check::from_result("provider.launch_plan.fork", launch_fork(&client, &manifest)));
-    checks.push(Check::from_result("provider.startup.empty_screen", empty_screen(&client)));
-    checks.push(Check::from_result("provider.submit_keys", submit_keys(&client)));
-    checks.push(Check::from_result("provider.no_panic.garbage", no_panic(&client)));
-    checks.push(Check::from_result("provider.deterministic", deterministic(&client)));
-    checks.push(Check::from_result("provider.thread_safe", thread_safe(&client)));
+    checks.push(Check::from_result(
+        "provider.launch_plan.fork",
+        launch_fork(&client, &manifest),
+    ));
+    checks.push(Check::from_result(
+        "provider.startup.empty_screen",
+        empty_screen(&client),
+    ));
+    checks.push(Check::from_result(
+        "provider.submit_keys",
+        submit_keys(&client),
+    ));
+    checks.push(Check::from_result(
+        "provider.no_panic.garbage",
+        no_panic(&client),
+    ));
+    checks.push(Check::from_result(
+        "provider.deterministic",
+        deterministic(&client),
+    ));
+    checks.push(Check::from_result(
+        "provider.thread_safe",
+        thread_safe(&client),
+    ));
     checks.push(call_time(&client));
     let mut fixtures = match client.fixtures() {
         Ok(shipped) => shipped,
@@ -52,25 +86,40 @@ pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
         }
     }
     for fixture in &fixtures {
-        checks.push(Check::from_result(&format!("fixture.{}", fixture.name), run_fixture(&client, fixture)));
+        checks.push(Check::from_result(
+            &format!("fixture.{}", fixture.name),
+            run_fixture(&client, fixture),
+        ));
     }
 }
 
 fn manifest_valid(plugin: &LoadedPlugin, manifest: &ProviderManifest) -> Result<String, String> {
     let info = &plugin.info;
     if manifest.name != info.name {
-        return Err(format!("manifest name '{}' differs from the root module's '{}'", manifest.name, info.name));
+        return Err(format!(
+            "manifest name '{}' differs from the root module's '{}'",
+            manifest.name, info.name
+        ));
     }
     if manifest.aliases != info.aliases {
-        return Err(format!("manifest aliases {:?} differ from the root module's {:?}", manifest.aliases, info.aliases));
+        return Err(format!(
+            "manifest aliases {:?} differ from the root module's {:?}",
+            manifest.aliases, info.aliases
+        ));
     }
     if manifest.version != info.version {
-        return Err(format!("manifest version '{}' differs from the root module's '{}'", manifest.version, info.version));
+        return Err(format!(
+            "manifest version '{}' differs from the root module's '{}'",
+            manifest.version, info.version
+        ));
     }
     if manifest.executable.trim().is_empty() {
         return Err("manifest names no executable".into());
     }
-    Ok(format!("{} {} runs `{}`", manifest.name, manifest.version, manifest.executable))
+    Ok(format!(
+        "{} {} runs `{}`",
+        manifest.name, manifest.version, manifest.executable
+    ))
 }
 
 fn sample_request(mode: LaunchMode) -> LaunchRequest {
@@ -93,7 +142,9 @@ fn sample_request(mode: LaunchMode) -> LaunchRequest {
 }
 
 fn launch_fresh(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {
-    let plan = client.launch_plan(&sample_request(LaunchMode::Fresh)).map_err(|e| e.to_string())?;
+    let plan = client
+        .launch_plan(&sample_request(LaunchMode::Fresh))
+        .map_err(|e| e.to_string())?;
     if plan.argv.is_empty() || plan.argv[0].trim().is_empty() {
         return Err("the plan has no program to run".into());
     }
@@ -111,12 +162,21 @@ fn launch_fresh(client: &ProviderClient, manifest: &ProviderManifest) -> Result<
     Ok(format!("runs {}", plan.argv.join(" ")))
 }
 
-fn expect_refusal(result: Result<team_agent_plugin_api::LaunchPlan, CallError>, what: &str) -> Result<(), String> {
+fn expect_refusal(
+    result: Result<team_agent_plugin_api::LaunchPlan, CallError>,
+    what: &str,
+) -> Result<(), String> {
     match result {
-        Ok(plan) => Err(format!("{what} gave a plan ({}) instead of an error", plan.argv.join(" "))),
+        Ok(plan) => Err(format!(
+            "{what} gave a plan ({}) instead of an error",
+            plan.argv.join(" ")
+        )),
         Err(e) if e.is_panic() => Err(format!("{what} panicked: {e}")),
         Err(CallError::Plugin { error, .. })
-            if matches!(error.kind, ErrorKind::InvalidRequest | ErrorKind::Unsupported | ErrorKind::Failed) =>
+            if matches!(
+                error.kind,
+                ErrorKind::InvalidRequest | ErrorKind::Unsupported | ErrorKind::Failed
+            ) =>
         {
             Ok(())
         }
@@ -125,13 +185,20 @@ fn expect_refusal(result: Result<team_agent_plugin_api::LaunchPlan, CallError>, 
 }
 
 fn launch_resume(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {
-    let empty = client.launch_plan(&sample_request(LaunchMode::Resume { session_id: String::new() }));
+    let empty = client.launch_plan(&sample_request(LaunchMode::Resume {
+        session_id: String::new(),
+    }));
     expect_refusal(empty, "a resume with an empty session id")?;
-    let with_id = client.launch_plan(&sample_request(LaunchMode::Resume { session_id: SAMPLE_SESSION.into() }));
+    let with_id = client.launch_plan(&sample_request(LaunchMode::Resume {
+        session_id: SAMPLE_SESSION.into(),
+    }));
     if manifest.capabilities.resume {
         let plan = with_id.map_err(|e| format!("a resume with a session id failed: {e}"))?;
         if !plan.argv.iter().any(|a| a.contains(SAMPLE_SESSION)) {
-            return Err(format!("the resume plan does not use the session id: {}", plan.argv.join(" ")));
+            return Err(format!(
+                "the resume plan does not use the session id: {}",
+                plan.argv.join(" ")
+            ));
         }
         Ok("refuses an empty id; resumes the given id".into())
     } else {
@@ -139,20 +206,33 @@ fn launch_resume(client: &ProviderClient, manifest: &ProviderManifest) -> Result
             Err(CallError::Plugin { error, .. }) if error.kind == ErrorKind::Unsupported => {
                 Ok("resume not claimed and refused as unsupported".into())
             }
-            other => Err(format!("resume is not claimed, so it must be `unsupported`; got {other:?}")),
+            Err(e) => Err(format!(
+                "resume is not claimed, so it must be `unsupported`; got: {e}"
+            )),
+            Ok(plan) => Err(format!(
+                "resume is not claimed, so it must be `unsupported`; got a plan: {}",
+                plan.argv.join(" ")
+            )),
         }
     }
 }
 
 fn launch_fork(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {
-    let fork = client.launch_plan(&sample_request(LaunchMode::Fork { source_session_id: SAMPLE_SESSION.into() }));
+    let fork = client.launch_plan(&sample_request(LaunchMode::Fork {
+        source_session_id: SAMPLE_SESSION.into(),
+    }));
     if manifest.capabilities.fork {
         let plan = fork.map_err(|e| format!("a fork failed: {e}"))?;
         if !plan.argv.iter().any(|a| a.contains(SAMPLE_SESSION)) {
-            return Err(format!("the fork plan does not name the source session: {}", plan.argv.join(" ")));
+            return Err(format!(
+                "the fork plan does not name the source session: {}",
+                plan.argv.join(" ")
+            ));
         }
         expect_refusal(
-            client.launch_plan(&sample_request(LaunchMode::Fork { source_session_id: String::new() })),
+            client.launch_plan(&sample_request(LaunchMode::Fork {
+                source_session_id: String::new(),
+            })),
             "a fork with an empty source session id",
         )?;
         Ok("forks the given session; refuses an empty one".into())
@@ -161,16 +241,27 @@ fn launch_fork(client: &ProviderClient, manifest: &ProviderManifest) -> Result<S
             Err(CallError::Plugin { error, .. }) if error.kind == ErrorKind::Unsupported => {
                 Ok("fork not claimed and refused as unsupported".into())
             }
-            other => Err(format!("fork is not claimed, so it must be `unsupported`; got {other:?}")),
+            Err(e) => Err(format!(
+                "fork is not claimed, so it must be `unsupported`; got: {e}"
+            )),
+            Ok(plan) => Err(format!(
+                "fork is not claimed, so it must be `unsupported`; got a plan: {}",
+                plan.argv.join(" ")
+            )),
         }
     }
 }
 
 fn empty_screen(client: &ProviderClient) -> Result<String, String> {
     for screen in ["", "\n\n\n", "   \n \n"] {
-        let verdict = client.handle_startup_prompts(screen).map_err(|e| e.to_string())?;
+        let verdict = client
+            .handle_startup_prompts(screen)
+            .map_err(|e| e.to_string())?;
         if verdict.value != StartupDecision::Waiting {
-            return Err(format!("a blank screen {screen:?} gave {:?}, expected waiting", verdict.value));
+            return Err(format!(
+                "a blank screen {screen:?} gave {:?}, expected waiting",
+                verdict.value
+            ));
         }
     }
     Ok("blank screens are `waiting`".into())
@@ -181,13 +272,24 @@ fn submit_keys(client: &ProviderClient) -> Result<String, String> {
     if keys.keys.is_empty() {
         return Err("no keys to submit with".into());
     }
-    if let Some(bad) = keys.keys.iter().find(|k| k.is_empty() || k.chars().any(char::is_control)) {
+    if let Some(bad) = keys
+        .keys
+        .iter()
+        .find(|k| k.is_empty() || k.chars().any(char::is_control))
+    {
         return Err(format!("{bad:?} is not a tmux key name"));
     }
     if keys.delay_ms > 5_000 {
-        return Err(format!("a {} ms delay before submitting is too long", keys.delay_ms));
+        return Err(format!(
+            "a {} ms delay before submitting is too long",
+            keys.delay_ms
+        ));
     }
-    Ok(format!("{} after {} ms", keys.keys.join(" "), keys.delay_ms))
+    Ok(format!(
+        "{} after {} ms",
+        keys.keys.join(" "),
+        keys.delay_ms
+    ))
 }
 
 /// Every screen-reading method on one input, as comparable text.
@@ -197,32 +299,72 @@ fn answers(client: &ProviderClient, input: &str) -> Result<String, CallError> {
     let turn = client.turn_state(input)?;
     let approval = client.approval_keys(&ApprovalRequest {
         screen: input.to_string(),
-        policy: ApprovalPolicy::AllowTools { server: "team".into(), tools: vec!["send_message".into()] },
+        policy: ApprovalPolicy::AllowTools {
+            server: "team".into(),
+            tools: vec!["send_message".into()],
+        },
     })?;
     let chosen = client.approval_keys(&ApprovalRequest {
         screen: input.to_string(),
         policy: ApprovalPolicy::Choose { choice: "1".into() },
     })?;
-    Ok(format!("{startup:?}|{screen:?}|{turn:?}|{approval:?}|{chosen:?}"))
+    Ok(format!(
+        "{startup:?}|{screen:?}|{turn:?}|{approval:?}|{chosen:?}"
+    ))
 }
 
 fn no_panic(client: &ProviderClient) -> Result<String, String> {
     let inputs = garbage::inputs();
-    let mut failures = Vec::new();
-    for (name, input) in &inputs {
-        if let Err(e) = answers(client, input) {
-            failures.push(format!("{name}: {e}"));
+    // method → (inputs it panicked on, the first message)
+    let mut panics: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    for (_, input) in &inputs {
+        let allow = ApprovalRequest {
+            screen: input.clone(),
+            policy: ApprovalPolicy::AllowTools {
+                server: "team".into(),
+                tools: vec!["send_message".into()],
+            },
+        };
+        let outcomes = [
+            (
+                "handle_startup_prompts",
+                client.handle_startup_prompts(input).map(drop),
+            ),
+            ("classify_screen", client.classify_screen(input).map(drop)),
+            ("turn_state", client.turn_state(input).map(drop)),
+            ("approval_keys", client.approval_keys(&allow).map(drop)),
+        ];
+        for (method, outcome) in outcomes {
+            if let Err(e) = outcome {
+                let entry = panics.entry(method).or_insert((0, e.to_string()));
+                entry.0 += 1;
+            }
         }
     }
-    if failures.is_empty() {
-        Ok(format!("{} hostile inputs, every screen method answered", inputs.len()))
-    } else {
-        Err(failures.join("; "))
+    if panics.is_empty() {
+        return Ok(format!(
+            "{} hostile inputs, every screen method answered",
+            inputs.len()
+        ));
     }
+    Err(panics
+        .iter()
+        .map(|(method, (n, first))| {
+            format!(
+                "{method} failed on {n} of {} inputs ({first})",
+                inputs.len()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
 }
 
 fn samples() -> Vec<String> {
-    let mut inputs: Vec<String> = garbage::inputs().into_iter().map(|(_, s)| s).take(4).collect();
+    let mut inputs: Vec<String> = garbage::inputs()
+        .into_iter()
+        .map(|(_, s)| s)
+        .take(4)
+        .collect();
     inputs.push(garbage::timing_screen());
     inputs
 }
@@ -232,7 +374,9 @@ fn deterministic(client: &ProviderClient) -> Result<String, String> {
         let first = answers(client, &input).map_err(|e| e.to_string())?;
         let second = answers(client, &input).map_err(|e| e.to_string())?;
         if first != second {
-            return Err(format!("two calls on the same input differ: {first} vs {second}"));
+            return Err(format!(
+                "two calls on the same input differ: {first} vs {second}"
+            ));
         }
     }
     let request = sample_request(LaunchMode::Fresh);
@@ -260,7 +404,9 @@ fn thread_safe(client: &ProviderClient) -> Result<String, String> {
                             let i = (k + t + round) % inputs.len();
                             let got = answers(client, &inputs[i]).map_err(|e| e.to_string())?;
                             if got != expected[i] {
-                                return Err(format!("thread {t} got a different answer for input {i}"));
+                                return Err(format!(
+                                    "thread {t} got a different answer for input {i}"
+                                ));
                             }
                         }
                     }
@@ -268,7 +414,10 @@ fn thread_safe(client: &ProviderClient) -> Result<String, String> {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a thread died".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread died".into())))
+            .collect()
     });
     match results.into_iter().find_map(Result::err) {
         Some(e) => Err(e),
@@ -293,13 +442,22 @@ fn call_time(client: &ProviderClient) -> Check {
         slow |= ms > 50.0;
         parts.push(format!("{name} {ms:.2} ms"));
     };
-    time("classify_screen", &|| client.classify_screen(&screen).map(drop));
-    time("handle_startup_prompts", &|| client.handle_startup_prompts(&screen).map(drop));
+    time("classify_screen", &|| {
+        client.classify_screen(&screen).map(drop)
+    });
+    time("handle_startup_prompts", &|| {
+        client.handle_startup_prompts(&screen).map(drop)
+    });
     time("turn_state", &|| client.turn_state(&screen).map(drop));
-    let mut check = Check::pass("provider.call_time", format!("per call on 1 MiB: {}", parts.join(", ")));
+    let mut check = Check::pass(
+        "provider.call_time",
+        format!("per call on 1 MiB: {}", parts.join(", ")),
+    );
     if slow {
         check.warning = true;
-        check.detail.push_str(" (above 50 ms: the coordinator calls these every tick)");
+        check
+            .detail
+            .push_str(" (above 50 ms: the coordinator calls these every tick)");
     }
     check
 }
@@ -311,23 +469,34 @@ fn run_fixture(client: &ProviderClient, fixture: &Fixture) -> Result<String, Str
         .ok_or_else(|| "the expectation is not a JSON object".to_string())?;
     for key in expect.keys() {
         if !["startup", "keys", "screen", "turn_state", "note"].contains(&key.as_str()) {
-            return Err(format!("unknown expectation '{key}' (use startup, keys, screen, turn_state)"));
+            return Err(format!(
+                "unknown expectation '{key}' (use startup, keys, screen, turn_state)"
+            ));
         }
     }
     let mut seen = Vec::new();
     if let Some(screen) = &fixture.screen {
         if let Some(want) = expect.get("startup").and_then(|v| v.as_str()) {
-            let verdict = client.handle_startup_prompts(screen).map_err(|e| e.to_string())?;
+            let verdict = client
+                .handle_startup_prompts(screen)
+                .map_err(|e| e.to_string())?;
             let got = serde_json::to_value(&verdict.value).map_err(|e| e.to_string())?;
             let decision = got.get("decision").and_then(|v| v.as_str()).unwrap_or("");
             if decision != want {
-                return Err(format!("startup: expected {want}, got {decision} (rule {})", rule(&verdict.rule)));
+                return Err(format!(
+                    "startup: expected {want}, got {decision} (rule {})",
+                    rule(&verdict.rule)
+                ));
             }
-            if let (Some(want_keys), StartupDecision::Answer { keys, .. }) = (expect.get("keys"), &verdict.value) {
+            if let (Some(want_keys), StartupDecision::Answer { keys, .. }) =
+                (expect.get("keys"), &verdict.value)
+            {
                 let want_keys: Vec<String> = serde_json::from_value(want_keys.clone())
                     .map_err(|_| "keys must be a list of strings".to_string())?;
                 if &want_keys != keys {
-                    return Err(format!("startup keys: expected {want_keys:?}, got {keys:?}"));
+                    return Err(format!(
+                        "startup keys: expected {want_keys:?}, got {keys:?}"
+                    ));
                 }
             }
             seen.push(format!("startup {decision}"));
@@ -337,23 +506,31 @@ fn run_fixture(client: &ProviderClient, fixture: &Fixture) -> Result<String, Str
             let got = serde_json::to_value(&verdict.value).map_err(|e| e.to_string())?;
             let state = got.get("state").and_then(|v| v.as_str()).unwrap_or("");
             if state != want {
-                return Err(format!("screen: expected {want}, got {state} (rule {})", rule(&verdict.rule)));
+                return Err(format!(
+                    "screen: expected {want}, got {state} (rule {})",
+                    rule(&verdict.rule)
+                ));
             }
             seen.push(format!("screen {state}"));
         }
     }
-    if let Some(transcript) = &fixture.transcript {
-        if let Some(want) = expect.get("turn_state").and_then(|v| v.as_str()) {
-            let verdict = client.turn_state(transcript).map_err(|e| e.to_string())?;
-            let got = serde_json::to_value(verdict.value).map_err(|e| e.to_string())?;
-            if got.as_str() != Some(want) {
-                return Err(format!("turn_state: expected {want}, got {got} (rule {})", rule(&verdict.rule)));
-            }
-            seen.push(format!("turn_state {want}"));
+    if let Some(transcript) = &fixture.transcript
+        && let Some(want) = expect.get("turn_state").and_then(|v| v.as_str())
+    {
+        let verdict = client.turn_state(transcript).map_err(|e| e.to_string())?;
+        let got = serde_json::to_value(verdict.value).map_err(|e| e.to_string())?;
+        if got.as_str() != Some(want) {
+            return Err(format!(
+                "turn_state: expected {want}, got {got} (rule {})",
+                rule(&verdict.rule)
+            ));
         }
+        seen.push(format!("turn_state {want}"));
     }
     if seen.is_empty() {
-        return Err("nothing to check: the expectation names no verdict for this kind of capture".into());
+        return Err(
+            "nothing to check: the expectation names no verdict for this kind of capture".into(),
+        );
     }
     Ok(seen.join(", "))
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use team_agent_scripted::screen;
 use team_agent_scripted::transcript::Record;
 
-use crate::terminal::{print_flush, Input, Terminal};
-use crate::{busy, now, Session};
+use crate::terminal::{Input, Terminal, print_flush};
+use crate::{Session, busy, now};
 
 /// What the directives of one message did to the turn.
 #[derive(Default)]
@@ -22,11 +22,18 @@ pub struct Outcome {
 /// The task a message is about: the `for TASK` of its header, else its message id, else `manual`.
 fn task_of(text: &str) -> String {
     let header_task = text.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("Team Agent message from ")?.strip_suffix(':')?;
-        rest.split_once(" for ").map(|(_, task)| task.trim().to_string())
+        let rest = l
+            .trim()
+            .strip_prefix("Team Agent message from ")?
+            .strip_suffix(':')?;
+        rest.split_once(" for ")
+            .map(|(_, task)| task.trim().to_string())
     });
     let token = text.lines().find_map(|l| {
-        l.trim().strip_prefix("[team-agent-token:")?.strip_suffix(']').map(str::to_string)
+        l.trim()
+            .strip_prefix("[team-agent-token:")?
+            .strip_suffix(']')
+            .map(str::to_string)
     });
     header_task.or(token).unwrap_or_else(|| "manual".into())
 }
@@ -34,18 +41,28 @@ fn task_of(text: &str) -> String {
 pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
     let mut outcome = Outcome::default();
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix("@scripted") else { continue };
+        let Some(rest) = line.trim().strip_prefix("@scripted") else {
+            continue;
+        };
         let words: Vec<&str> = rest.split_whitespace().collect();
         match words.as_slice() {
             ["report", status, summary @ ..] => report(session, text, status, &summary.join(" ")),
             ["sleep", seconds] => match seconds.parse::<f64>() {
                 Ok(s) if s >= 0.0 => {
-                    if !busy(term, session, Duration::from_secs_f64(s.min(86_400.0)), "Working") {
+                    if !busy(
+                        term,
+                        session,
+                        Duration::from_secs_f64(s.min(86_400.0)),
+                        "Working",
+                    ) {
                         outcome.interrupted = true;
                         return outcome;
                     }
                 }
-                _ => error(session, &format!("sleep needs a number of seconds, got {seconds:?}")),
+                _ => error(
+                    session,
+                    &format!("sleep needs a number of seconds, got {seconds:?}"),
+                ),
             },
             ["approval"] => approval(term, session, "shell.exec"),
             ["approval", tool] => approval(term, session, tool),
@@ -55,8 +72,14 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
                     outcome.interrupted = true;
                     return outcome;
                 }
-                print_flush(&format!("\r\x1b[K{}{class}): giving up\n", screen::API_ERROR));
-                session.record(&Record::Error { ts: now(), message: format!("api error: {class}") });
+                print_flush(&format!(
+                    "\r\x1b[K{}{class}): giving up\n",
+                    screen::API_ERROR
+                ));
+                session.record(&Record::Error {
+                    ts: now(),
+                    message: format!("api error: {class}"),
+                });
             }
             ["print", n] => match n.parse::<u32>() {
                 Ok(n) => {
@@ -81,7 +104,10 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
 
 fn error(session: &mut Session, message: &str) {
     print_flush(&format!("\r\x1b[K✗ {message}\n"));
-    session.record(&Record::Error { ts: now(), message: message.to_string() });
+    session.record(&Record::Error {
+        ts: now(),
+        message: message.to_string(),
+    });
 }
 
 /// Reports a result for the message's task by running `team-agent report-result -`.
@@ -102,10 +128,16 @@ fn report(session: &mut Session, text: &str, status: &str, summary: &str) {
     });
     print_flush(&format!("↳ reporting {status} for {task_id}…"));
     let (ok, detail) = match std::env::var("TEAM_AGENT_BIN") {
-        Err(_) => (false, "TEAM_AGENT_BIN is not set: not started by team-agent".to_string()),
+        Err(_) => (
+            false,
+            "TEAM_AGENT_BIN is not set: not started by team-agent".to_string(),
+        ),
         Ok(bin) => run_report(&bin, &envelope.to_string()),
     };
-    print_flush(&format!("\r\x1b[K↳ {} {status} for {task_id}: {detail}\n", if ok { "reported" } else { "could not report" }));
+    print_flush(&format!(
+        "\r\x1b[K↳ {} {status} for {task_id}: {detail}\n",
+        if ok { "reported" } else { "could not report" }
+    ));
     session.record(&Record::Reported {
         ts: now(),
         task_id,
@@ -134,7 +166,10 @@ fn run_report(bin: &str, envelope: &str) -> (bool, String) {
         Ok(out) => {
             let err = String::from_utf8_lossy(&out.stderr);
             let first = err.lines().next().unwrap_or("").trim().to_string();
-            (false, format!("exit {}: {first}", out.status.code().unwrap_or(-1)))
+            (
+                false,
+                format!("exit {}: {first}", out.status.code().unwrap_or(-1)),
+            )
         }
         Err(e) => (false, e.to_string()),
     }
@@ -142,14 +177,21 @@ fn run_report(bin: &str, envelope: &str) -> (bool, String) {
 
 /// Shows an approval prompt for `tool` until it is answered.
 fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
-    session.record(&Record::ApprovalRequested { ts: now(), tool: tool.to_string() });
+    session.record(&Record::ApprovalRequested {
+        ts: now(),
+        tool: tool.to_string(),
+    });
     let mut selected = 1usize;
     // Redraws go back over the five lines of the dialog.
     let draw = |selected: usize, again: bool| {
         let up = if again { "\x1b[5A" } else { "" };
         let mut text = format!("{up}\r\x1b[K{}{tool}?\n", screen::APPROVAL_HEADER);
         for (i, label) in screen::APPROVAL_OPTIONS.iter().enumerate() {
-            let marker = if i + 1 == selected { screen::SELECTED } else { " " };
+            let marker = if i + 1 == selected {
+                screen::SELECTED
+            } else {
+                " "
+            };
             text.push_str(&format!("\x1b[K{marker} {}. {label}\n", i + 1));
         }
         text.push_str(screen::APPROVAL_FOOTER);
@@ -170,7 +212,11 @@ fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
     };
     let label = screen::APPROVAL_OPTIONS[choice - 1];
     print_flush(&format!("↳ {tool}: {label}\n"));
-    session.record(&Record::ApprovalAnswered { ts: now(), tool: tool.to_string(), choice: label.to_string() });
+    session.record(&Record::ApprovalAnswered {
+        ts: now(),
+        tool: tool.to_string(),
+        choice: label.to_string(),
+    });
 }
 
 #[cfg(test)]

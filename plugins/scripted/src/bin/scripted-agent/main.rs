@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use team_agent_scripted::screen;
 use team_agent_scripted::transcript::{self, Record};
-use terminal::{print_flush, Input, Terminal};
+use terminal::{Input, Terminal, print_flush};
 
 const USAGE: &str = "\
 usage: scripted-agent [--session-id ID | --resume ID | --fork-from ID --session-id NEW]
@@ -41,8 +41,13 @@ struct Options {
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options =
-        Options { session_id: None, resume: None, fork_from: None, work_ms: 300, trust_prompt: false };
+    let mut options = Options {
+        session_id: None,
+        resume: None,
+        fork_from: None,
+        work_ms: 300,
+        trust_prompt: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -67,9 +72,14 @@ fn parse_args() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    for id in [&options.session_id, &options.resume, &options.fork_from].into_iter().flatten() {
+    for id in [&options.session_id, &options.resume, &options.fork_from]
+        .into_iter()
+        .flatten()
+    {
         if !transcript::valid_session_id(id) {
-            return Err(format!("invalid session id {id:?}: use letters, digits, '-' or '_'"));
+            return Err(format!(
+                "invalid session id {id:?}: use letters, digits, '-' or '_'"
+            ));
         }
     }
     if options.resume.is_some() && (options.session_id.is_some() || options.fork_from.is_some()) {
@@ -102,38 +112,67 @@ impl Session {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 fn open_session(options: &Options) -> Result<Session, String> {
     let home = home();
     let dir = transcript::sessions_dir(&home);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let cwd = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if let Some(id) = &options.resume {
         let path = transcript::transcript_path(&home, id);
         if transcript::read_meta(&path).is_none() {
-            return Err(format!("{} {id} to resume (looked for {})", screen::NO_SESSION, path.display()));
+            return Err(format!(
+                "{} {id} to resume (looked for {})",
+                screen::NO_SESSION,
+                path.display()
+            ));
         }
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| e.to_string())?;
-        let mut session = Session { id: id.clone(), file };
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| e.to_string())?;
+        let mut session = Session {
+            id: id.clone(),
+            file,
+        };
         session.record(&Record::Resumed { ts: now() });
         return Ok(session);
     }
     let id = options.session_id.clone().unwrap_or_else(random_uuid);
     let path = transcript::transcript_path(&home, &id);
     if path.exists() {
-        return Err(format!("session {id} already exists ({}); use --resume", path.display()));
+        return Err(format!(
+            "session {id} already exists ({}); use --resume",
+            path.display()
+        ));
     }
     let mut history = Vec::new();
     if let Some(source) = &options.fork_from {
         let source_path = transcript::transcript_path(&home, source);
-        let text = std::fs::read_to_string(&source_path)
-            .map_err(|_| format!("{} {source} to fork (looked for {})", screen::NO_SESSION, source_path.display()))?;
+        let text = std::fs::read_to_string(&source_path).map_err(|_| {
+            format!(
+                "{} {source} to fork (looked for {})",
+                screen::NO_SESSION,
+                source_path.display()
+            )
+        })?;
         history = text.lines().skip(1).map(str::to_string).collect();
     }
-    let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| e.to_string())?;
-    let mut session = Session { id: id.clone(), file };
+    let file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    let mut session = Session {
+        id: id.clone(),
+        file,
+    };
     session.record(&Record::SessionMeta {
         session_id: id,
         cwd,
@@ -156,15 +195,28 @@ fn random_uuid() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Asks whether to trust the folder; true when trusted.
 fn trust_dialog(term: &mut Terminal) -> bool {
-    let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut selected = 1;
     loop {
-        let (yes, no) = if selected == 1 { (screen::SELECTED, " ") } else { (" ", screen::SELECTED) };
+        let (yes, no) = if selected == 1 {
+            (screen::SELECTED, " ")
+        } else {
+            (" ", screen::SELECTED)
+        };
         print_flush(&format!(
             "\x1b[2J\x1b[H{}\n{cwd}\n\n{yes} {}\n{no} {}\n\n{}\n",
             screen::TRUST_QUESTION,
@@ -246,12 +298,18 @@ fn main() -> ExitCode {
             }
             Input::CtrlC | Input::Eof => {
                 drop(term);
-                println!("\nTo continue this session, run: scripted-agent --resume {}", session.id);
+                println!(
+                    "\nTo continue this session, run: scripted-agent --resume {}",
+                    session.id
+                );
                 return ExitCode::from(0);
             }
             Input::CtrlD if buffer.is_empty() => {
                 drop(term);
-                println!("\nTo continue this session, run: scripted-agent --resume {}", session.id);
+                println!(
+                    "\nTo continue this session, run: scripted-agent --resume {}",
+                    session.id
+                );
                 return ExitCode::from(0);
             }
             Input::Escape | Input::Up | Input::Down | Input::CtrlD => {}
@@ -278,7 +336,10 @@ fn echo_paste(text: &str) {
 
 /// Works on one submitted message; `Some(code)` when a directive asks the agent to exit.
 fn run_turn(term: &mut Terminal, session: &mut Session, text: &str, work_ms: u64) -> Option<i32> {
-    session.record(&Record::UserMessage { ts: now(), text: text.to_string() });
+    session.record(&Record::UserMessage {
+        ts: now(),
+        text: text.to_string(),
+    });
     session.record(&Record::TurnStarted { ts: now() });
     print_flush("\n");
     let started = Instant::now();
@@ -295,8 +356,14 @@ fn run_turn(term: &mut Terminal, session: &mut Session, text: &str, work_ms: u64
         return None;
     }
     let ms = started.elapsed().as_millis() as u64;
-    session.record(&Record::TurnComplete { ts: now(), duration_ms: ms });
-    print_flush(&format!("\r\x1b[K✓ Worked for {:.1}s\n", ms as f64 / 1000.0));
+    session.record(&Record::TurnComplete {
+        ts: now(),
+        duration_ms: ms,
+    });
+    print_flush(&format!(
+        "\r\x1b[K✓ Worked for {:.1}s\n",
+        ms as f64 / 1000.0
+    ));
     None
 }
 
@@ -305,7 +372,11 @@ pub fn busy(term: &mut Terminal, session: &mut Session, duration: Duration, labe
     let started = Instant::now();
     loop {
         let elapsed = started.elapsed();
-        print_flush(&format!("\r\x1b[K• {label} ({}s • {})", elapsed.as_secs(), screen::BUSY));
+        print_flush(&format!(
+            "\r\x1b[K• {label} ({}s • {})",
+            elapsed.as_secs(),
+            screen::BUSY
+        ));
         if elapsed >= duration {
             return true;
         }

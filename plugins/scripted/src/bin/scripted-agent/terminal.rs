@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::termios::{self, InputFlags, LocalFlags, SetArg, Termios};
 
 /// One thing the user did.
@@ -47,13 +47,18 @@ impl Terminal {
         let saved = termios::tcgetattr(stdin_fd()).ok();
         if let Some(saved) = &saved {
             let mut raw = saved.clone();
-            raw.local_flags &= !(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
+            raw.local_flags &=
+                !(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
             raw.input_flags &= !(InputFlags::ICRNL | InputFlags::IXON | InputFlags::INLCR);
             let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSANOW, &raw);
         }
         // Bracketed paste: the terminal frames pasted text, so a paste never submits by itself.
         print_flush("\x1b[?2004h");
-        Self { saved, pending: Vec::new(), deferred: VecDeque::new() }
+        Self {
+            saved,
+            pending: Vec::new(),
+            deferred: VecDeque::new(),
+        }
     }
 
     /// Waits up to `timeout` for input; `None` when nothing came.
@@ -87,10 +92,10 @@ impl Terminal {
 
     /// Reads more bytes; false at end of input.
     fn fill(&mut self, timeout: Option<Duration>) -> bool {
-        if let Some(t) = timeout {
-            if !wait_readable(t) {
-                return true;
-            }
+        if let Some(t) = timeout
+            && !wait_readable(t)
+        {
+            return true;
         }
         let mut buf = [0u8; 65536];
         match io::stdin().lock().read(&mut buf) {
@@ -120,7 +125,10 @@ impl Terminal {
                 self.pending.remove(0);
                 return Some(Input::Escape);
             }
-            let Some(end) = self.pending[2..].iter().position(|b| (0x40..=0x7e).contains(b)) else {
+            let Some(end) = self.pending[2..]
+                .iter()
+                .position(|b| (0x40..=0x7e).contains(b))
+            else {
                 self.fill(None);
                 return None;
             };
@@ -147,7 +155,10 @@ impl Terminal {
             0x7f | 0x08 => Input::Backspace,
             0x03 => Input::CtrlC,
             0x04 => Input::CtrlD,
-            _ => match std::str::from_utf8(&bytes).ok().and_then(|s| s.chars().next()) {
+            _ => match std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.chars().next())
+            {
                 Some(c) => Input::Char(c),
                 None => return self.parse_or_none(),
             },
@@ -167,14 +178,19 @@ impl Terminal {
             let body = &self.pending[PASTE_START.len()..];
             if let Some(end) = find(body, PASTE_END) {
                 let raw = body[..end].to_vec();
-                self.pending.drain(..PASTE_START.len() + end + PASTE_END.len());
-                let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n").replace('\r', "\n");
+                self.pending
+                    .drain(..PASTE_START.len() + end + PASTE_END.len());
+                let text = String::from_utf8_lossy(&raw)
+                    .replace("\r\n", "\n")
+                    .replace('\r', "\n");
                 return Some(Input::Paste(text));
             }
             if !self.fill(None) {
                 let raw = self.pending[PASTE_START.len()..].to_vec();
                 self.pending.clear();
-                return Some(Input::Paste(String::from_utf8_lossy(&raw).replace('\r', "\n")));
+                return Some(Input::Paste(
+                    String::from_utf8_lossy(&raw).replace('\r', "\n"),
+                ));
             }
         }
     }

@@ -1,0 +1,126 @@
+//! How every command answers: a JSON object for scripts, text for people, and an exit code
+//! (0 success, 1 refused or failed, 2 usage).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A command's answer.
+pub struct Reply {
+    pub ok: bool,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn new(ok: bool, json: impl Serialize, text: impl Into<String>) -> Self {
+        let json = serde_json::to_value(json).unwrap_or(Value::Null);
+        Self {
+            ok,
+            json,
+            text: text.into(),
+        }
+    }
+
+    pub fn ok(json: impl Serialize, text: impl Into<String>) -> Self {
+        Self::new(true, json, text)
+    }
+}
+
+/// An error a user can act on: what went wrong, what to do, and a stable reason code.
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub action: Option<String>,
+    pub reason: Option<&'static str>,
+    /// Extra fields for the JSON answer.
+    pub details: Value,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            action: None,
+            reason: None,
+            details: Value::Null,
+        }
+    }
+
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    pub fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    pub fn details(mut self, details: impl Serialize) -> Self {
+        self.details = serde_json::to_value(details).unwrap_or(Value::Null);
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Prints a reply; returns the exit code.
+pub fn print_reply(reply: &Reply, json: bool) -> u8 {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reply.json).unwrap_or_default()
+        );
+    } else if !reply.text.is_empty() {
+        println!("{}", reply.text.trim_end());
+    }
+    if reply.ok { 0 } else { 1 }
+}
+
+/// Prints an error; returns the exit code.
+pub fn print_error(error: &anyhow::Error, json: bool) -> u8 {
+    let user = error.downcast_ref::<UserError>();
+    let message = match user {
+        Some(u) => u.message.clone(),
+        None => error
+            .chain()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(": "),
+    };
+    let action = user.and_then(|u| u.action.clone());
+    if json {
+        let mut object = serde_json::json!({ "ok": false, "error": message });
+        if let Some(a) = &action {
+            object["action"] = Value::String(a.clone());
+        }
+        if let Some(u) = user {
+            if let Some(r) = u.reason {
+                object["reason"] = Value::String(r.into());
+            }
+            if let Value::Object(extra) = &u.details {
+                for (k, v) in extra {
+                    object[k] = v.clone();
+                }
+            }
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&object).unwrap_or_default()
+        );
+    } else {
+        eprintln!("error: {message}");
+        if let Some(a) = action {
+            eprintln!("action: {a}");
+        }
+    }
+    1
+}

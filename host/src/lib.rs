@@ -1,0 +1,7 @@
+//! team-agent: lead a team of AI coding-agent CLIs from one leader agent, over tmux.
+//!
+//! The binary is thin glue over these modules (DESIGN.md §4); each opens with what it owns.
+
+pub mod cli;
+pub mod plugins;
+pub mod workspace;

@@ -1,0 +1,190 @@
+/*! Every path under a workspace's `.team/`, the locks that serialise writers, and the helper
+files' permissions. Nothing else in the host spells a `.team/...` path.
+
+A workspace is the directory a team works in. Its `.team/` holds the team definition (wherever the
+operator put it), `runtime/` (state, database, coordinator files, locks) and `logs/`. Files that
+can hold secrets or message content are created mode 0600 and directories 0700.
+*/
+
+mod lock;
+
+pub use lock::{FileLock, LockError};
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The directory of the running `team-agent` binary (where helper binaries ship).
+pub fn exe_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = fs::canonicalize(&exe).unwrap_or(exe);
+    exe.parent().map(Path::to_path_buf)
+}
+
+/// A workspace on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(
+        "workspace {path} does not exist or is not a directory; pass --workspace DIR or cd into it"
+    )]
+    NotADirectory { path: PathBuf },
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+}
+
+impl Workspace {
+    /// The workspace at `dir` (default: the current directory), made absolute.
+    pub fn resolve(dir: Option<&Path>) -> Result<Self, WorkspaceError> {
+        let given = match dir {
+            Some(d) => d.to_path_buf(),
+            None => std::env::current_dir()
+                .map_err(|_| WorkspaceError::NotADirectory { path: ".".into() })?,
+        };
+        let root = fs::canonicalize(&given).map_err(|_| WorkspaceError::NotADirectory {
+            path: given.clone(),
+        })?;
+        if !root.is_dir() {
+            return Err(WorkspaceError::NotADirectory { path: given });
+        }
+        Ok(Self { root })
+    }
+
+    /// A workspace whose root is already absolute (tests, the coordinator).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn team_dir(&self) -> PathBuf {
+        self.root.join(".team")
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.team_dir().join("runtime")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.team_dir().join("logs")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.runtime_dir().join("state.json")
+    }
+
+    pub fn team_snapshot_dir(&self, team: &str) -> PathBuf {
+        self.runtime_dir().join("teams").join(safe_name(team))
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.runtime_dir().join("team.db")
+    }
+
+    pub fn events_file(&self) -> PathBuf {
+        self.logs_dir().join("events.jsonl")
+    }
+
+    pub fn scrollback_file(&self, agent: &str) -> PathBuf {
+        self.logs_dir()
+            .join(format!("{}.scrollback", safe_name(agent)))
+    }
+
+    pub fn coordinator_pid_file(&self) -> PathBuf {
+        self.runtime_dir().join("coordinator.pid")
+    }
+
+    pub fn coordinator_meta_file(&self) -> PathBuf {
+        self.runtime_dir().join("coordinator.json")
+    }
+
+    pub fn coordinator_log(&self) -> PathBuf {
+        self.runtime_dir().join("coordinator.log")
+    }
+
+    pub fn mcp_config_file(&self, agent: &str) -> PathBuf {
+        self.runtime_dir()
+            .join("mcp")
+            .join(format!("{}.json", safe_name(agent)))
+    }
+
+    pub fn leader_inbox(&self) -> PathBuf {
+        self.runtime_dir().join("leader-inbox.log")
+    }
+
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.team_dir().join("profiles")
+    }
+
+    pub fn locks_dir(&self) -> PathBuf {
+        self.runtime_dir().join("locks")
+    }
+
+    /// Creates `.team/runtime`, `.team/runtime/locks` and `.team/logs` (mode 0700) if missing.
+    pub fn ensure_dirs(&self) -> Result<(), WorkspaceError> {
+        for dir in [
+            self.team_dir(),
+            self.runtime_dir(),
+            self.locks_dir(),
+            self.logs_dir(),
+        ] {
+            private_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the named lock (`.team/runtime/locks/<name>.lock`), waiting up to `timeout`.
+    pub fn lock(&self, name: &str, timeout: std::time::Duration) -> Result<FileLock, LockError> {
+        let _ = private_dir(&self.locks_dir());
+        FileLock::acquire(
+            &self.locks_dir().join(format!("{}.lock", safe_name(name))),
+            timeout,
+        )
+    }
+}
+
+/// Creates a directory (and its parents) with mode 0700.
+pub fn private_dir(dir: &Path) -> Result<(), WorkspaceError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| WorkspaceError::Create {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Opens a file for appending, creating it mode 0600.
+pub fn open_private_append(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// A name made safe for a file name: anything but `[A-Za-z0-9._-]` becomes `-`.
+pub fn safe_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    match safe.as_str() {
+        "" | "." | ".." => format!("_{safe}"),
+        _ => safe,
+    }
+}
