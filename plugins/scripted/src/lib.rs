@@ -8,6 +8,7 @@ transcript reader with your CLI's, and run `team-agent plugins check` on the bui
 */
 
 pub mod screen;
+pub mod terminal;
 pub mod transcript;
 
 use std::path::{Path, PathBuf};

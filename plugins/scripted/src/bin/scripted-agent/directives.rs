@@ -7,8 +7,8 @@ use std::time::Duration;
 use team_agent_scripted::screen;
 use team_agent_scripted::transcript::Record;
 
-use crate::terminal::{Input, Terminal, print_flush};
 use crate::{Session, busy, now};
+use team_agent_scripted::terminal::{Input, Terminal, print_flush};
 
 /// What the directives of one message did to the turn.
 #[derive(Default)]

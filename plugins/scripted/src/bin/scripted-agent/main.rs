@@ -5,7 +5,6 @@
 //! `$HOME/.scripted-agent/sessions/`, and obeys `@scripted …` directives found in messages.
 
 mod directives;
-mod terminal;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -14,8 +13,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use team_agent_scripted::screen;
+use team_agent_scripted::terminal::{Input, Terminal, print_flush};
 use team_agent_scripted::transcript::{self, Record};
-use terminal::{Input, Terminal, print_flush};
 
 const USAGE: &str = "\
 usage: scripted-agent [--session-id ID | --resume ID | --fork-from ID --session-id NEW]

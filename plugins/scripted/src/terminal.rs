@@ -1,4 +1,5 @@
-//! Raw terminal input: keys, bracketed pastes and the escape sequences that frame them.
+//! Raw terminal input for `scripted-agent` (and the test stand-ins that reuse it): keys,
+//! bracketed pastes and the escape sequences that frame them.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
