@@ -3,5 +3,9 @@
 //! The binary is thin glue over these modules (DESIGN.md §4); each opens with what it owns.
 
 pub mod cli;
+pub mod doctor;
+pub mod events;
 pub mod plugins;
+pub mod spec;
+pub mod state;
 pub mod workspace;

@@ -3,8 +3,10 @@ with it), dispatch, and the rendering of answers and errors. Commands are thin: 
 the module that owns the work, and build a [`Reply`].
 */
 
+mod doctor_cmd;
 mod output;
 mod plugins_cmd;
+mod spec_cmd;
 
 pub use output::{Reply, UserError};
 
@@ -18,6 +20,8 @@ const ABOUT: &str =
 
 const EXAMPLES: &str = "\
 Examples:
+  team-agent init my-team                 write a starter team (two scripted workers)
+  team-agent validate my-team             check a team directory or team.spec.yaml
   team-agent plugins list                 which provider and display plugins are installed
   team-agent plugins check PATH           run the conformance suite on a plugin library
   team-agent plugins probe scripted --screen pane.txt
@@ -43,6 +47,54 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter team: TEAM.md and two scripted workers in agents/.
+    #[command(after_help = "Example:\n  team-agent init my-team && team-agent validate my-team")]
+    Init {
+        /// The team directory to create (default: ./team).
+        dir: Option<PathBuf>,
+        /// Overwrite the starter files in a directory that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Check a team directory (TEAM.md + agents/*.md) or a team.spec.yaml; report every error.
+    ///
+    /// JSON: {"ok","errors":[{"file","path","line","message"}],"warnings":[…],"team","agents":[…]}.
+    /// Exit 1 on any error.
+    #[command(
+        after_help = "Examples:\n  team-agent validate my-team\n  team-agent validate team.spec.yaml --json"
+    )]
+    Validate {
+        /// A team directory or a spec file (YAML or JSON).
+        path: PathBuf,
+    },
+
+    /// Compile a team directory into a full spec that stands alone.
+    #[command(after_help = "Example:\n  team-agent compile my-team --out team.spec.yaml")]
+    Compile {
+        /// The team directory.
+        dir: PathBuf,
+        /// Where to write the spec (default: DIR/team.spec.yaml).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
+    /// Check a result envelope (result_envelope_v1) from a file or stdin (`-`).
+    #[command(
+        name = "validate-result",
+        after_help = "Example:\n  team-agent validate-result result.json"
+    )]
+    ValidateResult {
+        /// The envelope file, or `-` for stdin.
+        file: PathBuf,
+    },
+
+    /// Check the environment and the workspace, and explain how to fix what is wrong.
+    #[command(
+        after_help = "Examples:\n  team-agent doctor\n  team-agent doctor --restore-state --confirm"
+    )]
+    Doctor(doctor_cmd::DoctorArgs),
+
     /// List, check and probe provider and display plugins.
     #[command(subcommand)]
     Plugins(plugins_cmd::PluginsCommand),
@@ -60,7 +112,13 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Reply> {
+    let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
     match cli.command {
+        Command::Init { dir, force } => spec_cmd::init(dir.as_deref(), force),
+        Command::Validate { path } => spec_cmd::validate(&path, &workspace()?),
+        Command::Compile { dir, out } => spec_cmd::compile(&dir, out.as_deref(), &workspace()?),
+        Command::ValidateResult { file } => spec_cmd::validate_result(&file),
+        Command::Doctor(args) => doctor_cmd::run(&args, &workspace()?),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
     }
 }

@@ -89,6 +89,7 @@ pub struct PluginRow {
     pub kind: Option<&'static str>,
     pub version: Option<String>,
     pub api_version: Option<u32>,
+    #[serde(serialize_with = "crate::workspace::serialize_path_lossy")]
     pub path: PathBuf,
     pub source: String,
     pub status: &'static str,

@@ -188,3 +188,12 @@ pub fn safe_name(name: &str) -> String {
         _ => safe,
     }
 }
+
+/// Serialises a path as text even when it is not UTF-8 (replacing what is not), so a JSON answer
+/// never fails on an odd file name.
+pub fn serialize_path_lossy<S: serde::Serializer>(
+    path: &Path,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
+}

@@ -1,0 +1,208 @@
+/*! Runtime state (`.team/runtime/state.json`): what team-agent runs, as typed structs.
+
+Every save is atomic (a temporary file in the same directory, fsync, rename, fsync the
+directory) and serialised by a lock; a load-modify-save happens inside one lock hold
+([`StateStore::update`]); a writer holding a stale revision gets [`StateError::Conflict`] instead of
+overwriting newer data. A corrupt file is never overwritten: the command stops, the file is
+preserved as `state.json.corrupt-<timestamp>`, and `team-agent doctor` explains the recovery from
+the per-team snapshot (`.team/runtime/teams/<team>/state.json`, written with every save).
+Fields written by a newer team-agent are kept (`extra`), never dropped.
+*/
+
+mod atomic;
+mod model;
+
+pub use atomic::write_atomically;
+pub use model::*;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::workspace::{LockError, Workspace};
+
+/// The version of the state format this team-agent writes.
+pub const STATE_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "{path} is corrupt ({detail}); it was preserved as {preserved} and nothing was changed; run `team-agent doctor` to recover from the team snapshot"
+    )]
+    Corrupt {
+        path: PathBuf,
+        preserved: PathBuf,
+        detail: String,
+    },
+    #[error(
+        "state.json changed under this command (it holds revision {held}, the file is at {on_disk}); nothing was written: run the command again"
+    )]
+    Conflict { held: u64, on_disk: u64 },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+}
+
+/// The state of one workspace.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    workspace: Workspace,
+}
+
+const LOCK: &str = "state";
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+impl StateStore {
+    pub fn new(workspace: &Workspace) -> Self {
+        Self {
+            workspace: workspace.clone(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.workspace.state_file()
+    }
+
+    /// The current state (empty when the workspace never ran a team).
+    pub fn load(&self) -> Result<RuntimeState, StateError> {
+        read(&self.path())
+    }
+
+    /// Load, change and save inside one lock hold: concurrent updates never lose each other.
+    pub fn update<T, E>(
+        &self,
+        change: impl FnOnce(&mut RuntimeState) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StateError>,
+    {
+        self.workspace.ensure_dirs().map_err(StateError::from)?;
+        let _lock = self
+            .workspace
+            .lock(LOCK, LOCK_WAIT)
+            .map_err(StateError::from)?;
+        let mut state = read(&self.path())?;
+        let out = change(&mut state)?;
+        self.write_locked(&mut state)?;
+        Ok(out)
+    }
+
+    /// Saves a state loaded earlier; refuses if someone saved a newer revision meanwhile.
+    pub fn save(&self, state: &mut RuntimeState) -> Result<(), StateError> {
+        self.workspace.ensure_dirs()?;
+        let _lock = self.workspace.lock(LOCK, LOCK_WAIT)?;
+        let on_disk = read(&self.path())?.revision;
+        if on_disk != state.revision {
+            return Err(StateError::Conflict {
+                held: state.revision,
+                on_disk,
+            });
+        }
+        self.write_locked(state)
+    }
+
+    fn write_locked(&self, state: &mut RuntimeState) -> Result<(), StateError> {
+        state.revision += 1;
+        state.schema_version = state.schema_version.max(STATE_SCHEMA_VERSION);
+        state.updated_at = Some(crate::events::now_rfc3339());
+        let mut bytes = serde_json::to_vec_pretty(state).expect("state always encodes");
+        bytes.push(b'\n');
+        let path = self.path();
+        write_atomically(&path, &bytes, 0o600)
+            .map_err(|source| StateError::Write { path, source })?;
+        if let Some(team) = &state.team {
+            let dir = self.workspace.team_snapshot_dir(&team.name);
+            crate::workspace::private_dir(&dir)?;
+            let snapshot = dir.join("state.json");
+            write_atomically(&snapshot, &bytes, 0o600).map_err(|source| StateError::Write {
+                path: snapshot,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The snapshots that could replace a corrupt state file, newest first.
+    pub fn snapshots(&self) -> Vec<PathBuf> {
+        let dir = self.workspace.runtime_dir().join("teams");
+        let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("state.json"))
+            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+            .filter(|(_, p)| read(p).is_ok())
+            .collect();
+        found.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+        found.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Replaces `state.json` with a snapshot (the recovery `doctor` proposes). The corrupt file
+    /// stays preserved beside it.
+    pub fn restore_from(&self, snapshot: &Path) -> Result<(), StateError> {
+        self.workspace.ensure_dirs()?;
+        let _lock = self.workspace.lock(LOCK, LOCK_WAIT)?;
+        let bytes = std::fs::read(snapshot).map_err(|source| StateError::Read {
+            path: snapshot.to_path_buf(),
+            source,
+        })?;
+        // Reading first preserves a corrupt file (if it is one) before it is replaced.
+        let _ = read(&self.path());
+        let path = self.path();
+        write_atomically(&path, &bytes, 0o600).map_err(|source| StateError::Write { path, source })
+    }
+}
+
+/// Reads a state file; a missing file is an empty state; a corrupt one is preserved and refused.
+fn read(path: &Path) -> Result<RuntimeState, StateError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RuntimeState::default()),
+        Err(source) => {
+            return Err(StateError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice::<RuntimeState>(&bytes).map_err(|e| {
+        let preserved = preserve_corrupt(path, &bytes);
+        StateError::Corrupt {
+            path: path.to_path_buf(),
+            preserved,
+            detail: e.to_string(),
+        }
+    })
+}
+
+/// Copies a corrupt file to `<name>.corrupt-<timestamp>` (once per distinct content).
+fn preserve_corrupt(path: &Path, bytes: &[u8]) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = format!("{name}.corrupt-");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(Result::ok) {
+            let is_copy = entry.file_name().to_string_lossy().starts_with(&prefix);
+            if is_copy && std::fs::read(entry.path()).is_ok_and(|b| b == bytes) {
+                return entry.path();
+            }
+        }
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let copy = dir.join(format!("{prefix}{stamp}"));
+    let _ = write_atomically(&copy, bytes, 0o600);
+    copy
+}

@@ -1,0 +1,236 @@
+//! The typed contents of `state.json`. Every struct keeps the fields it does not know in `extra`,
+//! so a state written by a newer team-agent survives a save by this one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use team_agent_plugin_api::SessionRecord;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeState {
+    #[serde(default)]
+    pub schema_version: u32,
+    /// Increases by one with every save.
+    #[serde(default)]
+    pub revision: u64,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// The workspace's team (one per workspace for now).
+    #[serde(default)]
+    pub team: Option<TeamState>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Whether a team is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamStatus {
+    Running,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamState {
+    pub name: String,
+    pub session_name: String,
+    /// The socket path of the team's private tmux server.
+    pub tmux_socket: PathBuf,
+    /// The team directory or spec file the team was started from.
+    pub definition: PathBuf,
+    pub status: TeamStatus,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub stopped_at: Option<String>,
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentState>,
+    #[serde(default)]
+    pub leader: Option<LeaderBinding>,
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    #[serde(default)]
+    pub display: Option<DisplayRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An agent's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Starting,
+    Running,
+    /// Its startup needs a human (see `blocked_reason`).
+    Blocked,
+    /// Its CLI process died.
+    Exited,
+    Stopped,
+    /// Its window is gone.
+    Missing,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Blocked => "blocked",
+            Self::Exited => "exited",
+            Self::Stopped => "stopped",
+            Self::Missing => "missing",
+        }
+    }
+}
+
+/// What a running agent does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Idle,
+    Busy,
+    AwaitingApproval,
+    ApiError,
+    Unknown,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Busy => "busy",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::ApiError => "api_error",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where an agent's session id stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureState {
+    /// Not found yet; the coordinator keeps looking.
+    Pending,
+    /// The provider writes its transcript at the first message (Codex): nothing to find yet.
+    PendingFirstTurn,
+    Captured,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub id: String,
+    pub provider: String,
+    pub status: AgentStatus,
+    #[serde(default)]
+    pub activity: Option<Activity>,
+    #[serde(default)]
+    pub blocked_reason: Option<String>,
+    #[serde(default)]
+    pub pane_id: Option<String>,
+    #[serde(default)]
+    pub window_id: Option<String>,
+    #[serde(default)]
+    pub spawned_at: Option<String>,
+    #[serde(default)]
+    pub spawn_cwd: Option<PathBuf>,
+    /// The session id the launch plan chose, when the provider takes one.
+    #[serde(default)]
+    pub expected_session_id: Option<String>,
+    #[serde(default)]
+    pub session: Option<SessionRecord>,
+    #[serde(default)]
+    pub captured_at: Option<String>,
+    #[serde(default = "pending")]
+    pub capture_state: CaptureState,
+    /// When the leader first delivered a message to it (RFC 3339; null = never). Kept raw so a
+    /// corrupt value is seen and refused by restart, never silently dropped.
+    #[serde(default)]
+    pub first_send_at: Option<Value>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub last_lines: Vec<String>,
+    #[serde(default)]
+    pub last_output_at: Option<String>,
+    #[serde(default)]
+    pub last_output_hash: Option<u64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn pending() -> CaptureState {
+    CaptureState::Pending
+}
+
+impl AgentState {
+    pub fn new(id: &str, provider: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            provider: provider.to_string(),
+            status: AgentStatus::Starting,
+            activity: None,
+            blocked_reason: None,
+            pane_id: None,
+            window_id: None,
+            spawned_at: None,
+            spawn_cwd: None,
+            expected_session_id: None,
+            session: None,
+            captured_at: None,
+            capture_state: CaptureState::Pending,
+            first_send_at: None,
+            paused: false,
+            exit_code: None,
+            last_lines: Vec::new(),
+            last_output_at: None,
+            last_output_hash: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.session_id.as_str())
+    }
+}
+
+/// Where messages to the leader go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderBinding {
+    pub pane_id: String,
+    /// The socket of the tmux server the leader's pane is on.
+    pub socket: PathBuf,
+    #[serde(default)]
+    pub provider: Option<String>,
+    pub bound_at: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The leader pane that owns the team, with the lease's epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    pub pane_id: String,
+    pub socket: PathBuf,
+    pub epoch: u64,
+    pub claimed_at: String,
+    pub claimed_via: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The display a team was opened with and the handle its plugin gave back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisplayRecord {
+    pub backend: String,
+    #[serde(default)]
+    pub handle: Value,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

@@ -1,0 +1,249 @@
+//! Crash and concurrency proofs for `state.json` and the event log, with real processes: the
+//! test binary re-runs itself as the writer (an environment variable selects the role).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use team_agent::events::EventLog;
+use team_agent::state::{StateError, StateStore};
+use team_agent::workspace::Workspace;
+
+const STATE_CHILD: &str = "TA_TEST_STATE_WRITER";
+const EVENTS_CHILD: &str = "TA_TEST_EVENTS_WRITER";
+
+/// What revision `n` holds, so a reader can tell a whole revision from a torn one.
+fn payload(revision: u64) -> String {
+    format!("r{revision}-").repeat((revision % 97) as usize + 1)
+}
+
+fn spawn_self(test: &str, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// The writer: saves revision after revision until it is killed.
+#[test]
+fn state_writer_process() {
+    let Ok(dir) = std::env::var(STATE_CHILD) else {
+        return;
+    };
+    let store = StateStore::new(&Workspace::at(PathBuf::from(dir)));
+    loop {
+        store
+            .update(|state| {
+                let next = state.revision + 1;
+                state.extra.insert("check".into(), json!(next));
+                state.extra.insert("payload".into(), json!(payload(next)));
+                Ok::<_, StateError>(())
+            })
+            .unwrap();
+    }
+}
+
+#[test]
+fn state_json_survives_200_sigkills_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    let store = StateStore::new(&Workspace::at(dir.path()));
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut last_revision = 0;
+    for round in 0..200 {
+        let mut child = spawn_self("state_writer_process", &[(STATE_CHILD, &path)]);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_micros(2_000 + seed % 25_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let state = store
+            .load()
+            .unwrap_or_else(|e| panic!("round {round}: state.json unreadable: {e}"));
+        if state.revision == 0 {
+            continue; // killed before its first save
+        }
+        assert_eq!(
+            state.extra["check"],
+            json!(state.revision),
+            "round {round}: a torn revision"
+        );
+        assert_eq!(
+            state.extra["payload"],
+            json!(payload(state.revision)),
+            "round {round}: a torn payload"
+        );
+        assert!(
+            state.revision >= last_revision,
+            "round {round}: the revision went backwards"
+        );
+        last_revision = state.revision;
+    }
+    assert!(last_revision > 0, "the writer never saved");
+}
+
+#[test]
+fn a_stale_writer_gets_a_conflict_instead_of_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(&Workspace::at(dir.path()));
+    store
+        .update(|s| Ok::<_, StateError>(s.extra.insert("v".into(), json!(1))))
+        .unwrap();
+    let mut stale = store.load().unwrap();
+    store
+        .update(|s| Ok::<_, StateError>(s.extra.insert("v".into(), json!(2))))
+        .unwrap();
+    stale.extra.insert("v".into(), json!(3));
+    match store.save(&mut stale) {
+        Err(StateError::Conflict {
+            held: 1,
+            on_disk: 2,
+        }) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.load().unwrap().extra["v"], json!(2));
+}
+
+#[test]
+fn a_corrupt_state_file_is_preserved_never_overwritten_and_restorable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::at(dir.path());
+    let store = StateStore::new(&ws);
+    store
+        .update(|s| {
+            s.team = Some(team_agent::state::TeamState {
+                name: "t".into(),
+                session_name: "team-t".into(),
+                tmux_socket: "/tmp/sock".into(),
+                definition: "/tmp/t".into(),
+                status: team_agent::state::TeamStatus::Running,
+                started_at: None,
+                stopped_at: None,
+                agents: Default::default(),
+                leader: None,
+                owner: None,
+                display: None,
+                extra: Default::default(),
+            });
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+    std::fs::write(store.path(), b"{\"revision\": 7, \"team\": {trunc").unwrap();
+    let err = store.update(|_| Ok::<_, StateError>(())).unwrap_err();
+    let StateError::Corrupt { preserved, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(err.to_string().contains("team-agent doctor"), "{err}");
+    assert_eq!(
+        std::fs::read(preserved).unwrap(),
+        b"{\"revision\": 7, \"team\": {trunc"
+    );
+    assert_eq!(
+        std::fs::read(store.path()).unwrap(),
+        b"{\"revision\": 7, \"team\": {trunc",
+        "not overwritten"
+    );
+    let snapshot = store
+        .snapshots()
+        .into_iter()
+        .next()
+        .expect("a team snapshot");
+    store.restore_from(&snapshot).unwrap();
+    assert_eq!(store.load().unwrap().team.unwrap().name, "t");
+    assert!(preserved.exists(), "the corrupt copy stays");
+}
+
+#[test]
+fn fields_from_a_newer_version_survive_a_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(&Workspace::at(dir.path()));
+    std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+    std::fs::write(
+        store.path(),
+        r#"{"schema_version": 9, "revision": 4, "future_top": {"a": 1}, "team": null}"#,
+    )
+    .unwrap();
+    store
+        .update(|s| Ok::<_, StateError>(s.extra.insert("mine".into(), json!(true))))
+        .unwrap();
+    let text = std::fs::read_to_string(store.path()).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["future_top"], json!({"a": 1}));
+    assert_eq!(value["schema_version"], 9, "never downgraded");
+    assert_eq!(value["revision"], 5);
+}
+
+/// An event writer: 10,000 events, then exit.
+#[test]
+fn events_writer_process() {
+    let Ok(spec) = std::env::var(EVENTS_CHILD) else {
+        return;
+    };
+    let (path, writer) = spec.split_once('|').unwrap();
+    let log = EventLog::at(path);
+    let pad = "p".repeat(150);
+    for seq in 0..10_000 {
+        log.append(
+            "test.concurrent",
+            &json!({"writer": writer, "seq": seq, "pad": pad}),
+        )
+        .unwrap();
+    }
+}
+
+fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn four_processes_append_40000_events_without_interleaving_or_tearing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let children: Vec<Child> = (0..4)
+        .map(|w| {
+            spawn_self(
+                "events_writer_process",
+                &[(EVENTS_CHILD, &format!("{}|w{w}", path.display()))],
+            )
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    // Oldest archive first, the live file last.
+    let mut files: Vec<PathBuf> = (1..=5)
+        .rev()
+        .map(|n| PathBuf::from(format!("{}.{n}", path.display())))
+        .collect();
+    files.push(path.clone());
+    let mut next = std::collections::HashMap::new();
+    let mut total = 0;
+    for file in files {
+        for line in lines_of(&file) {
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("torn line ({e}): {line:.80}"));
+            let writer = event["writer"].as_str().unwrap().to_string();
+            let seq = event["seq"].as_u64().unwrap();
+            let expected = next.entry(writer.clone()).or_insert(0u64);
+            assert_eq!(
+                seq, *expected,
+                "writer {writer}: events out of order or lost"
+            );
+            *expected += 1;
+            total += 1;
+        }
+    }
+    assert_eq!(total, 40_000);
+    assert!(
+        PathBuf::from(format!("{}.1", path.display())).exists(),
+        "the log rotated under load"
+    );
+}
