@@ -1,0 +1,137 @@
+/*!
+The team-agent provider plugin for the OpenAI Codex CLI (`codex`, written against 0.169.0).
+
+It plans how a worker's Codex starts (fresh, `codex resume <id>`, `codex fork <id>`, always with
+`--no-alt-screen --no-daemon`), finds the session Codex writes under the worker's `HOME`
+(`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`; Codex cannot be told an id up front, so the
+rollout is attributed by cwd, start time and the worker's identity marker), reads its screens
+(startup dialogs, idle, busy, approvals, API-error retries, exit) and the turn state from the tail
+of its rollout. The texts it looks for are data: `rules.toml`, compiled in and patched by
+`~/.config/team-agent/providers/codex.toml` (see [`rules`]). `fixtures/` holds real captures of
+Codex 0.169.0 with the verdict each must get; they are embedded in the library and checked by
+`team-agent plugins check`.
+*/
+
+pub mod approval;
+pub mod capture;
+pub mod launch;
+pub mod rollout;
+pub mod rules;
+pub mod screen;
+pub mod turn;
+
+use std::sync::OnceLock;
+
+use team_agent_plugin_api::{
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
+    PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin, Resumability, ResumeCheck,
+    ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+};
+use team_agent_provider_kit::RuleBook;
+
+/// The Codex provider. Its rule book is built on first use (the user's file is read once).
+#[derive(Debug, Default)]
+pub struct Codex {
+    rules: OnceLock<RuleBook>,
+}
+
+impl Codex {
+    /// A provider with the given rule book instead of the built-in rules and the user's file.
+    pub fn with_rules(book: RuleBook) -> Self {
+        Self {
+            rules: OnceLock::from(book),
+        }
+    }
+
+    fn rules(&self) -> &RuleBook {
+        self.rules.get_or_init(rules::load)
+    }
+}
+
+impl ProviderPlugin for Codex {
+    const NAME: &'static str = "codex";
+
+    fn manifest(&self) -> ProviderManifest {
+        ProviderManifest {
+            name: Self::NAME.into(),
+            aliases: Vec::new(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "the OpenAI Codex CLI (written against 0.169.0)".into(),
+            executable: launch::EXECUTABLE.into(),
+            capabilities: ProviderCapabilities {
+                resume: true,
+                fork: true,
+                preassigned_session_id: false,
+                mcp_injection: true,
+                transcript_turn_state: true,
+            },
+        }
+    }
+
+    fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
+        launch::plan(request)
+    }
+
+    fn handle_startup_prompts(&self, screen: &str) -> Verdict<StartupDecision> {
+        screen::startup(self.rules(), screen)
+    }
+
+    fn capture_session_id(
+        &self,
+        context: &CaptureContext,
+    ) -> Result<Option<SessionRecord>, PluginError> {
+        capture::capture(context, self.rules())
+    }
+
+    fn session_is_resumable(&self, check: &ResumeCheck) -> Resumability {
+        capture::resumability(check, self.rules())
+    }
+
+    fn classify_screen(&self, screen: &str) -> Verdict<ScreenState> {
+        screen::classify(self.rules(), screen)
+    }
+
+    fn approval_keys(&self, request: &ApprovalRequest) -> Verdict<ApprovalDecision> {
+        approval::answer(self.rules(), request)
+    }
+
+    fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
+        turn::state(self.rules(), transcript_tail)
+    }
+
+    /// Codex's composer treats keys that arrive right behind a paste as part of that paste, so
+    /// an immediate Enter lands in the message as a newline instead of sending it. A quarter of a
+    /// second lets the paste settle; it is small next to how long a turn takes.
+    fn submit_keys(&self) -> SubmitKeys {
+        SubmitKeys {
+            delay_ms: 250,
+            keys: vec!["Enter".into()],
+        }
+    }
+
+    fn fixtures(&self) -> Vec<Fixture> {
+        FIXTURES
+            .iter()
+            .map(|(name, screen, transcript, expect)| Fixture {
+                name: name.to_string(),
+                screen: screen.map(str::to_string),
+                transcript: transcript.map(str::to_string),
+                expect: serde_json::from_str(expect).unwrap_or(serde_json::Value::Null),
+            })
+            .collect()
+    }
+}
+
+/// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
+type EmbeddedFixture = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
+const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+
+export_provider!(Codex);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use team_agent_plugin_api::{
+    ErrorKind, LaunchMode, LaunchPlan, LaunchRequest, McpServer, PermissionMode, ProviderPlugin,
+};
+
+use super::codex;
+use crate::launch::toml_string;
+
+fn request(mode: LaunchMode) -> LaunchRequest {
+    LaunchRequest {
+        agent_id: "reviewer".into(),
+        role: "reviews".into(),
+        model: None,
+        cwd: "/w/proj".into(),
+        system_prompt: String::new(),
+        permission_mode: PermissionMode::Restricted,
+        mode,
+        new_session_id: "5f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b".into(),
+        mcp_server: None,
+        profile_env: BTreeMap::new(),
+        host_bin_dir: "/opt/team-agent/bin".into(),
+        home: "/h/reviewer".into(),
+        options: BTreeMap::new(),
+    }
+}
+
+fn plan(request: &LaunchRequest) -> LaunchPlan {
+    codex().launch_plan(request).unwrap()
+}
+
+/// The value of the `-c KEY=…` override, if the plan has one.
+fn config_value<'a>(plan: &'a LaunchPlan, key: &str) -> Option<&'a str> {
+    plan.argv
+        .windows(2)
+        .filter(|w| w[0] == "-c")
+        .find_map(|w| w[1].strip_prefix(&format!("{key}=")))
+}
+
+/// What Codex reads from a `-c` value: it is parsed as TOML.
+fn parsed(value: &str) -> toml::Value {
+    let table: toml::Table = toml::from_str(&format!("v = {value}")).unwrap();
+    table["v"].clone()
+}
+
+#[test]
+fn a_fresh_start_is_inline_without_daemon_and_read_only_by_default() {
+    let plan = plan(&request(LaunchMode::Fresh));
+    assert_eq!(
+        plan.argv,
+        [
+            "codex",
+            "--no-alt-screen",
+            "--no-daemon",
+            "--sandbox",
+            "read-only",
+            "--ask-for-approval",
+            "on-request"
+        ]
+    );
+    assert_eq!(plan.expected_session_id, None);
+    assert_eq!(
+        plan.transcript_dir,
+        Some(PathBuf::from("/h/reviewer/.codex/sessions"))
+    );
+}
+
+#[test]
+fn resume_and_fork_put_the_subcommand_first_and_the_session_last() {
+    let id = "01a205da-c737-7cf1-bdf7-549c91c21505";
+    let resume = plan(&request(LaunchMode::Resume {
+        session_id: id.into(),
+    }));
+    assert_eq!(resume.argv[1], "resume");
+    assert_eq!(resume.argv.last().unwrap(), id);
+    assert_eq!(resume.expected_session_id.as_deref(), Some(id));
+    let fork = plan(&request(LaunchMode::Fork {
+        source_session_id: id.into(),
+    }));
+    assert_eq!(fork.argv[1], "fork");
+    assert_eq!(fork.argv.last().unwrap(), id);
+    assert_eq!(
+        fork.expected_session_id, None,
+        "a fork gets a new id Codex picks"
+    );
+}
+
+#[test]
+fn a_resume_or_fork_without_a_usable_id_is_refused() {
+    for mode in [
+        LaunchMode::Resume {
+            session_id: String::new(),
+        },
+        LaunchMode::Resume {
+            session_id: "--last".into(),
+        },
+        LaunchMode::Fork {
+            source_session_id: "a b".into(),
+        },
+    ] {
+        let error = codex().launch_plan(&request(mode.clone())).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidRequest, "{mode:?}");
+    }
+}
+
+#[test]
+fn each_permission_mode_maps_to_real_codex_flags() {
+    let flags = |mode| {
+        let mut r = request(LaunchMode::Fresh);
+        r.permission_mode = mode;
+        plan(&r).argv[3..].join(" ")
+    };
+    assert_eq!(
+        flags(PermissionMode::Restricted),
+        "--sandbox read-only --ask-for-approval on-request"
+    );
+    assert_eq!(
+        flags(PermissionMode::Ask),
+        "--sandbox workspace-write --ask-for-approval on-request"
+    );
+    assert_eq!(
+        flags(PermissionMode::Trusted),
+        "--sandbox workspace-write --ask-for-approval never"
+    );
+    assert_eq!(
+        flags(PermissionMode::DangerousBypass),
+        "--dangerously-bypass-approvals-and-sandbox"
+    );
+}
+
+#[test]
+fn the_model_and_system_prompt_are_passed_and_the_prompt_survives_toml() {
+    let mut r = request(LaunchMode::Fresh);
+    r.model = Some("gpt-6.1-sol".into());
+    r.system_prompt =
+        "You are Team Agent worker `reviewer`.\nSay \"done\" in C:\\tmp\tnow\u{7}.".into();
+    let plan = plan(&r);
+    let at = plan.argv.iter().position(|a| a == "--model").unwrap();
+    assert_eq!(plan.argv[at + 1], "gpt-6.1-sol");
+    let value = config_value(&plan, "developer_instructions").unwrap();
+    assert!(!value.contains('\n'), "one argv element, one line: {value}");
+    assert_eq!(parsed(value).as_str(), Some(r.system_prompt.as_str()));
+}
+
+#[test]
+fn toml_strings_escape_quotes_backslashes_and_controls() {
+    assert_eq!(toml_string("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+    assert_eq!(toml_string("\u{1b}[0m"), r#""\u001B[0m""#);
+    assert_eq!(parsed(&toml_string("é ✓ `x`")).as_str(), Some("é ✓ `x`"));
+}
+
+#[test]
+fn the_team_mcp_server_becomes_config_overrides() {
+    let mut r = request(LaunchMode::Fresh);
+    r.mcp_server = Some(McpServer {
+        name: "team".into(),
+        command: "/opt/team-agent/bin/team-agent".into(),
+        args: vec![
+            "mcp-server".into(),
+            "--workspace".into(),
+            "/w/my \"ws\"".into(),
+        ],
+        env: BTreeMap::from([("TEAM_AGENT_ID".to_string(), "reviewer".to_string())]),
+        config_file: None,
+    });
+    let plan = plan(&r);
+    let command = config_value(&plan, "mcp_servers.team.command").unwrap();
+    assert_eq!(
+        parsed(command).as_str(),
+        Some("/opt/team-agent/bin/team-agent")
+    );
+    let args = parsed(config_value(&plan, "mcp_servers.team.args").unwrap());
+    let args: Vec<&str> = args
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args, ["mcp-server", "--workspace", "/w/my \"ws\""]);
+    let env = config_value(&plan, "mcp_servers.team.env.TEAM_AGENT_ID").unwrap();
+    assert_eq!(parsed(env).as_str(), Some("reviewer"));
+    let timeout = config_value(&plan, "mcp_servers.team.tool_timeout_sec").unwrap();
+    assert_eq!(parsed(timeout).as_float(), Some(600.0));
+}
+
+#[test]
+fn mcp_names_codex_cannot_read_as_keys_are_refused() {
+    for (name, env_key) in [("team agent", "K"), ("team.x", "K"), ("team", "A-B")] {
+        let mut r = request(LaunchMode::Fresh);
+        r.mcp_server = Some(McpServer {
+            name: name.into(),
+            command: "x".into(),
+            args: vec![],
+            env: BTreeMap::from([(env_key.to_string(), "v".to_string())]),
+            config_file: None,
+        });
+        let error = codex().launch_plan(&r).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidRequest, "{name} {env_key}");
+    }
+}
+
+#[test]
+fn the_leaders_identity_is_stripped_and_the_profile_is_set() {
+    let mut r = request(LaunchMode::Fresh);
+    r.profile_env = BTreeMap::from([("OPENAI_BASE_URL".to_string(), "https://x".to_string())]);
+    let plan = plan(&r);
+    for var in [
+        "TMUX",
+        "TMUX_PANE",
+        "CLAUDECODE",
+        "CODEX_THREAD_ID",
+        "CODEX_HOME",
+    ] {
+        assert!(plan.env_unset.iter().any(|v| v == var), "{var}");
+    }
+    assert_eq!(plan.env, r.profile_env);
+    assert!(plan.pre_steps.is_empty(), "no key, no login");
+}
+
+#[test]
+fn a_profile_api_key_logs_in_first_with_the_key_on_stdin_only() {
+    let mut r = request(LaunchMode::Fresh);
+    r.profile_env = BTreeMap::from([("OPENAI_API_KEY".to_string(), "sk-test-123".to_string())]);
+    let plan = plan(&r);
+    let [login] = plan.pre_steps.as_slice() else {
+        panic!("one pre-step expected: {:?}", plan.pre_steps)
+    };
+    assert_eq!(login.argv, ["codex", "login", "--with-api-key"]);
+    assert_eq!(login.stdin.as_deref(), Some("sk-test-123\n"));
+    assert!(!login.argv.iter().any(|a| a.contains("sk-test")));
+    assert!(!login.description.contains("sk-test"));
+    assert_eq!(
+        login.unless_exists,
+        Some(PathBuf::from("/h/reviewer/.codex/auth.json"))
+    );
+    assert_eq!(login.env["HOME"], "/h/reviewer");
+    assert!(!plan.argv.iter().any(|a| a.contains("sk-test")));
+}
+
+#[test]
+fn a_profile_that_moves_codex_home_is_refused() {
+    let mut r = request(LaunchMode::Fresh);
+    r.profile_env = BTreeMap::from([("CODEX_HOME".to_string(), "/elsewhere".to_string())]);
+    let error = codex().launch_plan(&r).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(error.message.contains("CODEX_HOME"));
+}

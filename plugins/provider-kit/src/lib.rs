@@ -1,0 +1,53 @@
+/*!
+Screen-detection rules shared by team-agent's provider plugins (Codex, Claude Code, …).
+
+A provider plugin reads an agent CLI's pane: is it idle, busy, asking for approval, showing a
+trust dialog, retrying after an API error? The *texts* that answer those questions change with
+every release of the CLI, so they are data: a TOML rule book compiled into the plugin with
+`include_str!` and patched by the user's own file
+(`~/.config/team-agent/providers/<provider>.toml`) without a rebuild. The *order* of the
+questions and what each answer means stay in the plugin's code. This crate is the generic part:
+
+- [`rules`]: the rule book (named rules in groups, regexes or literal text, JSON-record rules for
+  transcripts), its errors, and how a user's file overrides it;
+- [`screen`]: normalising a capture (escape sequences stripped, blank lines dropped, bottom lines
+  kept, lines cut to a sane width);
+- [`menu`]: numbered menus with a highlighted option, and the keys that move to an option;
+- [`user`]: finding and applying the user's file, never failing because of it.
+
+```
+use team_agent_provider_kit::load_rules_from;
+
+const RULES: &str = r#"
+[[rules.trust_question]]
+name = "trust_folder"
+regex = ['Trust this folder\?']
+
+[[rules.trust_accept]]
+name = "trust_and_continue"
+regex = ['^Trust and continue']
+"#;
+
+// A plugin keeps one book for its lifetime (built lazily, on first use).
+let book = load_rules_from(RULES, None, |_| Ok(()));
+let screen = book.read_screen(
+    "\x1b[1m  Folder access\x1b[0m\n  Trust this folder? Codex can read…\n\x1b[7m› 1. Trust and continue\n  2. Back\n",
+);
+let question = book.last_line("trust_question", screen.lines()).unwrap();
+let menu = book.menus().below(screen.lines(), question.line).unwrap();
+let accept = menu.find(|label| book.group("trust_accept").iter().any(|r| r.is_match(label))).unwrap();
+assert_eq!(menu.keys_to(accept.number).unwrap(), ["Enter"]);
+// The rule's name goes into the plugin's verdict, so `team-agent plugins probe` can explain it.
+assert_eq!(book.label(question.rule.name()), "trust_folder");
+```
+*/
+
+pub mod menu;
+pub mod rules;
+pub mod screen;
+pub mod user;
+
+pub use menu::{Menu, MenuOption, MenuReader};
+pub use rules::{LineMatch, Rule, RuleBook, RulesError};
+pub use screen::{Screen, ScreenSettings, strip_ansi};
+pub use user::{load_rules, load_rules_from, user_rules_path};
