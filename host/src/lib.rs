@@ -3,9 +3,12 @@
 //! The binary is thin glue over these modules (DESIGN.md §4); each opens with what it owns.
 
 pub mod cli;
+pub mod coordinator;
 pub mod doctor;
 pub mod events;
+pub mod lifecycle;
 pub mod plugins;
 pub mod spec;
 pub mod state;
+pub mod tmux;
 pub mod workspace;

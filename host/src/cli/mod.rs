@@ -4,9 +4,10 @@ the module that owns the work, and build a [`Reply`].
 */
 
 mod doctor_cmd;
+mod lifecycle_cmd;
 mod output;
 mod plugins_cmd;
-mod spec_cmd;
+pub(crate) mod spec_cmd;
 
 pub use output::{Reply, UserError};
 
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::lifecycle;
+
 const ABOUT: &str =
     "Lead a team of AI coding-agent CLIs (Codex, Claude Code, …) from one leader agent.";
 
@@ -22,6 +25,10 @@ const EXAMPLES: &str = "\
 Examples:
   team-agent init my-team                 write a starter team (two scripted workers)
   team-agent validate my-team             check a team directory or team.spec.yaml
+  team-agent up my-team                   start the team's workers in tmux
+  team-agent status                       who runs, who is busy, sessions, pending messages
+  team-agent shutdown && team-agent restart
+                                          stop tonight, resume the same sessions tomorrow
   team-agent plugins list                 which provider and display plugins are installed
   team-agent plugins check PATH           run the conformance suite on a plugin library
   team-agent plugins probe scripted --screen pane.txt
@@ -89,6 +96,97 @@ pub enum Command {
         file: PathBuf,
     },
 
+    /// Start a team: every worker in its own window on the workspace's private tmux server.
+    ///
+    /// JSON: {"ok","team","session_name","tmux_socket","agents":[{"id","provider","status","pane_id",
+    /// "session_id"}],"coordinator":{"pid"}}. Run from a tmux pane, that pane becomes the leader.
+    #[command(
+        visible_alias = "quick-start",
+        after_help = "Examples:\n  team-agent up my-team\n  team-agent up team.spec.yaml --yes --json"
+    )]
+    Up {
+        /// A team directory (TEAM.md + agents/*.md) or a team.spec.yaml.
+        definition: PathBuf,
+        /// Approve the launch where the spec asks for approval (runtime.require_user_approval_before_launch).
+        #[arg(long)]
+        yes: bool,
+        /// Start over even though a previous team's sessions could be resumed (`restart`).
+        #[arg(long)]
+        fresh: bool,
+    },
+
+    /// What runs: each agent's lifecycle, activity, session and pending messages; the coordinator.
+    ///
+    /// JSON: {"team","session_name","tmux_socket","agents":[{"id","provider","status","activity",
+    /// "pane_id","session_id","capture_state","transcript_path","first_send_at","last_output_age_s",
+    /// "pending_messages"}],"coordinator":{"status","pid"},"leader":{…}}.
+    Status {
+        /// Only this agent.
+        agent: Option<String>,
+    },
+
+    /// Stop the team: keep every worker's scrollback, stop the coordinator, end its tmux server.
+    /// Session records are kept for `restart`. A second shutdown says nothing was running.
+    Shutdown,
+
+    /// Resume every worker's provider session after a shutdown or a reboot; refuses (creating
+    /// nothing) when a worker that was given work cannot be resumed.
+    #[command(
+        after_help = "Examples:\n  team-agent restart\n  team-agent restart --allow-fresh   # start unresumable workers fresh"
+    )]
+    Restart {
+        /// Start workers whose session cannot be resumed fresh (they lose their context).
+        #[arg(long)]
+        allow_fresh: bool,
+    },
+
+    /// Start (or resume) one worker; with --force, replace its running window.
+    #[command(name = "start-agent")]
+    StartAgent {
+        agent: String,
+        #[arg(long)]
+        force: bool,
+        /// Start it fresh if its session cannot be resumed.
+        #[arg(long)]
+        allow_fresh: bool,
+    },
+
+    /// Stop one worker, keeping its session for a later start-agent.
+    #[command(name = "stop-agent")]
+    StopAgent { agent: String },
+
+    /// Discard one worker's session and start it fresh.
+    #[command(name = "reset-agent")]
+    ResetAgent {
+        agent: String,
+        /// Confirms that the session (and the worker's context) is thrown away.
+        #[arg(long)]
+        discard_session: bool,
+    },
+
+    /// Add a worker from a role file (front matter name, role, provider) and start it.
+    #[command(
+        name = "add-agent",
+        after_help = "Example:\n  team-agent add-agent carol --role-file carol.md"
+    )]
+    AddAgent {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        role_file: PathBuf,
+    },
+
+    /// Remove a worker (with --force if it runs); its role file is kept under .team/runtime/removed/.
+    #[command(name = "remove-agent")]
+    RemoveAgent {
+        agent: String,
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// The per-workspace daemon that keeps the team healthy (started for you).
+    #[command(subcommand)]
+    Coordinator(lifecycle_cmd::CoordinatorCommand),
+
     /// Check the environment and the workspace, and explain how to fix what is wrong.
     #[command(
         after_help = "Examples:\n  team-agent doctor\n  team-agent doctor --restore-state --confirm"
@@ -119,6 +217,53 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         Command::Compile { dir, out } => spec_cmd::compile(&dir, out.as_deref(), &workspace()?),
         Command::ValidateResult { file } => spec_cmd::validate_result(&file),
         Command::Doctor(args) => doctor_cmd::run(&args, &workspace()?),
+        Command::Up {
+            definition,
+            yes,
+            fresh,
+        } => lifecycle_cmd::up(&workspace()?, &definition, yes, fresh),
+        Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
+        Command::Shutdown => lifecycle_cmd::shutdown(&workspace()?),
+        Command::Restart { allow_fresh } => lifecycle_cmd::restart(&workspace()?, allow_fresh),
+        Command::StartAgent {
+            agent,
+            force,
+            allow_fresh,
+        } => {
+            let ws = workspace()?;
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::start_agent(ctx, &agent, force, allow_fresh)
+            }))
+        }
+        Command::StopAgent { agent } => {
+            let ws = workspace()?;
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::stop_agent(ctx, &agent)
+            }))
+        }
+        Command::ResetAgent {
+            agent,
+            discard_session,
+        } => {
+            let ws = workspace()?;
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::reset_agent(ctx, &agent, discard_session)
+            }))
+        }
+        Command::AddAgent { id, role_file } => {
+            let ws = workspace()?;
+            let role_file = lifecycle_cmd::resolve_role_file(&role_file);
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::add_agent(ctx, &id, &role_file)
+            }))
+        }
+        Command::RemoveAgent { agent, force } => {
+            let ws = workspace()?;
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::remove_agent(ctx, &agent, force)
+            }))
+        }
+        Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
     }
 }

@@ -5,21 +5,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use team_agent_plugin_api::PluginKind;
 
 use crate::cli::{Reply, UserError};
 use crate::plugins::Registry;
-use crate::spec::{self, Catalog, Diagnostic, LoadedSpec};
+use crate::spec::{self, Diagnostic, LoadedSpec};
 use crate::workspace::Workspace;
-
-/// The installed plugins a spec may name.
-pub fn catalog(registry: &Registry) -> Catalog {
-    Catalog {
-        providers: registry.all_names(PluginKind::Provider),
-        provider_names: registry.names(PluginKind::Provider),
-        displays: registry.all_names(PluginKind::Display),
-    }
-}
 
 fn render(diagnostics: &[Diagnostic]) -> String {
     diagnostics.iter().map(|d| format!("{d}\n")).collect()
@@ -31,7 +21,7 @@ pub fn load_or_reply(
     workspace: &Workspace,
     registry: &Registry,
 ) -> Result<LoadedSpec, Reply> {
-    spec::load(path, workspace.root(), &catalog(registry)).map_err(|diagnostics| {
+    spec::load(path, workspace.root(), &registry.catalog()).map_err(|diagnostics| {
         let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
             diagnostics.iter().partition(|d| d.is_error());
         let text = format!(

@@ -218,6 +218,15 @@ impl Registry {
         Ok(plugin)
     }
 
+    /// The installed plugins a team definition may name.
+    pub fn catalog(&self) -> crate::spec::Catalog {
+        crate::spec::Catalog {
+            providers: self.all_names(PluginKind::Provider),
+            provider_names: self.names(PluginKind::Provider),
+            displays: self.all_names(PluginKind::Display),
+        }
+    }
+
     /// The provider plugin serving `name` (a name or an alias).
     pub fn provider(&self, name: &str) -> Result<ProviderClient<'_>, LookupError> {
         let plugin = self.find(PluginKind::Provider, name)?;

@@ -24,7 +24,11 @@ pub fn line_of(text: &str, pointer: &str) -> Option<usize> {
         found = Some(line + 1);
         // An item's first key may share its dash's line (`- name: x`): search from the item's
         // own line; a key's children start below it.
-        start = if segment.parse::<usize>().is_ok() { line } else { line + 1 };
+        start = if segment.parse::<usize>().is_ok() {
+            line
+        } else {
+            line + 1
+        };
         parent_indent = indent as isize;
     }
     found

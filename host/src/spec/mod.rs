@@ -293,3 +293,11 @@ pub fn check_result(value: &Value, file: &Path, text: Option<&str>) -> Vec<Diagn
         })
         .collect()
 }
+
+/// The `name:` a role file's front matter gives, if it has one.
+pub fn role_name(path: &Path) -> Option<String> {
+    let text = parse::read_text(path).ok()?;
+    let front = parse::split_front_matter(&text)?;
+    let value = parse::parse_document(front.yaml, path, front.yaml_line).ok()?;
+    value.get("name")?.as_str().map(str::to_string)
+}

@@ -1,0 +1,271 @@
+//! `team-agent up | status | shutdown | restart | start-agent | stop-agent | reset-agent |
+//! add-agent | remove-agent | coordinator`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::cli::{Reply, UserError};
+use crate::lifecycle::{self, Context, LifecycleError};
+use crate::plugins::Registry;
+use crate::workspace::Workspace;
+
+/// Progress lines for people, on stderr (stdout stays for the answer).
+pub fn progress(line: &str) {
+    eprintln!("  {line}");
+}
+
+/// Turns a lifecycle error into an answer a user can act on.
+pub fn user_error(error: LifecycleError) -> anyhow::Error {
+    match error {
+        LifecycleError::Refused {
+            reason,
+            message,
+            action,
+            details,
+        } => {
+            let mut details = details;
+            if details.is_null() {
+                details = json!({"status": "refused"});
+            } else if details.get("status").is_none() {
+                details["status"] = json!("refused");
+            }
+            UserError::new(message)
+                .action(action)
+                .reason(reason)
+                .details(details)
+                .into()
+        }
+        LifecycleError::Plan(message) => UserError::new(message)
+            .action("fix it and run the command again; nothing was started")
+            .reason("plan_failed")
+            .into(),
+        LifecycleError::Spawn(message) => UserError::new(message)
+            .reason("start_failed")
+            .action("see `team-agent doctor` and .team/logs/events.jsonl")
+            .into(),
+        other => UserError::new(other.to_string())
+            .action("see `team-agent doctor`")
+            .into(),
+    }
+}
+
+pub fn up(
+    workspace: &Workspace,
+    definition: &Path,
+    yes: bool,
+    fresh: bool,
+) -> anyhow::Result<Reply> {
+    let registry = Registry::load(Some(workspace.root()));
+    let spec = match crate::cli::spec_cmd::load_or_reply(definition, workspace, &registry) {
+        Ok(s) => s,
+        Err(reply) => return Ok(reply),
+    };
+    for warning in &spec.warnings {
+        eprintln!("{warning}");
+    }
+    let ctx = Context::new(workspace, &registry, &progress);
+    eprintln!(
+        "starting team '{}' ({} workers) in tmux session {}",
+        spec.spec.team.name,
+        spec.spec.agents.len(),
+        spec.spec.runtime.session_name
+    );
+    let options = lifecycle::UpOptions {
+        definition: definition.to_path_buf(),
+        yes,
+        fresh,
+    };
+    let report = lifecycle::up(&ctx, &spec, &options).map_err(user_error)?;
+    let mut text = format!(
+        "team '{}' is up in tmux session {}\n",
+        report.team, report.session_name
+    );
+    for a in &report.agents {
+        text.push_str(&format!(
+            "  {:<16} {:<10} {:<9} session {}\n",
+            a.id,
+            a.provider,
+            a.status,
+            a.session_id.as_deref().unwrap_or("-")
+        ));
+    }
+    text.push_str(&match &report.leader {
+        Some(l) => format!("leader: pane {} (messages and results for the leader go there)\n", l.pane_id),
+        None => "leader: none bound (not run from tmux): leader messages wait in .team/runtime/leader-inbox.log; bind one with `team-agent attach-leader --pane %N`\n".to_string(),
+    });
+    text.push_str(&format!(
+        "look at a worker: tmux -S {} attach -t {}\n",
+        report.tmux_socket.display(),
+        report.session_name
+    ));
+    Ok(Reply::ok(&report, text))
+}
+
+pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {
+    let registry = Registry::load_from(&[]);
+    let ctx = Context::new(workspace, &registry, &progress);
+    let pending: BTreeMap<String, u64> = BTreeMap::new();
+    let report = lifecycle::status(&ctx, agent, &pending).map_err(user_error)?;
+    let mut text = format!("{}\n", report.message);
+    if !report.agents.is_empty() {
+        text.push_str(&format!(
+            "  {:<16} {:<10} {:<8} {:<17} {:<38} {:>7} {:>7}\n",
+            "AGENT", "PROVIDER", "STATUS", "ACTIVITY", "SESSION", "OUTPUT", "PENDING"
+        ));
+    }
+    for a in &report.agents {
+        let session = match (&a.session_id, a.capture_state) {
+            (Some(id), _) => id.clone(),
+            (None, crate::state::CaptureState::PendingFirstTurn) => "(at first message)".into(),
+            (None, _) => "(not captured yet)".into(),
+        };
+        text.push_str(&format!(
+            "  {:<16} {:<10} {:<8} {:<17} {:<38} {:>7} {:>7}\n",
+            a.id,
+            a.provider,
+            a.status,
+            a.activity.unwrap_or("-"),
+            session,
+            a.last_output_age_s
+                .map(|s| format!("{s}s"))
+                .unwrap_or_else(|| "-".into()),
+            a.pending_messages
+        ));
+        if let Some(reason) = &a.blocked_reason {
+            text.push_str(&format!("      blocked: {reason}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "coordinator: {}{}\n",
+        report.coordinator["status"].as_str().unwrap_or("unknown"),
+        report.coordinator["pid"]
+            .as_u64()
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default()
+    ));
+    if let Some(leader) = &report.leader {
+        text.push_str(&format!(
+            "leader: pane {} ({})\n",
+            leader["pane_id"].as_str().unwrap_or("?"),
+            if leader["alive"] == true {
+                "alive"
+            } else {
+                "gone: run `team-agent attach-leader --pane %N`"
+            }
+        ));
+    }
+    if let Some(inbox) = &report.leader_inbox {
+        text.push_str(&format!(
+            "leader inbox: {} bytes waiting in {}\n",
+            inbox["bytes"],
+            inbox["path"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(Reply::ok(&report, text))
+}
+
+pub fn shutdown(workspace: &Workspace) -> anyhow::Result<Reply> {
+    let registry = Registry::load_from(&[]);
+    let ctx = Context::new(workspace, &registry, &progress);
+    let report = lifecycle::shutdown(&ctx).map_err(user_error)?;
+    Ok(Reply::ok(&report, format!("{}\n", report.message)))
+}
+
+pub fn restart(workspace: &Workspace, allow_fresh: bool) -> anyhow::Result<Reply> {
+    let registry = Registry::load(Some(workspace.root()));
+    let ctx = Context::new(workspace, &registry, &progress);
+    let report =
+        lifecycle::restart(&ctx, &lifecycle::RestartOptions { allow_fresh }).map_err(user_error)?;
+    let mut text = format!(
+        "team '{}' restarted in tmux session {}\n",
+        report.team, report.session_name
+    );
+    for a in &report.agents {
+        text.push_str(&format!(
+            "  {:<16} {:<8} {:<9} session {}\n",
+            a.agent.id,
+            a.restart_mode,
+            a.agent.status,
+            a.agent.session_id.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(Reply::ok(&report, text))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CoordinatorCommand {
+    /// Run the coordinator in the foreground (normally started for you, detached).
+    Run {
+        /// One tick, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Keep running when the workspace is deleted (only for testing orphan cleanup).
+        #[arg(long, hide = true)]
+        no_orphan_exit: bool,
+    },
+    /// Whether the coordinator runs, and its pid.
+    Status,
+    /// Stop the coordinator (it finishes its current tick).
+    Stop,
+    /// Start the coordinator if it does not run.
+    Start,
+}
+
+pub fn coordinator(workspace: &Workspace, command: &CoordinatorCommand) -> anyhow::Result<Reply> {
+    let events = crate::events::EventLog::new(workspace);
+    match command {
+        CoordinatorCommand::Run {
+            once,
+            no_orphan_exit,
+        } => {
+            let code = crate::coordinator::run(
+                workspace,
+                &crate::coordinator::RunOptions {
+                    once: *once,
+                    no_orphan_exit: *no_orphan_exit,
+                },
+            );
+            Ok(Reply::new(code == 0, json!({"ok": code == 0}), ""))
+        }
+        CoordinatorCommand::Status => {
+            let health = crate::coordinator::health(workspace);
+            let text = format!("coordinator: {}\n", health);
+            Ok(Reply::ok(health, text))
+        }
+        CoordinatorCommand::Stop => {
+            let how = crate::coordinator::stop(workspace, &events);
+            Ok(Reply::ok(
+                json!({"ok": true, "coordinator": how}),
+                format!("coordinator: {how}\n"),
+            ))
+        }
+        CoordinatorCommand::Start => match crate::coordinator::ensure_running(workspace, &events) {
+            Ok(pid) => Ok(Reply::ok(
+                json!({"ok": true, "pid": pid}),
+                format!("coordinator running (pid {pid})\n"),
+            )),
+            Err(e) => Err(UserError::new(e)
+                .action("see .team/runtime/coordinator.log")
+                .into()),
+        },
+    }
+}
+
+pub fn agent_op(op: anyhow::Result<lifecycle::AgentOp, LifecycleError>) -> anyhow::Result<Reply> {
+    let op = op.map_err(user_error)?;
+    let text = format!("{}\n", op.message);
+    Ok(Reply::ok(&op, text))
+}
+
+pub fn with_context<T>(workspace: &Workspace, run: impl FnOnce(&Context<'_>) -> T) -> T {
+    let registry = Registry::load(Some(workspace.root()));
+    let ctx = Context::new(workspace, &registry, &progress);
+    run(&ctx)
+}
+
+pub fn resolve_role_file(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,181 @@
+//! The coordinator's main loop: lock, pid files, signals, ticks, back-off, and exits.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use serde_json::json;
+
+use super::tick::{self, Outcome};
+use super::{LOCK, Metadata, PROTOCOL};
+use crate::events::{EventLog, now_rfc3339};
+use crate::plugins::Registry;
+use crate::tmux::Server;
+use crate::workspace::{FileLock, Workspace};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: i32) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+pub struct RunOptions {
+    /// Run one tick and exit (tests, debugging).
+    pub once: bool,
+    /// Keep running when the workspace is deleted (only for testing orphan cleanup).
+    pub no_orphan_exit: bool,
+}
+
+/// How often the loop wakes to check exit conditions while it sleeps.
+const SLICE: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Runs the coordinator for `workspace` until told to stop; the process exit code.
+pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
+    if let Err(e) = workspace.ensure_dirs() {
+        eprintln!("coordinator: {e}");
+        return 1;
+    }
+    let lock = match FileLock::try_acquire(&workspace.locks_dir().join(LOCK)) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            eprintln!(
+                "coordinator: another coordinator runs for {}; exiting",
+                workspace.root().display()
+            );
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("coordinator: {e}");
+            return 1;
+        }
+    };
+    let pid = std::process::id();
+    let meta = Metadata {
+        pid,
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol: PROTOCOL,
+        started_at: now_rfc3339(),
+        workspace: workspace.root().to_path_buf(),
+    };
+    let _ = crate::state::write_atomically(
+        &workspace.coordinator_pid_file(),
+        format!("{pid}\n").as_bytes(),
+        0o600,
+    );
+    let _ = crate::state::write_atomically(
+        &workspace.coordinator_meta_file(),
+        serde_json::to_string_pretty(&meta)
+            .unwrap_or_default()
+            .as_bytes(),
+        0o600,
+    );
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let _ = sigaction(Signal::SIGTERM, &action);
+        let _ = sigaction(Signal::SIGINT, &action);
+        let _ = sigaction(Signal::SIGHUP, &action);
+    }
+    let events = EventLog::new(workspace);
+    events.emit(
+        "coordinator.boot",
+        json!({"pid": pid, "once": options.once}),
+    );
+    let registry = Registry::load(Some(workspace.root()));
+    let mut runner = tick::Runner::new(workspace.clone(), &registry, events.clone());
+    let mut failures: u32 = 0;
+    let reason = loop {
+        if STOP.load(Ordering::SeqCst) {
+            break "signal";
+        }
+        let started = Instant::now();
+        let pause = match runner.tick() {
+            Ok(Outcome::Continue { busy }) => {
+                if failures > 0 {
+                    events.emit(
+                        "coordinator.tick_recovered",
+                        json!({"after_failures": failures}),
+                    );
+                }
+                failures = 0;
+                if busy {
+                    tick::BUSY_INTERVAL
+                } else {
+                    runner.interval()
+                }
+            }
+            Ok(Outcome::Stop(why)) => break why,
+            Err(error) => {
+                failures += 1;
+                let pause = backoff(runner.interval(), failures);
+                if failures == 1 || failures % 12 == 0 {
+                    events.emit(
+                        "coordinator.tick_error",
+                        json!({"error": error, "consecutive_failures": failures, "next_sleep_sec": pause.as_secs_f64()}),
+                    );
+                }
+                pause
+            }
+        };
+        if options.once {
+            break "once";
+        }
+        if let Some(why) = sleep_until(started + pause, workspace, options, &runner) {
+            break why;
+        }
+    };
+    if reason == "workspace_deleted" {
+        // Nothing can use the team's tmux server any more: end it, so no worker outlives it.
+        if let Some(socket) = runner.last_socket() {
+            let _ = Server::at(socket).kill_server();
+        }
+    } else {
+        events.emit("coordinator.exit", json!({"pid": pid, "reason": reason}));
+        let ours = std::fs::read_to_string(workspace.coordinator_pid_file())
+            .is_ok_and(|p| p.trim() == pid.to_string());
+        if ours {
+            let _ = std::fs::remove_file(workspace.coordinator_pid_file());
+            let _ = std::fs::remove_file(workspace.coordinator_meta_file());
+        }
+    }
+    drop(lock);
+    eprintln!("coordinator {pid}: exit ({reason})");
+    0
+}
+
+fn backoff(interval: Duration, failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(6));
+    (interval * factor).min(MAX_BACKOFF)
+}
+
+/// Sleeps until `until` in slices; returns why the loop must end, if it must.
+fn sleep_until(
+    until: Instant,
+    workspace: &Workspace,
+    options: &RunOptions,
+    runner: &tick::Runner<'_>,
+) -> Option<&'static str> {
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            return Some("signal");
+        }
+        if !options.no_orphan_exit && !workspace_exists(workspace.root().to_path_buf()) {
+            return Some("workspace_deleted");
+        }
+        let now = Instant::now();
+        if now >= until || runner.has_urgent_work() {
+            return None;
+        }
+        std::thread::sleep((until - now).min(SLICE));
+    }
+}
+
+fn workspace_exists(root: PathBuf) -> bool {
+    root.join(".team").is_dir()
+}

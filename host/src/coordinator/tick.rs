@@ -1,0 +1,400 @@
+//! One coordinator tick, in the order of DESIGN.md §4. [`Runner::tick`] reads as its list of
+//! steps; each step's failure is logged as an event and the tick goes on.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use team_agent_plugin_api::{ScreenState, StartupDecision};
+
+use crate::events::{EventLog, now_rfc3339};
+use crate::lifecycle::{capture_context, last_lines, record_session};
+use crate::plugins::Registry;
+use crate::state::{Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus};
+use crate::tmux::{PaneInfo, Server, Snapshot};
+use crate::workspace::Workspace;
+
+/// The tick interval while messages wait for delivery.
+pub const BUSY_INTERVAL: Duration = Duration::from_millis(200);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// How long after a spawn the coordinator keeps answering startup dialogs.
+const STARTUP_WINDOW: Duration = Duration::from_secs(120);
+
+pub enum Outcome {
+    /// Go on; `busy` asks for the short interval (work is waiting).
+    Continue { busy: bool },
+    /// Exit the loop, for this reason.
+    Stop(&'static str),
+}
+
+/// What the coordinator last saw of a pane, to capture only panes whose content can have changed.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    activity: u64,
+    history: u64,
+    hash: u64,
+}
+
+/// What a tick learned about one agent; applied to the state under its lock.
+#[derive(Debug, Default)]
+struct Observation {
+    pane_id: String,
+    status: Option<AgentStatus>,
+    activity: Option<Activity>,
+    blocked_reason: Option<Option<String>>,
+    exit_code: Option<i32>,
+    last_lines: Option<Vec<String>>,
+    output_changed: Option<u64>,
+    session: Option<team_agent_plugin_api::SessionRecord>,
+    api_error: Option<serde_json::Value>,
+}
+
+pub struct Runner<'a> {
+    workspace: Workspace,
+    registry: &'a Registry,
+    events: EventLog,
+    store: StateStore,
+    interval: Option<Duration>,
+    last_socket: Option<PathBuf>,
+    seen: HashMap<String, Seen>,
+    urgent: bool,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(workspace: Workspace, registry: &'a Registry, events: EventLog) -> Self {
+        let store = StateStore::new(&workspace);
+        Self {
+            workspace,
+            registry,
+            events,
+            store,
+            interval: None,
+            last_socket: None,
+            seen: HashMap::new(),
+            urgent: false,
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval.unwrap_or(DEFAULT_INTERVAL)
+    }
+
+    /// The team's tmux socket as last seen (for ending the server when the workspace is gone).
+    pub fn last_socket(&self) -> Option<&PathBuf> {
+        self.last_socket.as_ref()
+    }
+
+    /// Work that should not wait for the next tick.
+    pub fn has_urgent_work(&self) -> bool {
+        self.urgent
+    }
+
+    /// One tick.
+    pub fn tick(&mut self) -> Result<Outcome, String> {
+        let tick_started = Instant::now();
+        // 1. Session gate.
+        let state = self.store.load().map_err(|e| e.to_string())?;
+        let Some(team) = state.team else {
+            return Ok(Outcome::Stop("no_team"));
+        };
+        if team.status != TeamStatus::Running {
+            return Ok(Outcome::Stop("team_stopped"));
+        }
+        self.last_socket = Some(team.tmux_socket.clone());
+        if self.interval.is_none() {
+            self.interval = Some(self.interval_of(&team));
+        }
+        let server = Server::at(&team.tmux_socket);
+        // 2. One pane snapshot.
+        let snapshot = server.snapshot().map_err(|e| e.to_string())?;
+        if !snapshot.has_session(&team.session_name) {
+            self.events.emit(
+                "coordinator.session_missing",
+                json!({"session_name": team.session_name}),
+            );
+            return Ok(Outcome::Stop("tmux_session_missing"));
+        }
+        // 3–5. Sessions, startup and runtime prompts, health and activity.
+        let observations = self.observe_agents(&team, &server, &snapshot);
+        // Save what the tick learned.
+        self.save(observations)?;
+        self.urgent = false;
+        let busy = tick_started.elapsed() > self.interval();
+        Ok(Outcome::Continue { busy })
+    }
+
+    fn interval_of(&self, team: &TeamState) -> Duration {
+        crate::spec::load(
+            &team.definition,
+            self.workspace.root(),
+            &self.registry.catalog(),
+        )
+        .ok()
+        .and_then(|s| s.spec.runtime.tick_interval_sec)
+        .filter(|s| *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_INTERVAL)
+    }
+
+    fn observe_agents(
+        &mut self,
+        team: &TeamState,
+        server: &Server,
+        snapshot: &Snapshot,
+    ) -> Vec<(String, Observation)> {
+        let owned: Vec<String> = team
+            .agents
+            .values()
+            .filter_map(|a| a.session_id().map(str::to_string))
+            .collect();
+        let mut found = Vec::new();
+        for agent in team.agents.values() {
+            if matches!(agent.status, AgentStatus::Stopped) || agent.paused {
+                continue;
+            }
+            let Some(pane_id) = agent.pane_id.clone() else {
+                continue;
+            };
+            let observation = match snapshot.pane(&pane_id) {
+                None => self.gone(agent, pane_id),
+                Some(pane) if pane.dead => self.dead(agent, pane, server),
+                Some(pane) => {
+                    let others: Vec<String> = owned
+                        .iter()
+                        .filter(|s| Some(s.as_str()) != agent.session_id())
+                        .cloned()
+                        .collect();
+                    self.alive(agent, pane, server, others)
+                }
+            };
+            found.push((agent.id.clone(), observation));
+        }
+        found
+    }
+
+    fn gone(&self, agent: &AgentState, pane_id: String) -> Observation {
+        if agent.status != AgentStatus::Missing {
+            self.events.emit(
+                "agent.missing",
+                json!({"agent_id": agent.id, "pane_id": pane_id}),
+            );
+        }
+        Observation {
+            pane_id,
+            status: Some(AgentStatus::Missing),
+            ..Default::default()
+        }
+    }
+
+    fn dead(&self, agent: &AgentState, pane: &PaneInfo, server: &Server) -> Observation {
+        let mut observation = Observation {
+            pane_id: pane.pane_id.clone(),
+            status: Some(AgentStatus::Exited),
+            ..Default::default()
+        };
+        if agent.status != AgentStatus::Exited {
+            let screen = server.capture_tail(&pane.pane_id, 40).unwrap_or_default();
+            let lines = last_lines(&screen, 15);
+            self.events.emit(
+                "worker.abnormal_exit",
+                json!({"agent_id": agent.id, "exit_code": pane.exit_status, "last_lines": lines}),
+            );
+            observation.exit_code = pane.exit_status;
+            observation.last_lines = Some(lines);
+        }
+        observation
+    }
+
+    fn alive(
+        &mut self,
+        agent: &AgentState,
+        pane: &PaneInfo,
+        server: &Server,
+        owned_by_others: Vec<String>,
+    ) -> Observation {
+        let mut observation = Observation {
+            pane_id: pane.pane_id.clone(),
+            ..Default::default()
+        };
+        let Ok(provider) = self.registry.provider(&agent.provider) else {
+            return observation;
+        };
+        if agent.status == AgentStatus::Missing || agent.status == AgentStatus::Exited {
+            observation.status = Some(AgentStatus::Running);
+        }
+        // Capture a missing session id (the provider may write its transcript only now).
+        if agent.session.is_none()
+            && let Ok(Some(record)) =
+                provider.capture_session_id(&capture_context(agent, owned_by_others))
+        {
+            observation.session = Some(record);
+        }
+        let seen = self.seen.entry(agent.id.clone()).or_default();
+        let now_secs = chrono::Utc::now().timestamp() as u64;
+        let starting = matches!(agent.status, AgentStatus::Starting | AgentStatus::Blocked);
+        let may_have_changed = seen.activity != pane.activity
+            || seen.history != pane.history_size
+            || pane.activity + 3 >= now_secs;
+        if !starting && !may_have_changed && agent.activity.is_some() {
+            return observation;
+        }
+        let Ok(screen) = server.capture(&pane.pane_id) else {
+            return observation;
+        };
+        seen.activity = pane.activity;
+        seen.history = pane.history_size;
+        let hash = fnv(&screen);
+        if hash != seen.hash {
+            seen.hash = hash;
+            observation.output_changed = Some(hash);
+        }
+        if starting && within_startup_window(agent) {
+            match provider
+                .handle_startup_prompts(&screen)
+                .map(|v| (v.value, v.rule))
+            {
+                Ok((StartupDecision::Ready, _)) => {
+                    observation.status = Some(AgentStatus::Running);
+                    observation.blocked_reason = Some(None);
+                }
+                Ok((StartupDecision::Answer { prompt, keys }, rule)) => {
+                    self.events.emit("agent.startup_prompt_answered", json!({"agent_id": agent.id, "prompt": prompt, "keys": keys, "rule": rule, "by": "coordinator"}));
+                    let _ = server.send_keys(&pane.pane_id, &keys);
+                }
+                Ok((StartupDecision::Blocked { reason }, _)) => {
+                    if agent.blocked_reason.as_deref() != Some(reason.as_str()) {
+                        self.events.emit(
+                            "agent.blocked",
+                            json!({"agent_id": agent.id, "reason": reason}),
+                        );
+                    }
+                    observation.status = Some(AgentStatus::Blocked);
+                    observation.blocked_reason = Some(Some(reason));
+                }
+                Ok((StartupDecision::Waiting, _)) | Err(_) => {}
+            }
+            return observation;
+        }
+        if let Ok(verdict) = provider.classify_screen(&screen) {
+            let activity = match verdict.value {
+                ScreenState::Idle => Activity::Idle,
+                ScreenState::Busy => Activity::Busy,
+                ScreenState::AwaitingApproval { .. } => Activity::AwaitingApproval,
+                ScreenState::ApiError { class } => {
+                    let class = serde_json::to_value(class).unwrap_or_default();
+                    if agent.extra.get("api_error").and_then(|e| e.get("class")) != Some(&class) {
+                        self.events.emit(
+                            "agent.api_error",
+                            json!({"agent_id": agent.id, "class": class, "rule": verdict.rule}),
+                        );
+                    }
+                    observation.api_error = Some(json!({"class": class, "since": now_rfc3339()}));
+                    Activity::ApiError
+                }
+                ScreenState::TrustPrompt | ScreenState::Exited | ScreenState::Unknown => {
+                    Activity::Unknown
+                }
+            };
+            if agent.activity != Some(activity) {
+                self.events.emit(
+                    "agent.activity",
+                    json!({"agent_id": agent.id, "activity": activity, "rule": verdict.rule}),
+                );
+            }
+            observation.activity = Some(activity);
+        }
+        observation
+    }
+
+    /// Applies the tick's observations under the state lock, to agents whose pane is still the
+    /// one observed (a command may have replaced the window meanwhile).
+    fn save(&self, observations: Vec<(String, Observation)>) -> Result<(), String> {
+        if observations.iter().all(|(_, o)| o.is_empty()) {
+            return Ok(());
+        }
+        self.store
+            .update(|state| {
+                let Some(team) = state.team.as_mut() else {
+                    return Ok(());
+                };
+                for (id, o) in observations {
+                    let Some(agent) = team.agents.get_mut(&id) else {
+                        continue;
+                    };
+                    if agent.pane_id.as_deref() != Some(o.pane_id.as_str())
+                        || agent.status == AgentStatus::Stopped
+                    {
+                        continue;
+                    }
+                    o.apply(agent, &self.events);
+                }
+                Ok::<_, crate::state::StateError>(())
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Observation {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.activity.is_none()
+            && self.blocked_reason.is_none()
+            && self.session.is_none()
+            && self.output_changed.is_none()
+            && self.last_lines.is_none()
+    }
+
+    fn apply(self, agent: &mut AgentState, events: &EventLog) {
+        if let Some(status) = self.status {
+            agent.status = status;
+        }
+        if let Some(activity) = self.activity {
+            agent.activity = Some(activity);
+            if activity != Activity::ApiError {
+                agent.extra.remove("api_error");
+            }
+        }
+        if let Some(reason) = self.blocked_reason {
+            agent.blocked_reason = reason;
+        }
+        if self.exit_code.is_some() {
+            agent.exit_code = self.exit_code;
+        }
+        if let Some(lines) = self.last_lines {
+            agent.last_lines = lines;
+        }
+        if let Some(hash) = self.output_changed {
+            agent.last_output_hash = Some(hash);
+            agent.last_output_at = Some(now_rfc3339());
+        }
+        if let Some(error) = self.api_error {
+            agent.extra.entry("api_error").or_insert(error);
+        }
+        if let Some(record) = self.session
+            && agent.session.is_none()
+        {
+            record_session(agent, record, events);
+        }
+    }
+}
+
+fn within_startup_window(agent: &AgentState) -> bool {
+    agent
+        .spawned_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()
+                < STARTUP_WINDOW.as_secs() as i64
+        })
+}
+
+fn fnv(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,514 @@
+//! Starting one worker, in the steps every start shares (up, restart, start-agent, add-agent):
+//! plan (the provider's launch plan, checked before anything is created), spawn (the tmux window,
+//! with the worker's environment), settle (the startup-prompt loop and session capture).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use team_agent_plugin_api::loader::ProviderClient;
+use team_agent_plugin_api::{
+    CaptureContext, LaunchMode, LaunchPlan, LaunchRequest, McpServer, PermissionMode,
+    SessionRecord, StartupDecision,
+};
+
+use crate::events::{EventLog, now_rfc3339};
+use crate::lifecycle::LifecycleError;
+use crate::spec::{Agent, LoadedSpec};
+use crate::state::{AgentState, AgentStatus, CaptureState};
+use crate::tmux::{self, Server, Spawn};
+use crate::workspace::{self, Workspace};
+
+/// The name of the team's MCP server as workers see it (tool names derive from it).
+pub const MCP_SERVER_NAME: &str = "team";
+
+/// Variables that identify the leader or its terminal: never passed to a worker.
+const LEADER_ONLY_ENV: [&str; 8] = [
+    "TMUX",
+    "TMUX_PANE",
+    "TEAM_AGENT_LEADER_PANE_ID",
+    "TEAM_AGENT_LEADER_PROVIDER",
+    "TEAM_AGENT_LEADER_SESSION_UUID",
+    "TEAM_AGENT_MACHINE_FINGERPRINT",
+    "TEAM_AGENT_TEAM_ID",
+    "CLAUDECODE",
+];
+
+/// A checked plan for one worker: nothing has been created yet.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub agent_id: String,
+    pub provider: String,
+    pub cwd: PathBuf,
+    pub plan: LaunchPlan,
+    /// The full argv given to tmux (an `env` wrapper setting and unsetting variables).
+    pub argv: Vec<String>,
+}
+
+/// A fresh session id (UUID v4) for providers that take one up front.
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The worker's system prompt: the identity line (which also attributes transcripts), the team
+/// contract, then the role's own text.
+pub fn system_prompt(spec: &LoadedSpec, agent: &Agent) -> String {
+    format!(
+        "You are Team Agent worker `{id}` with role {role} in team {team}.\n\n\
+Messages from the leader (and teammates) arrive in your terminal: each starts with \
+\"Team Agent message from <sender>\" and ends with a [team-agent-token:…] line; the text \
+\"for <task>\" in the header names the task. Use the team's MCP tools: send_message (to \"leader\", \
+a teammate's id, or \"*\") for questions, progress and blockers, and report_result exactly once \
+when a task is finished (status success, blocked, failed or partial, with a summary). Without \
+MCP, run `\"$TEAM_AGENT_BIN\" report-result -` with a result_envelope_v1 JSON on stdin.\n\n{prompt}\n",
+        id = agent.id,
+        role = agent.role,
+        team = spec.spec.team.name,
+        prompt = spec.role_prompt(agent).trim(),
+    )
+}
+
+fn permission_mode(spec: &LoadedSpec, agent: &Agent) -> PermissionMode {
+    if agent.dangerously_skip_permissions || spec.spec.runtime.dangerous_auto_approve == Some(true)
+    {
+        return PermissionMode::DangerousBypass;
+    }
+    match agent.permission_mode.as_str() {
+        "ask" => PermissionMode::Ask,
+        "trusted" => PermissionMode::Trusted,
+        _ => PermissionMode::Restricted,
+    }
+}
+
+/// Reads `.team/profiles/<name>.env` (KEY=VALUE lines); it must be private (mode 0600).
+pub fn read_profile(
+    workspace: &Workspace,
+    name: &str,
+) -> Result<BTreeMap<String, String>, LifecycleError> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = workspace
+        .profiles_dir()
+        .join(format!("{}.env", workspace::safe_name(name)));
+    let meta = std::fs::metadata(&path).map_err(|_| {
+        LifecycleError::plan(format!("profile '{name}': no file {}", path.display()))
+    })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(LifecycleError::plan(format!(
+            "profile '{name}': {} holds credentials but others can read it; run chmod 600 '{}'",
+            path.display(),
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        LifecycleError::plan(format!(
+            "profile '{name}': cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut vars = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(LifecycleError::plan(format!(
+                "profile '{name}': {}:{}: expected KEY=VALUE",
+                path.display(),
+                n + 1
+            )));
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        vars.insert(key.trim().to_string(), value.to_string());
+    }
+    Ok(vars)
+}
+
+/// Writes `.team/runtime/mcp/<agent>.json` and describes the team's MCP server for the plan.
+fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, LifecycleError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| LifecycleError::plan(format!("cannot find the team-agent binary: {e}")))?;
+    let command = exe.to_string_lossy().into_owned();
+    let args = vec![
+        "mcp-server".to_string(),
+        "--workspace".into(),
+        workspace.root().to_string_lossy().into_owned(),
+    ];
+    let env: BTreeMap<String, String> = [
+        ("TEAM_AGENT_ID".to_string(), agent_id.to_string()),
+        (
+            "TEAM_AGENT_WORKSPACE".to_string(),
+            workspace.root().to_string_lossy().into_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let file = workspace.mcp_config_file(agent_id);
+    if let Some(dir) = file.parent() {
+        workspace::private_dir(dir).map_err(|e| LifecycleError::plan(e.to_string()))?;
+    }
+    let config = json!({ "mcpServers": { MCP_SERVER_NAME: { "type": "stdio", "command": command, "args": args, "env": env } } });
+    crate::state::write_atomically(
+        &file,
+        serde_json::to_string_pretty(&config)
+            .unwrap_or_default()
+            .as_bytes(),
+        0o600,
+    )
+    .map_err(|e| LifecycleError::plan(format!("cannot write {}: {e}", file.display())))?;
+    Ok(McpServer {
+        name: MCP_SERVER_NAME.into(),
+        command,
+        args,
+        env,
+        config_file: Some(file),
+    })
+}
+
+/// Finds a program the way `env` will: an absolute or relative path as is, else on `PATH`.
+fn resolvable(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Asks the provider for a plan and checks it, creating nothing but the MCP config file.
+pub fn plan(
+    provider: &ProviderClient<'_>,
+    workspace: &Workspace,
+    spec: &LoadedSpec,
+    agent: &Agent,
+    mode: LaunchMode,
+) -> Result<Planned, LifecycleError> {
+    let cwd = spec.working_directory(agent);
+    if !cwd.is_dir() {
+        return Err(LifecycleError::plan(format!(
+            "agent '{}': working_directory {} does not exist",
+            agent.id,
+            cwd.display()
+        )));
+    }
+    let profile_env = match &agent.profile {
+        Some(name) => read_profile(workspace, name)?,
+        None => BTreeMap::new(),
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let request = LaunchRequest {
+        agent_id: agent.id.clone(),
+        role: agent.role.clone(),
+        model: agent.model.clone(),
+        cwd: cwd.clone(),
+        system_prompt: system_prompt(spec, agent),
+        permission_mode: permission_mode(spec, agent),
+        mode,
+        new_session_id: new_session_id(),
+        mcp_server: Some(mcp_server(workspace, &agent.id)?),
+        profile_env,
+        host_bin_dir: workspace::exe_dir().unwrap_or_default(),
+        home: home.clone(),
+        options: agent.provider_options.clone(),
+    };
+    let plan = provider
+        .launch_plan(&request)
+        .map_err(|e| LifecycleError::plan(format!("agent '{}': {e}", agent.id)))?;
+    let Some(program) = plan.argv.first() else {
+        return Err(LifecycleError::plan(format!(
+            "agent '{}': the {} plugin planned no program",
+            agent.id, agent.provider
+        )));
+    };
+    if !resolvable(program) {
+        return Err(LifecycleError::plan(format!(
+            "agent '{}': `{program}` ({} provider) is not installed or not on PATH",
+            agent.id, agent.provider
+        )));
+    }
+    let argv = wrap_env(workspace, &agent.id, &home, &plan);
+    Ok(Planned {
+        agent_id: agent.id.clone(),
+        provider: agent.provider.clone(),
+        cwd,
+        plan,
+        argv,
+    })
+}
+
+/// `/usr/bin/env -u … K=V … argv`: the worker's environment, whatever the tmux server inherited.
+fn wrap_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchPlan) -> Vec<String> {
+    let mut argv = vec!["/usr/bin/env".to_string()];
+    let mut unset: Vec<&str> = LEADER_ONLY_ENV.to_vec();
+    unset.extend(plan.env_unset.iter().map(String::as_str));
+    unset.sort_unstable();
+    unset.dedup();
+    for name in unset {
+        argv.extend(["-u".to_string(), name.to_string()]);
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut set: BTreeMap<String, String> = BTreeMap::new();
+    set.insert("TEAM_AGENT_ID".into(), agent_id.into());
+    set.insert(
+        "TEAM_AGENT_WORKSPACE".into(),
+        workspace.root().to_string_lossy().into_owned(),
+    );
+    set.insert("TEAM_AGENT_BIN".into(), exe);
+    set.insert("HOME".into(), home.to_string_lossy().into_owned());
+    if let Some(path) = std::env::var_os("PATH") {
+        set.insert("PATH".into(), path.to_string_lossy().into_owned());
+    }
+    for (k, v) in &plan.env {
+        set.insert(k.clone(), v.clone());
+    }
+    for (k, v) in set {
+        argv.push(format!("{k}={v}"));
+    }
+    argv.extend(plan.argv.iter().cloned());
+    argv
+}
+
+/// Runs the plan's pre-steps (a login, …): each once, secrets on stdin.
+pub fn run_pre_steps(planned: &Planned, events: &EventLog) -> Result<(), LifecycleError> {
+    for step in &planned.plan.pre_steps {
+        if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
+            continue;
+        }
+        let mut cmd = std::process::Command::new(&step.argv[0]);
+        cmd.args(&step.argv[1..])
+            .envs(&step.env)
+            .current_dir(&planned.cwd);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| {
+            LifecycleError::spawn(format!(
+                "agent '{}': {} failed to start: {e}",
+                planned.agent_id, step.description
+            ))
+        })?;
+        if let (Some(mut stdin), Some(input)) = (child.stdin.take(), step.stdin.as_ref()) {
+            use std::io::Write;
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| LifecycleError::spawn(e.to_string()))?;
+        events.emit("agent.pre_step", json!({"agent_id": planned.agent_id, "description": step.description, "ok": out.status.success()}));
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(LifecycleError::spawn(format!(
+                "agent '{}': {} failed: {}",
+                planned.agent_id,
+                step.description,
+                err.lines().next().unwrap_or("").trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the worker's window and returns its fresh state record.
+pub fn spawn(
+    server: &Server,
+    session: &str,
+    planned: &Planned,
+    mode: &LaunchMode,
+) -> Result<AgentState, LifecycleError> {
+    tmux::ensure_socket_dir(server.socket()).map_err(|e| LifecycleError::spawn(e.to_string()))?;
+    let pane = server
+        .spawn_window(&Spawn {
+            session,
+            window_name: &planned.agent_id,
+            cwd: &planned.cwd,
+            argv: &planned.argv,
+        })
+        .map_err(|e| LifecycleError::spawn(format!("agent '{}': {e}", planned.agent_id)))?;
+    let mut state = AgentState::new(&planned.agent_id, &planned.provider);
+    state.pane_id = Some(pane.pane_id);
+    state.window_id = Some(pane.window_id);
+    state.spawned_at = Some(now_rfc3339());
+    state.spawn_cwd = Some(planned.cwd.clone());
+    state.expected_session_id = planned.plan.expected_session_id.clone();
+    state.extra.insert("pane_pid".into(), json!(pane.pane_pid));
+    state.extra.insert(
+        "launch_mode".into(),
+        serde_json::to_value(mode).unwrap_or_default(),
+    );
+    Ok(state)
+}
+
+/// How long a starting worker may take to reach its input prompt (the 20 × 0.5 s bound), and
+/// how often its screen is read meanwhile (often, so a ready worker is seen at once).
+pub const STARTUP_BOUND: Duration = Duration::from_secs(10);
+const STARTUP_POLL: Duration = Duration::from_millis(40);
+/// After pressing keys, the screen needs a moment before it is read again.
+const AFTER_KEYS: Duration = Duration::from_millis(250);
+
+/// Answers the worker's startup dialogs until it is ready, blocked, dead, or the bound passes.
+pub fn settle_startup(
+    server: &Server,
+    provider: &ProviderClient<'_>,
+    state: &mut AgentState,
+    events: &EventLog,
+) {
+    let Some(pane) = state.pane_id.clone() else {
+        return;
+    };
+    let started = Instant::now();
+    while started.elapsed() < STARTUP_BOUND {
+        let dead = server
+            .display(&pane, "#{pane_dead}")
+            .map(|d| d == "1")
+            .unwrap_or(true);
+        let screen = server.capture(&pane).unwrap_or_default();
+        if dead {
+            state.status = AgentStatus::Exited;
+            state.exit_code = server
+                .display(&pane, "#{pane_dead_status}")
+                .ok()
+                .and_then(|s| s.parse().ok());
+            state.last_lines = last_lines(&screen, 10);
+            events.emit(
+                "agent.exited",
+                json!({"agent_id": state.id, "exit_code": state.exit_code, "during": "startup"}),
+            );
+            return;
+        }
+        let verdict = match provider.handle_startup_prompts(&screen) {
+            Ok(v) => v,
+            Err(e) => {
+                state.status = AgentStatus::Blocked;
+                state.blocked_reason = Some(e.to_string());
+                return;
+            }
+        };
+        match verdict.value {
+            StartupDecision::Ready => {
+                state.status = AgentStatus::Running;
+                state.blocked_reason = None;
+                return;
+            }
+            StartupDecision::Answer { prompt, keys } => {
+                events.emit(
+                    "agent.startup_prompt_answered",
+                    json!({"agent_id": state.id, "prompt": prompt, "keys": keys, "rule": verdict.rule}),
+                );
+                let _ = server.send_keys(&pane, &keys);
+                std::thread::sleep(AFTER_KEYS);
+            }
+            StartupDecision::Blocked { reason } => {
+                events.emit(
+                    "agent.blocked",
+                    json!({"agent_id": state.id, "reason": reason, "rule": verdict.rule}),
+                );
+                state.status = AgentStatus::Blocked;
+                state.blocked_reason = Some(reason);
+                return;
+            }
+            StartupDecision::Waiting => std::thread::sleep(STARTUP_POLL),
+        }
+    }
+}
+
+/// The last `n` non-empty lines of a screen.
+pub fn last_lines(screen: &str, n: usize) -> Vec<String> {
+    let lines: Vec<String> = screen
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// How long after spawning `capture_session_id` is polled (the coordinator keeps trying later).
+pub const CAPTURE_BOUND: Duration = Duration::from_millis(1500);
+const CAPTURE_POLL: Duration = Duration::from_millis(50);
+
+/// The capture context for an agent.
+pub fn capture_context(state: &AgentState, owned_by_others: Vec<String>) -> CaptureContext {
+    CaptureContext {
+        agent_id: state.id.clone(),
+        cwd: state.spawn_cwd.clone().unwrap_or_default(),
+        spawned_at: state.spawned_at.clone().unwrap_or_default(),
+        now: now_rfc3339(),
+        expected_session_id: state.expected_session_id.clone(),
+        owned_by_others,
+        home: std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    }
+}
+
+/// Records a captured session on an agent (and says so in the event log).
+pub fn record_session(state: &mut AgentState, record: SessionRecord, events: &EventLog) {
+    events.emit(
+        "session.captured",
+        json!({"agent_id": state.id, "session_id": record.session_id, "transcript_path": record.transcript_path,
+               "attributed_by": record.attributed_by, "confidence": record.confidence}),
+    );
+    state.session = Some(record);
+    state.captured_at = Some(now_rfc3339());
+    state.capture_state = CaptureState::Captured;
+}
+
+/// Polls the provider for the worker's session for up to `bound`.
+pub fn capture_session(
+    provider: &ProviderClient<'_>,
+    state: &mut AgentState,
+    owned_by_others: Vec<String>,
+    bound: Duration,
+    events: &EventLog,
+) {
+    if state.session.is_some() {
+        return;
+    }
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(record)) =
+            provider.capture_session_id(&capture_context(state, owned_by_others.clone()))
+        {
+            record_session(state, record, events);
+            return;
+        }
+        if started.elapsed() >= bound {
+            break;
+        }
+        std::thread::sleep(CAPTURE_POLL);
+    }
+    let preassigned = provider
+        .manifest()
+        .map(|m| m.capabilities.preassigned_session_id)
+        .unwrap_or(false);
+    state.capture_state = if preassigned {
+        CaptureState::Pending
+    } else {
+        CaptureState::PendingFirstTurn
+    };
+}

@@ -1,0 +1,180 @@
+//! `team-agent status`: what runs, read from the state, one tmux snapshot and the message store;
+//! never a capture of every pane (the coordinator keeps activity up to date).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Context, LifecycleError, server_of};
+use crate::state::{AgentState, AgentStatus, CaptureState, LeaderBinding, TeamStatus};
+use crate::tmux::Snapshot;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub provider: String,
+    pub status: &'static str,
+    pub activity: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub pane_id: Option<String>,
+    pub session_id: Option<String>,
+    pub capture_state: CaptureState,
+    pub transcript_path: Option<PathBuf>,
+    pub first_send_at: Option<Value>,
+    pub last_output_age_s: Option<u64>,
+    pub pending_messages: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_error: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub ok: bool,
+    pub team: Option<String>,
+    pub running: bool,
+    pub session_name: Option<String>,
+    pub tmux_socket: Option<PathBuf>,
+    pub agents: Vec<AgentRow>,
+    pub coordinator: Value,
+    pub leader: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader_inbox: Option<Value>,
+    pub message: String,
+}
+
+/// An agent's lifecycle as it really is: a recorded running agent whose window is gone is
+/// `missing`; one whose process died is `exited`.
+pub fn live_status(
+    agent: &AgentState,
+    snapshot: &Snapshot,
+    team_running: bool,
+) -> (AgentStatus, Option<i32>) {
+    if !team_running || matches!(agent.status, AgentStatus::Stopped) {
+        return (agent.status, agent.exit_code);
+    }
+    match agent.pane_id.as_deref().and_then(|p| snapshot.pane(p)) {
+        None => (AgentStatus::Missing, agent.exit_code),
+        Some(pane) if pane.dead => (AgentStatus::Exited, pane.exit_status.or(agent.exit_code)),
+        Some(_) => (agent.status, agent.exit_code),
+    }
+}
+
+fn age_seconds(at: Option<&str>) -> Option<u64> {
+    let at = chrono::DateTime::parse_from_rfc3339(at?).ok()?;
+    Some(
+        (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+            .num_seconds()
+            .max(0) as u64,
+    )
+}
+
+pub fn status(
+    ctx: &Context<'_>,
+    only: Option<&str>,
+    pending: &BTreeMap<String, u64>,
+) -> Result<StatusReport, LifecycleError> {
+    let state = ctx.store.load()?;
+    let coordinator = crate::coordinator::health(ctx.workspace);
+    let Some(team) = state.team else {
+        return Ok(StatusReport {
+            ok: true,
+            team: None,
+            running: false,
+            session_name: None,
+            tmux_socket: None,
+            agents: vec![],
+            coordinator,
+            leader: None,
+            leader_inbox: None,
+            message: "no team runs in this workspace; start one with `team-agent up DIR`".into(),
+        });
+    };
+    if let Some(id) = only
+        && !team.agents.contains_key(id)
+    {
+        return Err(LifecycleError::refused(
+            "unknown_agent",
+            format!(
+                "no agent '{id}' in team '{}' (agents: {})",
+                team.name,
+                team.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            "see `team-agent status`",
+        ));
+    }
+    let server = server_of(&team);
+    let snapshot = if team.status == TeamStatus::Running {
+        server.snapshot()?
+    } else {
+        Snapshot::default()
+    };
+    let running = snapshot.has_session(&team.session_name);
+    let agents: Vec<AgentRow> = team
+        .agents
+        .values()
+        .filter(|a| only.is_none_or(|id| a.id == id))
+        .map(|a| {
+            let (status, exit_code) = live_status(a, &snapshot, running);
+            AgentRow {
+                id: a.id.clone(),
+                provider: a.provider.clone(),
+                status: status.as_str(),
+                activity: (status == AgentStatus::Running)
+                    .then(|| a.activity.map(|x| x.as_str()).unwrap_or("unknown")),
+                blocked_reason: a
+                    .blocked_reason
+                    .clone()
+                    .filter(|_| status == AgentStatus::Blocked),
+                exit_code: exit_code.filter(|_| status == AgentStatus::Exited),
+                pane_id: a.pane_id.clone(),
+                session_id: a.session_id().map(str::to_string),
+                capture_state: a.capture_state,
+                transcript_path: a.session.as_ref().and_then(|s| s.transcript_path.clone()),
+                first_send_at: a.first_send_at.clone(),
+                last_output_age_s: age_seconds(a.last_output_at.as_deref()),
+                pending_messages: pending.get(&a.id).copied().unwrap_or(0),
+                api_error: a.extra.get("api_error").cloned(),
+            }
+        })
+        .collect();
+    let leader = team.leader.as_ref().map(|l: &LeaderBinding| {
+        let alive = crate::tmux::Server::at(&l.socket).display(&l.pane_id, "#{pane_dead}").map(|d| d == "0").unwrap_or(false);
+        serde_json::json!({"pane_id": l.pane_id, "socket": l.socket, "provider": l.provider, "alive": alive, "bound_at": l.bound_at,
+                           "owner_epoch": team.owner.as_ref().map(|o| o.epoch)})
+    });
+    let inbox = ctx.workspace.leader_inbox();
+    let leader_inbox = std::fs::metadata(&inbox)
+        .ok()
+        .filter(|m| m.len() > 0)
+        .map(|m| serde_json::json!({"path": inbox, "bytes": m.len()}));
+    let message = if running {
+        format!("team '{}' is up ({} agents)", team.name, team.agents.len())
+    } else if team.status == TeamStatus::Running {
+        format!(
+            "team '{}' is down: its tmux session is gone; `team-agent restart` resumes it",
+            team.name
+        )
+    } else {
+        format!(
+            "team '{}' is shut down; `team-agent restart` resumes it",
+            team.name
+        )
+    };
+    Ok(StatusReport {
+        ok: true,
+        team: Some(team.name.clone()),
+        running,
+        session_name: Some(team.session_name.clone()),
+        tmux_socket: Some(team.tmux_socket.clone()),
+        agents,
+        coordinator,
+        leader,
+        leader_inbox,
+        message,
+    })
+}

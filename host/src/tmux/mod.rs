@@ -1,0 +1,332 @@
+/*! The only code that runs tmux. Every call names its server by socket path (`-S`): a team's
+private server (`ta-<hash of the workspace path>`, one per workspace) or the server a leader pane
+lives on. The user's default server is never touched. Panes are addressed by id (`%N`).
+
+Worker windows are created at a fixed 200×50 (`resize-window` makes the size manual per window,
+so an attached viewer never changes what plugins see) and keep their pane after the process exits
+(`remain-on-exit`, from the server's config file) so its exit code and last lines can be read.
+*/
+
+mod snapshot;
+
+pub use snapshot::{PaneInfo, Snapshot};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The size of every worker window.
+pub const WINDOW_SIZE: (u16, u16) = (200, 50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TmuxError {
+    #[error(
+        "tmux is not installed or not on PATH: install it (apt-get install -y tmux, or brew install tmux)"
+    )]
+    Missing,
+    #[error("tmux {command} failed: {stderr}")]
+    Failed { command: String, stderr: String },
+    #[error("cannot run tmux: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl TmuxError {
+    /// tmux said the target (session, window, pane) or the server does not exist.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Self::Failed { stderr, .. } => [
+                "can't find",
+                "no server running",
+                "no such",
+                "error connecting",
+                "not found",
+                "server exited",
+            ]
+            .iter()
+            .any(|s| stderr.contains(s)),
+            _ => false,
+        }
+    }
+}
+
+/// A tmux server, by socket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    socket: PathBuf,
+    config: Option<PathBuf>,
+}
+
+/// A freshly created window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPane {
+    pub pane_id: String,
+    pub window_id: String,
+    pub pane_pid: u32,
+}
+
+/// What to run in a new window.
+pub struct Spawn<'a> {
+    pub session: &'a str,
+    pub window_name: &'a str,
+    pub cwd: &'a Path,
+    /// The program and its arguments, run directly (no shell).
+    pub argv: &'a [String],
+}
+
+impl Server {
+    /// The server at `socket`. `config` is read when this call starts the server.
+    pub fn at(socket: impl Into<PathBuf>) -> Self {
+        Self {
+            socket: socket.into(),
+            config: None,
+        }
+    }
+
+    pub fn with_config(mut self, config: impl Into<PathBuf>) -> Self {
+        self.config = Some(config.into());
+        self
+    }
+
+    /// The private server of a workspace: `ta-<12 hex>` in tmux's socket directory, a short path
+    /// that stays far under the 107-byte limit of a socket path.
+    pub fn for_workspace(workspace: &Path) -> Self {
+        Self::at(socket_dir().join(format!("ta-{}", workspace_hash(workspace))))
+    }
+
+    /// The server a pane of the caller's `$TMUX` lives on.
+    pub fn from_tmux_env(value: &str) -> Option<Self> {
+        let socket = value.split(',').next().filter(|s| !s.is_empty())?;
+        Some(Self::at(socket))
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.socket);
+        if let Some(config) = &self.config {
+            cmd.arg("-f").arg(config);
+        }
+        cmd
+    }
+
+    /// Runs one tmux command; its stdout on success.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<String, TmuxError> {
+        self.run_with_input(args, None)
+    }
+
+    fn run_with_input<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        input: Option<&[u8]>,
+    ) -> Result<String, TmuxError> {
+        let mut cmd = self.command();
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => TmuxError::Missing,
+            _ => TmuxError::Io(e),
+        })?;
+        if let Some(bytes) = input {
+            // A failed write shows up as tmux's own error below.
+            let _ = child.stdin.take().expect("stdin is piped").write_all(bytes);
+        }
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            let command = args
+                .first()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            Err(TmuxError::Failed { command, stderr })
+        }
+    }
+
+    /// Whether the server runs and has this session.
+    pub fn has_session(&self, session: &str) -> bool {
+        self.run(&["has-session", "-t", &format!("={session}")])
+            .is_ok()
+    }
+
+    /// Whether the server runs at all.
+    pub fn is_running(&self) -> bool {
+        self.socket.exists() && self.run(&["list-sessions"]).is_ok()
+    }
+
+    /// Creates a window running `spawn.argv`: the session's first (creating the session) or
+    /// another one. Fixed 200×50.
+    pub fn spawn_window(&self, spawn: &Spawn<'_>) -> Result<NewPane, TmuxError> {
+        let (w, h) = WINDOW_SIZE;
+        let format = "#{pane_id}\t#{window_id}\t#{pane_pid}";
+        let mut args: Vec<String> = if self.has_session(spawn.session) {
+            vec![
+                "new-window".into(),
+                "-d".into(),
+                "-t".into(),
+                format!("={}:", spawn.session),
+            ]
+        } else {
+            vec![
+                "new-session".into(),
+                "-d".into(),
+                "-s".into(),
+                spawn.session.into(),
+                "-x".into(),
+                w.to_string(),
+                "-y".into(),
+                h.to_string(),
+            ]
+        };
+        args.extend([
+            "-n".into(),
+            spawn.window_name.into(),
+            "-P".into(),
+            "-F".into(),
+            format.into(),
+        ]);
+        args.extend([
+            "-c".into(),
+            spawn.cwd.to_string_lossy().into_owned(),
+            "--".into(),
+        ]);
+        args.extend(spawn.argv.iter().cloned());
+        let out = self.run(&args)?;
+        let mut fields = out.trim().split('\t');
+        let pane = NewPane {
+            pane_id: fields.next().unwrap_or_default().to_string(),
+            window_id: fields.next().unwrap_or_default().to_string(),
+            pane_pid: fields.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+        };
+        // Makes the size manual for this window: viewers never resize it.
+        self.run(&[
+            "resize-window",
+            "-t",
+            &pane.window_id,
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+        ])?;
+        Ok(pane)
+    }
+
+    /// One snapshot of every pane of the server (one tmux call).
+    pub fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        match self.run(&["list-panes", "-a", "-F", snapshot::FORMAT]) {
+            Ok(out) => Ok(Snapshot::parse(&out)),
+            Err(e) if e.is_not_found() => Ok(Snapshot::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The visible screen of a pane, as plain text.
+    pub fn capture(&self, pane: &str) -> Result<String, TmuxError> {
+        self.run(&["capture-pane", "-p", "-t", pane])
+    }
+
+    /// The last `lines` lines of a pane (screen and scrollback).
+    pub fn capture_tail(&self, pane: &str, lines: usize) -> Result<String, TmuxError> {
+        self.run(&[
+            "capture-pane",
+            "-p",
+            "-J",
+            "-S",
+            &format!("-{lines}"),
+            "-t",
+            pane,
+        ])
+    }
+
+    /// Everything a pane holds: its whole scrollback and screen.
+    pub fn capture_history(&self, pane: &str) -> Result<String, TmuxError> {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-E", "-", "-t", pane])
+    }
+
+    /// Presses keys (tmux key names such as `Enter`, `Down`, `Escape`, `1`).
+    pub fn send_keys(&self, pane: &str, keys: &[String]) -> Result<(), TmuxError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["send-keys".to_string(), "-t".into(), pane.into()];
+        args.extend(keys.iter().cloned());
+        self.run(&args).map(drop)
+    }
+
+    /// Loads `bytes` into a named buffer through stdin (never argv: messages can be 1 MiB).
+    pub fn load_buffer(&self, name: &str, bytes: &[u8]) -> Result<(), TmuxError> {
+        self.run_with_input(&["load-buffer", "-b", name, "-"], Some(bytes))
+            .map(drop)
+    }
+
+    /// Pastes a buffer into a pane with bracketed paste, and deletes the buffer.
+    pub fn paste_buffer(&self, name: &str, pane: &str) -> Result<(), TmuxError> {
+        self.run(&["paste-buffer", "-d", "-p", "-b", name, "-t", pane])
+            .map(drop)
+    }
+
+    pub fn delete_buffer(&self, name: &str) -> Result<(), TmuxError> {
+        self.run(&["delete-buffer", "-b", name]).map(drop)
+    }
+
+    /// One tmux format evaluated for a target (`display-message -p`).
+    pub fn display(&self, target: &str, format: &str) -> Result<String, TmuxError> {
+        self.run(&["display-message", "-p", "-t", target, format])
+            .map(|s| s.trim_end_matches('\n').to_string())
+    }
+
+    pub fn kill_window(&self, target: &str) -> Result<(), TmuxError> {
+        self.run(&["kill-window", "-t", target]).map(drop)
+    }
+
+    pub fn kill_session(&self, session: &str) -> Result<(), TmuxError> {
+        self.run(&["kill-session", "-t", &format!("={session}")])
+            .map(drop)
+    }
+
+    /// Ends the server. Only ever called on a team's private server.
+    pub fn kill_server(&self) -> Result<(), TmuxError> {
+        match self.run(&["kill-server"]) {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}
+
+/// The directory tmux keeps its sockets in: `$TMUX_TMPDIR` (or `/tmp`) + `tmux-<uid>`.
+pub fn socket_dir() -> PathBuf {
+    let base = std::env::var_os("TMUX_TMPDIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    base.unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(format!("tmux-{}", nix::unistd::getuid()))
+}
+
+/// FNV-1a of the workspace path, as 12 hex digits.
+pub fn workspace_hash(workspace: &Path) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in workspace.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:012x}", hash & 0xffff_ffff_ffff)
+}
+
+/// Makes sure the tmux socket directory exists with tmux's own permissions (0700).
+pub fn ensure_socket_dir(socket: &Path) -> std::io::Result<()> {
+    if let Some(dir) = socket.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    Ok(())
+}
