@@ -17,12 +17,14 @@ use crate::rules;
 pub struct View<'a> {
     book: &'a RuleBook,
     lines: Vec<String>,
+    /// The last composer line; a menu option drawn with the same `›` is not one.
+    composer: Option<usize>,
 }
 
 /// A dialog's question and the menu drawn below it.
-pub struct Dialog<'a> {
-    pub question: LineMatch<'a>,
-    pub menu: Option<Menu>,
+struct Dialog<'a> {
+    question: LineMatch<'a>,
+    menu: Option<Menu>,
 }
 
 /// An approval prompt waiting for an answer.
@@ -36,9 +38,14 @@ pub struct Approval<'a> {
 
 impl<'a> View<'a> {
     pub fn read(book: &'a RuleBook, capture: &str) -> Self {
+        let lines = book.read_screen(capture).lines().to_vec();
+        let composer = lines.iter().rposition(|line| {
+            book.group("composer").iter().any(|r| r.is_match(line)) && !book.menus().is_option(line)
+        });
         Self {
             book,
-            lines: book.read_screen(capture).lines().to_vec(),
+            lines,
+            composer,
         }
     }
 
@@ -46,17 +53,10 @@ impl<'a> View<'a> {
         self.book.group(group).iter().find(|r| r.is_match(line))
     }
 
-    /// The last composer line; a menu option drawn with the same `›` is not one.
-    fn composer(&self) -> Option<usize> {
-        self.lines.iter().rposition(|line| {
-            self.first_in("composer", line).is_some() && !self.book.menus().is_option(line)
-        })
-    }
-
     /// Lines below the composer (all of them when there is none): where an exit message or a
     /// screen that replaced Codex's main screen must be to count.
     fn after_composer(&self) -> &[String] {
-        match self.composer() {
+        match self.composer {
             Some(at) => &self.lines[at + 1..],
             None => &self.lines,
         }
@@ -64,7 +64,7 @@ impl<'a> View<'a> {
 
     /// The composer with Codex fully up: its status line or footer below it.
     fn ready_composer(&self) -> Option<(usize, &'a Rule)> {
-        let at = self.composer()?;
+        let at = self.composer?;
         let below = &self.lines[at + 1..];
         let rule = below
             .iter()
@@ -89,11 +89,11 @@ impl<'a> View<'a> {
         })
     }
 
-    pub fn exit(&self) -> Option<LineMatch<'a>> {
+    fn exit(&self) -> Option<LineMatch<'a>> {
         self.book.first_rule("exited", self.after_composer())
     }
 
-    pub fn needs_human(&self) -> Option<LineMatch<'a>> {
+    fn needs_human(&self) -> Option<LineMatch<'a>> {
         self.book.first_rule("needs_human", self.after_composer())
     }
 
@@ -105,16 +105,16 @@ impl<'a> View<'a> {
 
     /// The trust dialog. It wins even with a composer drawn below it: Codex can pre-render its
     /// main screen under a trust menu that still takes the keys.
-    pub fn trust(&self) -> Option<Dialog<'a>> {
+    fn trust(&self) -> Option<Dialog<'a>> {
         self.dialog("trust_question")
     }
 
-    pub fn update_offer(&self) -> Option<Dialog<'a>> {
+    fn update_offer(&self) -> Option<Dialog<'a>> {
         self.dialog("update_offer")
-            .filter(|d| d.question.line >= self.composer().unwrap_or(0))
+            .filter(|d| d.question.line >= self.composer.unwrap_or(0))
     }
 
-    pub fn overlay(&self) -> Option<LineMatch<'a>> {
+    fn overlay(&self) -> Option<LineMatch<'a>> {
         self.book
             .last_line("dismissable_overlay", self.after_composer())
     }
@@ -136,20 +136,20 @@ impl<'a> View<'a> {
     /// A menu with a highlighted option and an enter/esc footer at the bottom that no rule
     /// knows: a prompt Codex added after these rules were written. Never answered on its own.
     pub fn unrecognised_menu(&self) -> Option<Approval<'a>> {
+        let menus = self.book.menus();
         let first = (0..self.lines.len()).rev().find(|&i| {
-            self.book
-                .menus()
-                .below(&self.lines, i)
-                .is_some_and(|m| m.options()[0].line == i)
+            menus
+                .option(&self.lines[i], i)
+                .is_some_and(|o| o.number == 1)
         })?;
-        let menu = self.book.menus().below(&self.lines, first)?;
+        let menu = menus.below(&self.lines, first)?;
         if menu.highlighted().is_none() || !self.footer_below(&menu) {
             return None;
         }
         let prompt = self.lines[..first]
             .iter()
             .rev()
-            .find(|l| !self.book.menus().is_option(l))
+            .find(|l| !menus.is_option(l))
             .map_or_else(String::new, |l| l.trim().to_string());
         Some(Approval {
             question: None,
@@ -170,7 +170,7 @@ impl<'a> View<'a> {
     fn live_status(&self) -> Option<(LineMatch<'a>, Option<LineMatch<'a>>)> {
         let status = self.book.last_line("busy", &self.lines)?;
         let end = self
-            .composer()
+            .composer
             .filter(|&c| c > status.line)
             .unwrap_or(self.lines.len());
         let error = self

@@ -60,7 +60,7 @@ impl MenuReader {
         let mut current: Vec<MenuOption> = Vec::new();
         let mut gap = 0;
         for (index, line) in lines.iter().enumerate().skip(from) {
-            let Some(option) = self.parse_option(line, index) else {
+            let Some(option) = self.option(line, index) else {
                 gap += 1;
                 if !current.is_empty() && gap > MAX_GAP {
                     if current.len() >= 2 {
@@ -85,7 +85,8 @@ impl MenuReader {
         (current.len() >= 2).then_some(Menu { options: current })
     }
 
-    fn parse_option(&self, line: &str, index: usize) -> Option<MenuOption> {
+    /// `line` read as a menu option, if it is drawn like one; `index` is where it is.
+    pub fn option(&self, line: &str, index: usize) -> Option<MenuOption> {
         let caps = self.option.captures(line)?;
         Some(MenuOption {
             number: caps["number"].parse().ok()?,

@@ -60,8 +60,6 @@ pub enum RulesError {
         group: String,
         known: String,
     },
-    #[error("{0}")]
-    Invalid(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,10 +276,6 @@ impl RuleBook {
     /// The bottom of a capture, normalised with this book's settings.
     pub fn read_screen(&self, capture: &str) -> Screen {
         Screen::read(capture, &self.screen)
-    }
-
-    pub fn group_names(&self) -> impl Iterator<Item = &str> {
-        self.groups.keys().map(String::as_str)
     }
 
     /// The rules of a group in order (none for a group the book does not have).

@@ -8,15 +8,18 @@ mod screens;
 mod turns;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::Codex;
 
-/// The provider with the built-in rules only, whatever the developer's own config holds.
-fn codex() -> Codex {
-    Codex::with_rules(crate::rules::builtin())
+/// The provider with the built-in rules only, whatever the developer's own config holds; one
+/// for all tests, since compiling the rule book is the slow part.
+fn codex() -> &'static Codex {
+    static CODEX: OnceLock<Codex> = OnceLock::new();
+    CODEX.get_or_init(|| Codex::with_rules(crate::rules::builtin()))
 }
 
 /// A UUIDv7 session id minted at `at`, made distinct by `n`.
