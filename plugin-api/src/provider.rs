@@ -133,6 +133,9 @@ pub struct PreStep {
     pub stdin: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Variables removed from the inherited environment for this command.
+    #[serde(default)]
+    pub env_unset: Vec<String>,
     /// Run only when this path does not exist yet.
     #[serde(default)]
     pub unless_exists: Option<PathBuf>,
@@ -263,6 +266,10 @@ pub struct CaptureContext {
     pub owned_by_others: Vec<String>,
     /// The `HOME` the worker runs with.
     pub home: PathBuf,
+    /// For a fork: the session it was forked from (its history, and its agent's identity marker,
+    /// may appear in the new session's transcript).
+    #[serde(default)]
+    pub forked_from: Option<String>,
 }
 
 /// How sure a provider is that a session belongs to the agent.

@@ -107,7 +107,14 @@ pub fn up(
 pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {
     let registry = Registry::load_from(&[]);
     let ctx = Context::new(workspace, &registry, &progress);
-    let pending: BTreeMap<String, u64> = BTreeMap::new();
+    let team = crate::state::StateStore::new(workspace)
+        .load()
+        .ok()
+        .and_then(|s| s.team)
+        .map(|t| t.name);
+    let pending: BTreeMap<String, u64> = team
+        .map(|t| crate::messaging::pending_counts(workspace, &t))
+        .unwrap_or_default();
     let report = lifecycle::status(&ctx, agent, &pending).map_err(user_error)?;
     let mut text = format!("{}\n", report.message);
     if !report.agents.is_empty() {

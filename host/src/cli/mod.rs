@@ -5,6 +5,7 @@ the module that owns the work, and build a [`Reply`].
 
 mod doctor_cmd;
 mod lifecycle_cmd;
+mod messaging_cmd;
 mod output;
 mod plugins_cmd;
 pub(crate) mod spec_cmd;
@@ -27,6 +28,8 @@ Examples:
   team-agent validate my-team             check a team directory or team.spec.yaml
   team-agent up my-team                   start the team's workers in tmux
   team-agent status                       who runs, who is busy, sessions, pending messages
+  team-agent send alice \"fix the test\" --task t1
+  team-agent wait --task t1               block until alice reports the result
   team-agent shutdown && team-agent restart
                                           stop tonight, resume the same sessions tomorrow
   team-agent plugins list                 which provider and display plugins are installed
@@ -183,6 +186,97 @@ pub enum Command {
         force: bool,
     },
 
+    /// Send a message to a worker (or `leader`, several with --to a,b, everyone with `*`).
+    ///
+    /// Stored first, then pasted into the recipient's pane and submitted; a recipient that cannot
+    /// take input now (busy, starting, …) gets it queued and the coordinator delivers it.
+    /// JSON: {"ok","message_id","to","status"}; exit 0 when submitted or queued.
+    #[command(
+        after_help = "Examples:\n  team-agent send alice \"review src/lib.rs\" --task review-1\n  \
+team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and report\"\n  git diff | team-agent send bob - --task t2"
+    )]
+    Send {
+        /// The recipient (agent id, `leader`, or `*`), unless --to is given.
+        #[arg(value_name = "AGENT")]
+        target: Option<String>,
+        /// The message text, or `-` for stdin.
+        message: Option<String>,
+        /// Recipients, comma-separated (instead of AGENT).
+        #[arg(long, value_delimiter = ',')]
+        to: Vec<String>,
+        /// The task the message is about (need not be in the spec).
+        #[arg(long)]
+        task: Option<String>,
+        /// Read the message from a file (`-` for stdin).
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Store and return; the coordinator delivers it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+
+    /// Report a result (result_envelope_v1) for your task: from a worker, the agent comes from
+    /// TEAM_AGENT_ID. Stored, the task's messages acknowledged, the leader notified once.
+    #[command(
+        name = "report-result",
+        after_help = "Example:\n  echo '{\"schema_version\":\"result_envelope_v1\",…}' | team-agent report-result -"
+    )]
+    ReportResult {
+        /// The envelope (JSON or YAML), or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+
+    /// Stored results, filtered by task or agent.
+    Results {
+        #[arg(long)]
+        task: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+    },
+
+    /// Block until a task's result arrives: exit 0 with the envelope, 1 on timeout.
+    #[command(
+        after_help = "Example:\n  team-agent send alice \"…\" --task t1 && team-agent wait --task t1 --timeout 600"
+    )]
+    Wait {
+        #[arg(long)]
+        task: String,
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 600.0)]
+        timeout: f64,
+    },
+
+    /// The messages an agent (or `leader`) sent and received.
+    Inbox {
+        agent: String,
+        /// Only from this time on (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+
+    /// Live one-line events until Ctrl-C.
+    Watch,
+
+    /// Bind a tmux pane as the leader: messages and results for the leader go there.
+    #[command(
+        name = "attach-leader",
+        after_help = "Example:\n  team-agent attach-leader --pane \"$TMUX_PANE\""
+    )]
+    AttachLeader {
+        /// The pane id (%N).
+        #[arg(long)]
+        pane: String,
+        /// The socket of the pane's tmux server (default: from $TMUX).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The leader's provider (decides the submit keys; default: the team's leader provider).
+        #[arg(long)]
+        provider: Option<String>,
+    },
+
     /// The per-workspace daemon that keeps the team healthy (started for you).
     #[command(subcommand)]
     Coordinator(lifecycle_cmd::CoordinatorCommand),
@@ -196,6 +290,17 @@ pub enum Command {
     /// List, check and probe provider and display plugins.
     #[command(subcommand)]
     Plugins(plugins_cmd::PluginsCommand),
+}
+
+/// A worker's workspace: `--workspace`, else `TEAM_AGENT_WORKSPACE` (set for every worker), else
+/// the current directory.
+fn workspace_from_env(
+    given: Option<&std::path::Path>,
+) -> anyhow::Result<crate::workspace::Workspace> {
+    let from_env = std::env::var_os("TEAM_AGENT_WORKSPACE").map(PathBuf::from);
+    Ok(crate::workspace::Workspace::resolve(
+        given.or(from_env.as_deref()),
+    )?)
 }
 
 /// Runs the command line; returns the process exit code.
@@ -264,6 +369,64 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             }))
         }
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
+        Command::Send {
+            target,
+            message,
+            to,
+            task,
+            file,
+            no_wait,
+        } => {
+            let (targets, message) = match (to.is_empty(), target, message) {
+                (true, Some(t), m) => (vec![t], m),
+                (false, Some(first), None) => (to, Some(first)),
+                (false, None, m) => (to, m),
+                (false, Some(_), Some(_)) => {
+                    return Err(UserError::new(
+                        "give the recipient either as AGENT or with --to, not both",
+                    )
+                    .into());
+                }
+                (true, None, _) => {
+                    return Err(UserError::new("no recipient")
+                        .action("example: team-agent send alice \"hello\"")
+                        .into());
+                }
+            };
+            messaging_cmd::send(
+                &workspace()?,
+                messaging_cmd::SendArgs {
+                    targets,
+                    message: message.as_deref(),
+                    file: file.as_deref(),
+                    task: task.as_deref(),
+                    no_wait,
+                },
+            )
+        }
+        Command::ReportResult { file } => {
+            messaging_cmd::report_result(&workspace_from_env(cli.workspace.as_deref())?, &file)
+        }
+        Command::Results { task, agent } => {
+            messaging_cmd::results(&workspace()?, task.as_deref(), agent.as_deref())
+        }
+        Command::Wait { task, timeout } => messaging_cmd::wait(&workspace()?, &task, timeout),
+        Command::Inbox {
+            agent,
+            since,
+            limit,
+        } => messaging_cmd::inbox(&workspace()?, &agent, since.as_deref(), limit),
+        Command::Watch => messaging_cmd::watch(&workspace()?, cli.json),
+        Command::AttachLeader {
+            pane,
+            socket,
+            provider,
+        } => messaging_cmd::attach_leader(
+            &workspace()?,
+            &pane,
+            socket.as_deref(),
+            provider.as_deref(),
+        ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
     }
 }

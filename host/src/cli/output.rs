@@ -124,3 +124,9 @@ pub fn print_error(error: &anyhow::Error, json: bool) -> u8 {
     }
     1
 }
+
+impl From<crate::state::StateError> for UserError {
+    fn from(e: crate::state::StateError) -> Self {
+        Self::new(e.to_string()).action("see `team-agent doctor`")
+    }
+}

@@ -10,6 +10,7 @@ use team_agent_plugin_api::{ScreenState, StartupDecision};
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::lifecycle::{capture_context, last_lines, record_session};
+use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
 use crate::state::{Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus};
 use crate::tmux::{PaneInfo, Server, Snapshot};
@@ -117,10 +118,36 @@ impl<'a> Runner<'a> {
         }
         // 3–5. Sessions, startup and runtime prompts, health and activity.
         let observations = self.observe_agents(&team, &server, &snapshot);
+        let mut current = team.clone();
+        for (id, o) in &observations {
+            if let Some(agent) = current.agents.get_mut(id) {
+                o.preview(agent);
+            }
+        }
+        // 6. Deliver queued messages.
+        let messenger =
+            Messenger::open(&self.workspace, self.registry).map_err(|e| e.to_string())?;
+        let still_pending = match messaging::deliver_pending(&messenger, &current) {
+            Ok(pending) => pending,
+            Err(e) => {
+                self.events.emit(
+                    "coordinator.tick.deliver_failed",
+                    json!({"error": e.to_string()}),
+                );
+                false
+            }
+        };
         // Save what the tick learned.
         self.save(observations)?;
+        // Collect results and notify the leader, exactly once each.
+        if let Err(e) = messaging::notify_pending_results(&messenger, &current) {
+            self.events.emit(
+                "coordinator.tick.notify_failed",
+                json!({"error": e.to_string()}),
+            );
+        }
         self.urgent = false;
-        let busy = tick_started.elapsed() > self.interval();
+        let busy = still_pending || tick_started.elapsed() > self.interval();
         Ok(Outcome::Continue { busy })
     }
 
@@ -336,6 +363,16 @@ impl<'a> Runner<'a> {
 }
 
 impl Observation {
+    /// What the agent looks like with this observation, for the rest of the tick.
+    fn preview(&self, agent: &mut AgentState) {
+        if let Some(status) = self.status {
+            agent.status = status;
+        }
+        if let Some(activity) = self.activity {
+            agent.activity = Some(activity);
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.status.is_none()
             && self.activity.is_none()

@@ -195,6 +195,7 @@ fn login_step(request: &LaunchRequest) -> Option<PreStep> {
         argv: vec![EXECUTABLE.into(), "login".into(), "--with-api-key".into()],
         stdin: Some(format!("{key}\n")),
         env,
+        env_unset: Vec::new(),
         unless_exists: home.map(|h| h.join(".codex").join("auth.json")),
     })
 }

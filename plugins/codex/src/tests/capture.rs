@@ -19,6 +19,7 @@ fn context(home: &Path, cwd: &Path, agent: &str, now: DateTime<Utc>) -> CaptureC
         expected_session_id: None,
         owned_by_others: Vec::new(),
         home: home.into(),
+        forked_from: None,
     }
 }
 

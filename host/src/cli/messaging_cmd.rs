@@ -1,0 +1,417 @@
+//! `team-agent send | report-result | results | wait | inbox | watch | attach-leader`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{Reply, UserError};
+use crate::messaging::{self, LEADER, MessagingError, Messenger, ReportOutcome};
+use crate::plugins::Registry;
+use crate::workspace::Workspace;
+
+fn user(e: MessagingError) -> anyhow::Error {
+    match e {
+        MessagingError::Refused(message) => UserError::new(message).reason("refused").into(),
+        other => UserError::new(other.to_string())
+            .action("see `team-agent doctor`")
+            .into(),
+    }
+}
+
+/// Who is speaking: the worker named by `TEAM_AGENT_ID`, else the leader.
+pub fn caller() -> String {
+    std::env::var("TEAM_AGENT_ID")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| LEADER.into())
+}
+
+pub struct SendArgs<'a> {
+    pub targets: Vec<String>,
+    pub message: Option<&'a str>,
+    pub file: Option<&'a Path>,
+    pub task: Option<&'a str>,
+    pub no_wait: bool,
+}
+
+fn read_content(args: &SendArgs<'_>) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    match (args.message, args.file) {
+        (Some("-"), None) | (None, Some(_)) if args.file.is_none_or(|f| f == Path::new("-")) => {
+            std::io::stdin()
+                .take(messaging::MAX_MESSAGE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)?;
+        }
+        (None, Some(file)) => {
+            bytes = std::fs::read(file)
+                .map_err(|e| UserError::new(format!("cannot read {}: {e}", file.display())))?;
+        }
+        (Some(text), None) => return Ok(text.to_string()),
+        (Some(_), Some(_)) => {
+            return Err(
+                UserError::new("give the message as an argument or with --file, not both").into(),
+            );
+        }
+        (None, None) => {
+            return Err(UserError::new(
+                "no message: give it as an argument, with --file PATH, or `-` for stdin",
+            )
+            .action("example: team-agent send alice \"review src/lib.rs\"")
+            .into());
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| UserError::new("the message is not UTF-8 text").into())
+}
+
+pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> {
+    let content = read_content(&args)?;
+    if content.trim().is_empty() {
+        return Err(UserError::new("the message is empty").into());
+    }
+    let registry = Registry::load(Some(workspace.root()));
+    let messenger = Messenger::open(workspace, &registry).map_err(user)?;
+    let team = messenger.team().map_err(user)?;
+    let sender = caller();
+    let recipients = messaging::resolve_recipients(&team, &args.targets, &sender).map_err(user)?;
+    let outcomes = messaging::send(
+        &messenger,
+        &sender,
+        &recipients,
+        args.task,
+        &content,
+        !args.no_wait,
+    )
+    .map_err(user)?;
+    let ok = outcomes.iter().all(|o| o.status != "failed");
+    let text: String = outcomes
+        .iter()
+        .map(|o| format!("{} → {}: {}\n", o.message_id, o.to, o.status))
+        .collect();
+    let answer = if outcomes.len() == 1 {
+        let o = &outcomes[0];
+        json!({"ok": ok, "message_id": o.message_id, "to": o.to, "status": o.status})
+    } else {
+        json!({"ok": ok, "messages": outcomes, "to": recipients})
+    };
+    Ok(Reply::new(ok, answer, text))
+}
+
+pub fn report_result(workspace: &Workspace, file: &Path) -> anyhow::Result<Reply> {
+    let label = if file == Path::new("-") {
+        PathBuf::from("<stdin>")
+    } else {
+        file.to_path_buf()
+    };
+    let text = crate::cli::spec_cmd::read_input(file).map_err(|d| UserError::new(d.to_string()))?;
+    let envelope =
+        crate::spec::parse_result(&text, &label).map_err(|d| UserError::new(d.to_string()))?;
+    let registry = Registry::load(Some(workspace.root()));
+    let messenger = Messenger::open(workspace, &registry).map_err(user)?;
+    let caller = std::env::var("TEAM_AGENT_ID")
+        .ok()
+        .filter(|s| !s.is_empty());
+    match messaging::report_result(&messenger, envelope, caller.as_deref(), &label) {
+        Ok(outcome) => Ok(report_reply(&outcome)),
+        Err(messaging::ReportError::Invalid(diagnostics)) => {
+            let lines: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
+            Ok(Reply::new(
+                false,
+                json!({"ok": false, "errors": diagnostics}),
+                format!("{lines}not a valid result_envelope_v1: nothing was stored\n"),
+            ))
+        }
+        Err(messaging::ReportError::Other(e)) => Err(user(e)),
+    }
+}
+
+fn report_reply(outcome: &ReportOutcome) -> Reply {
+    let text = format!(
+        "stored {} for task {} ({} message(s) acknowledged); leader notification: {}\n",
+        outcome.result_id,
+        outcome.task_id,
+        outcome.acknowledged_messages,
+        outcome.leader_notification
+    );
+    Reply::ok(outcome, text)
+}
+
+pub fn results(
+    workspace: &Workspace,
+    task: Option<&str>,
+    agent: Option<&str>,
+) -> anyhow::Result<Reply> {
+    let registry = Registry::load_from(&[]);
+    let messenger = Messenger::open(workspace, &registry).map_err(user)?;
+    let team = messenger.team().map_err(user)?;
+    let rows = messenger
+        .store
+        .results(&team.name, task, agent, 500)
+        .map_err(|e| user(e.into()))?;
+    let mut text = String::new();
+    if rows.is_empty() {
+        text.push_str("no results yet\n");
+    }
+    for r in &rows {
+        text.push_str(&format!(
+            "{}  {:<12} {:<14} {:<8} {}\n",
+            r.created_at,
+            r.task_id,
+            r.agent_id,
+            r.status,
+            r.envelope["summary"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(Reply::ok(json!({"ok": true, "results": rows}), text))
+}
+
+pub fn wait(workspace: &Workspace, task: &str, timeout: f64) -> anyhow::Result<Reply> {
+    let registry = Registry::load_from(&[]);
+    let messenger = Messenger::open(workspace, &registry).map_err(user)?;
+    let team = messenger.team().map_err(user)?;
+    let watcher = messenger
+        .store
+        .add_watcher(&team.name, task)
+        .map_err(|e| user(e.into()))?;
+    let started = Instant::now();
+    let mut announced = false;
+    let found = loop {
+        if let Some(row) = messenger
+            .store
+            .latest_result(&team.name, task)
+            .map_err(|e| user(e.into()))?
+        {
+            break Some(row);
+        }
+        if started.elapsed().as_secs_f64() >= timeout {
+            break None;
+        }
+        if !announced && started.elapsed() > Duration::from_secs(2) {
+            eprintln!("waiting for a result on task {task} (up to {timeout:.0} s)…");
+            announced = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = messenger.store.remove_watcher(&watcher.watcher_id);
+    match found {
+        Some(row) => {
+            let text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(&row.envelope).unwrap_or_default()
+            );
+            Ok(Reply::ok(
+                json!({"ok": true, "result_id": row.result_id, "envelope": row.envelope}),
+                text,
+            ))
+        }
+        None => Ok(Reply::new(
+            false,
+            json!({"ok": false, "reason": "timeout", "task_id": task, "waited_s": timeout}),
+            format!("no result for task {task} after {timeout:.0} s\n"),
+        )),
+    }
+}
+
+pub fn inbox(
+    workspace: &Workspace,
+    agent: &str,
+    since: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<Reply> {
+    let registry = Registry::load_from(&[]);
+    let messenger = Messenger::open(workspace, &registry).map_err(user)?;
+    let team = messenger.team().map_err(user)?;
+    if let Some(s) = since
+        && chrono::DateTime::parse_from_rfc3339(s).is_err()
+    {
+        return Err(
+            UserError::new(format!("--since {s:?} is not an RFC 3339 time"))
+                .action("example: --since 2026-11-23T10:00:00Z")
+                .into(),
+        );
+    }
+    let since_utc = since
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
+    let messages = messenger
+        .store
+        .inbox(&team.name, agent, since_utc.as_deref(), limit)
+        .map_err(|e| user(e.into()))?;
+    let mut text = String::new();
+    for m in &messages {
+        let first = m.content.lines().next().unwrap_or("");
+        text.push_str(&format!(
+            "{} {} {} → {} [{}] {}\n",
+            m.created_at,
+            m.message_id,
+            m.sender,
+            m.recipient,
+            m.status.as_str(),
+            first
+        ));
+    }
+    if messages.is_empty() {
+        text.push_str("no messages\n");
+    }
+    text.push_str("(results are not listed here: see `team-agent results`)\n");
+    Ok(Reply::ok(
+        json!({"ok": true, "agent": agent, "messages": messages}),
+        text,
+    ))
+}
+
+pub fn attach_leader(
+    workspace: &Workspace,
+    pane: &str,
+    socket: Option<&Path>,
+    provider: Option<&str>,
+) -> anyhow::Result<Reply> {
+    let server = match socket {
+        Some(s) => crate::tmux::Server::at(s),
+        None => std::env::var("TMUX")
+            .ok()
+            .and_then(|t| crate::tmux::Server::from_tmux_env(&t))
+            .ok_or_else(|| {
+                UserError::new("no --socket and not inside tmux ($TMUX is unset)")
+                    .action("pass --socket PATH (see `tmux display -p '#{socket_path}'`)")
+            })?,
+    };
+    if !pane.starts_with('%') {
+        return Err(UserError::new(format!("--pane {pane:?} is not a pane id"))
+            .action("pane ids look like %3: `tmux display -p '#{pane_id}'`")
+            .into());
+    }
+    let alive = server.display(pane, "#{pane_dead}").map_err(|e| {
+        UserError::new(format!("pane {pane} on {}: {e}", server.socket().display()))
+            .action("check the pane id and the socket")
+    })?;
+    if alive != "0" {
+        return Err(UserError::new(format!("pane {pane} is dead")).into());
+    }
+    let store = crate::state::StateStore::new(workspace);
+    let socket_path =
+        std::path::absolute(server.socket()).unwrap_or_else(|_| server.socket().to_path_buf());
+    let binding = store
+        .update(|state| {
+            let Some(team) = state.team.as_mut() else {
+                return Err(UserError::new("no team runs in this workspace")
+                    .action("start one with `team-agent up DIR`"));
+            };
+            let binding = crate::state::LeaderBinding {
+                pane_id: pane.to_string(),
+                socket: socket_path.clone(),
+                provider: provider
+                    .map(str::to_string)
+                    .or_else(|| team.leader.as_ref().and_then(|l| l.provider.clone())),
+                bound_at: crate::events::now_rfc3339(),
+                extra: Default::default(),
+            };
+            team.leader = Some(binding.clone());
+            if team.owner.is_none() {
+                team.owner = Some(crate::state::Owner {
+                    pane_id: pane.to_string(),
+                    socket: socket_path.clone(),
+                    epoch: 0,
+                    claimed_at: binding.bound_at.clone(),
+                    claimed_via: "attach-leader".into(),
+                    extra: Default::default(),
+                });
+            }
+            Ok(binding)
+        })
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let events = crate::events::EventLog::new(workspace);
+    events.emit(
+        "leader.attached",
+        json!({"pane_id": pane, "socket": socket_path, "provider": binding.provider}),
+    );
+    // Leader messages that waited in the inbox file go to the pane now.
+    let _ = crate::coordinator::ensure_running(workspace, &events);
+    Ok(Reply::ok(
+        json!({"ok": true, "leader": binding}),
+        format!("leader bound to pane {pane} on {}\n", socket_path.display()),
+    ))
+}
+
+/// `team-agent watch`: one line per new event until Ctrl-C (exit 0).
+pub fn watch(workspace: &Workspace, json_lines: bool) -> anyhow::Result<Reply> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static STOP: AtomicBool = AtomicBool::new(false);
+    extern "C" fn on_interrupt(_: i32) {
+        STOP.store(true, Ordering::SeqCst);
+    }
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_interrupt),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGINT, &action);
+        let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGTERM, &action);
+    }
+    let path = workspace.events_file();
+    eprintln!("watching {} (Ctrl-C to stop)", path.display());
+    let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let mut partial = String::new();
+    while !STOP.load(Ordering::SeqCst) {
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if len < offset {
+            offset = 0; // rotated
+        }
+        if len > offset
+            && let Ok(mut file) = std::fs::File::open(&path)
+        {
+            use std::io::{Seek, SeekFrom};
+            let _ = file.seek(SeekFrom::Start(offset));
+            let mut chunk = String::new();
+            let _ = file.take(len - offset).read_to_string(&mut chunk);
+            offset = len;
+            partial.push_str(&chunk);
+            while let Some(end) = partial.find('\n') {
+                let line: String = partial.drain(..=end).collect();
+                print_event(line.trim_end(), json_lines);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(Reply::ok(json!({"ok": true}), ""))
+}
+
+fn print_event(line: &str, json_lines: bool) {
+    if json_lines {
+        println!("{line}");
+        return;
+    }
+    let Ok(serde_json::Value::Object(mut event)) = serde_json::from_str::<serde_json::Value>(line)
+    else {
+        return;
+    };
+    let ts = event
+        .remove("ts")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let name = event
+        .remove("event")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let fields: Vec<String> = event
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            format!("{k}={}", v.chars().take(80).collect::<String>())
+        })
+        .collect();
+    println!(
+        "{} {name} {}",
+        ts.get(11..23).unwrap_or(&ts),
+        fields.join(" ")
+    );
+}

@@ -1,0 +1,145 @@
+//! Putting one message into one pane, safely: under a per-pane lock (two senders never
+//! interleave), only when the recipient can take input, as a bracketed paste of sanitised text,
+//! then the provider's submit keys once the text is visible. A message whose token is already on
+//! screen (a deliverer died after pasting) is never pasted again.
+
+use std::time::{Duration, Instant};
+
+use team_agent_plugin_api::ScreenState;
+use team_agent_plugin_api::loader::ProviderClient;
+
+use super::render::token_line;
+use crate::tmux::Server;
+use crate::workspace::{FileLock, Workspace};
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Pasted and submitted; `verified` when the screen reacted to the submit keys.
+    Submitted { verified: bool },
+    /// The recipient cannot take input now; try again later (the reason is a status suffix).
+    Queued(&'static str),
+}
+
+/// The pane a message goes to.
+pub struct Pane<'a> {
+    pub server: &'a Server,
+    pub pane_id: &'a str,
+    /// The recipient's provider: decides whether it can take input and how to submit. `None`
+    /// for a leader pane whose provider has no plugin (plain Enter).
+    pub provider: Option<&'a ProviderClient<'a>>,
+    /// Check that the recipient is ready for input (workers) before pasting.
+    pub check_ready: bool,
+}
+
+/// How long to wait for pasted text to show: more for bigger messages.
+fn visible_timeout(bytes: usize) -> Duration {
+    Duration::from_secs_f64((bytes as f64 / 25_000.0).clamp(1.5, 30.0))
+}
+
+/// The lock that makes deliveries into one pane atomic.
+pub fn pane_lock(
+    workspace: &Workspace,
+    server: &Server,
+    pane_id: &str,
+) -> Result<FileLock, crate::workspace::LockError> {
+    let key = format!(
+        "pane-{}-{}",
+        crate::tmux::workspace_hash(server.socket()),
+        pane_id.trim_start_matches('%')
+    );
+    workspace.lock(&key, Duration::from_secs(120))
+}
+
+/// Delivers `text` (already rendered and sanitised) into `pane`. The caller holds the pane lock.
+pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result<Delivery, String> {
+    let state = pane
+        .server
+        .display(pane.pane_id, "#{pane_dead} #{pane_in_mode}")
+        .map_err(|e| format!("pane {}: {e}", pane.pane_id))?;
+    let mut flags = state.split(' ');
+    if flags.next() == Some("1") {
+        return Ok(Delivery::Queued("pane_dead"));
+    }
+    if flags.next() == Some("1") {
+        return Ok(Delivery::Queued("copy_mode"));
+    }
+    let token = token_line(message_id);
+    let before = pane
+        .server
+        .capture(pane.pane_id)
+        .map_err(|e| e.to_string())?;
+    let already_pasted = before.contains(&token);
+    if pane.check_ready && !already_pasted {
+        if let Some(reason) = pane.provider.and_then(|p| not_ready(p, &before)) {
+            return Ok(Delivery::Queued(reason));
+        }
+    }
+    if !already_pasted {
+        let buffer = format!("ta-{message_id}");
+        pane.server
+            .load_buffer(&buffer, text.as_bytes())
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = pane.server.paste_buffer(&buffer, pane.pane_id) {
+            let _ = pane.server.delete_buffer(&buffer);
+            return Err(e.to_string());
+        }
+        if !wait_for(pane, visible_timeout(text.len()), |screen| {
+            screen.contains(&token) || screen != before
+        }) {
+            // Nothing changed at all: the paste did not arrive. Pasting again later is safe.
+            return Ok(Delivery::Queued("paste_not_visible"));
+        }
+        // Let the whole paste land before the token check settles.
+        wait_for(pane, visible_timeout(text.len()), |screen| {
+            screen.contains(&token)
+        });
+    }
+    let submit = match pane.provider.map(|p| p.submit_keys()) {
+        Some(Ok(keys)) => keys,
+        _ => team_agent_plugin_api::SubmitKeys {
+            delay_ms: 0,
+            keys: vec!["Enter".into()],
+        },
+    };
+    if submit.delay_ms > 0 {
+        std::thread::sleep(Duration::from_millis(submit.delay_ms.into()));
+    }
+    let pasted = pane.server.capture(pane.pane_id).unwrap_or_default();
+    pane.server
+        .send_keys(pane.pane_id, &submit.keys)
+        .map_err(|e| e.to_string())?;
+    let verified = wait_for(pane, Duration::from_secs(1), |screen| screen != pasted);
+    Ok(Delivery::Submitted { verified })
+}
+
+/// Why a worker cannot take input now, judged by its provider from the screen.
+fn not_ready(provider: &ProviderClient<'_>, screen: &str) -> Option<&'static str> {
+    match provider.classify_screen(screen).map(|v| v.value) {
+        Ok(ScreenState::Busy) => Some("busy"),
+        Ok(ScreenState::TrustPrompt) => Some("trust_prompt"),
+        Ok(ScreenState::AwaitingApproval { .. }) => Some("awaiting_approval"),
+        Ok(ScreenState::ApiError { .. }) => Some("api_error"),
+        Ok(ScreenState::Exited) => Some("pane_dead"),
+        Ok(ScreenState::Idle | ScreenState::Unknown) => None,
+        Err(_) => Some("provider_faulted"),
+    }
+}
+
+/// Polls the pane's screen until `done` holds or `timeout` passes; whether it held.
+fn wait_for(pane: &Pane<'_>, timeout: Duration, done: impl Fn(&str) -> bool) -> bool {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Ok(screen) = pane.server.capture(pane.pane_id)
+            && done(&screen)
+        {
+            return true;
+        }
+        if started.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(40));
+    }
+}

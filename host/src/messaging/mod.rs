@@ -1,0 +1,370 @@
+/*! How the leader and the workers talk: `send` stores a message first (durable before anyone
+tries to deliver it), then delivers it in the sending process; what cannot be delivered now is
+queued and the coordinator delivers it as soon as the recipient can take input. Results come back
+with `report_result`: stored, acknowledging the messages of their task, and announced to the
+leader exactly once per (result, team, owner epoch), in its pane or, when that pane is
+unreachable, in `.team/runtime/leader-inbox.log`.
+
+Statuses only move forward: `accepted` → `delivering` → `submitted` → `acknowledged`, or
+`queued_<reason>` (retried) / `failed`.
+*/
+
+mod deliver;
+mod render;
+mod results;
+
+pub use deliver::{Delivery, Pane};
+pub use render::{render, sanitize, token_line};
+pub use results::{ReportError, ReportOutcome, notify_pending_results, report_result};
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::events::{EventLog, now_rfc3339};
+use crate::plugins::Registry;
+use crate::state::{AgentStatus, StateStore, TeamState};
+use crate::store::{Message, MessageStatus, NewMessage, Store, StoreError};
+use crate::tmux::Server;
+use crate::workspace::Workspace;
+
+/// Messages bigger than this are refused (a pane is not a file transfer).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// The leader's address.
+pub const LEADER: &str = "leader";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessagingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a send did for one recipient.
+#[derive(Debug, Clone, Serialize)]
+pub struct SendOutcome {
+    pub message_id: String,
+    pub to: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Everything messaging works with.
+pub struct Messenger<'a> {
+    pub workspace: &'a Workspace,
+    pub registry: &'a Registry,
+    pub store: Store,
+    pub events: EventLog,
+    pub state: StateStore,
+}
+
+impl<'a> Messenger<'a> {
+    pub fn open(workspace: &'a Workspace, registry: &'a Registry) -> Result<Self, MessagingError> {
+        Ok(Self {
+            workspace,
+            registry,
+            store: Store::open(workspace)?,
+            events: EventLog::new(workspace),
+            state: StateStore::new(workspace),
+        })
+    }
+
+    /// The workspace's team, or a refusal.
+    pub fn team(&self) -> Result<TeamState, MessagingError> {
+        self.state.load()?.team.ok_or_else(|| {
+            MessagingError::Refused(format!(
+                "no team has run in {}: start one with `team-agent up DIR`",
+                self.workspace.root().display()
+            ))
+        })
+    }
+}
+
+/// Who a message goes to: `leader`, agent ids (a comma list), or `*` (everyone but the sender).
+pub fn resolve_recipients(
+    team: &TeamState,
+    targets: &[String],
+    sender: &str,
+) -> Result<Vec<String>, MessagingError> {
+    let mut out: Vec<String> = Vec::new();
+    for target in targets
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        if target == "*" {
+            if sender != LEADER {
+                out.push(LEADER.into());
+            }
+            out.extend(
+                team.agents
+                    .values()
+                    .filter(|a| a.id != sender && !a.paused)
+                    .map(|a| a.id.clone()),
+            );
+        } else if target == LEADER || team.agents.contains_key(target) {
+            out.push(target.to_string());
+        } else {
+            return Err(MessagingError::Refused(format!(
+                "no recipient '{target}' in team '{}' (agents: {}; or `leader`, or `*` for everyone)",
+                team.name,
+                team.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    // Nobody messages themselves; each recipient once, in the order given.
+    out.retain(|r| r != sender && seen.insert(r.clone()));
+    if out.is_empty() {
+        return Err(MessagingError::Refused(
+            "no recipient: name an agent, `leader`, or `*`".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Stores one message per recipient, then delivers each now (unless `deliver_now` is false: the
+/// coordinator does it).
+pub fn send(
+    messenger: &Messenger<'_>,
+    sender: &str,
+    recipients: &[String],
+    task_id: Option<&str>,
+    content: &str,
+    deliver_now: bool,
+) -> Result<Vec<SendOutcome>, MessagingError> {
+    if content.len() > MAX_MESSAGE_BYTES {
+        return Err(MessagingError::Refused(format!(
+            "the message is {} bytes; the limit is 1 MiB: put big content in a file and send its path",
+            content.len()
+        )));
+    }
+    let team = messenger.team()?;
+    let mut outcomes = Vec::new();
+    for recipient in recipients {
+        let message = messenger.store.insert_message(&NewMessage {
+            team: &team.name,
+            task_id,
+            sender,
+            recipient,
+            content,
+            result_id: None,
+        })?;
+        messenger.events.emit(
+            "send.accepted",
+            json!({"message_id": message.message_id, "sender": sender, "recipient": recipient, "task_id": task_id, "bytes": content.len()}),
+        );
+        let status = if deliver_now {
+            deliver(messenger, &team, &message)?
+        } else {
+            message.status.clone()
+        };
+        outcomes.push(SendOutcome {
+            message_id: message.message_id,
+            to: recipient.clone(),
+            status: status.as_str(),
+            detail: None,
+        });
+    }
+    if outcomes.iter().any(|o| o.status != "submitted") {
+        // Something waits: make sure the coordinator runs to deliver it.
+        let _ = crate::coordinator::ensure_running(messenger.workspace, &messenger.events);
+    }
+    Ok(outcomes)
+}
+
+/// Delivers one stored message now, if its recipient can take it; its new status.
+pub fn deliver(
+    messenger: &Messenger<'_>,
+    team: &TeamState,
+    message: &Message,
+) -> Result<MessageStatus, MessagingError> {
+    if message.recipient == LEADER {
+        return results::deliver_to_leader(messenger, team, message);
+    }
+    let Some(agent) = team.agents.get(&message.recipient) else {
+        messenger.store.mark_failed(
+            &message.message_id,
+            "the recipient is no longer in the team",
+        )?;
+        return Ok(MessageStatus::Failed);
+    };
+    let waiting = |reason: &'static str| -> Result<MessageStatus, MessagingError> {
+        if let Some(claimed) =
+            messenger
+                .store
+                .claim(&message.message_id, std::process::id(), None)?
+        {
+            messenger
+                .store
+                .mark_queued(&claimed.message_id, std::process::id(), reason)?;
+        }
+        Ok(MessageStatus::Queued(reason.into()))
+    };
+    let server = Server::at(&team.tmux_socket);
+    let Some(pane_id) = agent.pane_id.clone() else {
+        return waiting("pane_missing");
+    };
+    match agent.status {
+        AgentStatus::Running => {}
+        AgentStatus::Starting => return waiting("not_ready"),
+        AgentStatus::Blocked => return waiting("blocked"),
+        AgentStatus::Stopped => return waiting("stopped"),
+        AgentStatus::Exited | AgentStatus::Missing => return waiting("pane_missing"),
+    }
+    let provider = match messenger.registry.provider(&agent.provider) {
+        Ok(p) => p,
+        Err(e) => {
+            messenger
+                .store
+                .mark_failed(&message.message_id, &e.to_string())?;
+            return Ok(MessageStatus::Failed);
+        }
+    };
+    let lock = deliver::pane_lock(messenger.workspace, &server, &pane_id)
+        .map_err(|e| MessagingError::Refused(e.to_string()))?;
+    // A deliverer that died mid-way left its claim: take it over (its paste is found by token).
+    let stale = message
+        .delivering_pid
+        .filter(|pid| !crate::coordinator::alive(*pid as u32));
+    let Some(claimed) = messenger
+        .store
+        .claim(&message.message_id, std::process::id(), stale)?
+    else {
+        drop(lock);
+        return Ok(messenger
+            .store
+            .message(&message.message_id)?
+            .map(|m| m.status)
+            .unwrap_or(MessageStatus::Failed));
+    };
+    let text = render(
+        &claimed.sender,
+        claimed.task_id.as_deref(),
+        &claimed.content,
+        &claimed.message_id,
+    );
+    let pane = Pane {
+        server: &server,
+        pane_id: &pane_id,
+        provider: Some(&provider),
+        check_ready: true,
+    };
+    let outcome = deliver::paste_and_submit(&pane, &text, &claimed.message_id);
+    drop(lock);
+    match outcome {
+        Ok(Delivery::Submitted { verified }) => {
+            messenger
+                .store
+                .mark_submitted(&claimed.message_id, verified)?;
+            stamp_first_send(messenger, &claimed.recipient)?;
+            messenger.events.emit(
+                "send.submitted",
+                json!({"message_id": claimed.message_id, "recipient": claimed.recipient, "verified": verified, "attempt": claimed.delivery_attempts}),
+            );
+            Ok(MessageStatus::Submitted)
+        }
+        Ok(Delivery::Queued(reason)) => {
+            messenger
+                .store
+                .mark_queued(&claimed.message_id, std::process::id(), reason)?;
+            messenger.events.emit("send.queued", json!({"message_id": claimed.message_id, "recipient": claimed.recipient, "reason": reason}));
+            Ok(MessageStatus::Queued(reason.into()))
+        }
+        Err(error) => {
+            messenger
+                .store
+                .mark_queued(&claimed.message_id, std::process::id(), "tmux_error")?;
+            messenger.events.emit(
+                "send.deliver_failed",
+                json!({"message_id": claimed.message_id, "error": error}),
+            );
+            Ok(MessageStatus::Queued("tmux_error".into()))
+        }
+    }
+}
+
+/// The first successful delivery to a worker marks it as given work (restart then refuses to
+/// lose its session silently).
+fn stamp_first_send(messenger: &Messenger<'_>, agent_id: &str) -> Result<(), MessagingError> {
+    let needs = messenger
+        .state
+        .load()?
+        .team
+        .and_then(|t| t.agents.get(agent_id).map(|a| a.first_send_at.is_none()))
+        .unwrap_or(false);
+    if !needs {
+        return Ok(());
+    }
+    messenger.state.update(|state| {
+        if let Some(agent) = state.team.as_mut().and_then(|t| t.agents.get_mut(agent_id))
+            && agent.first_send_at.is_none()
+        {
+            agent.first_send_at = Some(json!(now_rfc3339()));
+        }
+        Ok::<_, crate::state::StateError>(())
+    })?;
+    messenger
+        .events
+        .emit("worker.first_interaction", json!({"agent_id": agent_id}));
+    Ok(())
+}
+
+/// Delivers every pending message whose recipient can take it (the coordinator's step);
+/// whether any is still pending afterwards.
+pub fn deliver_pending(
+    messenger: &Messenger<'_>,
+    team: &TeamState,
+) -> Result<bool, MessagingError> {
+    let pending = messenger.store.pending_messages(&team.name)?;
+    let mut still_pending = false;
+    let mut blocked_recipients: Vec<String> = Vec::new();
+    let leader_reachable = team.leader.as_ref().is_some_and(|l| {
+        Server::at(&l.socket)
+            .display(&l.pane_id, "#{pane_dead}")
+            .is_ok_and(|d| d == "0")
+    });
+    for message in pending {
+        // Leader messages wait in the inbox file until a leader pane is attached.
+        if message.recipient == LEADER && !leader_reachable {
+            continue;
+        }
+        // Keep each recipient's messages in order: once one waits, the later ones wait too.
+        if blocked_recipients.contains(&message.recipient) {
+            still_pending = true;
+            continue;
+        }
+        if message.status == MessageStatus::Delivering
+            && message
+                .delivering_pid
+                .is_some_and(|pid| crate::coordinator::alive(pid as u32))
+        {
+            still_pending = true;
+            continue;
+        }
+        let status = deliver(messenger, team, &message)?;
+        if status.is_pending() {
+            still_pending = true;
+            blocked_recipients.push(message.recipient.clone());
+        }
+    }
+    Ok(still_pending)
+}
+
+/// How many messages wait for each recipient (for `status`).
+pub fn pending_counts(workspace: &Workspace, team: &str) -> BTreeMap<String, u64> {
+    if !workspace.database().exists() {
+        return BTreeMap::new();
+    }
+    Store::open(workspace)
+        .and_then(|s| s.pending_counts(team))
+        .map(|rows| rows.into_iter().collect())
+        .unwrap_or_default()
+}

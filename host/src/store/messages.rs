@@ -1,0 +1,285 @@
+//! Message rows and their statuses. A status only moves forward: a delivery is claimed with a
+//! conditional update (one deliverer at a time), and `acknowledged` is never downgraded.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Store, StoreError, new_id};
+use crate::events::now_rfc3339;
+
+/// Where a message stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub enum MessageStatus {
+    /// Stored, not yet delivered.
+    Accepted,
+    /// A process is pasting it right now.
+    Delivering,
+    /// Pasted and submitted in the recipient's pane.
+    Submitted,
+    /// The task it carried got its result.
+    Acknowledged,
+    /// Waiting for the recipient to take input; the coordinator retries.
+    Queued(String),
+    /// Written to the leader's inbox file (the leader pane was unreachable).
+    FallbackInbox,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(&self) -> String {
+        match self {
+            Self::Accepted => "accepted".into(),
+            Self::Delivering => "delivering".into(),
+            Self::Submitted => "submitted".into(),
+            Self::Acknowledged => "acknowledged".into(),
+            Self::Queued(reason) => format!("queued_{reason}"),
+            Self::FallbackInbox => "fallback_inbox".into(),
+            Self::Failed => "failed".into(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "accepted" => Self::Accepted,
+            "delivering" => Self::Delivering,
+            "submitted" => Self::Submitted,
+            "acknowledged" => Self::Acknowledged,
+            "fallback_inbox" => Self::FallbackInbox,
+            "failed" => Self::Failed,
+            other => Self::Queued(other.strip_prefix("queued_").unwrap_or(other).to_string()),
+        }
+    }
+
+    /// Still to be delivered.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Self::Accepted | Self::Queued(_) | Self::Delivering)
+    }
+}
+
+impl From<MessageStatus> for String {
+    fn from(status: MessageStatus) -> Self {
+        status.as_str()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub message_id: String,
+    pub team: String,
+    pub task_id: Option<String>,
+    pub sender: String,
+    pub recipient: String,
+    pub status: MessageStatus,
+    pub content: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub submitted_at: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub error: Option<String>,
+    pub delivery_attempts: i64,
+    pub delivering_pid: Option<i64>,
+    pub result_id: Option<String>,
+}
+
+/// A message to store.
+pub struct NewMessage<'a> {
+    pub team: &'a str,
+    pub task_id: Option<&'a str>,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+    pub content: &'a str,
+    pub result_id: Option<&'a str>,
+}
+
+const COLUMNS: &str = "message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, \
+submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        message_id: row.get(0)?,
+        team: row.get(1)?,
+        task_id: row.get(2)?,
+        sender: row.get(3)?,
+        recipient: row.get(4)?,
+        status: MessageStatus::parse(&row.get::<_, String>(5)?),
+        content: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        submitted_at: row.get(9)?,
+        acknowledged_at: row.get(10)?,
+        error: row.get(11)?,
+        delivery_attempts: row.get(12)?,
+        delivering_pid: row.get(13)?,
+        result_id: row.get(14)?,
+    })
+}
+
+/// The statuses a delivery may be claimed from.
+const CLAIMABLE: &str = "(status = 'accepted' OR status LIKE 'queued\\_%' ESCAPE '\\')";
+
+impl Store {
+    /// Stores a message (status `accepted`) before anyone tries to deliver it.
+    pub fn insert_message(&self, new: &NewMessage<'_>) -> Result<Message, StoreError> {
+        loop {
+            match self.insert_message_with_id(&new_id("msg"), new) {
+                Err(StoreError::Sqlite {
+                    source: rusqlite::Error::SqliteFailure(e, _),
+                    ..
+                }) if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Stores a message under an id chosen beforehand.
+    pub fn insert_message_with_id(
+        &self,
+        id: &str,
+        new: &NewMessage<'_>,
+    ) -> Result<Message, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, result_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'accepted', ?6, ?7, ?7, ?8)",
+            )
+            .and_then(|mut s| s.execute(params![id, new.team, new.task_id, new.sender, new.recipient, new.content, now_rfc3339(), new.result_id]))
+            .map_err(|e| self.err(e))?;
+        self.message(id)?
+            .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<Message>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE message_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row(params![id], from_row).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Claims a message for delivery by process `pid`; `None` when someone else has it or it is
+    /// no longer pending. `stale_pid` also takes over a claim whose deliverer died.
+    pub fn claim(
+        &self,
+        id: &str,
+        pid: u32,
+        stale_pid: Option<i64>,
+    ) -> Result<Option<Message>, StoreError> {
+        let now = now_rfc3339();
+        let changed = self
+            .conn
+            .prepare_cached(&format!(
+                "UPDATE messages SET status = 'delivering', delivering_pid = ?2, delivery_attempts = delivery_attempts + 1, updated_at = ?3
+                 WHERE message_id = ?1 AND ({CLAIMABLE} OR (status = 'delivering' AND delivering_pid = ?4))"
+            ))
+            .and_then(|mut s| s.execute(params![id, pid, now, stale_pid]))
+            .map_err(|e| self.err(e))?;
+        if changed == 1 {
+            self.message(id)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Back to waiting, for this reason (only the claimer may do it).
+    pub fn mark_queued(&self, id: &str, pid: u32, reason: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = ?3, queued_reason = ?4, delivering_pid = NULL, updated_at = ?5
+                 WHERE message_id = ?1 AND status = 'delivering' AND delivering_pid = ?2",
+            )
+            .and_then(|mut s| s.execute(params![id, pid, format!("queued_{reason}"), reason, now_rfc3339()]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Delivered. Never downgrades `acknowledged`.
+    pub fn mark_submitted(&self, id: &str, verified: bool) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = 'submitted', submitted_at = ?2, submit_verified = ?3, delivering_pid = NULL, updated_at = ?2
+                 WHERE message_id = ?1 AND status NOT IN ('acknowledged')",
+            )
+            .and_then(|mut s| s.execute(params![id, now, verified]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn mark_fallback(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        self.set_final(id, "fallback_inbox", error)
+    }
+
+    pub fn mark_failed(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        self.set_final(id, "failed", error)
+    }
+
+    fn set_final(&self, id: &str, status: &str, error: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = ?2, error = ?3, delivering_pid = NULL, updated_at = ?4
+                 WHERE message_id = ?1 AND status NOT IN ('acknowledged', 'submitted')",
+            )
+            .and_then(|mut s| s.execute(params![id, status, error, now_rfc3339()]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// A result for `task` from `agent` acknowledges the messages that gave it the task.
+    pub fn acknowledge_task(
+        &self,
+        team: &str,
+        agent: &str,
+        task: &str,
+    ) -> Result<usize, StoreError> {
+        let now = now_rfc3339();
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = 'acknowledged', acknowledged_at = ?4, delivering_pid = NULL, updated_at = ?4
+                 WHERE team = ?1 AND recipient = ?2 AND (task_id = ?3 OR message_id = ?3) AND status != 'acknowledged'",
+            )
+            .and_then(|mut s| s.execute(params![team, agent, task, now]))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Messages still to be delivered, oldest first.
+    pub fn pending_messages(&self, team: &str) -> Result<Vec<Message>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status = 'delivering') ORDER BY created_at, message_id"
+            ))
+            .and_then(|mut s| s.query_map(params![team], from_row)?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many messages wait for each recipient.
+    pub fn pending_counts(&self, team: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status = 'delivering') GROUP BY recipient"
+            ))
+            .and_then(|mut s| s.query_map(params![team], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The messages an agent sent or received, oldest first, from `since` (RFC 3339) on.
+    pub fn inbox(
+        &self,
+        team: &str,
+        agent: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut rows: Vec<Message> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND (recipient = ?2 OR sender = ?2) AND created_at >= ?3
+                 ORDER BY created_at DESC, message_id DESC LIMIT ?4"
+            ))
+            .and_then(|mut s| s.query_map(params![team, agent, since.unwrap_or(""), limit as i64], from_row)?.collect())
+            .map_err(|e| self.err(e))?;
+        rows.reverse();
+        Ok(rows)
+    }
+}

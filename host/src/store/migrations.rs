@@ -1,0 +1,120 @@
+//! The store's schema, as forward migrations numbered by `PRAGMA user_version`. A migration is
+//! never edited once released: changes are new migrations.
+
+use rusqlite::Connection;
+
+/// The newest schema this team-agent knows.
+pub const LATEST: i64 = 2;
+
+/// Migration `n` takes the schema from version `n - 1` to `n`.
+const MIGRATIONS: [&str; 2] = [
+    // 1: the first schema.
+    "CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        team TEXT NOT NULL,
+        task_id TEXT,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        status TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        submitted_at TEXT,
+        acknowledged_at TEXT,
+        error TEXT,
+        delivery_attempts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX messages_recipient_status ON messages (team, recipient, status);
+    CREATE INDEX messages_task ON messages (team, task_id);
+    CREATE TABLE results (
+        result_id TEXT PRIMARY KEY,
+        team TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX results_task ON results (team, task_id);
+    CREATE INDEX results_agent ON results (team, agent_id);
+    CREATE TABLE result_watchers (
+        watcher_id TEXT PRIMARY KEY,
+        team TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE scheduled_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        team TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX scheduled_due ON scheduled_events (status, due_at);
+    CREATE TABLE leader_notification_log (
+        result_id TEXT NOT NULL,
+        team TEXT NOT NULL,
+        owner_epoch INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        claimed_by INTEGER NOT NULL,
+        claimed_at TEXT NOT NULL,
+        notified_at TEXT,
+        PRIMARY KEY (result_id, team, owner_epoch)
+    );
+    CREATE TABLE agent_health (
+        team TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        activity TEXT,
+        last_output_at TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (team, agent_id)
+    );",
+    // 2: delivery bookkeeping: who is delivering a message, why it waits, and whether its
+    // submission was seen; and a link from a notification message to its result.
+    "ALTER TABLE messages ADD COLUMN delivering_pid INTEGER;
+    ALTER TABLE messages ADD COLUMN queued_reason TEXT;
+    ALTER TABLE messages ADD COLUMN submit_verified INTEGER;
+    ALTER TABLE messages ADD COLUMN result_id TEXT;
+    CREATE INDEX messages_status ON messages (status);",
+];
+
+#[derive(Debug)]
+pub enum MigrateError {
+    TooNew { found: i64, known: i64 },
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// Brings the schema up to `target`, one migration per transaction.
+pub fn migrate(conn: &mut Connection, target: i64) -> Result<(), MigrateError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > LATEST {
+        return Err(MigrateError::TooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for version in current + 1..=target.min(LATEST) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated meanwhile.
+        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now >= version {
+            continue;
+        }
+        tx.execute_batch(MIGRATIONS[(version - 1) as usize])?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
