@@ -7,6 +7,7 @@ pub mod coordinator;
 pub mod doctor;
 pub mod events;
 pub mod lifecycle;
+pub mod mcp;
 pub mod messaging;
 pub mod plugins;
 pub mod spec;

@@ -277,6 +277,11 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
         provider: Option<String>,
     },
 
+    /// The stdio MCP server given to every worker (tools send_message, report_result,
+    /// get_team_status, request_human; the caller is TEAM_AGENT_ID).
+    #[command(name = "mcp-server")]
+    McpServer,
+
     /// The per-workspace daemon that keeps the team healthy (started for you).
     #[command(subcommand)]
     Coordinator(lifecycle_cmd::CoordinatorCommand),
@@ -369,6 +374,11 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             }))
         }
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
+        Command::McpServer => {
+            crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
+                .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;
+            Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
+        }
         Command::Send {
             target,
             message,

@@ -1,0 +1,327 @@
+/*! `team-agent mcp-server`: the stdio MCP server every worker gets through its provider's launch
+plan (server name `team`). Tools: `send_message`, `report_result`, `get_team_status`,
+`request_human`. The caller is the worker named by `TEAM_AGENT_ID` in the server's environment,
+never an argument. Invalid arguments are a tool error naming the field, never a crash.
+*/
+
+use std::path::Path;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Map, Value, json};
+
+use crate::messaging::{self, LEADER, Messenger, ReportError};
+use crate::plugins::Registry;
+use crate::workspace::Workspace;
+
+/// The MCP server of one workspace, for one caller.
+pub struct TeamServer {
+    workspace: Workspace,
+    caller: Option<String>,
+    registry: Registry,
+}
+
+/// A tool call that cannot proceed: the text says which field and why.
+struct ToolError(String);
+
+impl TeamServer {
+    pub fn new(workspace: Workspace) -> Self {
+        let caller = std::env::var("TEAM_AGENT_ID")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let registry = Registry::load(Some(workspace.root()));
+        Self {
+            workspace,
+            caller,
+            registry,
+        }
+    }
+
+    fn caller(&self) -> Result<&str, ToolError> {
+        self.caller.as_deref().ok_or_else(|| {
+            ToolError("this MCP server was started without TEAM_AGENT_ID: only team-agent workers can use it".into())
+        })
+    }
+
+    fn dispatch(&self, name: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        match name {
+            "send_message" => self.send_message(args),
+            "report_result" => self.report_result(args),
+            "get_team_status" => self.team_status(),
+            "request_human" => self.request_human(args),
+            other => Err(ToolError(format!(
+                "unknown tool '{other}' (tools: send_message, report_result, get_team_status, request_human)"
+            ))),
+        }
+    }
+
+    fn messenger(&self) -> Result<Messenger<'_>, ToolError> {
+        Messenger::open(&self.workspace, &self.registry).map_err(|e| ToolError(e.to_string()))
+    }
+
+    fn send_message(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let caller = self.caller()?;
+        let to = match args.get("to") {
+            Some(Value::String(s)) if !s.trim().is_empty() => vec![s.clone()],
+            Some(Value::Array(list)) if !list.is_empty() => list
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| ToolError("`to`: every recipient must be a string".into()))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(ToolError(
+                    "`to` must be \"leader\", an agent id, a list of them, or \"*\"".into(),
+                ));
+            }
+            None => {
+                return Err(ToolError(
+                    "`to` is required: \"leader\", an agent id, a list of them, or \"*\"".into(),
+                ));
+            }
+        };
+        let content = required_text(args, "content")?;
+        let task = optional_text(args, "task_id")?;
+        let messenger = self.messenger()?;
+        let team = messenger.team().map_err(|e| ToolError(e.to_string()))?;
+        let recipients = messaging::resolve_recipients(&team, &to, caller)
+            .map_err(|e| ToolError(format!("`to`: {e}")))?;
+        let outcomes = messaging::send(
+            &messenger,
+            caller,
+            &recipients,
+            task.as_deref(),
+            &content,
+            true,
+        )
+        .map_err(|e| ToolError(e.to_string()))?;
+        Ok(json!({"ok": true, "messages": outcomes}))
+    }
+
+    fn report_result(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let caller = self.caller()?;
+        let summary = required_text(args, "summary")?;
+        let messenger = self.messenger()?;
+        let task_id = match optional_text(args, "task_id")? {
+            Some(t) => t,
+            None => self
+                .current_task(&messenger, caller)
+                .unwrap_or_else(|| "manual".into()),
+        };
+        let status = optional_text(args, "status")?.unwrap_or_else(|| "success".into());
+        let mut envelope = json!({
+            "schema_version": "result_envelope_v1",
+            "task_id": task_id,
+            "agent_id": caller,
+            "status": status,
+            "summary": summary,
+        });
+        for key in ["changes", "tests", "risks", "artifacts", "next_actions"] {
+            envelope[key] = match args.get(key) {
+                None | Some(Value::Null) => json!([]),
+                Some(v @ Value::Array(_)) => v.clone(),
+                Some(_) => return Err(ToolError(format!("`{key}` must be a list"))),
+            };
+        }
+        match messaging::report_result(
+            &messenger,
+            envelope,
+            Some(caller),
+            Path::new("report_result"),
+        ) {
+            Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or_default()),
+            Err(ReportError::Invalid(problems)) => Err(ToolError(
+                problems
+                    .iter()
+                    .map(|d| format!("`{}`: {}", d.path.trim_start_matches('/'), d.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+            Err(ReportError::Other(e)) => Err(ToolError(e.to_string())),
+        }
+    }
+
+    /// The task of the newest message the caller got that is not acknowledged yet.
+    fn current_task(&self, messenger: &Messenger<'_>, caller: &str) -> Option<String> {
+        let team = messenger.team().ok()?;
+        let inbox = messenger.store.inbox(&team.name, caller, None, 50).ok()?;
+        inbox
+            .iter()
+            .rev()
+            .find(|m| {
+                m.recipient == caller && m.status.as_str() != "acknowledged" && m.task_id.is_some()
+            })
+            .and_then(|m| m.task_id.clone())
+    }
+
+    fn team_status(&self) -> Result<Value, ToolError> {
+        let registry = Registry::load_from(&[]);
+        let ctx = crate::lifecycle::Context::new(&self.workspace, &registry, &|_| {});
+        let team = crate::state::StateStore::new(&self.workspace)
+            .load()
+            .ok()
+            .and_then(|s| s.team)
+            .map(|t| t.name);
+        let pending = team
+            .map(|t| messaging::pending_counts(&self.workspace, &t))
+            .unwrap_or_default();
+        let report =
+            crate::lifecycle::status(&ctx, None, &pending).map_err(|e| ToolError(e.to_string()))?;
+        Ok(json!({
+            "team": report.team,
+            "running": report.running,
+            "agents": report.agents.iter().map(|a| json!({"id": a.id, "provider": a.provider, "status": a.status, "activity": a.activity, "pending_messages": a.pending_messages})).collect::<Vec<_>>(),
+        }))
+    }
+
+    fn request_human(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let caller = self.caller()?;
+        let question = required_text(args, "question")?;
+        let task = optional_text(args, "task_id")?;
+        let messenger = self.messenger()?;
+        let content = format!("{caller} needs a human decision: {question}");
+        let outcomes = messaging::send(
+            &messenger,
+            caller,
+            &[LEADER.to_string()],
+            task.as_deref(),
+            &content,
+            true,
+        )
+        .map_err(|e| ToolError(e.to_string()))?;
+        messenger.events.emit(
+            "mcp.request_human",
+            json!({"agent_id": caller, "task_id": task}),
+        );
+        Ok(
+            json!({"ok": true, "status": "needs_human", "message_id": outcomes.first().map(|o| o.message_id.clone())}),
+        )
+    }
+}
+
+fn required_text(args: &Map<String, Value>, field: &str) -> Result<String, ToolError> {
+    match args.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(ToolError(format!("`{field}` must not be empty"))),
+        Some(_) => Err(ToolError(format!("`{field}` must be a string"))),
+        None => Err(ToolError(format!("`{field}` is required"))),
+    }
+}
+
+fn optional_text(args: &Map<String, Value>, field: &str) -> Result<Option<String>, ToolError> {
+    match args.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ToolError(format!("`{field}` must be a string"))),
+    }
+}
+
+fn schema(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn tools() -> Vec<Tool> {
+    let list = json!({"type": "array", "items": {"type": "object"}});
+    vec![
+        Tool::new(
+            "send_message",
+            "Send a message to the leader, a teammate, a list of them, or everyone (\"*\"): questions, progress, blockers.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "to": {"description": "\"leader\", an agent id, a list of agent ids, or \"*\"", "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "content": {"type": "string", "description": "The message"},
+                    "task_id": {"type": "string", "description": "The task it is about"}
+                },
+                "required": ["to", "content"]
+            })),
+        ),
+        Tool::new(
+            "report_result",
+            "Report the result of your task, once, when it is finished (status success, blocked, failed or partial).",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "summary": {"type": "string"},
+                    "status": {"type": "string", "enum": ["success", "blocked", "failed", "partial"]},
+                    "task_id": {"type": "string", "description": "Default: the task of your newest unfinished message"},
+                    "changes": list, "tests": list, "risks": list, "artifacts": list, "next_actions": list
+                },
+                "required": ["summary"]
+            })),
+        ),
+        Tool::new(
+            "get_team_status",
+            "Who is in the team, whether each agent runs and is busy, and how many messages wait for it.",
+            schema(json!({"type": "object", "properties": {}})),
+        ),
+        Tool::new(
+            "request_human",
+            "Ask the human (through the leader) for a decision you must not make alone.",
+            schema(json!({
+                "type": "object",
+                "properties": {"question": {"type": "string"}, "task_id": {"type": "string"}},
+                "required": ["question"]
+            })),
+        ),
+    ]
+}
+
+impl ServerHandler for TeamServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("team", env!("CARGO_PKG_VERSION")))
+            .with_instructions("team-agent: talk to your team (send_message), report your task's result once (report_result).")
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = request.arguments.clone().unwrap_or_default();
+        let result = match self.dispatch(&request.name, &args) {
+            Ok(value) => CallToolResult::success(vec![ContentBlock::text(value.to_string())]),
+            Err(ToolError(message)) => {
+                let body =
+                    json!({"ok": false, "error": message, "reason": "invalid_tool_arguments"});
+                CallToolResult::error(vec![ContentBlock::text(body.to_string())])
+            }
+        };
+        Ok(result.into())
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client goes away.
+pub fn serve(workspace: Workspace) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let server = TeamServer::new(workspace)
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| e.to_string())?;
+        server.waiting().await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
