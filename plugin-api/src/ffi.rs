@@ -71,7 +71,8 @@ impl RootModule for PluginRootRef {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// The provider methods (DESIGN.md §3). Append new methods after `fixtures`.
+/// The provider methods (DESIGN.md §3). New methods are appended at the end; those after
+/// `fixtures` (the last field of the first version) are optional for the host.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = ProviderTableRef)))]
@@ -96,6 +97,9 @@ pub struct ProviderTable {
     /// → JSON `Vec<Fixture>`.
     #[sabi(last_prefix_field)]
     pub fixtures: extern "C" fn() -> FfiResult,
+    /// → JSON `Vec<String>`: the keys that interrupt the current turn. Appended after the first
+    /// table: a plugin built without it still loads, and the host falls back to `Escape`.
+    pub interrupt_keys: extern "C" fn() -> FfiResult,
 }
 
 /// The display methods (DESIGN.md §3). Append new methods after `rebuild`.

@@ -170,6 +170,10 @@ extern "C" fn p_fixtures<P: ProviderPlugin + Instance>() -> FfiResult {
     guard(|| Ok(P::instance().fixtures()))
 }
 
+extern "C" fn p_interrupt_keys<P: ProviderPlugin + Instance>() -> FfiResult {
+    guard(|| Ok(P::instance().interrupt_keys()))
+}
+
 /// The plugin's version as the export macro saw it (`CARGO_PKG_VERSION` of the plugin crate),
 /// stored for `info`. One per library, like the root module itself.
 static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -208,6 +212,7 @@ pub fn provider_root<P: ProviderPlugin + Instance>(
         turn_state: p_turn_state::<P>,
         submit_keys: p_submit_keys::<P>,
         fixtures: p_fixtures::<P>,
+        interrupt_keys: p_interrupt_keys::<P>,
     }
     .leak_into_prefix();
     PluginRoot {

@@ -62,6 +62,11 @@ pub trait ProviderPlugin: Send + Sync + 'static {
     fn fixtures(&self) -> Vec<Fixture> {
         Vec::new()
     }
+
+    /// The keys that interrupt the current turn (`team-agent interrupt AGENT`).
+    fn interrupt_keys(&self) -> Vec<String> {
+        vec!["Escape".into()]
+    }
 }
 
 /// A display plugin: shows the team's workers to the operator by returning plans.

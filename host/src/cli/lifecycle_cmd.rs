@@ -77,6 +77,7 @@ pub fn up(
         definition: definition.to_path_buf(),
         yes,
         fresh,
+        bind_leader: true,
     };
     let report = lifecycle::up(&ctx, &spec, &options).map_err(user_error)?;
     let mut text = format!(

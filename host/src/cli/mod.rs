@@ -3,6 +3,7 @@ with it), dispatch, and the rendering of answers and errors. Commands are thin: 
 the module that owns the work, and build a [`Reply`].
 */
 
+mod demo_cmd;
 mod doctor_cmd;
 mod lifecycle_cmd;
 mod messaging_cmd;
@@ -24,6 +25,7 @@ const ABOUT: &str =
 
 const EXAMPLES: &str = "\
 Examples:
+  team-agent demo                         a real team of three scripted workers, start to finish
   team-agent init my-team                 write a starter team (two scripted workers)
   team-agent validate my-team             check a team directory or team.spec.yaml
   team-agent up my-team                   start the team's workers in tmux
@@ -57,6 +59,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a real team of three scripted workers in a temporary workspace: start it, give each a
+    /// task, collect the results, shut it down. No network, no API key.
+    #[command(
+        after_help = "Example:\n  team-agent demo --keep   # leave it running to look around"
+    )]
+    Demo {
+        /// Leave the team running and print how to attach.
+        #[arg(long)]
+        keep: bool,
+    },
+
     /// Write a starter team: TEAM.md and two scripted workers in agents/.
     #[command(after_help = "Example:\n  team-agent init my-team && team-agent validate my-team")]
     Init {
@@ -322,6 +335,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Reply> {
     let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
     match cli.command {
+        Command::Demo { keep } => demo_cmd::demo(keep),
         Command::Init { dir, force } => spec_cmd::init(dir.as_deref(), force),
         Command::Validate { path } => spec_cmd::validate(&path, &workspace()?),
         Command::Compile { dir, out } => spec_cmd::compile(&dir, out.as_deref(), &workspace()?),

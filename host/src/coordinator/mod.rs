@@ -8,9 +8,11 @@ Sleeps are sliced, so every exit condition is seen within a tick interval even w
 */
 
 mod daemon;
+mod detectors;
 mod tick;
 
 pub use daemon::{RunOptions, run};
+pub use detectors::{IDLE_ACK, read_tail};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use team_agent_plugin_api::{ScreenState, StartupDecision};
+use team_agent_plugin_api::{
+    ApprovalDecision, ApprovalPolicy, ApprovalRequest, ScreenState, StartupDecision,
+};
+
+use super::detectors::{self, Detectors, SENDER};
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::lifecycle::{capture_context, last_lines, record_session};
@@ -16,9 +20,19 @@ use crate::state::{Activity, AgentState, AgentStatus, StateStore, TeamState, Tea
 use crate::tmux::{PaneInfo, Server, Snapshot};
 use crate::workspace::Workspace;
 
+/// The team's own MCP tools: approving a worker's call to one of them is always safe.
+const TEAM_TOOLS: [&str; 4] = [
+    "send_message",
+    "report_result",
+    "get_team_status",
+    "request_human",
+];
+
 /// The tick interval while messages wait for delivery.
 pub const BUSY_INTERVAL: Duration = Duration::from_millis(200);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a busy worker may print nothing while it has work before the leader is told.
+const DEFAULT_STUCK_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long after a spawn the coordinator keeps answering startup dialogs.
 const STARTUP_WINDOW: Duration = Duration::from_secs(120);
 
@@ -49,6 +63,8 @@ struct Observation {
     output_changed: Option<u64>,
     session: Option<team_agent_plugin_api::SessionRecord>,
     api_error: Option<serde_json::Value>,
+    /// Episode memory to keep in the agent's record.
+    flags: Vec<(String, serde_json::Value)>,
 }
 
 pub struct Runner<'a> {
@@ -60,6 +76,8 @@ pub struct Runner<'a> {
     last_socket: Option<PathBuf>,
     seen: HashMap<String, Seen>,
     urgent: bool,
+    stuck_timeout: Duration,
+    leader_api_error: Option<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -74,6 +92,8 @@ impl<'a> Runner<'a> {
             last_socket: None,
             seen: HashMap::new(),
             urgent: false,
+            stuck_timeout: DEFAULT_STUCK_TIMEOUT,
+            leader_api_error: None,
         }
     }
 
@@ -104,7 +124,8 @@ impl<'a> Runner<'a> {
         }
         self.last_socket = Some(team.tmux_socket.clone());
         if self.interval.is_none() {
-            self.interval = Some(self.interval_of(&team));
+            let interval = self.interval_of(&team);
+            self.interval = Some(interval);
         }
         let server = Server::at(&team.tmux_socket);
         // 2. One pane snapshot.
@@ -116,8 +137,10 @@ impl<'a> Runner<'a> {
             );
             return Ok(Outcome::Stop("tmux_session_missing"));
         }
+        let workspace = self.workspace.clone();
+        let messenger = Messenger::open(&workspace, self.registry).map_err(|e| e.to_string())?;
         // 3–5. Sessions, startup and runtime prompts, health and activity.
-        let observations = self.observe_agents(&team, &server, &snapshot);
+        let observations = self.observe_agents(&team, &server, &snapshot, &messenger);
         let mut current = team.clone();
         for (id, o) in &observations {
             if let Some(agent) = current.agents.get_mut(id) {
@@ -137,9 +160,23 @@ impl<'a> Runner<'a> {
                 false
             }
         };
+        // 7. Fire scheduled events.
+        self.fire_scheduled(&messenger, &current);
         // Save what the tick learned.
         self.save(observations)?;
-        // Collect results and notify the leader, exactly once each.
+        // 8. Stuck and idle detection, leader reminders (on the state as saved).
+        if let Ok(Some(saved)) = self.store.load().map(|s| s.team) {
+            let detectors = Detectors {
+                messenger: &messenger,
+                registry: self.registry,
+                events: &self.events,
+                store: &self.store,
+                stuck_timeout: self.stuck_timeout,
+            };
+            detectors::run(&detectors, &saved);
+            detectors::leader_api_errors(&detectors, &saved, &mut self.leader_api_error);
+        }
+        // 9. Collect results and notify the leader, exactly once each.
         if let Err(e) = messaging::notify_pending_results(&messenger, &current) {
             self.events.emit(
                 "coordinator.tick.notify_failed",
@@ -151,17 +188,40 @@ impl<'a> Runner<'a> {
         Ok(Outcome::Continue { busy })
     }
 
-    fn interval_of(&self, team: &TeamState) -> Duration {
-        crate::spec::load(
+    /// Reads the tick interval and the stuck timeout from the team definition (once).
+    fn interval_of(&mut self, team: &TeamState) -> Duration {
+        let spec = crate::spec::load(
             &team.definition,
             self.workspace.root(),
             &self.registry.catalog(),
         )
-        .ok()
-        .and_then(|s| s.spec.runtime.tick_interval_sec)
-        .filter(|s| *s > 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_INTERVAL)
+        .ok();
+        let runtime = spec.as_ref().map(|s| &s.spec.runtime);
+        if let Some(stuck) = runtime
+            .and_then(|r| r.stuck_timeout_sec)
+            .filter(|s| *s > 0.0)
+        {
+            self.stuck_timeout = Duration::from_secs_f64(stuck);
+        }
+        runtime
+            .and_then(|r| r.tick_interval_sec)
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_INTERVAL)
+    }
+
+    /// Fires the scheduled events that are due.
+    fn fire_scheduled(&self, messenger: &Messenger<'_>, team: &TeamState) {
+        let Ok(due) = messenger.store.due_events(&team.name, &now_rfc3339()) else {
+            return;
+        };
+        for (id, kind, payload, _) in due {
+            self.events.emit(
+                "scheduled.fired",
+                json!({"id": id, "kind": kind, "payload": payload}),
+            );
+            let _ = messenger.store.finish_event(id, None);
+        }
     }
 
     fn observe_agents(
@@ -169,6 +229,7 @@ impl<'a> Runner<'a> {
         team: &TeamState,
         server: &Server,
         snapshot: &Snapshot,
+        messenger: &Messenger<'_>,
     ) -> Vec<(String, Observation)> {
         let owned: Vec<String> = team
             .agents
@@ -185,14 +246,14 @@ impl<'a> Runner<'a> {
             };
             let observation = match snapshot.pane(&pane_id) {
                 None => self.gone(agent, pane_id),
-                Some(pane) if pane.dead => self.dead(agent, pane, server),
+                Some(pane) if pane.dead => self.dead(agent, pane, server, messenger),
                 Some(pane) => {
                     let others: Vec<String> = owned
                         .iter()
                         .filter(|s| Some(s.as_str()) != agent.session_id())
                         .cloned()
                         .collect();
-                    self.alive(agent, pane, server, others)
+                    self.alive(agent, pane, server, others, messenger)
                 }
             };
             found.push((agent.id.clone(), observation));
@@ -214,7 +275,13 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn dead(&self, agent: &AgentState, pane: &PaneInfo, server: &Server) -> Observation {
+    fn dead(
+        &self,
+        agent: &AgentState,
+        pane: &PaneInfo,
+        server: &Server,
+        messenger: &Messenger<'_>,
+    ) -> Observation {
         let mut observation = Observation {
             pane_id: pane.pane_id.clone(),
             status: Some(AgentStatus::Exited),
@@ -227,6 +294,33 @@ impl<'a> Runner<'a> {
                 "worker.abnormal_exit",
                 json!({"agent_id": agent.id, "exit_code": pane.exit_status, "last_lines": lines}),
             );
+            let notice = format!(
+                "{} exited (code {}). Its last lines:\n{}\nResume it with `team-agent start-agent {}`.",
+                agent.id,
+                pane.exit_status
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                lines
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .rev()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                agent.id
+            );
+            if let Err(e) = messaging::send(
+                messenger,
+                SENDER,
+                &[messaging::LEADER.to_string()],
+                None,
+                &notice,
+                true,
+            ) {
+                self.events
+                    .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
+            }
             observation.exit_code = pane.exit_status;
             observation.last_lines = Some(lines);
         }
@@ -239,6 +333,7 @@ impl<'a> Runner<'a> {
         pane: &PaneInfo,
         server: &Server,
         owned_by_others: Vec<String>,
+        messenger: &Messenger<'_>,
     ) -> Observation {
         let mut observation = Observation {
             pane_id: pane.pane_id.clone(),
@@ -307,7 +402,18 @@ impl<'a> Runner<'a> {
             let activity = match verdict.value {
                 ScreenState::Idle => Activity::Idle,
                 ScreenState::Busy => Activity::Busy,
-                ScreenState::AwaitingApproval { .. } => Activity::AwaitingApproval,
+                ScreenState::AwaitingApproval { prompt } => {
+                    self.answer_approval(
+                        agent,
+                        &pane.pane_id,
+                        &screen,
+                        &prompt,
+                        server,
+                        messenger,
+                        &mut observation,
+                    );
+                    Activity::AwaitingApproval
+                }
                 ScreenState::ApiError { class } => {
                     let class = serde_json::to_value(class).unwrap_or_default();
                     if agent.extra.get("api_error").and_then(|e| e.get("class")) != Some(&class) {
@@ -332,6 +438,75 @@ impl<'a> Runner<'a> {
             observation.activity = Some(activity);
         }
         observation
+    }
+
+    /// Answers a runtime approval prompt when the policy allows it (calls of the team's own MCP
+    /// tools); otherwise tells the leader, once per prompt.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_approval(
+        &self,
+        agent: &AgentState,
+        pane_id: &str,
+        screen: &str,
+        prompt: &str,
+        server: &Server,
+        messenger: &Messenger<'_>,
+        observation: &mut Observation,
+    ) {
+        let Ok(provider) = self.registry.provider(&agent.provider) else {
+            return;
+        };
+        let policy = ApprovalPolicy::AllowTools {
+            server: crate::lifecycle::MCP_SERVER_NAME.into(),
+            tools: TEAM_TOOLS.iter().map(|t| t.to_string()).collect(),
+        };
+        let request = ApprovalRequest {
+            screen: screen.to_string(),
+            policy,
+        };
+        match provider.approval_keys(&request).map(|v| (v.value, v.rule)) {
+            Ok((ApprovalDecision::Answer { keys, choice }, rule)) => {
+                self.events.emit("approval.auto_answered", json!({"agent_id": agent.id, "prompt": prompt, "choice": choice, "keys": keys, "rule": rule}));
+                let _ = server.send_keys(pane_id, &keys);
+            }
+            Ok((ApprovalDecision::Defer { reason }, _)) => {
+                if agent
+                    .extra
+                    .get("approval_notified")
+                    .and_then(|v| v.as_str())
+                    == Some(prompt)
+                {
+                    return;
+                }
+                self.events.emit(
+                    "approval.needs_leader",
+                    json!({"agent_id": agent.id, "prompt": prompt, "reason": reason}),
+                );
+                let notice = format!(
+                    "{} is waiting for an approval: \"{prompt}\" ({reason}). Answer it with `team-agent answer {} yes` \
+(or no, always), or look first with `team-agent peek {}`.",
+                    agent.id, agent.id, agent.id
+                );
+                if let Err(e) = messaging::send(
+                    messenger,
+                    SENDER,
+                    &[messaging::LEADER.to_string()],
+                    None,
+                    &notice,
+                    true,
+                ) {
+                    self.events
+                        .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
+                }
+                observation
+                    .flags
+                    .push(("approval_notified".into(), json!(prompt)));
+            }
+            Err(e) => self.events.emit(
+                "approval.plugin_failed",
+                json!({"agent_id": agent.id, "error": e.to_string()}),
+            ),
+        }
     }
 
     /// Applies the tick's observations under the state lock, to agents whose pane is still the
@@ -380,6 +555,7 @@ impl Observation {
             && self.session.is_none()
             && self.output_changed.is_none()
             && self.last_lines.is_none()
+            && self.flags.is_empty()
     }
 
     fn apply(self, agent: &mut AgentState, events: &EventLog) {
@@ -407,6 +583,9 @@ impl Observation {
         }
         if let Some(error) = self.api_error {
             agent.extra.entry("api_error").or_insert(error);
+        }
+        for (key, value) in self.flags {
+            agent.extra.insert(key, value);
         }
         if let Some(record) = self.session
             && agent.session.is_none()

@@ -21,6 +21,8 @@ pub struct UpOptions {
     pub yes: bool,
     /// Start anew even though a stopped team's sessions could be resumed.
     pub fresh: bool,
+    /// Make the caller's tmux pane the leader (when `up` runs inside tmux).
+    pub bind_leader: bool,
 }
 
 /// One started worker.
@@ -195,13 +197,15 @@ pub fn up(
             return Err(e);
         }
     };
-    let leader = caller_pane().map(|(pane_id, socket)| LeaderBinding {
-        pane_id,
-        socket,
-        provider: Some(spec.spec.leader.provider.clone()),
-        bound_at: now_rfc3339(),
-        extra: Default::default(),
-    });
+    let leader = caller_pane()
+        .filter(|_| options.bind_leader)
+        .map(|(pane_id, socket)| LeaderBinding {
+            pane_id,
+            socket,
+            provider: Some(spec.spec.leader.provider.clone()),
+            bound_at: now_rfc3339(),
+            extra: Default::default(),
+        });
     let mut team = TeamState {
         name: spec.spec.team.name.clone(),
         session_name: session.clone(),

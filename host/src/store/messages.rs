@@ -263,6 +263,20 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// How many messages each recipient has not finished yet (pending, or submitted and not
+    /// acknowledged by a result): the work it has.
+    pub fn open_work(
+        &self,
+        team: &str,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status IN ('delivering', 'submitted')) GROUP BY recipient"
+            ))
+            .and_then(|mut s| s.query_map(params![team], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect())
+            .map_err(|e| self.err(e))
+    }
+
     /// The messages an agent sent or received, oldest first, from `since` (RFC 3339) on.
     pub fn inbox(
         &self,

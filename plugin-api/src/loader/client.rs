@@ -225,6 +225,14 @@ impl<'a> ProviderClient<'a> {
     pub fn fixtures(&self) -> Result<Vec<Fixture>, CallError> {
         self.caller.call("fixtures", || (self.table.fixtures())())
     }
+
+    /// The keys that interrupt a turn; `Escape` for a plugin built before the method existed.
+    pub fn interrupt_keys(&self) -> Result<Vec<String>, CallError> {
+        match self.table.interrupt_keys() {
+            Some(method) => self.caller.call("interrupt_keys", || method()),
+            None => Ok(vec!["Escape".into()]),
+        }
+    }
 }
 
 /// Typed calls to a display plugin.

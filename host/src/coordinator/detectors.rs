@@ -1,0 +1,308 @@
+//! The coordinator's detectors: a stuck worker, a team gone all idle, a worker stuck in API
+//! errors, API errors in the leader's own pane. Each tells the leader once per episode, with a
+//! neutral message; the episode memory lives in the state, so a restarted coordinator does not
+//! repeat itself. (Approvals and abnormal exits are seen where the screen is read, in `tick`.)
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use team_agent_plugin_api::{ScreenState, TurnState};
+
+use crate::events::{EventLog, now_rfc3339};
+use crate::messaging::{self, LEADER, Messenger};
+use crate::plugins::Registry;
+use crate::state::{Activity, AgentStatus, StateStore, TeamState};
+
+/// How long every worker must stay idle before the leader is reminded.
+pub const IDLE_DEBOUNCE: Duration = Duration::from_secs(60);
+/// How long `acknowledge-idle` silences the all-idle reminder.
+pub const IDLE_ACK: Duration = Duration::from_secs(30 * 60);
+/// How long a worker may stay in API errors before the leader is told.
+const API_ERROR_GRACE: Duration = Duration::from_secs(60);
+
+/// The name messages from team-agent itself carry.
+pub const SENDER: &str = "team-agent";
+
+pub struct Detectors<'a> {
+    pub messenger: &'a Messenger<'a>,
+    pub registry: &'a Registry,
+    pub events: &'a EventLog,
+    pub store: &'a StateStore,
+    pub stuck_timeout: Duration,
+}
+
+fn age(at: Option<&str>) -> Option<Duration> {
+    let at = DateTime::parse_from_rfc3339(at?).ok()?.with_timezone(&Utc);
+    (Utc::now() - at).to_std().ok()
+}
+
+fn tell_leader(d: &Detectors<'_>, text: &str) {
+    if let Err(e) = messaging::send(d.messenger, SENDER, &[LEADER.to_string()], None, text, true) {
+        d.events
+            .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
+    }
+}
+
+/// Sets one flag in an agent's or the team's `extra` (under the state lock).
+fn set_flag(store: &StateStore, agent: Option<&str>, key: &str, value: Value) {
+    let _ = store.update(|state| {
+        if let Some(team) = state.team.as_mut() {
+            let extra = match agent {
+                Some(id) => team.agents.get_mut(id).map(|a| &mut a.extra),
+                None => Some(&mut team.extra),
+            };
+            if let Some(extra) = extra {
+                if value.is_null() {
+                    extra.remove(key);
+                } else {
+                    extra.insert(key.into(), value.clone());
+                }
+            }
+        }
+        Ok::<_, crate::state::StateError>(())
+    });
+}
+
+/// Runs every detector on the team as the tick left it.
+pub fn run(d: &Detectors<'_>, team: &TeamState) {
+    let work = d.messenger.store.open_work(&team.name).unwrap_or_default();
+    stuck(d, team, &work);
+    api_errors(d, team);
+    all_idle(d, team);
+}
+
+/// A worker that shows `busy` but prints nothing for `stuck_timeout` while it has work.
+fn stuck(d: &Detectors<'_>, team: &TeamState, work: &HashMap<String, u64>) {
+    for agent in team
+        .agents
+        .values()
+        .filter(|a| a.status == AgentStatus::Running)
+    {
+        let busy = agent.activity == Some(Activity::Busy);
+        let quiet = age(agent.last_output_at.as_deref()).is_some_and(|a| a >= d.stuck_timeout);
+        let has_work = work.get(&agent.id).copied().unwrap_or(0) > 0;
+        let notified = agent.extra.contains_key("stuck_notified_at");
+        if busy && quiet && has_work && !notified {
+            d.events.emit(
+                "coordinator.agent_stuck",
+                json!({"agent_id": agent.id, "last_output_at": agent.last_output_at}),
+            );
+            tell_leader(
+                d,
+                &format!(
+                    "{} looks stuck: busy with no new output for {} s while it has work. \
+Look with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or restart it with `team-agent start-agent {} --force`.",
+                    agent.id,
+                    d.stuck_timeout.as_secs(),
+                    agent.id,
+                    agent.id,
+                    agent.id
+                ),
+            );
+            set_flag(
+                d.store,
+                Some(&agent.id),
+                "stuck_notified_at",
+                json!(now_rfc3339()),
+            );
+        } else if notified && !(busy && quiet) {
+            set_flag(d.store, Some(&agent.id), "stuck_notified_at", Value::Null);
+        }
+    }
+}
+
+/// A worker still in API errors after a grace period is reported once per episode.
+fn api_errors(d: &Detectors<'_>, team: &TeamState) {
+    for agent in team
+        .agents
+        .values()
+        .filter(|a| a.status == AgentStatus::Running)
+    {
+        let since = agent
+            .extra
+            .get("api_error")
+            .and_then(|e| e.get("since"))
+            .and_then(Value::as_str);
+        let notified = agent.extra.contains_key("api_error_notified");
+        match (agent.activity == Some(Activity::ApiError), since) {
+            (true, Some(since))
+                if !notified && age(Some(since)).is_some_and(|a| a >= API_ERROR_GRACE) =>
+            {
+                let class = agent.extra["api_error"]["class"]
+                    .as_str()
+                    .unwrap_or("other");
+                d.events.emit(
+                    "coordinator.api_error_reported",
+                    json!({"agent_id": agent.id, "class": class}),
+                );
+                tell_leader(
+                    d,
+                    &format!(
+                        "{} has been in provider API errors ({class}) for over {} s; it retries by itself. \
+Check the provider's status or credentials; `team-agent peek {}` shows its screen.",
+                        agent.id,
+                        API_ERROR_GRACE.as_secs(),
+                        agent.id
+                    ),
+                );
+                set_flag(
+                    d.store,
+                    Some(&agent.id),
+                    "api_error_notified",
+                    json!(now_rfc3339()),
+                );
+            }
+            (false, _) if notified => {
+                set_flag(d.store, Some(&agent.id), "api_error_notified", Value::Null)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a worker is idle, from its transcript when its provider reads one, else its screen.
+fn idle(d: &Detectors<'_>, agent: &crate::state::AgentState) -> Option<bool> {
+    let provider = d.registry.provider(&agent.provider).ok()?;
+    if let Some(path) = agent
+        .session
+        .as_ref()
+        .and_then(|s| s.transcript_path.as_ref())
+        && provider
+            .manifest()
+            .is_ok_and(|m| m.capabilities.transcript_turn_state)
+        && let Some(tail) = read_tail(path, 128 * 1024)
+        && let Ok(verdict) = provider.turn_state(&tail)
+    {
+        return match verdict.value {
+            TurnState::Idle | TurnState::Interrupted => Some(true),
+            TurnState::Working | TurnState::BlockedOnHuman | TurnState::Error => Some(false),
+            TurnState::Unknown => None,
+        };
+    }
+    match agent.activity {
+        Some(Activity::Idle) => Some(true),
+        Some(Activity::Unknown) | None => None,
+        Some(_) => Some(false),
+    }
+}
+
+/// The last `max` bytes of a file (a transcript tail; never the whole file).
+pub fn read_tail(path: &std::path::Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.seek(SeekFrom::End(0)).ok()?;
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every worker idle after having worked: after the debounce, one neutral reminder per episode,
+/// unless acknowledged (`team-agent acknowledge-idle`).
+fn all_idle(d: &Detectors<'_>, team: &TeamState) {
+    let workers: Vec<&crate::state::AgentState> = team
+        .agents
+        .values()
+        .filter(|a| a.status == AgentStatus::Running && !a.paused)
+        .collect();
+    if workers.is_empty() {
+        return;
+    }
+    let verdicts: Vec<Option<bool>> = workers.iter().map(|a| idle(d, a)).collect();
+    let monitor = team
+        .extra
+        .get("idle_monitor")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let armed = monitor["armed"].as_bool().unwrap_or(false);
+    let all_idle = verdicts.iter().all(|v| *v == Some(true));
+    if !all_idle {
+        if verdicts.iter().any(|v| *v == Some(false))
+            && (!armed || monitor.get("idle_since").is_some())
+        {
+            set_flag(d.store, None, "idle_monitor", json!({"armed": true}));
+        }
+        return;
+    }
+    if !armed {
+        return;
+    }
+    let Some(since) = monitor["idle_since"].as_str().map(str::to_string) else {
+        set_flag(
+            d.store,
+            None,
+            "idle_monitor",
+            json!({"armed": true, "idle_since": now_rfc3339()}),
+        );
+        return;
+    };
+    if age(Some(&since)).is_none_or(|a| a < IDLE_DEBOUNCE) {
+        return;
+    }
+    let acknowledged = team
+        .extra
+        .get("idle_acknowledged_until")
+        .and_then(Value::as_str)
+        .is_some_and(|until| {
+            DateTime::parse_from_rfc3339(until).is_ok_and(|u| u.with_timezone(&Utc) > Utc::now())
+        });
+    if acknowledged {
+        d.events
+            .emit("idle_takeover.no_ping", json!({"reason": "acknowledged"}));
+    } else {
+        let minutes = age(Some(&since))
+            .map(|a| a.as_secs() / 60)
+            .unwrap_or(1)
+            .max(1);
+        d.events.emit(
+            "idle_takeover.ping",
+            json!({"workers": workers.len(), "idle_since": since}),
+        );
+        tell_leader(
+            d,
+            &format!(
+                "All {} workers are idle (for about {minutes} min). The next step is yours: review the results \
+(`team-agent results`) and send more work, or run `team-agent acknowledge-idle` to silence this reminder for 30 minutes.",
+                workers.len()
+            ),
+        );
+    }
+    // The episode ends here: the next reminder needs a worker to work again first.
+    set_flag(d.store, None, "idle_monitor", json!({"armed": false}));
+}
+
+/// API errors on the leader's own pane (when its provider has a plugin): one event per
+/// distinct error.
+pub fn leader_api_errors(d: &Detectors<'_>, team: &TeamState, last: &mut Option<String>) {
+    let Some(binding) = team.leader.as_ref() else {
+        return;
+    };
+    let Some(provider) = binding
+        .provider
+        .as_deref()
+        .and_then(|p| d.registry.provider(p).ok())
+    else {
+        return;
+    };
+    let server = crate::tmux::Server::at(&binding.socket);
+    let Ok(screen) = server.capture(&binding.pane_id) else {
+        return;
+    };
+    let class = match provider.classify_screen(&screen).map(|v| v.value) {
+        Ok(ScreenState::ApiError { class }) => serde_json::to_value(class)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string)),
+        _ => None,
+    };
+    if class != *last {
+        if let Some(class) = &class {
+            d.events.emit(
+                "leader.api_error",
+                json!({"pane_id": binding.pane_id, "class": class}),
+            );
+        }
+        *last = class;
+    }
+}
