@@ -7,6 +7,7 @@ mod demo_cmd;
 mod doctor_cmd;
 mod lifecycle_cmd;
 mod messaging_cmd;
+mod operator_cmd;
 mod output;
 mod plugins_cmd;
 pub(crate) mod spec_cmd;
@@ -290,6 +291,31 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
         provider: Option<String>,
     },
 
+    /// The last lines of a worker's screen, control sequences removed.
+    Peek {
+        agent: String,
+        #[arg(long, default_value_t = 40)]
+        lines: usize,
+    },
+
+    /// Attach this terminal to a worker's window (detach with the tmux prefix + d).
+    Attach { agent: String },
+
+    /// Interrupt a worker's current turn (its provider's interrupt key).
+    Interrupt { agent: String },
+
+    /// Answer a worker's pending approval prompt by hand.
+    #[command(after_help = "Examples:\n  team-agent answer alice yes\n  team-agent answer alice 3")]
+    Answer {
+        agent: String,
+        /// The option's number, or yes / no / always.
+        choice: String,
+    },
+
+    /// Silence the all-idle reminder for 30 minutes.
+    #[command(name = "acknowledge-idle")]
+    AcknowledgeIdle,
+
     /// The stdio MCP server given to every worker (tools send_message, report_result,
     /// get_team_status, request_human; the caller is TEAM_AGENT_ID).
     #[command(name = "mcp-server")]
@@ -388,6 +414,11 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             }))
         }
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
+        Command::Peek { agent, lines } => operator_cmd::peek(&workspace()?, &agent, lines),
+        Command::Attach { agent } => operator_cmd::attach(&workspace()?, &agent),
+        Command::Interrupt { agent } => operator_cmd::interrupt(&workspace()?, &agent),
+        Command::Answer { agent, choice } => operator_cmd::answer(&workspace()?, &agent, &choice),
+        Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(&workspace()?),
         Command::McpServer => {
             crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;

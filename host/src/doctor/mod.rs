@@ -45,7 +45,88 @@ fn check(
 
 /// Runs every check on `workspace`.
 pub fn run_checks(workspace: &Workspace) -> Vec<Check> {
-    vec![tmux(), plugins(workspace), state(workspace)]
+    vec![
+        tmux(),
+        plugins(workspace),
+        state(workspace),
+        database(workspace),
+        coordinator(workspace),
+        orphans(),
+    ]
+}
+
+fn database(workspace: &Workspace) -> Check {
+    if !workspace.database().exists() {
+        return check(
+            "database",
+            Level::Ok,
+            "no message store yet (created at the first message)",
+            None,
+        );
+    }
+    match crate::store::Store::open(workspace).and_then(|s| s.version()) {
+        Ok(v) => check(
+            "database",
+            Level::Ok,
+            format!("{} (schema {v})", workspace.database().display()),
+            None,
+        ),
+        Err(e) => check(
+            "database",
+            Level::Fail,
+            e.to_string(),
+            Some(
+                "move the file aside to start an empty store; messages in it would be lost".into(),
+            ),
+        ),
+    }
+}
+
+fn coordinator(workspace: &Workspace) -> Check {
+    let running = StateStore::new(workspace)
+        .load()
+        .ok()
+        .and_then(|s| s.team)
+        .is_some_and(|t| t.status == crate::state::TeamStatus::Running);
+    match (crate::coordinator::running_pid(workspace), running) {
+        (Some(pid), _) => check(
+            "coordinator",
+            Level::Ok,
+            format!("running (pid {pid})"),
+            None,
+        ),
+        (None, true) => check(
+            "coordinator",
+            Level::Warn,
+            "not running while the team runs: queued messages wait",
+            Some(
+                "start it with `team-agent coordinator start` (any send or start-agent does too)"
+                    .into(),
+            ),
+        ),
+        (None, false) => check("coordinator", Level::Ok, "not running (no team runs)", None),
+    }
+}
+
+fn orphans() -> Check {
+    let found = find_orphans();
+    if found.is_empty() {
+        return check("orphans", Level::Ok, "no orphaned coordinator", None);
+    }
+    let list: Vec<String> = found
+        .iter()
+        .map(|o| format!("pid {} ({}: {})", o.pid, o.workspace.display(), o.why))
+        .collect();
+    check(
+        "orphans",
+        Level::Warn,
+        format!(
+            "{} orphaned coordinator(s): {}",
+            found.len(),
+            list.join("; ")
+        ),
+        Some("end them with `team-agent doctor --cleanup-orphans --confirm`".into()),
+    )
 }
 
 fn tmux() -> Check {
@@ -179,4 +260,109 @@ pub fn restore_state(workspace: &Workspace, confirm: bool) -> Result<String, Str
         store.path().display(),
         snapshot.display()
     ))
+}
+
+/// A coordinator process that should not be running.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    pub pid: u32,
+    pub workspace: std::path::PathBuf,
+    pub why: String,
+    /// After cleanup: `killed`, `already_gone` or `failed: …`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// Every `team-agent coordinator run` process of this user whose workspace is gone, or which does
+/// not hold its workspace's coordinator lock (a stray second copy).
+pub fn find_orphans() -> Vec<Orphan> {
+    let me = nix::unistd::getuid().as_raw();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != me || pid == std::process::id() || !crate::coordinator::alive(pid) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_coordinator = args
+            .windows(2)
+            .any(|w| w[0] == "coordinator" && w[1] == "run");
+        let Some(at) = args.iter().position(|a| a == "--workspace") else {
+            continue;
+        };
+        let Some(workspace) = args.get(at + 1).map(std::path::PathBuf::from) else {
+            continue;
+        };
+        if !is_coordinator {
+            continue;
+        }
+        let why = if !workspace.join(".team").is_dir() {
+            "its workspace no longer exists".to_string()
+        } else {
+            match crate::coordinator::running_pid(&Workspace::at(&workspace)) {
+                Some(owner) if owner == pid => continue,
+                Some(owner) => format!("coordinator {owner} holds the workspace's lock"),
+                None => "it does not hold its workspace's coordinator lock".to_string(),
+            }
+        };
+        found.push(Orphan {
+            pid,
+            workspace,
+            why,
+            outcome: None,
+        });
+    }
+    found
+}
+
+/// Ends orphans: SIGTERM to the process group, 3 s, SIGKILL, 2 s; the outcome of each.
+pub fn cleanup_orphans(mut orphans: Vec<Orphan>) -> Vec<Orphan> {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::Pid;
+    let wait = |pid: u32, secs: u64| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while crate::coordinator::alive(pid) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        !crate::coordinator::alive(pid)
+    };
+    for orphan in &mut orphans {
+        let pid = Pid::from_raw(orphan.pid as i32);
+        if !crate::coordinator::alive(orphan.pid) {
+            orphan.outcome = Some("already_gone".into());
+            continue;
+        }
+        // A coordinator leads its own process group (it starts with setsid).
+        let _ = killpg(pid, Signal::SIGTERM).or_else(|_| kill(pid, Signal::SIGTERM));
+        if wait(orphan.pid, 3) {
+            orphan.outcome = Some("killed".into());
+            continue;
+        }
+        let _ = killpg(pid, Signal::SIGKILL).or_else(|_| kill(pid, Signal::SIGKILL));
+        orphan.outcome = Some(if wait(orphan.pid, 2) {
+            "killed".into()
+        } else {
+            "failed: still running after SIGKILL".into()
+        });
+    }
+    orphans
 }
