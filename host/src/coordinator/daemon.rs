@@ -94,6 +94,11 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         if STOP.load(Ordering::SeqCst) {
             break "signal";
         }
+        if options.no_orphan_exit && !workspace_exists(workspace.root().to_path_buf()) {
+            // Told to outlive its workspace (testing orphan cleanup): nothing to tick.
+            std::thread::sleep(SLICE);
+            continue;
+        }
         let started = Instant::now();
         let pause = match runner.tick() {
             Ok(Outcome::Continue { busy }) => {
@@ -129,6 +134,15 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         if let Some(why) = sleep_until(started + pause, workspace, options, &runner) {
             break why;
         }
+    };
+    // However the loop ended, a workspace (or a state) that is gone leaves nothing that could use
+    // the team's server: a team this coordinator ran vanished from under it.
+    let vanished = !workspace_exists(workspace.root().to_path_buf())
+        || (reason == "no_team" && runner.last_socket().is_some());
+    let reason = if !options.no_orphan_exit && vanished {
+        "workspace_deleted"
+    } else {
+        reason
     };
     if reason == "workspace_deleted" {
         // Nothing can use the team's tmux server any more: end it, so no worker outlives it.

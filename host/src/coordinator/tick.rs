@@ -114,6 +114,9 @@ impl<'a> Runner<'a> {
     /// One tick.
     pub fn tick(&mut self) -> Result<Outcome, String> {
         let tick_started = Instant::now();
+        if !self.workspace.team_dir().is_dir() {
+            return Ok(Outcome::Stop("workspace_deleted"));
+        }
         // 1. Session gate.
         let state = self.store.load().map_err(|e| e.to_string())?;
         let Some(team) = state.team else {

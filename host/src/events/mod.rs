@@ -54,8 +54,13 @@ impl EventLog {
     /// Appends one event. `fields` must be a JSON object (or null for none).
     pub fn append(&self, event: &str, fields: &Value) -> std::io::Result<()> {
         let line = render(event, fields);
-        if let Some(dir) = self.path.parent() {
-            workspace::private_dir(dir).map_err(std::io::Error::other)?;
+        if let Some(dir) = self.path.parent()
+            && !dir.is_dir()
+        {
+            // Only the log directory itself: a deleted workspace is never brought back by a
+            // late event.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o700).create(dir)?;
         }
         let _lock = FileLock::acquire(&self.lock_path(), Duration::from_secs(10))
             .map_err(std::io::Error::other)?;

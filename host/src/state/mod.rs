@@ -92,8 +92,12 @@ impl StateStore {
             .lock(LOCK, LOCK_WAIT)
             .map_err(StateError::from)?;
         let mut state = read(&self.path())?;
+        let before = state.clone();
         let out = change(&mut state)?;
-        self.write_locked(&mut state)?;
+        // Nothing changed, nothing written (and no new revision).
+        if state != before {
+            self.write_locked(&mut state)?;
+        }
         Ok(out)
     }
 

@@ -111,3 +111,153 @@ pub fn json(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// A hermetic team workspace on real tmux: its own HOME, workspace and tmux socket directory
+/// (`TMUX_TMPDIR`), the bundled plugins and `scripted-agent` from the build. Dropping it shuts
+/// the team down and ends every tmux server under its socket directory (only those).
+pub struct TeamEnv {
+    pub scratch: Scratch,
+}
+
+impl TeamEnv {
+    pub fn new() -> Self {
+        let scratch = Scratch::new();
+        std::fs::create_dir_all(scratch.path().join("tmux")).unwrap();
+        Self { scratch }
+    }
+
+    pub fn workspace(&self) -> PathBuf {
+        self.scratch.workspace()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.scratch.home()
+    }
+
+    pub fn tmux_dir(&self) -> PathBuf {
+        self.scratch.path().join("tmux")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = self.scratch.command(bundled_dir().to_str().unwrap());
+        let path = format!(
+            "{}:{}",
+            bundled_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path)
+            .env("TMUX_TMPDIR", self.tmux_dir())
+            .env_remove("TEAM_AGENT_ID")
+            .env_remove("TEAM_AGENT_WORKSPACE");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("team-agent runs")
+    }
+
+    /// Runs and parses `--json` (the flag is added).
+    pub fn json(&self, args: &[&str]) -> (bool, serde_json::Value) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        (out.status.success(), json(&out))
+    }
+
+    /// `init team` + `up team`; the agents' ids.
+    pub fn up_starter(&self) -> serde_json::Value {
+        assert!(self.run(&["init", "team"]).status.success());
+        let (ok, up) = self.json(&["up", "team"]);
+        assert!(ok, "up failed: {up}");
+        up
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let (ok, status) = self.json(&["status"]);
+        assert!(ok, "status failed: {status}");
+        status
+    }
+
+    pub fn agent(&self, id: &str) -> serde_json::Value {
+        self.status()["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .cloned()
+            .unwrap()
+    }
+
+    /// The scripted agent's transcript of a session.
+    pub fn transcript(&self, session: &str) -> PathBuf {
+        self.home()
+            .join(".scripted-agent/sessions")
+            .join(format!("{session}.jsonl"))
+    }
+
+    /// The texts of the messages a scripted session received.
+    pub fn received(&self, session: &str) -> Vec<String> {
+        std::fs::read_to_string(self.transcript(session))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == "user_message")
+            .map(|v| v["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The team's tmux server, by its socket.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        let socket = self.status()["tmux_socket"].as_str().unwrap().to_string();
+        Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for TeamEnv {
+    fn drop(&mut self) {
+        let _ = self.run(&["shutdown"]);
+        if let Ok(dirs) = std::fs::read_dir(self.tmux_dir()) {
+            for dir in dirs.filter_map(Result::ok) {
+                for socket in std::fs::read_dir(dir.path())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Result::ok)
+                {
+                    let _ = Command::new("tmux")
+                        .arg("-S")
+                        .arg(socket.path())
+                        .arg("kill-server")
+                        .output();
+                }
+            }
+        }
+    }
+}
+
+/// Polls `condition` every 100 ms for up to `seconds`.
+pub fn wait_until(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < until {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    condition()
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,354 @@
+//! The core loop on real tmux with scripted workers: up, status, shutdown, restart with the same
+//! sessions, refusals, single-agent operations, the coordinator's crash and orphan behaviour, and
+//! the demo.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::*;
+
+fn sessions(env: &TeamEnv) -> BTreeMap<String, String> {
+    env.status()["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["session_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pane_pids(env: &TeamEnv) -> Vec<u64> {
+    let out = env.tmux(&["list-panes", "-a", "-F", "#{pane_pid}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn up_status_shutdown_restart_keeps_the_same_sessions_and_leaves_nothing_behind() {
+    let env = TeamEnv::new();
+    let up = env.up_starter();
+    assert_eq!(up["agents"].as_array().unwrap().len(), 2);
+    assert!(
+        up["tmux_socket"]
+            .as_str()
+            .unwrap()
+            .starts_with(env.tmux_dir().to_str().unwrap())
+    );
+    let before = sessions(&env);
+    assert!(
+        before.values().all(|s| !s.is_empty()),
+        "every session id captured: {before:?}"
+    );
+    let status = env.status();
+    assert!(
+        status["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "running")
+    );
+    let coordinator = status["coordinator"]["pid"]
+        .as_u64()
+        .expect("a coordinator runs");
+    let pids = pane_pids(&env);
+    assert_eq!(pids.len(), 2);
+
+    let (ok, down) = env.json(&["shutdown"]);
+    assert!(ok && down["was_running"] == true, "{down}");
+    assert!(
+        wait_until(5, || !alive(coordinator) && pids.iter().all(|p| !alive(*p))),
+        "processes survived shutdown"
+    );
+    for id in before.keys() {
+        assert!(
+            env.workspace()
+                .join(format!(".team/logs/{id}.scrollback"))
+                .exists(),
+            "scrollback of {id}"
+        );
+    }
+    let (ok, again) = env.json(&["shutdown"]);
+    assert!(
+        ok && again["was_running"] == false,
+        "a second shutdown is a no-op: {again}"
+    );
+
+    let (ok, restarted) = env.json(&["restart"]);
+    assert!(ok, "{restarted}");
+    assert!(
+        restarted["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["restart_mode"] == "resumed")
+    );
+    assert_eq!(sessions(&env), before, "the same sessions were resumed");
+    let coordinator = env.status()["coordinator"]["pid"].as_u64().unwrap();
+    let pids = pane_pids(&env);
+    assert!(env.json(&["shutdown"]).0);
+    assert!(wait_until(5, || !alive(coordinator) && pids.iter().all(|p| !alive(*p))));
+}
+
+#[test]
+fn up_refuses_a_running_team_and_after_a_shutdown_points_to_restart() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let (ok, refused) = env.json(&["up", "team"]);
+    assert!(!ok);
+    assert_eq!(refused["reason"], "team_running");
+    assert!(env.json(&["shutdown"]).0);
+    let (ok, refused) = env.json(&["up", "team"]);
+    assert!(!ok);
+    assert_eq!(refused["reason"], "existing_runtime_state");
+    assert!(refused["action"].as_str().unwrap().contains("restart"));
+    let (ok, fresh) = env.json(&["up", "team", "--fresh"]);
+    assert!(ok, "{fresh}");
+}
+
+#[test]
+fn restart_refuses_atomically_when_an_interacted_worker_lost_its_session_then_allow_fresh_proceeds()
+{
+    let env = TeamEnv::new();
+    env.up_starter();
+    let alice = env.agent("alice");
+    let session = alice["session_id"].as_str().unwrap().to_string();
+    let (ok, sent) = env.json(&["send", "alice", "hello"]);
+    assert!(ok && sent["status"] == "submitted", "{sent}");
+    assert!(env.agent("alice")["first_send_at"].is_string());
+    assert!(env.json(&["shutdown"]).0);
+    std::fs::remove_file(env.transcript(&session)).unwrap();
+
+    let (ok, refused) = env.json(&["restart"]);
+    assert!(!ok);
+    assert_eq!(refused["reason"], "resume_atomicity");
+    assert_eq!(refused["status"], "refused");
+    let unresumable = refused["unresumable"].as_array().unwrap();
+    assert_eq!(
+        unresumable.len(),
+        1,
+        "bob never got work: he may start fresh; {refused}"
+    );
+    assert_eq!(unresumable[0]["agent_id"], "alice");
+    assert!(unresumable[0]["first_send_at"].is_string());
+    assert!(refused["error"].as_str().unwrap().contains("alice"));
+    assert!(
+        refused["action"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-fresh")
+    );
+    let sessions = env.tmux(&["list-sessions"]);
+    assert!(
+        String::from_utf8_lossy(&sessions.stdout).trim().is_empty(),
+        "a refused restart created nothing"
+    );
+
+    let (ok, restarted) = env.json(&["restart", "--allow-fresh"]);
+    assert!(ok, "{restarted}");
+    let alice = restarted["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "alice")
+        .unwrap()
+        .clone();
+    assert_eq!(alice["restart_mode"], "fresh");
+    assert_ne!(alice["session_id"].as_str().unwrap(), session);
+}
+
+#[test]
+fn a_corrupt_first_send_at_refuses_restart_with_its_own_reason() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    assert!(env.json(&["shutdown"]).0);
+    let path = env.workspace().join(".team/runtime/state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["team"]["agents"]["bob"]["first_send_at"] = serde_json::json!("yesterday-ish");
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let (ok, refused) = env.json(&["restart"]);
+    assert!(!ok);
+    assert_eq!(refused["reason"], "invalid_first_send_at", "{refused}");
+}
+
+#[test]
+fn single_agent_operations_stop_start_reset_add_remove() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    assert!(env.json(&["stop-agent", "bob"]).0);
+    assert_eq!(env.agent("bob")["status"], "stopped");
+    let (ok, started) = env.json(&["start-agent", "bob"]);
+    assert!(ok && started["action"] == "resumed", "{started}");
+    assert_eq!(env.agent("bob")["session_id"].as_str().unwrap(), session);
+    let (ok, noop) = env.json(&["start-agent", "bob"]);
+    assert!(ok && noop["action"] == "noop");
+
+    let (ok, refused) = env.json(&["reset-agent", "bob"]);
+    assert!(!ok && refused["reason"] == "discard_session_required");
+    let (ok, reset) = env.json(&["reset-agent", "bob", "--discard-session"]);
+    assert!(ok, "{reset}");
+    assert_ne!(env.agent("bob")["session_id"].as_str().unwrap(), session);
+
+    let role = env.scratch.path().join("carol.md");
+    std::fs::write(
+        &role,
+        "---\nname: carol\nrole: helper\nprovider: scripted\n---\nHelp.\n",
+    )
+    .unwrap();
+    let (ok, added) = env.json(&["add-agent", "carol", "--role-file", role.to_str().unwrap()]);
+    assert!(ok, "{added}");
+    assert_eq!(env.agent("carol")["status"], "running");
+    std::fs::write(&role, "---\nname: carol2\nrole: x\nprovider: nosuch\n---\n").unwrap();
+    let (ok, failed) = env.json(&["add-agent", "carol2", "--role-file", role.to_str().unwrap()]);
+    assert!(!ok, "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("step validate failed"),
+        "{failed}"
+    );
+    assert!(
+        !env.workspace().join("team/agents/carol2.md").exists(),
+        "the failed add was rolled back"
+    );
+
+    let (ok, refused) = env.json(&["remove-agent", "carol"]);
+    assert!(!ok && refused["reason"] == "force_required");
+    let (ok, removed) = env.json(&["remove-agent", "carol", "--force"]);
+    assert!(ok, "{removed}");
+    assert!(
+        env.status()["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != "carol")
+    );
+}
+
+#[test]
+fn a_killed_coordinator_is_started_again_by_the_next_mutating_command_and_loses_nothing() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let pid = env.status()["coordinator"]["pid"].as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_until(5, || !alive(pid)));
+    assert_eq!(env.status()["coordinator"]["status"], "stale");
+    let (ok, sent) = env.json(&["send", "bob", "@scripted sleep 2", "--task", "t-crash"]);
+    assert!(ok, "{sent}");
+    let (ok, queued) = env.json(&["send", "bob", "second message", "--task", "t-crash"]);
+    assert!(
+        ok && queued["status"].as_str().unwrap().starts_with("queued"),
+        "bob is busy: {queued}"
+    );
+    let new_pid = env.status()["coordinator"]["pid"]
+        .as_u64()
+        .expect("the send started a coordinator");
+    assert_ne!(new_pid, pid);
+    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    assert!(
+        wait_until(20, || env.received(&session).len() == 2),
+        "the queued message was delivered: {:?}",
+        env.received(&session)
+    );
+}
+
+#[test]
+fn an_orphaned_coordinator_exits_by_itself_and_doctor_cleans_up_one_that_cannot() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let status = env.status();
+    let pid = status["coordinator"]["pid"].as_u64().unwrap();
+    let socket = status["tmux_socket"].as_str().unwrap().to_string();
+    assert!(wait_until(5, || std::fs::remove_dir_all(
+        env.workspace().join(".team")
+    )
+    .is_ok()));
+    assert!(
+        wait_until(15, || !alive(pid)),
+        "the coordinator outlived its workspace"
+    );
+    let server = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert!(
+        !server.status.success(),
+        "the team's tmux server outlived its workspace"
+    );
+
+    // A coordinator told not to exit (the way a wedged one would not) is found and killed.
+    let env = TeamEnv::new();
+    env.up_starter();
+    assert!(env.json(&["coordinator", "stop"]).0);
+    let mut child = env
+        .command()
+        .args(["coordinator", "run", "--no-orphan-exit", "--workspace"])
+        .arg(env.workspace())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ghost = child.id() as u64;
+    assert!(wait_until(5, || env.status()["coordinator"]["pid"]
+        .as_u64()
+        == Some(ghost)));
+    // The coordinator may be writing into it right now: try until the directory is gone.
+    assert!(wait_until(5, || std::fs::remove_dir_all(
+        env.workspace().join(".team")
+    )
+    .is_ok()));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(alive(ghost), "self-exit was disabled");
+    let (_, dry) = env.json(&["doctor", "--cleanup-orphans"]);
+    let found = dry["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["pid"] == ghost)
+        .cloned();
+    assert!(
+        found.is_some_and(|o| o["why"].as_str().unwrap().contains("no longer exists")),
+        "{dry}"
+    );
+    assert!(alive(ghost), "a dry run kills nothing");
+    let (ok, cleaned) = env.json(&["doctor", "--cleanup-orphans", "--confirm"]);
+    let mine = cleaned["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["pid"] == ghost)
+        .cloned()
+        .unwrap();
+    assert!(ok && mine["outcome"] == "killed", "{cleaned}");
+    let _ = child.wait();
+}
+
+#[test]
+fn the_demo_runs_a_real_team_and_cleans_up() {
+    let env = TeamEnv::new();
+    let out = env.run(&["demo"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("demo ok: 3 workers, 3 results"),
+        "{text}"
+    );
+}
