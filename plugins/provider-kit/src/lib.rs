@@ -12,7 +12,8 @@ questions and what each answer means stay in the plugin's code. This crate is th
   transcripts), its errors, and how a user's file overrides it;
 - [`screen`]: normalising a capture (escape sequences stripped, blank lines dropped, bottom lines
   kept, lines cut to a sane width);
-- [`menu`]: numbered menus with a highlighted option, and the keys that move to an option;
+- [`menu`]: menus with a highlighted option (numbered, or lists whose options line up without
+  numbers), and the keys that move to an option;
 - [`user`]: finding and applying the user's file, never failing because of it.
 
 ```

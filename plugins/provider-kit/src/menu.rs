@@ -1,10 +1,11 @@
-/*! Numbered menus on a screen (`› 1. Trust and continue` / `  2. Back`) and the keys that pick
-one of their options.
+/*! Menus on a screen and the keys that pick one of their options: numbered menus
+(`› 1. Trust and continue` / `  2. Back`) and lists drawn without numbers, whose options line up
+under the highlighted one (`❯ No, exit` / `  Yes, I trust this folder`).
 
-Agent CLIs draw their dialogs as numbered options with a selector glyph in front of the highlighted
-one. Whether a digit selects an option differs between CLIs and versions, so [`Menu::keys_to`]
-moves from the highlighted option with `Up`/`Down` and confirms with `Enter`, which every menu
-understands.
+Agent CLIs draw their dialogs as options with a selector glyph in front of the highlighted one.
+Whether a digit selects an option differs between CLIs and versions (and a list without numbers
+has none), so [`Menu::keys_to`] moves from the highlighted option with `Up`/`Down` and confirms
+with `Enter`, which every menu understands.
 */
 
 use regex::Regex;
@@ -21,6 +22,7 @@ pub struct MenuOption {
 }
 
 /// Options numbered 1, 2, 3 … in order, as drawn; other lines (descriptions) may sit between.
+/// A list drawn without numbers gets them from its order, top to bottom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Menu {
     options: Vec<MenuOption>,
@@ -33,6 +35,8 @@ const MAX_GAP: usize = 3;
 #[derive(Debug, Clone)]
 pub struct MenuReader {
     option: Regex,
+    /// A highlighted entry of a list without numbers: indent, selector, label.
+    list_entry: Regex,
 }
 
 impl MenuReader {
@@ -47,7 +51,11 @@ impl MenuReader {
             r"^\s*(?:(?P<selector>{selector})\s*)?(?P<number>\d{{1,2}})\.\s+(?P<label>\S.*?)\s*$"
         ))
         .expect("escaped selectors always form a valid pattern");
-        Self { option }
+        let list_entry = Regex::new(&format!(
+            r"^(?P<indent>\s*)(?:{selector})\s+(?P<label>\S.*?)\s*$"
+        ))
+        .expect("escaped selectors always form a valid pattern");
+        Self { option, list_entry }
     }
 
     /// Whether `line` is drawn like a menu option (`› 2. No`).
@@ -83,6 +91,54 @@ impl MenuReader {
             }
         }
         (current.len() >= 2).then_some(Menu { options: current })
+    }
+
+    /// The first list of at least two options drawn without numbers at or below `lines[from]`:
+    /// a highlighted line (`❯ No, exit`) and the lines right above and below it whose text starts
+    /// in the column its label starts in (`  Yes, I trust this folder`).
+    pub fn list_below(&self, lines: &[String], from: usize) -> Option<Menu> {
+        let (highlighted, column) = (from..lines.len()).find_map(|index| {
+            let line = &lines[index];
+            if self.is_option(line) {
+                return None;
+            }
+            let caps = self.list_entry.captures(line)?;
+            let label_start = caps.name("label")?.start();
+            Some((index, line[..label_start].chars().count()))
+        })?;
+        let aligned = |index: usize| {
+            let line = &lines[index];
+            let indent = line.chars().take_while(|c| c.is_whitespace()).count();
+            indent == column && line.chars().count() > column
+        };
+        let first = (from..highlighted)
+            .rev()
+            .take_while(|&i| aligned(i))
+            .last()
+            .unwrap_or(highlighted);
+        let last = (highlighted + 1..lines.len())
+            .take_while(|&i| aligned(i))
+            .last()
+            .unwrap_or(highlighted);
+        if first == last {
+            return None;
+        }
+        let options = (first..=last)
+            .zip(1..)
+            .map(|(index, number)| MenuOption {
+                number,
+                label: lines[index].chars().skip(column).collect::<String>(),
+                line: index,
+                highlighted: index == highlighted,
+            })
+            .collect();
+        Some(Menu { options })
+    }
+
+    /// The first numbered menu at or below `lines[from]`, else the first list without numbers.
+    pub fn any_below(&self, lines: &[String], from: usize) -> Option<Menu> {
+        self.below(lines, from)
+            .or_else(|| self.list_below(lines, from))
     }
 
     /// `line` read as a menu option, if it is drawn like one; `index` is where it is.
@@ -195,6 +251,50 @@ mod tests {
         assert!(reader().is_option("  2. Back to Agent Command Center"));
         assert!(!reader().is_option("› Ask Codex to do anything"));
         assert!(!reader().is_option("› 1.5 is the version"));
+    }
+
+    #[test]
+    fn a_list_without_numbers_is_read_from_its_alignment() {
+        let screen = lines(
+            " Security guide\n ❯ No, exit\n   Yes, I trust this folder\n Enter to confirm · Esc to cancel",
+        );
+        let menu = reader().list_below(&screen, 0).unwrap();
+        let labels: Vec<&str> = menu.options().iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(labels, ["No, exit", "Yes, I trust this folder"]);
+        assert_eq!(menu.highlighted().unwrap().number, 1);
+        assert_eq!(menu.keys_to(2).unwrap(), ["Down", "Enter"]);
+    }
+
+    #[test]
+    fn options_above_the_highlighted_entry_of_a_list_count_too() {
+        let screen = lines(
+            "  Do you want to use this API key?\n    Yes\n  ❯ No (recommended)\n  Enter to confirm",
+        );
+        let menu = reader().list_below(&screen, 0).unwrap();
+        assert_eq!(menu.option(1).unwrap().label, "Yes");
+        assert_eq!(menu.highlighted().unwrap().label, "No (recommended)");
+        assert_eq!(menu.keys_to(1).unwrap(), ["Up", "Enter"]);
+    }
+
+    #[test]
+    fn a_lone_selected_line_or_a_prompt_is_not_a_list() {
+        assert_eq!(reader().list_below(&lines("❯ say hello\nhello"), 0), None);
+        assert_eq!(reader().list_below(&lines("───\n❯\n───"), 0), None);
+        let above_the_start = lines("   Yes\n ❯ No");
+        assert_eq!(reader().list_below(&above_the_start, 1), None);
+    }
+
+    #[test]
+    fn any_below_prefers_a_numbered_menu() {
+        let numbered =
+            lines("  Do you want to use this API key?\n    1. Yes\n  ❯ 2. No (recommended)");
+        let menu = reader().any_below(&numbered, 0).unwrap();
+        assert_eq!(menu.option(1).unwrap().label, "Yes");
+        let unnumbered = lines("    Yes\n  ❯ No (recommended)");
+        assert_eq!(
+            reader().any_below(&unnumbered, 0).unwrap().options().len(),
+            2
+        );
     }
 
     #[test]

@@ -1,0 +1,112 @@
+/*! Answering Claude Code's runtime prompts: tool approvals (`Do you want to proceed?` with
+`❯ 1. Yes` / `2. Yes, and don't ask again for …` / `3. No`) and, by an operator's choice, the
+custom API key question.
+
+The plugin answers only what the host allows: a call to one of the team's own MCP tools (shown as
+`<server> - <tool>(…) (MCP)` under `Tool use`; Claude's name for it is `mcp__<server>__<tool>`),
+preferring the "don't ask again" option so the same tool is not asked about again, or the option
+an operator chose by hand. Keys move from the highlighted option with `Up`/`Down` and confirm
+with `Enter`, which works in the numbered menus and in the lists without numbers alike.
+*/
+
+use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Verdict};
+use team_agent_provider_kit::{Menu, MenuOption, Rule, RuleBook};
+
+use crate::screen::{Approval, View};
+
+pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDecision> {
+    let view = View::read(book, &request.screen);
+    let defer = |reason: String, rule: &str| {
+        Verdict::by_rule(ApprovalDecision::Defer { reason }, book.label(rule))
+    };
+    let Some(approval) = view.approval().or_else(|| view.unrecognised_menu()) else {
+        return defer("no approval prompt on screen".into(), "no_prompt");
+    };
+    let rule = approval
+        .question
+        .map_or_else(|| "unrecognised_menu".to_string(), Rule::label);
+    let target = match &request.policy {
+        ApprovalPolicy::AllowTools { server, tools } => {
+            allowed_tool_option(book, &approval, server, tools)
+        }
+        ApprovalPolicy::Choose { choice } => chosen_option(book, &approval.menu, choice),
+    };
+    let target = match target {
+        Ok(option) => option,
+        Err(reason) => return defer(reason, &rule),
+    };
+    match approval.menu.keys_to(target.number) {
+        Some(keys) => Verdict::by_rule(
+            ApprovalDecision::Answer {
+                keys,
+                choice: target.label.clone(),
+            },
+            book.label(&rule),
+        ),
+        None => defer(
+            format!(
+                "cannot see which option of \"{}\" is highlighted, so no keys can reach \"{}\"",
+                approval.prompt, target.label
+            ),
+            &rule,
+        ),
+    }
+}
+
+/// The option that approves a call to one of `tools` of the MCP server `server`, or why the
+/// prompt is not such a call.
+fn allowed_tool_option<'m>(
+    book: &RuleBook,
+    approval: &'m Approval<'_>,
+    server: &str,
+    tools: &[String],
+) -> Result<&'m MenuOption, String> {
+    let Some(call) = &approval.mcp_call else {
+        return Err(format!(
+            "\"{}\" is not a call to the team's MCP tools; a human decides",
+            approval.prompt
+        ));
+    };
+    if call.server != server || !tools.contains(&call.tool) {
+        return Err(format!(
+            "Claude Code asks to run mcp__{}__{}, which is not one of the team's allowed tools",
+            call.server, call.tool
+        ));
+    }
+    ["approve_for_session", "approve_once"]
+        .iter()
+        .find_map(|group| option_matching(book, &approval.menu, group))
+        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
+}
+
+/// The option an operator named: its number (counted from the top), or `yes`, `always` or `no`.
+fn chosen_option<'m>(
+    book: &RuleBook,
+    menu: &'m Menu,
+    choice: &str,
+) -> Result<&'m MenuOption, String> {
+    let choice = choice.trim().to_ascii_lowercase();
+    if let Ok(number) = choice.parse::<u32>() {
+        return menu
+            .option(number)
+            .ok_or_else(|| format!("the prompt has no option {number}"));
+    }
+    let group = match choice.as_str() {
+        "yes" | "y" | "allow" | "once" => "approve_once",
+        "always" | "session" | "a" => "approve_for_session",
+        "no" | "n" | "deny" => "deny",
+        _ => {
+            return Err(format!(
+                "unknown choice '{choice}': use an option number, yes, always or no"
+            ));
+        }
+    };
+    option_matching(book, menu, group)
+        .ok_or_else(|| format!("no option of the prompt reads as '{choice}'"))
+}
+
+fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Option<&'m MenuOption> {
+    book.group(group)
+        .iter()
+        .find_map(|rule| menu.find(|label| rule.is_match(label)))
+}

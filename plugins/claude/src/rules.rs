@@ -1,0 +1,138 @@
+/*! The Claude Code rule book: the built-in `rules.toml`, the user's patches to it, and the checks
+a patched book must pass before the plugin trusts it (every group the plugin asks is there, every
+class and state names one the plugin API knows, every exit and blocking rule explains itself).
+*/
+
+use team_agent_plugin_api::{ApiErrorClass, TurnState};
+use team_agent_provider_kit::{RuleBook, load_rules, load_rules_from};
+
+/// The rules compiled into the plugin.
+pub const BUILTIN: &str = include_str!("../rules.toml");
+
+/// Every group the plugin's code asks.
+const GROUPS: &[&str] = &[
+    "input_rule",
+    "input_prompt",
+    "failed_turn",
+    "loading",
+    "exited",
+    "needs_human",
+    "needs_login",
+    "trust_question",
+    "trust_accept",
+    "bypass_question",
+    "bypass_accept",
+    "api_key_question",
+    "api_key_accept",
+    "approval_question",
+    "approval_footer",
+    "approval_tool",
+    "approval_tool_title",
+    "approval_tool_suffix",
+    "approve_for_session",
+    "approve_once",
+    "deny",
+    "busy",
+    "api_retry",
+    "api_error",
+    "identity_marker",
+    "turn_ignored",
+    "turn",
+];
+
+/// The built-in rules with the user's file applied (`~/.config/team-agent/providers/claude.toml`).
+pub fn load() -> RuleBook {
+    load_rules("claude", BUILTIN, check)
+}
+
+/// The built-in rules alone.
+pub fn builtin() -> RuleBook {
+    load_rules_from(BUILTIN, None, check)
+}
+
+/// What the plugin needs from a rule book beyond it being well-formed.
+pub fn check(book: &RuleBook) -> Result<(), String> {
+    if let Some(missing) = GROUPS.iter().find(|g| book.group(g).is_empty()) {
+        return Err(format!("the group '{missing}' has no rules"));
+    }
+    for rule in book.group("api_error") {
+        let class = rule.class().unwrap_or_default();
+        if api_error_class(class).is_none() {
+            return Err(format!(
+                "rule '{}': class {class:?} is not one of overloaded, rate_limit, network, timeout, other",
+                rule.name()
+            ));
+        }
+    }
+    for rule in book.group("turn") {
+        let state = rule.state().unwrap_or_default();
+        if turn_state(state).is_none() {
+            return Err(format!(
+                "rule '{}': state {state:?} is not one of idle, working, interrupted, blocked_on_human, error, unknown",
+                rule.name()
+            ));
+        }
+    }
+    for group in ["exited", "needs_human", "needs_login"] {
+        if let Some(rule) = book.group(group).iter().find(|r| r.reason().is_none()) {
+            return Err(format!(
+                "rule '{}' in '{group}' needs a `reason` for the operator",
+                rule.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The API's class named by a rule (the plugin API's wire name).
+pub fn api_error_class(name: &str) -> Option<ApiErrorClass> {
+    serde_json::from_value(serde_json::Value::String(name.into())).ok()
+}
+
+/// The turn state named by a rule (the plugin API's wire name).
+pub fn turn_state(name: &str) -> Option<TurnState> {
+    serde_json::from_value(serde_json::Value::String(name.into())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_built_in_rules_compile_and_pass_the_checks() {
+        let book = RuleBook::parse(BUILTIN).unwrap();
+        check(&book).unwrap();
+        assert_eq!(builtin().user_error(), None);
+    }
+
+    #[test]
+    fn a_user_rule_with_an_unknown_state_is_refused() {
+        let book = RuleBook::parse_with_overrides(
+            BUILTIN,
+            "[[rules.turn]]\nname = \"x\"\nstate = \"done\"\nfields = { \"/type\" = 'x' }\n",
+            Path::new("/u/claude.toml"),
+        )
+        .unwrap();
+        assert!(check(&book).unwrap_err().contains("state \"done\""));
+    }
+
+    #[test]
+    fn an_exit_rule_without_a_reason_is_refused() {
+        let book = RuleBook::parse_with_overrides(
+            BUILTIN,
+            "[[rules.exited]]\nname = \"gone\"\ncontains = ['bye']\n",
+            Path::new("/u/claude.toml"),
+        )
+        .unwrap();
+        assert!(check(&book).unwrap_err().contains("'gone'"));
+    }
+
+    #[test]
+    fn wire_names_map_to_the_plugin_api() {
+        assert_eq!(api_error_class("network"), Some(ApiErrorClass::Network));
+        assert_eq!(turn_state("interrupted"), Some(TurnState::Interrupted));
+        assert_eq!(api_error_class("dns"), None);
+    }
+}

@@ -1,0 +1,34 @@
+/*! The state of a Claude Code turn from the tail of its transcript: the last record a `turn`
+rule knows decides (an assistant `stop_reason` of `end_turn` → idle, `tool_use` → working,
+`[Request interrupted by user]` → interrupted, an API error message → error, …). Records a
+`turn_ignored` rule knows (local slash commands, meta records) never decide, and neither does
+metadata. The tail may start in the middle of a line and may hold lines from a newer Claude that
+do not parse; those are skipped. Nothing known in the tail is `unknown`, never `idle`.
+*/
+
+use serde_json::Value;
+use team_agent_plugin_api::{TurnState, Verdict};
+use team_agent_provider_kit::RuleBook;
+
+use crate::rules;
+
+pub fn state(book: &RuleBook, tail: &str) -> Verdict<TurnState> {
+    for line in tail.lines().rev() {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            continue;
+        }
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if book.record_rule("turn_ignored", &record).is_some() {
+            continue;
+        }
+        if let Some(rule) = book.record_rule("turn", &record) {
+            let state =
+                rules::turn_state(rule.state().unwrap_or_default()).unwrap_or(TurnState::Unknown);
+            return Verdict::by_rule(state, book.label(&rule.label()));
+        }
+    }
+    Verdict::by_rule(TurnState::Unknown, book.label("no_turn_record"))
+}
