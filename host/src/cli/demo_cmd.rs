@@ -125,8 +125,8 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
     let status = lifecycle::status(&ctx, None, &Default::default())
         .map_err(super::lifecycle_cmd::user_error)?;
     println!(
-        "\n  {:<8} {:<12} {:<8} {:<9} {}",
-        "AGENT", "ROLE", "TASK", "RESULT", "SESSION"
+        "
+  AGENT    ROLE         TASK     RESULT    SESSION"
     );
     for (i, (id, role, _)) in WORKERS.iter().enumerate() {
         let task = format!("demo-{}", i + 1);

@@ -119,7 +119,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
             Err(error) => {
                 failures += 1;
                 let pause = backoff(runner.interval(), failures);
-                if failures == 1 || failures % 12 == 0 {
+                if failures == 1 || failures.is_multiple_of(12) {
                     events.emit(
                         "coordinator.tick_error",
                         json!({"error": error, "consecutive_failures": failures, "next_sleep_sec": pause.as_secs_f64()}),

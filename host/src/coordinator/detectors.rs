@@ -219,9 +219,7 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
     let armed = monitor["armed"].as_bool().unwrap_or(false);
     let all_idle = verdicts.iter().all(|v| *v == Some(true));
     if !all_idle {
-        if verdicts.iter().any(|v| *v == Some(false))
-            && (!armed || monitor.get("idle_since").is_some())
-        {
+        if verdicts.contains(&Some(false)) && (!armed || monitor.get("idle_since").is_some()) {
             set_flag(d.store, None, "idle_monitor", json!({"armed": true}));
         }
         return;

@@ -70,10 +70,11 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
         .capture(pane.pane_id)
         .map_err(|e| e.to_string())?;
     let already_pasted = before.contains(&token);
-    if pane.check_ready && !already_pasted {
-        if let Some(reason) = pane.provider.and_then(|p| not_ready(p, &before)) {
-            return Ok(Delivery::Queued(reason));
-        }
+    if pane.check_ready
+        && !already_pasted
+        && let Some(reason) = pane.provider.and_then(|p| not_ready(p, &before))
+    {
+        return Ok(Delivery::Queued(reason));
     }
     if !already_pasted {
         let buffer = format!("ta-{message_id}");

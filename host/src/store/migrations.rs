@@ -118,3 +118,51 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<(), MigrateError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+
+    #[test]
+    fn a_database_created_by_the_first_schema_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("team.db");
+        let first = Store::open_at(&path, 1).unwrap();
+        assert_eq!(first.version().unwrap(), 1);
+        first
+            .conn
+            .execute(
+                "INSERT INTO messages (message_id, team, sender, recipient, status, content, created_at, updated_at)
+                 VALUES ('msg_old', 't', 'leader', 'alice', 'queued_busy', 'from the first schema', 'x', 'x')",
+                [],
+            )
+            .unwrap();
+        drop(first);
+        let latest = Store::open_at(&path, super::LATEST).unwrap();
+        assert_eq!(latest.version().unwrap(), super::LATEST);
+        let old = latest
+            .message("msg_old")
+            .unwrap()
+            .expect("the row survived");
+        assert_eq!(old.content, "from the first schema");
+        assert!(old.status.is_pending());
+        let claimed = latest
+            .claim("msg_old", 42, None)
+            .unwrap()
+            .expect("claimable after the migration");
+        assert_eq!(claimed.delivering_pid, Some(42));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_team_agent_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("team.db");
+        drop(Store::open_at(&path, super::LATEST).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", super::LATEST + 1)
+            .unwrap();
+        drop(conn);
+        let error = Store::open_at(&path, super::LATEST).err().expect("refused");
+        assert!(error.to_string().contains("newer team-agent"), "{error}");
+    }
+}

@@ -1,0 +1,149 @@
+//! The workers' MCP server, driven by a real MCP client (rmcp's, over stdio), calling every tool.
+
+mod support;
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+use support::*;
+
+fn text(result: &CallToolResult) -> Value {
+    let raw = serde_json::to_value(&result.content).unwrap();
+    let body = raw[0]["text"].as_str().unwrap_or_default().to_string();
+    serde_json::from_str(&body).unwrap_or(Value::String(body))
+}
+
+fn call(name: &str, args: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(name.to_string()).with_arguments(args.as_object().unwrap().clone())
+}
+
+#[test]
+fn a_real_mcp_client_calls_every_tool_as_the_worker_named_by_team_agent_id() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let bob_session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut command = tokio::process::Command::new(team_agent_bin());
+        command
+            .arg("mcp-server")
+            .current_dir(env.workspace())
+            .env("HOME", env.home())
+            .env("TMUX_TMPDIR", env.tmux_dir())
+            .env("TEAM_AGENT_PLUGIN_PATH", bundled_dir())
+            .env("TEAM_AGENT_ID", "alice")
+            .env("TEAM_AGENT_WORKSPACE", env.workspace());
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+
+        let tools = client.list_all_tools().await.unwrap();
+        let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "get_team_status",
+                "report_result",
+                "request_human",
+                "send_message"
+            ]
+        );
+
+        let sent = client
+            .call_tool(call(
+                "send_message",
+                json!({"to": "bob", "content": "hello from alice", "task_id": "mcp-1"}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(sent.is_error, Some(false), "{:?}", text(&sent));
+        assert_eq!(text(&sent)["messages"][0]["to"], "bob");
+
+        let bad = client
+            .call_tool(call("send_message", json!({"content": "no recipient"})))
+            .await
+            .unwrap();
+        assert_eq!(bad.is_error, Some(true));
+        assert!(
+            text(&bad)["error"].as_str().unwrap().contains("`to`"),
+            "{:?}",
+            text(&bad)
+        );
+        let unknown = client
+            .call_tool(call(
+                "send_message",
+                json!({"to": "mallory", "content": "x"}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(unknown.is_error, Some(true));
+
+        let reported = client
+            .call_tool(call(
+                "report_result",
+                json!({"summary": "reviewed", "status": "success", "task_id": "mcp-1",
+                "tests": [{"command": "cargo test", "status": "passed"}]}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(reported.is_error, Some(false), "{:?}", text(&reported));
+        assert_eq!(
+            text(&reported)["agent_id"],
+            "alice",
+            "the caller comes from TEAM_AGENT_ID"
+        );
+
+        let invalid = client
+            .call_tool(call(
+                "report_result",
+                json!({"summary": "x", "status": "great"}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(invalid.is_error, Some(true));
+        assert!(
+            text(&invalid)["error"].as_str().unwrap().contains("status"),
+            "{:?}",
+            text(&invalid)
+        );
+        let missing = client
+            .call_tool(call("report_result", json!({})))
+            .await
+            .unwrap();
+        assert!(
+            text(&missing)["error"]
+                .as_str()
+                .unwrap()
+                .contains("`summary` is required")
+        );
+
+        let status = client
+            .call_tool(call("get_team_status", json!({})))
+            .await
+            .unwrap();
+        assert_eq!(text(&status)["agents"].as_array().unwrap().len(), 2);
+
+        let human = client
+            .call_tool(call("request_human", json!({"question": "ship it?"})))
+            .await
+            .unwrap();
+        assert_eq!(text(&human)["status"], "needs_human", "{:?}", text(&human));
+
+        client.cancel().await.unwrap();
+    });
+    assert!(wait_until(20, || env
+        .received(&bob_session)
+        .iter()
+        .any(|t| t.contains("hello from alice"))));
+    let (_, results) = env.json(&["results", "--task", "mcp-1"]);
+    assert_eq!(results["results"][0]["agent_id"], "alice");
+    let inbox =
+        std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log")).unwrap();
+    assert!(
+        inbox.contains("alice needs a human decision: ship it?"),
+        "{inbox}"
+    );
+}

@@ -1,0 +1,314 @@
+//! Messages and results end to end, on real tmux with scripted workers: delivery, results back to
+//! a leader pane, concurrency, hostile payloads, 1 MiB, and a coordinator crash with a queue.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use support::*;
+
+/// A leader pane: a tmux server of the test's own running `cat > FILE`.
+struct LeaderPane {
+    socket: std::path::PathBuf,
+    file: std::path::PathBuf,
+    pane: String,
+}
+
+impl LeaderPane {
+    fn start(env: &TeamEnv) -> Self {
+        let socket = env.scratch.path().join("leader.sock");
+        let file = env.scratch.path().join("leader.txt");
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "leader",
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(format!("cat > {}", file.display()))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "the leader's tmux server started");
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(["display", "-p", "-t", "leader", "#{pane_id}"])
+            .output()
+            .unwrap();
+        let pane = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Self { socket, file, pane }
+    }
+
+    fn notifications(&self) -> usize {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .matches("[team-agent-token:")
+            .count()
+    }
+}
+
+impl Drop for LeaderPane {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+#[test]
+fn a_message_is_submitted_the_worker_reports_and_the_leader_pane_gets_exactly_one_notification() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let leader = LeaderPane::start(&env);
+    let (ok, bound) = env.json(&[
+        "attach-leader",
+        "--pane",
+        &leader.pane,
+        "--socket",
+        leader.socket.to_str().unwrap(),
+    ]);
+    assert!(ok, "{bound}");
+    let (ok, sent) = env.json(&[
+        "send",
+        "alice",
+        "Please finish task t1.\n@scripted report success all done",
+        "--task",
+        "t1",
+    ]);
+    assert!(ok && sent["status"] == "submitted", "{sent}");
+    let (ok, waited) = env.json(&["wait", "--task", "t1", "--timeout", "30"]);
+    assert!(ok, "{waited}");
+    assert_eq!(waited["envelope"]["status"], "success");
+    assert_eq!(waited["envelope"]["agent_id"], "alice");
+    let (_, results) = env.json(&["results", "--task", "t1"]);
+    assert_eq!(results["results"].as_array().unwrap().len(), 1);
+    assert!(
+        wait_until(15, || leader.notifications() >= 1),
+        "the leader pane never got the notification"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3)); // several coordinator ticks
+    assert_eq!(leader.notifications(), 1, "exactly one notification");
+    let text = std::fs::read_to_string(&leader.file).unwrap();
+    assert!(
+        text.contains("Task t1 reported success from alice: all done"),
+        "{text}"
+    );
+    let (_, inbox) = env.json(&["inbox", "alice"]);
+    let first = &inbox["messages"][0];
+    assert_eq!(
+        first["status"], "acknowledged",
+        "the result acknowledged the task's message: {inbox}"
+    );
+    assert!(env.agent("alice")["first_send_at"].is_string());
+}
+
+#[test]
+fn without_a_leader_pane_notifications_wait_in_the_leader_inbox_and_status_says_so() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    assert!(
+        env.json(&[
+            "send",
+            "bob",
+            "@scripted report blocked need the API key",
+            "--task",
+            "t2"
+        ])
+        .0
+    );
+    assert!(env.json(&["wait", "--task", "t2", "--timeout", "30"]).0);
+    let inbox = env.workspace().join(".team/runtime/leader-inbox.log");
+    assert!(wait_until(10, || std::fs::read_to_string(&inbox)
+        .is_ok_and(|t| t.contains("Task t2 reported blocked from bob"))));
+    assert!(env.status()["leader_inbox"]["bytes"].as_u64().unwrap() > 0);
+    let leader = LeaderPane::start(&env);
+    assert!(
+        env.json(&[
+            "attach-leader",
+            "--pane",
+            &leader.pane,
+            "--socket",
+            leader.socket.to_str().unwrap()
+        ])
+        .0
+    );
+    assert!(
+        wait_until(15, || leader.notifications() == 1),
+        "the waiting notification reached the new leader pane"
+    );
+}
+
+#[test]
+fn fifty_concurrent_sends_to_one_worker_arrive_whole_once_each() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let children: Vec<_> = (1..=50)
+        .map(|i| {
+            let body = format!("BEGIN-{i} {} line two of {i} END-{i}", "x".repeat(300));
+            env.command()
+                .args(["send", "alice", &body, "--json"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    assert!(
+        wait_until(90, || env.received(&session).len() >= 50),
+        "only {} arrived",
+        env.received(&session).len()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let texts = env.received(&session);
+    assert_eq!(texts.len(), 50, "one message per send");
+    let mut seen = std::collections::BTreeSet::new();
+    for text in &texts {
+        assert_eq!(
+            text.matches("BEGIN-").count(),
+            1,
+            "interleaved: {text:.120}"
+        );
+        let i: usize = text
+            .split("BEGIN-")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            text.contains(&format!(
+                "BEGIN-{i} {} line two of {i} END-{i}",
+                "x".repeat(300)
+            )),
+            "torn: {text:.120}"
+        );
+        assert!(seen.insert(i), "duplicated {i}");
+    }
+}
+
+#[test]
+fn hostile_payloads_arrive_sanitised_one_message_per_send() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let pwned = env.scratch.path().join("PWNED");
+    let payloads = [
+        format!("H1 hi\x1b[201~\rtouch {}\r", pwned.display()),
+        "H2 \x1b]52;c;ZWNobyBwd25lZA==\x07 clipboard".to_string(),
+        "H3 \x03\x04\x1a ctrl keys".to_string(),
+        "H4 \x1bP+q544e\x1b\\ dcs".to_string(),
+        "H5 \x1b[2J\x1b[H clear screen".to_string(),
+        "H6 \x1b[200~nested\x1b[201~ after the marker\r\n".to_string(),
+        "H7 \x7f\x08\x08 backspaces".to_string(),
+        "H8 \u{202e} rtl override and \u{9b}8m C1 CSI".to_string(),
+    ];
+    for p in &payloads {
+        assert!(env.json(&["send", "bob", p]).0, "send of {p:?}");
+    }
+    assert!(wait_until(60, || env.received(&session).len() >= 8));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let texts = env.received(&session);
+    assert_eq!(texts.len(), 8, "{texts:?}");
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.contains(&format!("H{}", i + 1)), "{text:?}");
+        let bad = text
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t');
+        assert!(
+            bad.is_none(),
+            "a control character arrived: {bad:?} in {text:?}"
+        );
+    }
+    assert!(!pwned.exists(), "a payload typed a command");
+    assert_eq!(env.agent("bob")["status"], "running");
+}
+
+#[test]
+fn a_one_mebibyte_message_is_delivered_whole() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = "0123456789abcdef".repeat(4) + "\n";
+    let body = line.repeat((1024 * 1024 - 200) / line.len());
+    let path = env.scratch.path().join("big.txt");
+    std::fs::write(&path, &body).unwrap();
+    let (ok, sent) = env.json(&["send", "alice", "--file", path.to_str().unwrap()]);
+    assert!(ok && sent["status"] == "submitted", "{sent}");
+    assert!(wait_until(60, || !env.received(&session).is_empty()));
+    let got = &env.received(&session)[0];
+    assert!(
+        got.contains(body.trim_end()),
+        "the 1 MiB body arrived whole ({} bytes received)",
+        got.len()
+    );
+    std::fs::write(&path, "y".repeat(1024 * 1024 + 1)).unwrap();
+    let (ok, refused) = env.json(&["send", "alice", "--file", path.to_str().unwrap()]);
+    assert!(
+        !ok && refused["error"].as_str().unwrap().contains("1 MiB"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn twenty_queued_messages_survive_a_killed_coordinator_and_are_delivered_exactly_once() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env.json(&["send", "alice", "@scripted sleep 3"]).0);
+    for i in 1..=20 {
+        let (ok, sent) = env.json(&["send", "alice", &format!("queued message number {i}")]);
+        assert!(
+            ok && sent["status"].as_str().unwrap().starts_with("queued"),
+            "{sent}"
+        );
+    }
+    let pid = env.status()["coordinator"]["pid"].as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_until(5, || !alive(pid)));
+    assert!(env.json(&["coordinator", "start"]).0);
+    assert!(
+        wait_until(90, || env.received(&session).len() >= 21),
+        "{} arrived",
+        env.received(&session).len()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let texts = env.received(&session);
+    for i in 1..=20 {
+        let n = texts
+            .iter()
+            .filter(|t| t.contains(&format!("queued message number {i}\n")))
+            .count();
+        assert_eq!(n, 1, "message {i} arrived {n} times");
+    }
+    assert_eq!(texts.len(), 21);
+}
