@@ -352,3 +352,21 @@ fn the_demo_runs_a_real_team_and_cleans_up() {
         "{text}"
     );
 }
+
+#[test]
+fn a_spec_that_asks_for_approval_needs_yes_when_there_is_no_terminal_to_ask() {
+    let env = TeamEnv::new();
+    assert!(env.run(&["init", "team"]).status.success());
+    let team = env.workspace().join("team/TEAM.md");
+    let text = std::fs::read_to_string(&team).unwrap().replace(
+        "tick_interval_sec: 2",
+        "tick_interval_sec: 2\nrequire_user_approval_before_launch: true",
+    );
+    std::fs::write(&team, text).unwrap();
+    let (ok, refused) = env.json(&["up", "team"]);
+    assert!(!ok && refused["reason"] == "approval_required", "{refused}");
+    assert!(refused["action"].as_str().unwrap().contains("--yes"));
+    assert!(env.status()["team"].is_null(), "nothing started");
+    let (ok, up) = env.json(&["up", "team", "--yes"]);
+    assert!(ok, "{up}");
+}

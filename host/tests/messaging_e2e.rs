@@ -312,3 +312,32 @@ fn twenty_queued_messages_survive_a_killed_coordinator_and_are_delivered_exactly
     }
     assert_eq!(texts.len(), 21);
 }
+
+#[test]
+fn watch_prints_one_line_per_event_and_ctrl_c_exits_zero() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let mut watch = env
+        .command()
+        .arg("watch")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(env.json(&["send", "alice", "watched message"]).0);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = watch.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("send.submitted") && l.contains("recipient=alice")),
+        "{text}"
+    );
+}

@@ -15,8 +15,16 @@ use crate::messaging::{self, LEADER, Messenger};
 use crate::plugins::Registry;
 use crate::state::{Activity, AgentStatus, StateStore, TeamState};
 
-/// How long every worker must stay idle before the leader is reminded.
-pub const IDLE_DEBOUNCE: Duration = Duration::from_secs(60);
+/// How long every worker must stay idle before the leader is reminded (60 s;
+/// `TEAM_AGENT_IDLE_DEBOUNCE_SECS` overrides it, for tests and demos).
+fn idle_debounce() -> Duration {
+    std::env::var("TEAM_AGENT_IDLE_DEBOUNCE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(60))
+}
 /// How long `acknowledge-idle` silences the all-idle reminder.
 pub const IDLE_ACK: Duration = Duration::from_secs(30 * 60);
 /// How long a worker may stay in API errors before the leader is told.
@@ -236,7 +244,7 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
         );
         return;
     };
-    if age(Some(&since)).is_none_or(|a| a < IDLE_DEBOUNCE) {
+    if age(Some(&since)).is_none_or(|a| a < idle_debounce()) {
         return;
     }
     let acknowledged = team

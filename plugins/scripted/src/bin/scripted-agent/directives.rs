@@ -47,6 +47,18 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
         let words: Vec<&str> = rest.split_whitespace().collect();
         match words.as_slice() {
             ["report", status, summary @ ..] => report(session, text, status, &summary.join(" ")),
+            ["freeze", seconds] => match seconds.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    // Looks busy but prints nothing more: how a hung CLI looks.
+                    print_flush(&format!("\r\x1b[K• Working (0s • {})", screen::BUSY));
+                    std::thread::sleep(Duration::from_secs_f64(s.min(86_400.0)));
+                    print_flush("\r\x1b[K");
+                }
+                _ => error(
+                    session,
+                    &format!("freeze needs a number of seconds, got {seconds:?}"),
+                ),
+            },
             ["sleep", seconds] => match seconds.parse::<f64>() {
                 Ok(s) if s >= 0.0 => {
                     if !busy(

@@ -25,6 +25,7 @@ Each submitted message is recorded in $HOME/.scripted-agent/sessions/<session-id
 Lines of a message starting with `@scripted` are directives:
   @scripted report STATUS SUMMARY…   report a result with `team-agent report-result`
   @scripted sleep SECONDS            keep working that long
+  @scripted freeze SECONDS           look busy but print nothing (a hung CLI)
   @scripted approval [TOOL]          show an approval prompt until it is answered
   @scripted api-error CLASS          show an API error (overloaded, rate_limit, network, timeout)
   @scripted print N                  print N lines of output
