@@ -317,7 +317,7 @@ fn twenty_queued_messages_survive_a_killed_coordinator_and_are_delivered_exactly
 fn watch_prints_one_line_per_event_and_ctrl_c_exits_zero() {
     let env = TeamEnv::new();
     env.up_starter();
-    let mut watch = env
+    let watch = env
         .command()
         .arg("watch")
         .stdout(Stdio::piped())
