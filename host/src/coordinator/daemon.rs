@@ -115,6 +115,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
                     runner.interval()
                 }
             }
+            Ok(Outcome::Stop("workspace_deleted")) if options.no_orphan_exit => SLICE,
             Ok(Outcome::Stop(why)) => break why,
             Err(error) => {
                 failures += 1;

@@ -309,6 +309,12 @@ pub fn leader_api_errors(d: &Detectors<'_>, team: &TeamState, last: &mut Option<
                 json!({"pane_id": binding.pane_id, "class": class}),
             );
         }
+        // Kept in the state so `status` shows it.
+        let seen = class
+            .as_ref()
+            .map(|c| json!({"class": c, "since": now_rfc3339()}))
+            .unwrap_or(Value::Null);
+        set_flag(d.store, None, "leader_api_error", seen);
         *last = class;
     }
 }

@@ -12,7 +12,7 @@ mod detectors;
 mod tick;
 
 pub use daemon::{RunOptions, run};
-pub use detectors::{IDLE_ACK, read_tail};
+pub use detectors::{IDLE_ACK, SENDER as NOTICE_SENDER, read_tail};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -145,7 +145,7 @@ pub fn status(
     let leader = team.leader.as_ref().map(|l: &LeaderBinding| {
         let alive = crate::tmux::Server::at(&l.socket).display(&l.pane_id, "#{pane_dead}").map(|d| d == "0").unwrap_or(false);
         serde_json::json!({"pane_id": l.pane_id, "socket": l.socket, "provider": l.provider, "alive": alive, "bound_at": l.bound_at,
-                           "owner_epoch": team.owner.as_ref().map(|o| o.epoch)})
+                           "owner_epoch": team.owner.as_ref().map(|o| o.epoch), "api_error": team.extra.get("leader_api_error")})
     });
     let inbox = ctx.workspace.leader_inbox();
     let leader_inbox = std::fs::metadata(&inbox)

@@ -173,8 +173,10 @@ pub fn send(
             detail: None,
         });
     }
-    if outcomes.iter().any(|o| o.status != "submitted") {
-        // Something waits: make sure the coordinator runs to deliver it.
+    // A mutating command brings a missing coordinator back (it delivers what waits).
+    if team.status == crate::state::TeamStatus::Running
+        && sender != crate::coordinator::NOTICE_SENDER
+    {
         let _ = crate::coordinator::ensure_running(messenger.workspace, &messenger.events);
     }
     Ok(outcomes)
