@@ -295,15 +295,23 @@ fn an_orphaned_coordinator_exits_by_itself_and_doctor_cleans_up_one_that_cannot(
     let env = TeamEnv::new();
     env.up_starter();
     assert!(env.json(&["coordinator", "stop"]).0);
-    let mut child = env
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = env
         .command()
         .args(["coordinator", "run", "--no-orphan-exit", "--workspace"])
         .arg(env.workspace())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(env.scratch.path().join("ghost.log")).unwrap())
         .spawn()
+        .map(KillOnDrop)
         .unwrap();
-    let ghost = child.id() as u64;
+    let ghost = child.0.id() as u64;
     assert!(wait_until(5, || env.status()["coordinator"]["pid"]
         .as_u64()
         == Some(ghost)));
@@ -313,7 +321,15 @@ fn an_orphaned_coordinator_exits_by_itself_and_doctor_cleans_up_one_that_cannot(
     )
     .is_ok()));
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(alive(ghost), "self-exit was disabled");
+    assert!(
+        !env.workspace().join(".team").exists(),
+        "nothing brought the deleted workspace back"
+    );
+    assert!(
+        alive(ghost),
+        "self-exit was disabled: {:?}",
+        std::fs::read_to_string(env.scratch.path().join("ghost.log"))
+    );
     let (_, dry) = env.json(&["doctor", "--cleanup-orphans"]);
     let found = dry["orphans"]
         .as_array()
@@ -335,7 +351,7 @@ fn an_orphaned_coordinator_exits_by_itself_and_doctor_cleans_up_one_that_cannot(
         .cloned()
         .unwrap();
     assert!(ok && mine["outcome"] == "killed", "{cleaned}");
-    let _ = child.wait();
+    drop(child);
 }
 
 #[test]

@@ -229,8 +229,9 @@ pub fn coordinator(workspace: &Workspace, command: &CoordinatorCommand) -> anyho
             once,
             no_orphan_exit,
         } => {
+            // The coordinator never recreates a workspace that was deleted under it.
             let code = crate::coordinator::run(
-                workspace,
+                &workspace.clone().existing_only(),
                 &crate::coordinator::RunOptions {
                     once: *once,
                     no_orphan_exit: *no_orphan_exit,

@@ -115,7 +115,8 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
                     runner.interval()
                 }
             }
-            Ok(Outcome::Stop("workspace_deleted")) if options.no_orphan_exit => SLICE,
+            // Told to outlive its workspace: a workspace (or state) vanishing mid-tick is no exit.
+            Ok(Outcome::Stop("workspace_deleted" | "no_team")) if options.no_orphan_exit => SLICE,
             Ok(Outcome::Stop(why)) => break why,
             Err(error) => {
                 failures += 1;

@@ -26,6 +26,9 @@ pub fn exe_dir() -> Option<PathBuf> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     root: PathBuf,
+    /// Whether `.team/` may be created (false for the coordinator: a deleted workspace must stay
+    /// deleted, never be brought back by a late write).
+    create: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +55,21 @@ impl Workspace {
         if !root.is_dir() {
             return Err(WorkspaceError::NotADirectory { path: given });
         }
-        Ok(Self { root })
+        Ok(Self { root, create: true })
     }
 
     /// A workspace whose root is already absolute (tests, the coordinator).
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            create: true,
+        }
+    }
+
+    /// The same workspace, but one whose `.team/` is never created again once it is gone.
+    pub fn existing_only(mut self) -> Self {
+        self.create = false;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -129,20 +141,32 @@ impl Workspace {
 
     /// Creates `.team/runtime`, `.team/runtime/locks` and `.team/logs` (mode 0700) if missing.
     pub fn ensure_dirs(&self) -> Result<(), WorkspaceError> {
-        for dir in [
-            self.team_dir(),
-            self.runtime_dir(),
-            self.locks_dir(),
-            self.logs_dir(),
-        ] {
-            private_dir(&dir)?;
+        if self.create {
+            private_dir(&self.team_dir())?;
+        } else if !self.team_dir().is_dir() {
+            return Err(WorkspaceError::NotADirectory {
+                path: self.team_dir(),
+            });
+        }
+        // One level at a time: if `.team/` vanishes meanwhile, nothing brings it back.
+        for dir in [self.runtime_dir(), self.locks_dir(), self.logs_dir()] {
+            use std::os::unix::fs::DirBuilderExt;
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(WorkspaceError::Create {
+                        path: dir,
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
 
     /// Takes the named lock (`.team/runtime/locks/<name>.lock`), waiting up to `timeout`.
     pub fn lock(&self, name: &str, timeout: std::time::Duration) -> Result<FileLock, LockError> {
-        let _ = private_dir(&self.locks_dir());
+        let _ = self.ensure_dirs();
         FileLock::acquire(
             &self.locks_dir().join(format!("{}.lock", safe_name(name))),
             timeout,
