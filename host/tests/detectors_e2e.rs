@@ -83,8 +83,12 @@ fn an_abnormal_exit_is_told_to_the_leader_once_and_start_agent_resumes_it() {
     quick_team(&env);
     let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
     assert!(env.json(&["send", "bob", "@scripted exit 3"]).0);
-    assert!(wait_until(15, || env.agent("bob")["status"] == "exited"));
-    assert_eq!(env.agent("bob")["exit_code"], 3);
+    assert!(
+        wait_until(15, || env.agent("bob")["status"] == "exited"
+            && env.agent("bob")["exit_code"] == 3),
+        "{}",
+        env.agent("bob")
+    );
     assert!(wait_until(10, || inbox(&env).contains("bob exited (code 3)")));
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(inbox(&env).matches("bob exited").count(), 1);

@@ -316,6 +316,15 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
     #[command(name = "acknowledge-idle")]
     AcknowledgeIdle,
 
+    /// Runs a worker's CLI with the environment from a private file (used in worker windows).
+    #[command(name = "worker-exec", hide = true)]
+    WorkerExec {
+        #[arg(long)]
+        env_file: PathBuf,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+
     /// The stdio MCP server given to every worker (tools send_message, report_result,
     /// get_team_status, request_human; the caller is TEAM_AGENT_ID).
     #[command(name = "mcp-server")]
@@ -419,6 +428,14 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         Command::Interrupt { agent } => operator_cmd::interrupt(&workspace()?, &agent),
         Command::Answer { agent, choice } => operator_cmd::answer(&workspace()?, &agent, &choice),
         Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(&workspace()?),
+        Command::WorkerExec { env_file, argv } => {
+            let error = lifecycle::worker_exec(&env_file, &argv);
+            eprintln!(
+                "team-agent: cannot start {}: {error}",
+                argv.first().map(String::as_str).unwrap_or("?")
+            );
+            std::process::exit(127);
+        }
         Command::McpServer => {
             crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;

@@ -285,6 +285,18 @@ impl<'a> Runner<'a> {
         server: &Server,
         messenger: &Messenger<'_>,
     ) -> Observation {
+        // tmux can see the pane close a moment before it has the exit code: wait one tick for it.
+        if pane.exit_code().is_none()
+            && agent.status != AgentStatus::Exited
+            && !agent.extra.contains_key("dead_seen")
+        {
+            let mut wait = Observation {
+                pane_id: pane.pane_id.clone(),
+                ..Default::default()
+            };
+            wait.flags.push(("dead_seen".into(), json!(now_rfc3339())));
+            return wait;
+        }
         let mut observation = Observation {
             pane_id: pane.pane_id.clone(),
             status: Some(AgentStatus::Exited),
@@ -295,12 +307,12 @@ impl<'a> Runner<'a> {
             let lines = last_lines(&screen, 15);
             self.events.emit(
                 "worker.abnormal_exit",
-                json!({"agent_id": agent.id, "exit_code": pane.exit_status, "last_lines": lines}),
+                json!({"agent_id": agent.id, "exit_code": pane.exit_code(), "last_lines": lines}),
             );
             let notice = format!(
                 "{} exited (code {}). Its last lines:\n{}\nResume it with `team-agent start-agent {}`.",
                 agent.id,
-                pane.exit_status
+                pane.exit_code()
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "unknown".into()),
                 lines
@@ -324,7 +336,7 @@ impl<'a> Runner<'a> {
                 self.events
                     .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
             }
-            observation.exit_code = pane.exit_status;
+            observation.exit_code = pane.exit_code();
             observation.last_lines = Some(lines);
         }
         observation
@@ -564,6 +576,9 @@ impl Observation {
     fn apply(self, agent: &mut AgentState, events: &EventLog) {
         if let Some(status) = self.status {
             agent.status = status;
+            if status != AgentStatus::Exited {
+                agent.extra.remove("dead_seen");
+            }
         }
         if let Some(activity) = self.activity {
             agent.activity = Some(activity);

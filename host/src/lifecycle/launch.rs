@@ -42,8 +42,7 @@ pub struct Planned {
     pub provider: String,
     pub cwd: PathBuf,
     pub plan: LaunchPlan,
-    /// The full argv given to tmux (an `env` wrapper setting and unsetting variables).
-    pub argv: Vec<String>,
+    pub env: WorkerEnv,
 }
 
 /// A fresh session id (UUID v4) for providers that take one up front.
@@ -250,26 +249,29 @@ pub fn plan(
             agent.id, agent.provider
         )));
     }
-    let argv = wrap_env(workspace, &agent.id, &home, &plan);
+    let env = worker_env(workspace, &agent.id, &home, &plan);
     Ok(Planned {
         agent_id: agent.id.clone(),
         provider: agent.provider.clone(),
         cwd,
         plan,
-        argv,
+        env,
     })
 }
 
-/// `/usr/bin/env -u … K=V … argv`: the worker's environment, whatever the tmux server inherited.
-fn wrap_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchPlan) -> Vec<String> {
-    let mut argv = vec!["/usr/bin/env".to_string()];
-    let mut unset: Vec<&str> = LEADER_ONLY_ENV.to_vec();
-    unset.extend(plan.env_unset.iter().map(String::as_str));
+/// The worker's environment on top of what the tmux server inherited: what to set (team-agent's
+/// own variables, the plan's, the profile's) and what to remove (the leader's identity).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerEnv {
+    pub set: BTreeMap<String, String>,
+    pub unset: Vec<String>,
+}
+
+fn worker_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchPlan) -> WorkerEnv {
+    let mut unset: Vec<String> = LEADER_ONLY_ENV.iter().map(|s| s.to_string()).collect();
+    unset.extend(plan.env_unset.iter().cloned());
     unset.sort_unstable();
     unset.dedup();
-    for name in unset {
-        argv.extend(["-u".to_string(), name.to_string()]);
-    }
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -287,11 +289,63 @@ fn wrap_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchPla
     for (k, v) in &plan.env {
         set.insert(k.clone(), v.clone());
     }
-    for (k, v) in set {
-        argv.push(format!("{k}={v}"));
+    WorkerEnv { set, unset }
+}
+
+/// Writes the worker's environment to a private file (never argv, where `ps` would show a
+/// profile's API key) and returns the command that applies it and runs the CLI:
+/// `team-agent worker-exec --env-file FILE -- argv…`. The file is deleted as it is read.
+fn env_wrapper(
+    workspace: &Workspace,
+    planned: &Planned,
+) -> Result<(Vec<String>, PathBuf), LifecycleError> {
+    let dir = workspace.runtime_dir().join("env");
+    workspace::private_dir(&dir).map_err(|e| LifecycleError::spawn(e.to_string()))?;
+    let file = dir.join(format!(
+        "{}-{}.json",
+        workspace::safe_name(&planned.agent_id),
+        new_session_id()
+    ));
+    let text = serde_json::to_vec(&planned.env).unwrap_or_default();
+    crate::state::write_atomically(&file, &text, 0o600)
+        .map_err(|e| LifecycleError::spawn(format!("cannot write {}: {e}", file.display())))?;
+    let exe = std::env::current_exe().map_err(|e| LifecycleError::spawn(e.to_string()))?;
+    let mut argv = vec![
+        exe.to_string_lossy().into_owned(),
+        "worker-exec".into(),
+        "--env-file".into(),
+        file.to_string_lossy().into_owned(),
+        "--".into(),
+    ];
+    argv.extend(planned.plan.argv.iter().cloned());
+    Ok((argv, file))
+}
+
+/// `team-agent worker-exec`: applies the environment file (deleting it) and becomes the CLI.
+pub fn worker_exec(env_file: &Path, argv: &[String]) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let env: WorkerEnv = match std::fs::read(env_file) {
+        Ok(bytes) => {
+            let _ = std::fs::remove_file(env_file);
+            serde_json::from_slice(&bytes).unwrap_or_default()
+        }
+        Err(e) => {
+            return std::io::Error::other(format!(
+                "cannot read the worker environment {}: {e}",
+                env_file.display()
+            ));
+        }
+    };
+    let Some((program, args)) = argv.split_first() else {
+        return std::io::Error::other("no program to run");
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    for name in &env.unset {
+        cmd.env_remove(name);
     }
-    argv.extend(plan.argv.iter().cloned());
-    argv
+    cmd.envs(&env.set);
+    cmd.exec()
 }
 
 /// Runs the plan's pre-steps (a login, …): each once, secrets on stdin.
@@ -336,20 +390,25 @@ pub fn run_pre_steps(planned: &Planned, events: &EventLog) -> Result<(), Lifecyc
 
 /// Creates the worker's window and returns its fresh state record.
 pub fn spawn(
+    workspace: &Workspace,
     server: &Server,
     session: &str,
     planned: &Planned,
     mode: &LaunchMode,
 ) -> Result<AgentState, LifecycleError> {
     tmux::ensure_socket_dir(server.socket()).map_err(|e| LifecycleError::spawn(e.to_string()))?;
+    let (argv, env_file) = env_wrapper(workspace, planned)?;
     let pane = server
         .spawn_window(&Spawn {
             session,
             window_name: &planned.agent_id,
             cwd: &planned.cwd,
-            argv: &planned.argv,
+            argv: &argv,
         })
-        .map_err(|e| LifecycleError::spawn(format!("agent '{}': {e}", planned.agent_id)))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&env_file);
+            LifecycleError::spawn(format!("agent '{}': {e}", planned.agent_id))
+        })?;
     let mut state = AgentState::new(&planned.agent_id, &planned.provider);
     state.pane_id = Some(pane.pane_id);
     state.window_id = Some(pane.window_id);

@@ -16,6 +16,7 @@ mod up;
 pub use agents::{AgentOp, add_agent, remove_agent, reset_agent, start_agent, stop_agent};
 pub use launch::{
     MCP_SERVER_NAME, capture_context, last_lines, new_session_id, read_profile, record_session,
+    worker_exec,
 };
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;

@@ -59,7 +59,7 @@ pub fn live_status(
     }
     match agent.pane_id.as_deref().and_then(|p| snapshot.pane(p)) {
         None => (AgentStatus::Missing, agent.exit_code),
-        Some(pane) if pane.dead => (AgentStatus::Exited, pane.exit_status.or(agent.exit_code)),
+        Some(pane) if pane.dead => (AgentStatus::Exited, pane.exit_code().or(agent.exit_code)),
         Some(_) => (agent.status, agent.exit_code),
     }
 }

@@ -302,7 +302,7 @@ pub fn start_all_with_modes(
     let mut states = Vec::new();
     for (p, mode) in planned.iter().zip(modes) {
         (ctx.progress)(&format!("{}: starting ({})", p.agent_id, p.provider));
-        let state = launch::spawn(server, session, p, mode)?;
+        let state = launch::spawn(ctx.workspace, server, session, p, mode)?;
         ctx.events.emit(
             "agent.spawned",
             json!({"agent_id": state.id, "provider": state.provider, "pane_id": state.pane_id, "cwd": p.cwd, "mode": mode}),

@@ -85,16 +85,19 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
             let _ = pane.server.delete_buffer(&buffer);
             return Err(e.to_string());
         }
+        // Visible: the token, or a new paste placeholder (`[Pasted text #2 +40 lines]`: CLIs fold a
+        // long paste into one, hiding the token).
+        let placeholders = |screen: &str| screen.matches("[Pasted").count();
+        let shown =
+            |screen: &str| screen.contains(&token) || placeholders(screen) > placeholders(&before);
         if !wait_for(pane, visible_timeout(text.len()), |screen| {
-            screen.contains(&token) || screen != before
+            shown(screen) || screen != before
         }) {
             // Nothing changed at all: the paste did not arrive. Pasting again later is safe.
             return Ok(Delivery::Queued("paste_not_visible"));
         }
-        // Let the whole paste land before the token check settles.
-        wait_for(pane, visible_timeout(text.len()), |screen| {
-            screen.contains(&token)
-        });
+        // Let the whole paste land before submitting.
+        wait_for(pane, visible_timeout(text.len()), shown);
     }
     let submit = match pane.provider.map(|p| p.submit_keys()) {
         Some(Ok(keys)) => keys,

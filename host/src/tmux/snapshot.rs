@@ -61,6 +61,26 @@ impl Snapshot {
     }
 }
 
+/// The exit code of a pane's process that tmux has not reaped yet (a zombie), from
+/// `/proc/<pid>/stat` (its last field holds the wait status).
+pub fn zombie_exit_code(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    let status: i32 = fields.last()?.parse().ok()?;
+    (status & 0x7f == 0).then_some((status >> 8) & 0xff)
+}
+
+impl PaneInfo {
+    /// The pane's exit status: tmux's, else the kernel's for a process not reaped yet.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_status.or_else(|| zombie_exit_code(self.pid))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
