@@ -60,11 +60,22 @@ fn up_status_shutdown_restart_keeps_the_same_sessions_and_leaves_nothing_behind(
     let pids = pane_pids(&env);
     assert_eq!(pids.len(), 2);
 
+    let socket = status["tmux_socket"].as_str().unwrap().to_string();
     let (ok, down) = env.json(&["shutdown"]);
     assert!(ok && down["was_running"] == true, "{down}");
     assert!(
         wait_until(5, || !alive(coordinator) && pids.iter().all(|p| !alive(*p))),
         "processes survived shutdown"
+    );
+    let server = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert!(
+        !server.status.success(),
+        "the team's tmux server survived shutdown"
     );
     for id in before.keys() {
         assert!(
