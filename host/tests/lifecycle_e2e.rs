@@ -397,3 +397,40 @@ fn a_spec_that_asks_for_approval_needs_yes_when_there_is_no_terminal_to_ask() {
     let (ok, up) = env.json(&["up", "team", "--yes"]);
     assert!(ok, "{up}");
 }
+
+#[test]
+fn fork_agent_starts_a_new_worker_from_a_copy_of_a_session_and_refuses_without_one() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    assert!(env.json(&["send", "alice", "remember the number 42"]).0);
+    let source = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, forked) = env.json(&[
+        "fork-agent",
+        "alice",
+        "--as",
+        "alice2",
+        "--label",
+        "second opinion",
+    ]);
+    assert!(ok, "{forked}");
+    let new = env.agent("alice2");
+    assert_eq!(new["status"], "running");
+    let session = new["session_id"].as_str().unwrap().to_string();
+    assert_ne!(session, source, "the fork has its own session");
+    assert!(
+        env.received(&session)
+            .iter()
+            .any(|t| t.contains("remember the number 42")),
+        "the fork carries the source's history"
+    );
+    assert!(
+        std::fs::read_to_string(env.workspace().join("team/agents/alice2.md"))
+            .unwrap()
+            .contains("role: second opinion")
+    );
+    let (ok, refused) = env.json(&["fork-agent", "alice", "--as", "alice2"]);
+    assert!(!ok && refused["reason"] == "agent_exists", "{refused}");
+}

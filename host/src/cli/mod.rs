@@ -192,6 +192,22 @@ pub enum Command {
         role_file: PathBuf,
     },
 
+    /// Start a new worker from a copy of another's provider session (providers that can fork).
+    #[command(
+        name = "fork-agent",
+        after_help = "Example:\n  team-agent fork-agent alice --as alice2 --label \"second opinion\""
+    )]
+    ForkAgent {
+        /// The worker whose session is copied.
+        source: String,
+        /// The new worker's id.
+        #[arg(long = "as", value_name = "NEW")]
+        new_id: String,
+        /// The new worker's role (default: the source's).
+        #[arg(long)]
+        label: Option<String>,
+    },
+
     /// Remove a worker (with --force if it runs); its role file is kept under .team/runtime/removed/.
     #[command(name = "remove-agent")]
     RemoveAgent {
@@ -414,6 +430,16 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             let role_file = lifecycle_cmd::resolve_role_file(&role_file);
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::add_agent(ctx, &id, &role_file)
+            }))
+        }
+        Command::ForkAgent {
+            source,
+            new_id,
+            label,
+        } => {
+            let ws = workspace()?;
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+                lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
             }))
         }
         Command::RemoveAgent { agent, force } => {

@@ -168,12 +168,19 @@ pub fn start_agent(
     let planned = launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone())?;
     launch::run_pre_steps(&planned, &ctx.events)?;
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
+    let others: Vec<String> = team
+        .agents
+        .values()
+        .filter(|a| a.id != id)
+        .filter_map(|a| a.session_id().map(str::to_string))
+        .collect();
     let mut started = start_all_with_modes(
         ctx,
         &server,
         &team.session_name,
         std::slice::from_ref(&planned),
         std::slice::from_ref(&mode),
+        &others,
     )?;
     let mut state = started.remove(0);
     if state.status == AgentStatus::Exited && matches!(mode, LaunchMode::Resume { .. }) {
@@ -338,6 +345,180 @@ fn team_dir_of(team: &TeamState) -> Result<PathBuf, LifecycleError> {
             "edit the spec file to add or remove the agent, then `team-agent start-agent ID` / `stop-agent ID`",
         )),
     }
+}
+
+/// `team-agent fork-agent SOURCE --as NEW`: a new worker that starts from a copy of SOURCE's
+/// provider session (for providers that can fork). Rolled back whole on failure.
+pub fn fork_agent(
+    ctx: &Context<'_>,
+    source: &str,
+    new_id: &str,
+    label: Option<&str>,
+) -> Result<AgentOp, LifecycleError> {
+    let team = running_team(ctx)?;
+    let dir = team_dir_of(&team)?;
+    let origin = team
+        .agents
+        .get(source)
+        .cloned()
+        .ok_or_else(|| unknown_agent(&team, source))?;
+    if team.agents.contains_key(new_id) {
+        return Err(LifecycleError::refused(
+            "agent_exists",
+            format!("team '{}' already has an agent '{new_id}'", team.name),
+            "pick another id",
+        ));
+    }
+    let Some(source_session) = origin.session_id().map(str::to_string) else {
+        return Err(LifecycleError::refused(
+            "no_session_to_fork",
+            format!("{source} has no captured session yet (Codex writes one at the first message)"),
+            format!("give {source} a message first, then fork it"),
+        ));
+    };
+    let provider = ctx
+        .registry
+        .provider(&origin.provider)
+        .map_err(|e| LifecycleError::plan(e.to_string()))?;
+    if !provider
+        .manifest()
+        .map(|m| m.capabilities.fork)
+        .unwrap_or(false)
+    {
+        return Err(LifecycleError::refused(
+            "fork_unsupported",
+            format!("the {} provider cannot fork a session", origin.provider),
+            format!("add a fresh worker instead: `team-agent add-agent {new_id} --role-file FILE`"),
+        ));
+    }
+    let role = std::fs::read_dir(dir.join("agents"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| spec::role_name(p).as_deref() == Some(source))
+        .ok_or_else(|| {
+            LifecycleError::plan(format!(
+                "step find_role_file failed: no file in {}/agents names '{source}'",
+                dir.display()
+            ))
+        })?;
+    let text = std::fs::read_to_string(&role)
+        .map_err(|e| LifecycleError::plan(format!("step read_role_file failed: {e}")))?;
+    let mut forked: Vec<String> = Vec::new();
+    let mut in_front = false;
+    for (n, line) in text.lines().enumerate() {
+        if n == 0 && line.trim() == "---" {
+            in_front = true;
+        } else if in_front && line.trim() == "---" {
+            in_front = false;
+        } else if in_front && line.starts_with("name:") {
+            forked.push(format!("name: {new_id}"));
+            continue;
+        } else if in_front
+            && line.starts_with("role:")
+            && let Some(label) = label
+        {
+            forked.push(format!("role: {label}"));
+            continue;
+        }
+        forked.push(line.to_string());
+    }
+    let target = dir
+        .join("agents")
+        .join(format!("{}.md", crate::workspace::safe_name(new_id)));
+    if target.exists() {
+        return Err(LifecycleError::refused(
+            "role_file_exists",
+            format!("{} already exists", target.display()),
+            "remove it or pick another id",
+        ));
+    }
+    std::fs::write(&target, forked.join("\n") + "\n")
+        .map_err(|e| LifecycleError::plan(format!("step write_role_file failed: {e}")))?;
+    let undo = |window: Option<&str>| {
+        let _ = std::fs::remove_file(&target);
+        if let Some(w) = window {
+            let _ = server_of(&team).kill_window(w);
+        }
+    };
+    let spec = match load_definition(ctx, &team) {
+        Ok(s) => s,
+        Err(e) => {
+            undo(None);
+            return Err(LifecycleError::plan(format!(
+                "step validate failed (nothing was created): {e}"
+            )));
+        }
+    };
+    let agent = spec
+        .spec
+        .agent(new_id)
+        .expect("the forked role file names the new agent");
+    let mode = LaunchMode::Fork {
+        source_session_id: source_session.clone(),
+    };
+    let planned = match launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            undo(None);
+            return Err(LifecycleError::plan(format!(
+                "step plan failed (nothing was created): {e}"
+            )));
+        }
+    };
+    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
+    let others: Vec<String> = team
+        .agents
+        .values()
+        .filter_map(|a| a.session_id().map(str::to_string))
+        .collect();
+    let mut started = match start_all_with_modes(
+        ctx,
+        &server,
+        &team.session_name,
+        std::slice::from_ref(&planned),
+        std::slice::from_ref(&mode),
+        &others,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            undo(None);
+            return Err(LifecycleError::spawn(format!(
+                "step start failed (rolled back): {e}"
+            )));
+        }
+    };
+    let mut state = started.remove(0);
+    if state.status == AgentStatus::Exited {
+        undo(state.window_id.as_deref());
+        return Err(LifecycleError::spawn(format!(
+            "step start failed: the fork of {source} exited at once (code {:?}): {}; rolled back",
+            state.exit_code,
+            state.last_lines.join(" | ")
+        )));
+    }
+    state
+        .extra
+        .insert("forked_from_agent".into(), serde_json::json!(source));
+    let record = state.clone();
+    ctx.store.update(|s| {
+        if let Some(t) = s.team.as_mut() {
+            t.agents.insert(record.id.clone(), record.clone());
+        }
+        Ok::<_, LifecycleError>(())
+    })?;
+    ctx.events.emit("fork_agent.complete", json!({"source": source, "agent_id": new_id, "source_session_id": source_session, "session_id": state.session_id()}));
+    Ok(AgentOp {
+        ok: true,
+        agent_id: new_id.into(),
+        action: "forked",
+        agent: Some(StartedAgent::of(&state)),
+        message: format!(
+            "{new_id} forked from {source} (session {source_session}); its role file is {}",
+            target.display()
+        ),
+    })
 }
 
 /// `team-agent add-agent ID --role-file FILE`: adds a worker from a role file and starts it.

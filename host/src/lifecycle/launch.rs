@@ -416,6 +416,11 @@ pub fn spawn(
     state.spawn_cwd = Some(planned.cwd.clone());
     state.expected_session_id = planned.plan.expected_session_id.clone();
     state.extra.insert("pane_pid".into(), json!(pane.pane_pid));
+    if let LaunchMode::Fork { source_session_id } = mode {
+        state
+            .extra
+            .insert("forked_from".into(), json!(source_session_id));
+    }
     state.extra.insert(
         "launch_mode".into(),
         serde_json::to_value(mode).unwrap_or_default(),

@@ -13,7 +13,9 @@ mod shutdown;
 mod status;
 mod up;
 
-pub use agents::{AgentOp, add_agent, remove_agent, reset_agent, start_agent, stop_agent};
+pub use agents::{
+    AgentOp, add_agent, fork_agent, remove_agent, reset_agent, start_agent, stop_agent,
+};
 pub use launch::{
     MCP_SERVER_NAME, capture_context, last_lines, new_session_id, read_profile, record_session,
     worker_exec,

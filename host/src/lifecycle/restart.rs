@@ -214,7 +214,7 @@ pub fn restart(
     ctx.workspace.ensure_dirs()?;
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
     let session = spec.spec.runtime.session_name.clone();
-    let mut started = match start_all_with_modes(ctx, &server, &session, &planned, &modes) {
+    let mut started = match start_all_with_modes(ctx, &server, &session, &planned, &modes, &[]) {
         Ok(s) => s,
         Err(e) => {
             let _ = server.kill_server();

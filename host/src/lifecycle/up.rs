@@ -289,6 +289,7 @@ pub fn start_all(
         session,
         planned,
         &vec![LaunchMode::Fresh; planned.len()],
+        &[],
     )
 }
 
@@ -298,6 +299,7 @@ pub fn start_all_with_modes(
     session: &str,
     planned: &[Planned],
     modes: &[LaunchMode],
+    owned_by_others: &[String],
 ) -> Result<Vec<AgentState>, LifecycleError> {
     let mut states = Vec::new();
     for (p, mode) in planned.iter().zip(modes) {
@@ -320,7 +322,7 @@ pub fn start_all_with_modes(
                             launch::capture_session(
                                 &provider,
                                 &mut state,
-                                Vec::new(),
+                                owned_by_others.to_vec(),
                                 launch::CAPTURE_BOUND,
                                 &ctx.events,
                             );
