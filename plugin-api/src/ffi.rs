@@ -100,6 +100,9 @@ pub struct ProviderTable {
     /// → JSON `Vec<String>`: the keys that interrupt the current turn. Appended after the first
     /// table: a plugin built without it still loads, and the host falls back to `Escape`.
     pub interrupt_keys: extern "C" fn() -> FfiResult,
+    /// JSON [`crate::LeaderRequest`] → JSON [`crate::LaunchPlan`] for the leader's own CLI.
+    /// Optional like `interrupt_keys`: without it the host runs the bare executable.
+    pub leader_plan: extern "C" fn(RStr<'_>) -> FfiResult,
 }
 
 /// The display methods (DESIGN.md §3). Append new methods after `rebuild`.

@@ -174,6 +174,10 @@ extern "C" fn p_interrupt_keys<P: ProviderPlugin + Instance>() -> FfiResult {
     guard(|| Ok(P::instance().interrupt_keys()))
 }
 
+extern "C" fn p_leader_plan<P: ProviderPlugin + Instance>(request: RStr<'_>) -> FfiResult {
+    guard(|| P::instance().leader_plan(&decode(request)?))
+}
+
 /// The plugin's version as the export macro saw it (`CARGO_PKG_VERSION` of the plugin crate),
 /// stored for `info`. One per library, like the root module itself.
 static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -213,6 +217,7 @@ pub fn provider_root<P: ProviderPlugin + Instance>(
         submit_keys: p_submit_keys::<P>,
         fixtures: p_fixtures::<P>,
         interrupt_keys: p_interrupt_keys::<P>,
+        leader_plan: p_leader_plan::<P>,
     }
     .leak_into_prefix();
     PluginRoot {

@@ -122,6 +122,23 @@ pub struct LaunchRequest {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
+/// Everything a provider needs to plan the leader's own CLI (`team-agent claude|codex ARGS…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderRequest {
+    /// The operator's arguments, passed to the CLI unchanged.
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// The team-agent MCP server for the leader (team lifecycle and messaging tools).
+    #[serde(default)]
+    pub mcp_server: Option<McpServer>,
+    /// How to lead a team with team-agent, for the CLI's own instruction mechanism.
+    #[serde(default)]
+    pub instructions: String,
+    #[serde(default)]
+    pub home: PathBuf,
+}
+
 /// A command the host runs before starting the CLI (for example a login).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreStep {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest, LeaderRequest,
     ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
     SubmitKeys, TurnState, Verdict,
 };
@@ -66,6 +66,13 @@ pub trait ProviderPlugin: Send + Sync + 'static {
     /// The keys that interrupt the current turn (`team-agent interrupt AGENT`).
     fn interrupt_keys(&self) -> Vec<String> {
         vec!["Escape".into()]
+    }
+
+    /// How to start this CLI as the team's leader: the operator's arguments unchanged, plus the
+    /// team-agent MCP server and instructions in the CLI's own way.
+    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported(format!("the {} plugin does not plan a leader", Self::NAME)))
     }
 }
 

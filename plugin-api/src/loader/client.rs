@@ -10,7 +10,7 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest, LeaderRequest,
     ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
     SubmitKeys, TurnState, Verdict,
 };
@@ -224,6 +224,19 @@ impl<'a> ProviderClient<'a> {
 
     pub fn fixtures(&self) -> Result<Vec<Fixture>, CallError> {
         self.caller.call("fixtures", || (self.table.fixtures())())
+    }
+
+    /// The plan for the leader's own CLI; `Unsupported` from a plugin without the method.
+    pub fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, CallError> {
+        let Some(method) = self.table.leader_plan() else {
+            return Err(CallError::Plugin {
+                plugin: self.caller.plugin.info.name.clone(),
+                method: "leader_plan",
+                error: PluginError::unsupported("the plugin was built before leader plans existed"),
+            });
+        };
+        let json = to_json(request);
+        self.caller.call("leader_plan", || method(RStr::from_str(&json)))
     }
 
     /// The keys that interrupt a turn; `Escape` for a plugin built before the method existed.

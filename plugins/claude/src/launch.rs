@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::json;
 use team_agent_plugin_api::{
-    LaunchMode, LaunchPlan, LaunchRequest, McpServer, PermissionMode, PluginError,
+    LaunchMode, LaunchPlan, LaunchRequest, LeaderRequest, McpServer, PermissionMode, PluginError,
 };
 
 use crate::transcript;
@@ -101,6 +101,37 @@ pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         expected_session_id: Some(session_id),
         transcript_dir: known(&request.home)
             .map(|home| transcript::project_dir(home, &request.cwd)),
+        pre_steps: Vec::new(),
+    })
+}
+
+/// The leader's Claude Code: the operator's arguments unchanged, then the team-agent MCP server
+/// (added to the user's own servers, not replacing them) and the instructions appended to
+/// Claude's system prompt. Injected flags go before a `--` the operator wrote, so they stay flags.
+pub fn leader_plan(request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+    let mut injected = Vec::new();
+    if let Some(server) = &request.mcp_server {
+        injected.extend(["--mcp-config".into(), mcp_config(server)?]);
+    }
+    if !request.instructions.is_empty() {
+        injected.extend([
+            "--append-system-prompt".into(),
+            request.instructions.clone(),
+        ]);
+    }
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("DISABLE_AUTOUPDATER".into(), "1".into());
+    Ok(LaunchPlan {
+        argv: team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected),
+        env,
+        // The leader is the operator's own session: only the markers of an enclosing agent go.
+        env_unset: vec![
+            "CLAUDECODE".into(),
+            "CLAUDE_CODE_ENTRYPOINT".into(),
+            "CLAUDE_CODE_SSE_PORT".into(),
+        ],
+        expected_session_id: None,
+        transcript_dir: None,
         pre_steps: Vec::new(),
     })
 }

@@ -26,8 +26,9 @@ use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
-    PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin, Resumability, ResumeCheck,
-    ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin,
+    Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState,
+    Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -73,6 +74,10 @@ impl ProviderPlugin for Claude {
 
     fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         launch::plan(request)
+    }
+
+    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+        launch::leader_plan(request)
     }
 
     fn handle_startup_prompts(&self, screen: &str) -> Verdict<StartupDecision> {

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use team_agent_plugin_api::{
-    LaunchMode, LaunchPlan, LaunchRequest, McpServer, PermissionMode, PluginError, PreStep,
+    LaunchMode, LaunchPlan, LaunchRequest, LeaderRequest, McpServer, PermissionMode, PluginError,
+    PreStep,
 };
 
 use crate::rollout;
@@ -86,6 +87,36 @@ pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         expected_session_id,
         transcript_dir: home.map(rollout::sessions_dir),
         pre_steps: login_step(request).into_iter().collect(),
+    })
+}
+
+/// The leader's Codex: the operator's arguments unchanged, then the team-agent MCP server and the
+/// instructions as `-c` overrides (developer instructions, which Codex adds to every turn).
+/// Injected flags go before a `--` the operator wrote, so they stay flags.
+pub fn leader_plan(request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+    let mut injected = Vec::new();
+    if let Some(server) = &request.mcp_server {
+        injected.extend(mcp_overrides(server)?);
+    }
+    if !request.instructions.is_empty() {
+        injected.extend(config_override(
+            "developer_instructions",
+            &toml_string(&request.instructions),
+        ));
+    }
+    let argv = team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected);
+    Ok(LaunchPlan {
+        argv,
+        env: BTreeMap::new(),
+        // The leader is the operator's own session: only the markers of an enclosing agent go.
+        env_unset: vec![
+            "CODEX_THREAD_ID".into(),
+            "CODEX_SANDBOX".into(),
+            "CODEX_SANDBOX_NETWORK_DISABLED".into(),
+        ],
+        expected_session_id: None,
+        transcript_dir: None,
+        pre_steps: Vec::new(),
     })
 }
 

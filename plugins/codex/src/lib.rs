@@ -24,8 +24,9 @@ use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
-    PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin, Resumability, ResumeCheck,
-    ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin,
+    Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState,
+    Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -70,6 +71,10 @@ impl ProviderPlugin for Codex {
 
     fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         launch::plan(request)
+    }
+
+    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+        launch::leader_plan(request)
     }
 
     fn handle_startup_prompts(&self, screen: &str) -> Verdict<StartupDecision> {

@@ -52,3 +52,14 @@ pub use menu::{Menu, MenuOption, MenuReader};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
 pub use screen::{Screen, ScreenSettings, strip_ansi};
 pub use user::{load_rules, load_rules_from, user_rules_path};
+
+/// The leader's command line: `executable`, the operator's `args` unchanged, and the provider's
+/// `injected` flags placed before the operator's first `--` (if any), so they stay flags.
+pub fn leader_argv(executable: &str, args: &[String], injected: Vec<String>) -> Vec<String> {
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let mut argv = vec![executable.to_string()];
+    argv.extend(args[..split].iter().cloned());
+    argv.extend(injected);
+    argv.extend(args[split..].iter().cloned());
+    argv
+}

@@ -250,3 +250,50 @@ fn the_transcript_directory_encodes_every_non_alphanumeric_character() {
         ))
     );
 }
+
+fn leader_request(args: &[&str]) -> team_agent_plugin_api::LeaderRequest {
+    team_agent_plugin_api::LeaderRequest {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        cwd: "/w/proj".into(),
+        mcp_server: Some(McpServer {
+            name: "team-agent".into(),
+            command: "/opt/team-agent/bin/team-agent".into(),
+            args: vec!["mcp".into()],
+            env: BTreeMap::new(),
+            config_file: Some("/w/proj/.team/runtime/mcp/leader.json".into()),
+        }),
+        instructions: "Lead a team with team-agent.".into(),
+        home: "/h".into(),
+    }
+}
+
+#[test]
+fn leader_plan_passes_the_operators_arguments_first_and_adds_the_server_and_instructions() {
+    let plan = claude()
+        .leader_plan(&leader_request(&["--foo", "-c"]))
+        .unwrap();
+    assert_eq!(&plan.argv[..3], ["claude", "--foo", "-c"]);
+    assert_eq!(
+        after(&plan.argv, "--mcp-config"),
+        Some("/w/proj/.team/runtime/mcp/leader.json")
+    );
+    // The leader keeps the operator's own MCP servers.
+    assert!(!plan.argv.iter().any(|a| a == "--strict-mcp-config"));
+    assert_eq!(
+        after(&plan.argv, "--append-system-prompt"),
+        Some("Lead a team with team-agent.")
+    );
+    assert_eq!(plan.expected_session_id, None);
+    assert!(!plan.env_unset.iter().any(|v| v == "TMUX"));
+}
+
+#[test]
+fn leader_flags_go_before_the_operators_double_dash() {
+    let plan = claude()
+        .leader_plan(&leader_request(&["--model", "opus", "--", "--literal"]))
+        .unwrap();
+    let dash = plan.argv.iter().position(|a| a == "--").unwrap();
+    let mcp = plan.argv.iter().position(|a| a == "--mcp-config").unwrap();
+    assert!(mcp < dash, "{:?}", plan.argv);
+    assert_eq!(plan.argv.last().unwrap(), "--literal");
+}

@@ -246,3 +246,34 @@ fn a_profile_that_moves_codex_home_is_refused() {
     assert_eq!(error.kind, ErrorKind::InvalidRequest);
     assert!(error.message.contains("CODEX_HOME"));
 }
+
+#[test]
+fn leader_plan_passes_the_operators_arguments_first_and_adds_the_server_and_instructions() {
+    let request = team_agent_plugin_api::LeaderRequest {
+        args: vec!["resume".into(), "--last".into(), "--".into(), "-x".into()],
+        cwd: "/w/proj".into(),
+        mcp_server: Some(McpServer {
+            name: "team-agent".into(),
+            command: "/opt/bin/team-agent".into(),
+            args: vec!["mcp".into()],
+            env: BTreeMap::new(),
+            config_file: None,
+        }),
+        instructions: "Lead \"well\".\nThen stop.".into(),
+        home: "/h".into(),
+    };
+    let plan = codex().leader_plan(&request).unwrap();
+    assert_eq!(&plan.argv[..3], ["codex", "resume", "--last"]);
+    assert_eq!(&plan.argv[plan.argv.len() - 2..], ["--", "-x"]);
+    assert!(
+        plan.argv
+            .contains(&"mcp_servers.team-agent.command=\"/opt/bin/team-agent\"".to_string())
+    );
+    let instructions = format!(
+        "developer_instructions={}",
+        toml_string("Lead \"well\".\nThen stop.")
+    );
+    assert!(plan.argv.contains(&instructions), "{:?}", plan.argv);
+    assert_eq!(plan.expected_session_id, None);
+    assert!(!plan.env_unset.iter().any(|v| v == "TMUX"));
+}
