@@ -6,6 +6,7 @@ pub mod cli;
 pub mod coordinator;
 pub mod doctor;
 pub mod events;
+pub mod leader;
 pub mod lifecycle;
 pub mod mcp;
 pub mod messaging;

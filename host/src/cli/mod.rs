@@ -5,6 +5,7 @@ the module that owns the work, and build a [`Reply`].
 
 mod demo_cmd;
 mod doctor_cmd;
+mod leader_cmd;
 mod lifecycle_cmd;
 mod messaging_cmd;
 mod operator_cmd;
@@ -33,6 +34,7 @@ Examples:
   team-agent status                       who runs, who is busy, sessions, pending messages
   team-agent send alice \"fix the test\" --task t1
   team-agent wait --task t1               block until alice reports the result
+  team-agent claude --model opus          Claude Code as the leader, in tmux, with the team's tools
   team-agent shutdown && team-agent restart
                                           stop tonight, resume the same sessions tomorrow
   team-agent plugins list                 which provider and display plugins are installed
@@ -359,6 +361,58 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
     /// List, check and probe provider and display plugins.
     #[command(subcommand)]
     Plugins(plugins_cmd::PluginsCommand),
+
+    /// Make this pane the leader of a team whose leader pane is gone (owner epoch + 1).
+    ///
+    /// Without --confirm it only says what it would do. Refused while the owner's pane is alive
+    /// (use `takeover`).
+    #[command(
+        name = "claim-leader",
+        after_help = "Example:\n  team-agent claim-leader --confirm   # run in the pane that is to lead"
+    )]
+    ClaimLeader {
+        /// Apply the change.
+        #[arg(long)]
+        confirm: bool,
+    },
+
+    /// Make this pane the leader in place of a live leader pane (owner epoch + 1); leader
+    /// messages and results come here from now on.
+    #[command(after_help = "Example:\n  team-agent takeover --confirm")]
+    Takeover {
+        /// Required: the old leader pane stops receiving the team's messages.
+        #[arg(long)]
+        confirm: bool,
+    },
+
+    /// Write the leader instructions as a skill where Claude Code and Codex read skills
+    /// (~/.claude/skills/team-agent/SKILL.md, ~/.codex/skills/team-agent/SKILL.md).
+    #[command(
+        name = "install-skill",
+        after_help = "Examples:\n  team-agent install-skill\n  team-agent install-skill --target codex --dry-run"
+    )]
+    InstallSkill {
+        /// Which CLI gets the skill.
+        #[arg(long, value_enum, default_value = "all")]
+        target: crate::leader::SkillTarget,
+        /// Show what would be written; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// `team-agent claude [ARGS…]`, `team-agent codex [ARGS…]` (any installed provider): start
+    /// that CLI as the team's leader, in tmux, with the team-agent MCP server and instructions.
+    #[command(external_subcommand)]
+    Leader(Vec<String>),
+}
+
+/// Refuses a command that changes the team when run from another live pane than its owner's.
+fn owner_gate(workspace: &crate::workspace::Workspace) -> anyhow::Result<()> {
+    let Some(team) = crate::state::StateStore::new(workspace).load()?.team else {
+        return Ok(());
+    };
+    crate::leader::ownership::check(&team, &crate::leader::ownership::Caller::from_env())
+        .map_err(lifecycle_cmd::user_error)
 }
 
 /// A worker's workspace: `--workspace`, else `TEAM_AGENT_WORKSPACE` (set for every worker), else
@@ -398,20 +452,30 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             fresh,
         } => lifecycle_cmd::up(&workspace()?, &definition, yes, fresh),
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
-        Command::Shutdown => lifecycle_cmd::shutdown(&workspace()?),
-        Command::Restart { allow_fresh } => lifecycle_cmd::restart(&workspace()?, allow_fresh),
+        Command::Shutdown => {
+            let ws = workspace()?;
+            owner_gate(&ws)?;
+            lifecycle_cmd::shutdown(&ws)
+        }
+        Command::Restart { allow_fresh } => {
+            let ws = workspace()?;
+            owner_gate(&ws)?;
+            lifecycle_cmd::restart(&ws, allow_fresh)
+        }
         Command::StartAgent {
             agent,
             force,
             allow_fresh,
         } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::start_agent(ctx, &agent, force, allow_fresh)
             }))
         }
         Command::StopAgent { agent } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::stop_agent(ctx, &agent)
             }))
@@ -421,12 +485,14 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             discard_session,
         } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::reset_agent(ctx, &agent, discard_session)
             }))
         }
         Command::AddAgent { id, role_file } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             let role_file = lifecycle_cmd::resolve_role_file(&role_file);
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::add_agent(ctx, &id, &role_file)
@@ -438,12 +504,14 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             label,
         } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
             }))
         }
         Command::RemoveAgent { agent, force } => {
             let ws = workspace()?;
+            owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::remove_agent(ctx, &agent, force)
             }))
@@ -451,9 +519,21 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
         Command::Peek { agent, lines } => operator_cmd::peek(&workspace()?, &agent, lines),
         Command::Attach { agent } => operator_cmd::attach(&workspace()?, &agent),
-        Command::Interrupt { agent } => operator_cmd::interrupt(&workspace()?, &agent),
-        Command::Answer { agent, choice } => operator_cmd::answer(&workspace()?, &agent, &choice),
-        Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(&workspace()?),
+        Command::Interrupt { agent } => {
+            let ws = workspace()?;
+            owner_gate(&ws)?;
+            operator_cmd::interrupt(&ws, &agent)
+        }
+        Command::Answer { agent, choice } => {
+            let ws = workspace()?;
+            owner_gate(&ws)?;
+            operator_cmd::answer(&ws, &agent, &choice)
+        }
+        Command::AcknowledgeIdle => {
+            let ws = workspace()?;
+            owner_gate(&ws)?;
+            operator_cmd::acknowledge_idle(&ws)
+        }
         Command::WorkerExec { env_file, argv } => {
             let error = lifecycle::worker_exec(&env_file, &argv);
             eprintln!(
@@ -462,6 +542,10 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             );
             std::process::exit(127);
         }
+        Command::ClaimLeader { confirm } => leader_cmd::claim_leader(&workspace()?, confirm),
+        Command::Takeover { confirm } => leader_cmd::takeover(&workspace()?, confirm),
+        Command::InstallSkill { target, dry_run } => leader_cmd::install_skill(target, dry_run),
+        Command::Leader(argv) => leader_cmd::external(&workspace()?, &argv),
         Command::McpServer => {
             crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;
@@ -491,8 +575,10 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
                         .into());
                 }
             };
+            let ws = workspace()?;
+            owner_gate(&ws)?;
             messaging_cmd::send(
-                &workspace()?,
+                &ws,
                 messaging_cmd::SendArgs {
                     targets,
                     message: message.as_deref(),

@@ -17,8 +17,8 @@ pub use agents::{
     AgentOp, add_agent, fork_agent, remove_agent, reset_agent, start_agent, stop_agent,
 };
 pub use launch::{
-    MCP_SERVER_NAME, capture_context, last_lines, new_session_id, read_profile, record_session,
-    worker_exec,
+    MCP_SERVER_NAME, WorkerEnv, capture_context, last_lines, new_session_id, read_profile,
+    record_session, worker_exec,
 };
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;

@@ -202,7 +202,13 @@ pub fn up(
         .map(|(pane_id, socket)| LeaderBinding {
             pane_id,
             socket,
-            provider: Some(spec.spec.leader.provider.clone()),
+            // A leader started by `team-agent PROVIDER` knows its provider better than the spec.
+            provider: Some(
+                std::env::var("TEAM_AGENT_LEADER_PROVIDER")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| spec.spec.leader.provider.clone()),
+            ),
             bound_at: now_rfc3339(),
             extra: Default::default(),
         });

@@ -1,7 +1,11 @@
 /*! `team-agent mcp-server`: the stdio MCP server every worker gets through its provider's launch
-plan (server name `team`). Tools: `send_message`, `report_result`, `get_team_status`,
-`request_human`. The caller is the worker named by `TEAM_AGENT_ID` in the server's environment,
-never an argument. Invalid arguments are a tool error naming the field, never a crash.
+plan (server name `team`). Worker tools: `send_message`, `report_result`, `get_team_status`,
+`request_human`; the caller is the worker named by `TEAM_AGENT_ID` in the server's environment,
+never an argument. Without `TEAM_AGENT_ID` the server serves the leader (`team-agent claude|codex`
+configures it): `send_message` as the leader, `get_team_status`, and the lifecycle tools
+`start_team`, `add_agent`, `stop_agent`, `shutdown_team`, which run the team-agent command line
+as the leader's pane (`TEAM_AGENT_LEADER_PANE`/`TEAM_AGENT_LEADER_TMUX`), so they follow the same
+rules, owner checks included. Invalid arguments are a tool error naming the field, never a crash.
 */
 
 use std::path::Path;
@@ -48,6 +52,9 @@ impl TeamServer {
     }
 
     fn dispatch(&self, name: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        if self.caller.is_none() {
+            return self.dispatch_leader(name, args);
+        }
         match name {
             "send_message" => self.send_message(args),
             "report_result" => self.report_result(args),
@@ -59,33 +66,113 @@ impl TeamServer {
         }
     }
 
+    fn dispatch_leader(&self, name: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        match name {
+            "send_message" => self.leader_send(args),
+            "get_team_status" => self.team_status(),
+            "start_team" => {
+                let definition = required_text(args, "definition")?;
+                let mut argv = vec!["up".to_string(), definition];
+                if optional_bool(args, "approved")? {
+                    argv.push("--yes".into());
+                }
+                self.run_cli(&argv)
+            }
+            "add_agent" => {
+                let id = required_text(args, "id")?;
+                let role_file = required_text(args, "role_file")?;
+                self.run_cli(&["add-agent".into(), id, "--role-file".into(), role_file])
+            }
+            "stop_agent" => self.run_cli(&["stop-agent".into(), required_text(args, "agent_id")?]),
+            "shutdown_team" => self.run_cli(&["shutdown".into()]),
+            "report_result" | "request_human" => Err(ToolError(format!(
+                "`{name}` is a worker tool; as the leader, read results with `team-agent results` and talk to workers with send_message"
+            ))),
+            other => Err(ToolError(format!(
+                "unknown tool '{other}' (leader tools: send_message, get_team_status, start_team, add_agent, stop_agent, shutdown_team)"
+            ))),
+        }
+    }
+
+    /// `send_message` from the leader, refused like `team-agent send` from a pane that does not
+    /// own the team.
+    fn leader_send(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let messenger = self.messenger()?;
+        let team = messenger.team().map_err(|e| ToolError(e.to_string()))?;
+        let caller = crate::leader::ownership::Caller {
+            pane_id: std::env::var("TEAM_AGENT_LEADER_PANE").ok(),
+            socket: std::env::var("TEAM_AGENT_LEADER_TMUX")
+                .ok()
+                .and_then(|t| crate::tmux::Server::from_tmux_env(&t))
+                .map(|s| s.socket().to_path_buf()),
+            worker: None,
+        };
+        crate::leader::ownership::check(&team, &caller).map_err(|e| ToolError(e.to_string()))?;
+        let to = recipients(args)?;
+        let content = required_text(args, "content")?;
+        let task = optional_text(args, "task_id")?;
+        let recipients = messaging::resolve_recipients(&team, &to, LEADER)
+            .map_err(|e| ToolError(format!("`to`: {e}")))?;
+        let outcomes = messaging::send(
+            &messenger,
+            LEADER,
+            &recipients,
+            task.as_deref(),
+            &content,
+            true,
+        )
+        .map_err(|e| ToolError(e.to_string()))?;
+        Ok(json!({"ok": true, "messages": outcomes}))
+    }
+
+    /// Runs `team-agent --json --workspace WS ARGS…` as the leader's pane; its JSON answer.
+    fn run_cli(&self, args: &[String]) -> Result<Value, ToolError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| ToolError(format!("cannot find the team-agent binary: {e}")))?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--json")
+            .arg("--workspace")
+            .arg(self.workspace.root())
+            .args(args)
+            .current_dir(self.workspace.root())
+            .env_remove("TEAM_AGENT_ID")
+            .stdin(std::process::Stdio::null());
+        for (var, from) in [
+            ("TMUX_PANE", "TEAM_AGENT_LEADER_PANE"),
+            ("TMUX", "TEAM_AGENT_LEADER_TMUX"),
+        ] {
+            if let Ok(value) = std::env::var(from) {
+                cmd.env(var, value);
+            }
+        }
+        let output = cmd
+            .output()
+            .map_err(|e| ToolError(format!("cannot run team-agent: {e}")))?;
+        let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+            json!({"ok": false, "error": String::from_utf8_lossy(&output.stderr).trim().to_string()})
+        });
+        if output.status.success() {
+            Ok(answer)
+        } else {
+            let message = answer["error"].as_str().unwrap_or("the command failed");
+            let action = answer["action"]
+                .as_str()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default();
+            Err(ToolError(format!(
+                "team-agent {}: {message}{action}",
+                args.join(" ")
+            )))
+        }
+    }
+
     fn messenger(&self) -> Result<Messenger<'_>, ToolError> {
         Messenger::open(&self.workspace, &self.registry).map_err(|e| ToolError(e.to_string()))
     }
 
     fn send_message(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
         let caller = self.caller()?;
-        let to = match args.get("to") {
-            Some(Value::String(s)) if !s.trim().is_empty() => vec![s.clone()],
-            Some(Value::Array(list)) if !list.is_empty() => list
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| ToolError("`to`: every recipient must be a string".into()))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(ToolError(
-                    "`to` must be \"leader\", an agent id, a list of them, or \"*\"".into(),
-                ));
-            }
-            None => {
-                return Err(ToolError(
-                    "`to` is required: \"leader\", an agent id, a list of them, or \"*\"".into(),
-                ));
-            }
-        };
+        let to = recipients(args)?;
         let content = required_text(args, "content")?;
         let task = optional_text(args, "task_id")?;
         let messenger = self.messenger()?;
@@ -205,6 +292,27 @@ impl TeamServer {
     }
 }
 
+/// The `to` argument: one recipient or a list.
+fn recipients(args: &Map<String, Value>) -> Result<Vec<String>, ToolError> {
+    match args.get("to") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(vec![s.clone()]),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ToolError("`to`: every recipient must be a string".into()))
+            })
+            .collect(),
+        Some(_) => Err(ToolError(
+            "`to` must be \"leader\", an agent id, a list of them, or \"*\"".into(),
+        )),
+        None => Err(ToolError(
+            "`to` is required: \"leader\", an agent id, a list of them, or \"*\"".into(),
+        )),
+    }
+}
+
 fn required_text(args: &Map<String, Value>, field: &str) -> Result<String, ToolError> {
     match args.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
@@ -219,6 +327,14 @@ fn optional_text(args: &Map<String, Value>, field: &str) -> Result<Option<String
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ToolError(format!("`{field}` must be a string"))),
+    }
+}
+
+fn optional_bool(args: &Map<String, Value>, field: &str) -> Result<bool, ToolError> {
+    match args.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ToolError(format!("`{field}` must be true or false"))),
     }
 }
 
@@ -276,6 +392,70 @@ fn tools() -> Vec<Tool> {
     ]
 }
 
+/// The leader's tools: talk to workers and run the team.
+fn leader_tools() -> Vec<Tool> {
+    let worker_tools = tools();
+    let send = Tool::new(
+        "send_message",
+        "Send a task or a message to a worker, a list of workers, or everyone (\"*\"). Give a task_id to collect its result later.",
+        schema(json!({
+            "type": "object",
+            "properties": {
+                "to": {"description": "an agent id, a list of agent ids, or \"*\"", "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "content": {"type": "string", "description": "The message or task"},
+                "task_id": {"type": "string", "description": "The task it is about; the worker's result will carry it"}
+            },
+            "required": ["to", "content"]
+        })),
+    );
+    let status = worker_tools
+        .into_iter()
+        .find(|t| t.name == "get_team_status")
+        .expect("get_team_status is a worker tool too");
+    vec![
+        send,
+        status,
+        Tool::new(
+            "start_team",
+            "Start a team from a team directory (TEAM.md + agents/*.md) or a team.spec.yaml, relative to the workspace. Resumes nothing: after a shutdown use `team-agent restart`.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "definition": {"type": "string", "description": "The team directory or spec file"},
+                    "approved": {"type": "boolean", "description": "Set only when the human approved starting this team (for specs that require approval)"}
+                },
+                "required": ["definition"]
+            })),
+        ),
+        Tool::new(
+            "add_agent",
+            "Add a worker to the running team from a role file (front matter name, role, provider; the body is its instructions) and start it.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "description": "The new worker's id"},
+                    "role_file": {"type": "string", "description": "The role file, relative to the workspace"}
+                },
+                "required": ["id", "role_file"]
+            })),
+        ),
+        Tool::new(
+            "stop_agent",
+            "Stop one worker; its session is kept, so it can be started again later.",
+            schema(json!({
+                "type": "object",
+                "properties": {"agent_id": {"type": "string"}},
+                "required": ["agent_id"]
+            })),
+        ),
+        Tool::new(
+            "shutdown_team",
+            "Stop the whole team, keeping every worker's session for `team-agent restart`.",
+            schema(json!({"type": "object", "properties": {}})),
+        ),
+    ]
+}
+
 impl ServerHandler for TeamServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -288,7 +468,12 @@ impl ServerHandler for TeamServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        let tools = if self.caller.is_some() {
+            tools()
+        } else {
+            leader_tools()
+        };
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
