@@ -248,7 +248,7 @@ mod tests {
             team_steps[7][2],
             format!(
                 "={}:@4",
-                view_session::ViewSession::for_worker("alpha", "w4").name()
+                view_session::ViewSession::for_worker("alpha", "w4")
             )
         );
 
@@ -313,7 +313,7 @@ mod tests {
         ]
         .iter()
         .map(|a| a.to_string())
-        .chain([format!("={}", view.name())])
+        .chain([format!("={view}")])
         .collect();
         assert_eq!(new_window, &expected);
     }

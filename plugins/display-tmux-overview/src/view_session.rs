@@ -19,7 +19,7 @@ use team_agent_plugin_api::{PlanStep, PluginError, StepEffect, TeamView, TmuxSer
 const PREFIX: &str = "ta-view-";
 /// Longest part of a team or agent name kept in a generated name; the fingerprint keeps
 /// truncated names distinct.
-pub const LABEL_MAX: usize = 24;
+const LABEL_MAX: usize = 24;
 const FINGERPRINT_LEN: usize = 8;
 
 /// A view session this display made (or would make). Deserialising one from a handle accepts only
@@ -38,10 +38,6 @@ impl ViewSession {
             label(agent_id),
             fingerprint(&[team, agent_id])
         ))
-    }
-
-    pub fn name(&self) -> &str {
-        &self.0
     }
 
     /// The resource name the plan's effects use for this session.
@@ -67,7 +63,7 @@ impl ViewSession {
                 },
             ),
             team_tmux(
-                &["select-window", "-t", &format!("={}:{window_id}", self.0)],
+                &["select-window", "-t", &format!("={self}:{window_id}")],
                 StepEffect::Adjusts,
             ),
         ]
@@ -77,7 +73,7 @@ impl ViewSession {
     /// session; only this view of it goes.
     pub fn destroy(&self) -> PlanStep {
         team_tmux(
-            &["kill-session", "-t", &format!("={}", self.0)],
+            &["kill-session", "-t", &format!("={self}")],
             StepEffect::Destroys {
                 resource: self.resource(),
             },
@@ -99,7 +95,7 @@ impl ViewSession {
             "attach-session",
             "-r",
             "-t",
-            &format!("={}", self.0),
+            &format!("={self}"),
         ]
         .map(String::from)
         .to_vec()
@@ -137,6 +133,12 @@ impl From<ViewSession> for String {
     }
 }
 
+impl fmt::Display for ViewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The name of an existing tmux session, checked so that `=<name>` is a valid exact target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -167,12 +169,6 @@ impl TryFrom<String> for SessionName {
 impl From<SessionName> for String {
     fn from(name: SessionName) -> Self {
         name.0
-    }
-}
-
-impl fmt::Display for SessionName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -321,8 +317,8 @@ mod tests {
     fn a_view_session_name_is_deterministic_and_tmux_safe() {
         let a = ViewSession::for_worker("my team", "w.1");
         assert_eq!(a, ViewSession::for_worker("my team", "w.1"));
-        assert!(a.name().starts_with("ta-view-my_team-w_1-"));
-        assert!(a.name().chars().all(is_label_char));
+        assert!(a.to_string().starts_with("ta-view-my_team-w_1-"));
+        assert!(a.to_string().chars().all(is_label_char));
     }
 
     #[test]
@@ -343,7 +339,7 @@ mod tests {
         let one = ViewSession::for_worker(&long, "agent-1");
         let two = ViewSession::for_worker(&format!("{long}y"), "agent-1");
         assert_ne!(one, two);
-        assert_eq!(ViewSession::try_from(one.name().to_string()), Ok(one));
+        assert_eq!(ViewSession::try_from(one.to_string()), Ok(one));
     }
 
     #[test]
@@ -368,7 +364,7 @@ mod tests {
         let session = ViewSession::for_worker("alpha", "w1");
         let team = SessionName::try_from("team-alpha".to_string()).unwrap();
         let [create, pin] = session.create(&team, &WindowId::parse("@7").unwrap());
-        let name = session.name().to_string();
+        let name = session.to_string();
         assert_eq!(
             create,
             PlanStep::Tmux {
@@ -409,7 +405,7 @@ mod tests {
     fn the_viewer_attaches_read_only_with_tmux_unset() {
         let session = ViewSession::for_worker("alpha", "w1");
         let argv = session.attach_command("/usr/bin/tmux", "/tmp/ta/sock");
-        let target = format!("={}", session.name());
+        let target = format!("={session}");
         assert_eq!(
             argv,
             [
