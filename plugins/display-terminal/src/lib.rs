@@ -90,7 +90,10 @@ impl DisplayPlugin for TerminalDisplay {
             },
             (Err(why), missing) => DisplayProbe {
                 available: false,
-                detail: missing.map_or(why.clone(), |m| format!("{why}; {m}")),
+                detail: match missing {
+                    Some(missing) => format!("{why}; {missing}"),
+                    None => why,
+                },
             },
         }
     }
