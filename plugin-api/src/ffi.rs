@@ -1,9 +1,13 @@
 /*! The stable ABI itself: the root module a plugin library exports and the method tables behind it.
 
-Everything here is `abi_stable` prefix types, so methods can be appended to a table after its
-`last_prefix_field` without breaking libraries built against an older table: the host reads the
-appended fields as `Option`s. Requests and answers travel as JSON text (`RStr` in, `RString` out)
-so their types can gain fields too; screens and transcripts travel as raw text.
+The tables never change. `abi_stable` checks a library's tables against the host's when it loads
+and refuses a library whose table has fewer fields than the host's (measured: a plugin built
+before a field was appended fails with "too many fields, expected 12, found 11"), so appending a
+field would cut off every plugin built earlier. Methods added after the first version go through
+each table's `extension` entry instead: a method name and a JSON request in, JSON out, and an
+`Unsupported` error from a plugin that predates the method, which the host treats as "use the
+default". Requests and answers travel as JSON text (`RStr` in, `RString` out) so their types can
+gain fields too; screens and transcripts travel as raw text.
 
 Plugin authors never use this module: [`export_provider!`](crate::export_provider) and
 [`export_display!`](crate::export_display) build it.
@@ -71,8 +75,7 @@ impl RootModule for PluginRootRef {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// The provider methods (DESIGN.md §3). New methods are appended at the end; those after
-/// `fixtures` (the last field of the first version) are optional for the host.
+/// The provider methods (DESIGN.md §3). Frozen: new methods go through `extension`.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = ProviderTableRef)))]
@@ -95,17 +98,17 @@ pub struct ProviderTable {
     /// → JSON [`crate::SubmitKeys`].
     pub submit_keys: extern "C" fn() -> FfiResult,
     /// → JSON `Vec<Fixture>`.
-    #[sabi(last_prefix_field)]
     pub fixtures: extern "C" fn() -> FfiResult,
-    /// → JSON `Vec<String>`: the keys that interrupt the current turn. Appended after the first
-    /// table: a plugin built without it still loads, and the host falls back to `Escape`.
+    /// → JSON `Vec<String>`: the keys that interrupt the current turn.
     pub interrupt_keys: extern "C" fn() -> FfiResult,
-    /// JSON [`crate::LeaderRequest`] → JSON [`crate::LaunchPlan`] for the leader's own CLI.
-    /// Optional like `interrupt_keys`: without it the host runs the bare executable.
-    pub leader_plan: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// `(method, JSON request)` → JSON answer, for every method added after this table was
+    /// frozen (see [`crate::EXTENSION_METHODS`]); `Unsupported` for a method the plugin predates.
+    #[sabi(last_prefix_field)]
+    pub extension: extern "C" fn(RStr<'_>, RStr<'_>) -> FfiResult,
 }
 
-/// The display methods (DESIGN.md §3). Append new methods after `rebuild`.
+/// The display methods (DESIGN.md §3). Frozen like [`ProviderTable`]: new methods go through
+/// `extension`.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = DisplayTableRef)))]
@@ -118,8 +121,10 @@ pub struct DisplayTable {
     /// JSON handle → JSON [`crate::DisplayPlan`].
     pub close: extern "C" fn(RStr<'_>) -> FfiResult,
     /// JSON `{"handle", "view"}` → JSON [`crate::DisplayPlan`].
-    #[sabi(last_prefix_field)]
     pub rebuild: extern "C" fn(RStr<'_>) -> FfiResult,
+    /// `(method, JSON request)` → JSON answer for methods added later; `Unsupported` until then.
+    #[sabi(last_prefix_field)]
+    pub extension: extern "C" fn(RStr<'_>, RStr<'_>) -> FfiResult,
 }
 
 /// The symbol under which a plugin library exports its root module (abi_stable's fixed name).
@@ -127,6 +132,55 @@ pub const ROOT_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 
 #[cfg(test)]
 mod tests {
+    use abi_stable::type_layout::TLData;
+    use abi_stable::StableAbi;
+
+    /// The field names of the prefix type behind a `…Ref` type.
+    fn field_names(reference: &'static abi_stable::type_layout::TypeLayout) -> Vec<String> {
+        let layout = reference
+            .phantom_fields()
+            .get(0)
+            .expect("the prefix type")
+            .layout();
+        match layout.data() {
+            TLData::PrefixType(prefix) => {
+                prefix.fields.iter().map(|f| f.name().to_string()).collect()
+            }
+            other => panic!("not a prefix type: {other:?}"),
+        }
+    }
+
+    /// The tables are the ABI every plugin ever built was checked against: changing them (even
+    /// appending a field) makes the host refuse those plugins. Add methods through `extension`.
+    #[test]
+    fn the_tables_are_frozen() {
+        assert_eq!(
+            field_names(<super::ProviderTableRef as StableAbi>::LAYOUT),
+            [
+                "manifest",
+                "launch_plan",
+                "handle_startup_prompts",
+                "capture_session_id",
+                "session_is_resumable",
+                "classify_screen",
+                "approval_keys",
+                "turn_state",
+                "submit_keys",
+                "fixtures",
+                "interrupt_keys",
+                "extension",
+            ]
+        );
+        assert_eq!(
+            field_names(<super::DisplayTableRef as StableAbi>::LAYOUT),
+            ["manifest", "probe", "open", "close", "rebuild", "extension"]
+        );
+        assert_eq!(
+            field_names(<super::PluginRootRef as StableAbi>::LAYOUT),
+            ["api_version", "kind", "info", "provider", "display"]
+        );
+    }
+
     #[test]
     fn root_symbol_is_abi_stables_loader_name() {
         assert_eq!(

@@ -174,8 +174,22 @@ extern "C" fn p_interrupt_keys<P: ProviderPlugin + Instance>() -> FfiResult {
     guard(|| Ok(P::instance().interrupt_keys()))
 }
 
-extern "C" fn p_leader_plan<P: ProviderPlugin + Instance>(request: RStr<'_>) -> FfiResult {
-    guard(|| P::instance().leader_plan(&decode(request)?))
+/// The methods added after the provider table was frozen, by name.
+extern "C" fn p_extension<P: ProviderPlugin + Instance>(
+    method: RStr<'_>,
+    request: RStr<'_>,
+) -> FfiResult {
+    guard(|| match method.as_str() {
+        "leader_plan" => P::instance().leader_plan(&decode(request)?),
+        other => Err(unknown_extension(other)),
+    })
+}
+
+/// A method this library predates: the host falls back to its default.
+fn unknown_extension(method: &str) -> PluginError {
+    PluginError::unsupported(format!(
+        "this plugin does not know the method '{method}' (built against an older team-agent-plugin-api)"
+    ))
 }
 
 /// The plugin's version as the export macro saw it (`CARGO_PKG_VERSION` of the plugin crate),
@@ -217,7 +231,7 @@ pub fn provider_root<P: ProviderPlugin + Instance>(
         submit_keys: p_submit_keys::<P>,
         fixtures: p_fixtures::<P>,
         interrupt_keys: p_interrupt_keys::<P>,
-        leader_plan: p_leader_plan::<P>,
+        extension: p_extension::<P>,
     }
     .leak_into_prefix();
     PluginRoot {
@@ -261,6 +275,14 @@ extern "C" fn d_rebuild<D: DisplayPlugin + Instance>(request: RStr<'_>) -> FfiRe
     })
 }
 
+/// No display method has been added since the table was frozen.
+extern "C" fn d_extension<D: DisplayPlugin + Instance>(
+    method: RStr<'_>,
+    _request: RStr<'_>,
+) -> FfiResult {
+    guard(|| Err::<(), _>(unknown_extension(method.as_str())))
+}
+
 extern "C" fn d_info<D: DisplayPlugin + Instance>() -> RString {
     let version = VERSION.get().copied().unwrap_or("");
     info_json(
@@ -281,6 +303,7 @@ pub fn display_root<D: DisplayPlugin + Instance>(api: u32, version: &'static str
         open: d_open::<D>,
         close: d_close::<D>,
         rebuild: d_rebuild::<D>,
+        extension: d_extension::<D>,
     }
     .leak_into_prefix();
     PluginRoot {

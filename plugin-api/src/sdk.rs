@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest, LeaderRequest,
-    ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
-    SubmitKeys, TurnState, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
+    LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
@@ -72,7 +72,10 @@ pub trait ProviderPlugin: Send + Sync + 'static {
     /// team-agent MCP server and instructions in the CLI's own way.
     fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
         let _ = request;
-        Err(PluginError::unsupported(format!("the {} plugin does not plan a leader", Self::NAME)))
+        Err(PluginError::unsupported(format!(
+            "the {} plugin does not plan a leader",
+            Self::NAME
+        )))
     }
 }
 

@@ -10,9 +10,9 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest, LeaderRequest,
-    ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
-    SubmitKeys, TurnState, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
+    LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict,
 };
 use crate::sdk::{ErrorKind, PluginError};
 
@@ -226,25 +226,19 @@ impl<'a> ProviderClient<'a> {
         self.caller.call("fixtures", || (self.table.fixtures())())
     }
 
-    /// The plan for the leader's own CLI; `Unsupported` from a plugin without the method.
+    /// The plan for the leader's own CLI (an extension method); `Unsupported` from a plugin that
+    /// predates it or does not plan leaders.
     pub fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, CallError> {
-        let Some(method) = self.table.leader_plan() else {
-            return Err(CallError::Plugin {
-                plugin: self.caller.plugin.info.name.clone(),
-                method: "leader_plan",
-                error: PluginError::unsupported("the plugin was built before leader plans existed"),
-            });
-        };
         let json = to_json(request);
-        self.caller.call("leader_plan", || method(RStr::from_str(&json)))
+        self.caller.call("leader_plan", || {
+            (self.table.extension())(RStr::from_str("leader_plan"), RStr::from_str(&json))
+        })
     }
 
-    /// The keys that interrupt a turn; `Escape` for a plugin built before the method existed.
+    /// The keys that interrupt a turn.
     pub fn interrupt_keys(&self) -> Result<Vec<String>, CallError> {
-        match self.table.interrupt_keys() {
-            Some(method) => self.caller.call("interrupt_keys", || method()),
-            None => Ok(vec!["Escape".into()]),
-        }
+        self.caller
+            .call("interrupt_keys", || (self.table.interrupt_keys())())
     }
 }
 
