@@ -162,7 +162,7 @@ fn inside_tmux_the_leader_becomes_the_current_panes_program() {
     assert!(wait_until(5, || std::fs::read(format!(
         "/proc/{pid}/cmdline"
     ))
-    .is_ok_and(|c| c.starts_with(b"sleep\0300"))));
+    .is_ok_and(|c| c.starts_with(b"sleep\x00300"))));
     let config: Value = serde_json::from_slice(
         &std::fs::read(env.workspace().join(".team/runtime/mcp/leader.json")).unwrap(),
     )

@@ -276,10 +276,7 @@ extern "C" fn d_rebuild<D: DisplayPlugin + Instance>(request: RStr<'_>) -> FfiRe
 }
 
 /// No display method has been added since the table was frozen.
-extern "C" fn d_extension<D: DisplayPlugin + Instance>(
-    method: RStr<'_>,
-    _request: RStr<'_>,
-) -> FfiResult {
+extern "C" fn d_extension(method: RStr<'_>, _request: RStr<'_>) -> FfiResult {
     guard(|| Err::<(), _>(unknown_extension(method.as_str())))
 }
 
@@ -303,7 +300,7 @@ pub fn display_root<D: DisplayPlugin + Instance>(api: u32, version: &'static str
         open: d_open::<D>,
         close: d_close::<D>,
         rebuild: d_rebuild::<D>,
-        extension: d_extension::<D>,
+        extension: d_extension,
     }
     .leak_into_prefix();
     PluginRoot {
