@@ -147,3 +147,100 @@ fn a_real_mcp_client_calls_every_tool_as_the_worker_named_by_team_agent_id() {
         "{inbox}"
     );
 }
+
+#[test]
+fn the_leaders_mcp_server_runs_the_team_start_to_shutdown() {
+    let env = TeamEnv::new();
+    assert!(env.run(&["init", "team"]).status.success());
+    std::fs::write(
+        env.workspace().join("carol.md"),
+        "---\nname: carol\nrole: tester\nprovider: scripted\n---\nYou test.\n",
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut command = tokio::process::Command::new(team_agent_bin());
+        let path = format!(
+            "{}:{}",
+            bundled_dir().display(),
+            std::env::var("PATH").unwrap()
+        );
+        command
+            .arg("mcp-server")
+            .current_dir(env.workspace())
+            .env("HOME", env.home())
+            .env("PATH", path)
+            .env("TMUX_TMPDIR", env.tmux_dir())
+            .env("TEAM_AGENT_PLUGIN_PATH", bundled_dir())
+            .env_remove("TEAM_AGENT_ID")
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .env("TEAM_AGENT_WORKSPACE", env.workspace());
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let mut names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "add_agent",
+                "get_team_status",
+                "send_message",
+                "shutdown_team",
+                "start_team",
+                "stop_agent"
+            ]
+        );
+        let tool = |name: &'static str, args: Value| {
+            let client = &client;
+            async move {
+                let result = client.call_tool(call(name, args)).await.unwrap();
+                (result.is_error != Some(true), text(&result))
+            }
+        };
+
+        let (ok, missing) = tool("start_team", json!({})).await;
+        assert!(!ok && missing["error"].as_str().unwrap().contains("`definition`"));
+        let (ok, started) = tool("start_team", json!({"definition": "team"})).await;
+        assert!(ok, "{started}");
+        assert_eq!(started["agents"].as_array().unwrap().len(), 2);
+        let (ok, again) = tool("start_team", json!({"definition": "team"})).await;
+        assert!(!ok, "a second start is refused: {again}");
+        assert!(again["error"].as_str().unwrap().contains("team-agent up team"));
+
+        let (ok, sent) = tool(
+            "send_message",
+            json!({"to": "alice", "content": "@scripted report success done as the leader asked", "task_id": "lead-1"}),
+        )
+        .await;
+        assert!(ok, "{sent}");
+        let (ok, _) = tool("report_result", json!({"summary": "x"})).await;
+        assert!(!ok, "report_result is a worker tool");
+
+        let (ok, added) = tool("add_agent", json!({"id": "carol", "role_file": "carol.md"})).await;
+        assert!(ok, "{added}");
+        let (_, status) = tool("get_team_status", json!({})).await;
+        assert_eq!(status["agents"].as_array().unwrap().len(), 3, "{status}");
+        let (ok, stopped) = tool("stop_agent", json!({"agent_id": "carol"})).await;
+        assert!(ok, "{stopped}");
+        let (ok, unknown) = tool("stop_agent", json!({"agent_id": "mallory"})).await;
+        assert!(!ok && unknown["error"].as_str().unwrap().contains("mallory"));
+
+        let (ok, waited) = env.json(&["wait", "--task", "lead-1", "--timeout", "30"]);
+        assert!(ok, "alice reports the leader's task: {waited}");
+        let (ok, down) = tool("shutdown_team", json!({})).await;
+        assert!(ok, "{down}");
+        client.cancel().await.unwrap();
+    });
+    let (_, results) = env.json(&["results", "--task", "lead-1"]);
+    assert_eq!(results["results"][0]["agent_id"], "alice", "{results}");
+    assert_eq!(env.status()["running"], false);
+}
