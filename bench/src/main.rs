@@ -1,0 +1,165 @@
+/*! `team-agent-bench`: the benchmark harness of DESIGN.md §5. It drives the real `team-agent`
+binary against real tmux on private sockets, in temporary homes and workspaces, with scripted
+agents; prints a table; and writes `docs/PERFORMANCE.md`. Timings are reported, never asserted:
+the exit code is 1 only when the harness itself cannot measure (a missing binary, a command that
+fails), never because a figure misses its target.
+
+The order of a run is visible in [`main`]: lifecycle (`up`, `restart`, `shutdown`, the agents'
+own start), messaging, `status`, the idle coordinator, plugins; then the report. */
+
+mod agent_start;
+mod cleanup;
+mod idle;
+mod lifecycle;
+mod messaging;
+mod plan;
+mod plugin;
+mod report;
+mod sandbox;
+mod setup;
+mod stats;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{ArgGroup, Parser, ValueEnum};
+
+use plan::Plan;
+use report::Report;
+use setup::Binaries;
+
+const EXAMPLES: &str = "\
+Examples:
+  cargo build --release --workspace && target/release/team-agent-bench --full
+  target/release/team-agent-bench --quick --out /tmp/PERFORMANCE.md
+  target/debug/team-agent-bench --quick --binary-dir target/debug --out target/PERFORMANCE-quick.md
+  target/release/team-agent-bench --quick --only messaging --out /tmp/messaging.md
+
+Run it from the repository root on a quiet machine (see `uptime`): other work on the same cores
+shows up in every figure. Each team runs in a temporary HOME with its own tmux sockets and is shut
+down when measured, also on Ctrl-C.";
+
+/// Measure team-agent on real tmux and write docs/PERFORMANCE.md.
+#[derive(Debug, Parser)]
+#[command(
+    name = "team-agent-bench",
+    version,
+    after_long_help = EXAMPLES,
+    group(ArgGroup::new("mode").required(true).args(["full", "quick"]))
+)]
+struct Args {
+    /// Every size, several runs each (at most 20 minutes): the published figures.
+    #[arg(long)]
+    full: bool,
+
+    /// Small sizes, few runs (at most 2 minutes): CI runs it so the harness cannot rot.
+    #[arg(long)]
+    quick: bool,
+
+    /// Where to write the report.
+    #[arg(long, value_name = "PATH", default_value = "docs/PERFORMANCE.md")]
+    out: PathBuf,
+
+    /// The build directory holding team-agent, scripted-agent and the plugins
+    /// [default: target/release, else target/debug with a note in the report].
+    #[arg(long, value_name = "DIR")]
+    binary_dir: Option<PathBuf>,
+
+    /// Measure only these parts (comma-separated); the report says it is partial.
+    #[arg(long, value_name = "PART", value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Lifecycle,
+    Messaging,
+    Status,
+    Idle,
+    Plugins,
+}
+
+fn main() -> ExitCode {
+    if let Some(code) = idle::run_as_tmux_wrapper() {
+        return code;
+    }
+    let argv: Vec<_> = std::env::args_os().collect();
+    if argv.len() == 3 && argv[1] == plugin::LOAD_ONCE_FLAG {
+        return match plugin::time_one_load(std::path::Path::new(&argv[2])) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args = Args::parse();
+    if let Err(e) = cleanup::install_signal_thread() {
+        eprintln!("team-agent-bench: cannot handle signals: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("team-agent-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let plan = if args.full {
+        Plan::full()
+    } else {
+        Plan::quick()
+    };
+    let binaries = Binaries::locate(args.binary_dir.as_deref())?;
+    let mut report = Report::default();
+    report.run.rows = setup::describe(&binaries, &plan.summary());
+    let load_before = setup::load_average();
+    if let Some(note) = &binaries.fallback_note {
+        eprintln!("note: {note}");
+        report.note(note.clone());
+    }
+    if !args.only.is_empty() {
+        report.note(format!("partial run: only {:?}", args.only));
+    }
+    let wanted = |part: Part| args.only.is_empty() || args.only.contains(&part);
+    let started = Instant::now();
+    let step = |name: &str| eprintln!("[{:>4.0} s] {name}", started.elapsed().as_secs_f64());
+    if wanted(Part::Lifecycle) {
+        step("lifecycle: up, restart, shutdown, the agents' own start");
+        lifecycle::measure(&binaries, &plan.lifecycle, &mut report)?;
+    }
+    if wanted(Part::Messaging) {
+        step("messaging: send → visible");
+        messaging::measure(&binaries, &plan.messaging, &mut report)?;
+    }
+    if wanted(Part::Status) {
+        step("status --json with a large store");
+        status::measure(&binaries, &plan.status, &mut report)?;
+    }
+    if wanted(Part::Idle) {
+        step("the idle coordinator: CPU, RSS, spawned processes");
+        idle::measure(&binaries, &plan.idle, &mut report)?;
+    }
+    if wanted(Part::Plugins) {
+        step("plugins: load and call round trip");
+        plugin::measure(&binaries, &plan.plugin, &mut report)?;
+    }
+    step("done");
+    report.run.rows.push((
+        "load average (1, 5, 15 min)".into(),
+        format!("{load_before} before, {} after", setup::load_average()),
+    ));
+    report.run.rows.push((
+        "duration".into(),
+        format!("{:.0} s", started.elapsed().as_secs_f64()),
+    ));
+    print!("{}", report.console_table());
+    report.write(&args.out, &plan.method())?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,177 @@
+/*! What each mode measures (sizes, runs, windows) and the report's account of the method, written
+from the same values so the two never disagree. */
+
+use std::time::Duration;
+
+use crate::sandbox::TICK_INTERVAL_SEC;
+use crate::{idle, lifecycle, messaging, plugin, status};
+
+pub struct Plan {
+    pub name: &'static str,
+    pub lifecycle: lifecycle::Plan,
+    pub messaging: messaging::Plan,
+    pub status: status::Plan,
+    pub idle: idle::Plan,
+    pub plugin: plugin::Plan,
+}
+
+impl Plan {
+    /// At most 20 minutes on a 2-core machine: every size, several runs each.
+    pub fn full() -> Self {
+        Self {
+            name: "full",
+            lifecycle: lifecycle::Plan {
+                up: vec![(1, 15), (8, 10), (32, 5)],
+                agent_starts: 20,
+            },
+            messaging: messaging::Plan {
+                team_size: 8,
+                small: 200,
+                large: 10,
+                burst: 50,
+            },
+            status: status::Plan {
+                sizes: vec![8, 32],
+                runs: 30,
+                stored_messages: 100_000,
+            },
+            idle: idle::Plan {
+                sizes: vec![8, 32],
+                settle: Duration::from_secs(5),
+                window: Duration::from_secs(60),
+                slice: Duration::from_secs(10),
+                spawn_window: Duration::from_secs(20),
+            },
+            plugin: plugin::Plan {
+                loads: 20,
+                batches: 200,
+                calls_per_batch: 1000,
+            },
+        }
+    }
+
+    /// At most 2 minutes, also with a debug build (CI): small sizes, few runs.
+    pub fn quick() -> Self {
+        Self {
+            name: "quick",
+            lifecycle: lifecycle::Plan {
+                up: vec![(1, 3), (8, 2)],
+                agent_starts: 5,
+            },
+            messaging: messaging::Plan {
+                team_size: 2,
+                small: 20,
+                large: 2,
+                burst: 10,
+            },
+            status: status::Plan {
+                sizes: vec![8],
+                runs: 5,
+                stored_messages: 100_000,
+            },
+            idle: idle::Plan {
+                sizes: vec![8],
+                settle: Duration::from_secs(2),
+                window: Duration::from_secs(10),
+                slice: Duration::from_secs(2),
+                spawn_window: Duration::from_secs(6),
+            },
+            plugin: plugin::Plan {
+                loads: 5,
+                batches: 20,
+                calls_per_batch: 1000,
+            },
+        }
+    }
+
+    /// One line for the report's "mode" row.
+    pub fn summary(&self) -> String {
+        let up: Vec<String> = self
+            .lifecycle
+            .up
+            .iter()
+            .map(|(n, runs)| format!("N = {n} × {runs}"))
+            .collect();
+        format!(
+            "{} (`up`: {}; {} + {} + burst of {} messages; idle windows of {} s)",
+            self.name,
+            up.join(", "),
+            self.messaging.small,
+            self.messaging.large,
+            self.messaging.burst,
+            self.idle.window.as_secs()
+        )
+    }
+
+    /// The "How each figure is measured" section.
+    pub fn method(&self) -> String {
+        let idle = &self.idle;
+        format!(
+            "Everything runs the real `team-agent` binary (from the build directory in the Run table, \
+with `TEAM_AGENT_PLUGIN_PATH` and `PATH` pointing there) against real tmux. Each team lives in its \
+own sandbox: a temporary `HOME`, a temporary `TMUX_TMPDIR` (so every tmux server is on a private \
+socket) and a temporary workspace, with `TMUX`/`TMUX_PANE` unset (no leader pane). Workers are \
+scripted agents with `provider_options.work_ms: 0` (a turn ends as soon as the message is \
+received) and the coordinator tick is the default {TICK_INTERVAL_SEC} s. Command times run from \
+just before the spawn to the process's exit. Percentiles are nearest-rank (always a measured \
+value). Every team is shut down when its figure is taken; on Ctrl-C, SIGTERM or a panic the \
+harness shuts down its teams and kills the tmux servers in its own socket directories only.
+
+- **up → all ready**: `team-agent up bench --json` in a fresh sandbox, until it has exited and \
+every worker is `running` in its answer (else `status --json` is polled every 5 ms until they \
+are). One unrecorded warm-up run comes first. The breakdown below comes from the team's event log.
+- **scripted-agent's own start**: a tmux control-mode client (`tmux -C`) on a private socket \
+runs `new-window -d -- scripted-agent --session-id ID`; the time runs from writing that command \
+to the `%output` notification that carries the agent's banner and then its prompt `› `. This is \
+the part of `up` that team-agent cannot make faster.
+- **restart / shutdown of 8**: in each N = 8 run, after `up`: `shutdown` (timed), `restart` \
+(timed until every worker is `running`, as for `up`; the sessions are resumed), `shutdown` again \
+(timed). Both shutdowns are samples.
+- **send returns / send → visible**: a team of {team} workers; messages go to `w01`, each \
+starting with a unique marker. Visible = the message's text recorded as a `user_message` in \
+w01's transcript `$HOME/.scripted-agent/sessions/<session>.jsonl`, which the agent writes when \
+it receives the submitting Enter; a thread reads the transcript as it grows (every 0.2 ms) and \
+stamps each marker's first appearance. The time runs from the spawn of `send`. 100 B messages \
+are an argument, 256 KiB ones go by `--file` (an argument cannot exceed 128 KiB). One at a \
+time: the next message is sent once the previous turn has ended and {settle} ms have passed \
+(the agent redraws its prompt), so the recipient is idle. Burst: {burst} `send` processes are \
+released at once from a barrier; each message's time runs from the release, so the max is when \
+all were visible. One unrecorded warm-up message comes first.
+- **status --json**: a running team of 8 or 32 workers; {runs} timed calls after one unrecorded \
+call, first on the store as `up` left it, then after inserting {stored} rows into `messages` of \
+the host's own `.team/runtime/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
+500 tasks and every worker) in one transaction.
+- **coordinator CPU and RSS**: an idle team ({settle_idle} s after `up`), its coordinator's \
+`/proc/<pid>/stat` read every {slice} s over {window} s: utime+stime (own) and \
+utime+stime+cutime+cstime (with the children it has reaped, i.e. its tmux calls), as % of one \
+core per slice (equal slices, so their mean is the whole window's figure, compared with the \
+target; a slice resolves one clock tick, see the notes). VmRSS from `/proc/<pid>/status` every second (compared on its max). The tmux server's own CPU \
+is shown beside it, as work a tmux call shifts there.
+- **processes spawned per tick**: right after the CPU window, for {spawn} s: the `tmux` first \
+on the team's `PATH` is switched from a symlink to the real tmux to this harness, which logs \
+its parent pid and arguments and execs the real tmux (same process: the count is exact). \
+Calls from the coordinator are grouped into ticks (calls less than half a tick apart); ticks \
+without a call count as 0; non-tmux children are caught by sampling \
+`/proc/<pid>/task/<tid>/children` every 1 ms and spread over the ticks. Compared on the mean.
+- **plugin load**: `team_agent_plugin_api::loader::load` of `libteam_agent_scripted.so` (file \
+checks, `dlopen`, layout and version checks), each in a fresh process (a library stays loaded \
+for the life of a process), {loads} times.
+- **plugin call round trip**: `ProviderClient::submit_keys()` and `classify_screen` on a \
+4-line idle screen, through the same loader; {batches} batches of {calls} calls after one \
+unrecorded batch; a sample is a batch's time per call.
+",
+            team = self.messaging.team_size,
+            settle = messaging::SETTLE.as_millis(),
+            burst = self.messaging.burst,
+            runs = self.status.runs,
+            stored = self.status.stored_messages,
+            settle_idle = idle.settle.as_secs(),
+            slice = idle.slice.as_secs(),
+            window = idle.window.as_secs(),
+            spawn = idle.spawn_window.as_secs(),
+            loads = self.plugin.loads,
+            batches = self.plugin.batches,
+            calls = self.plugin.calls_per_batch,
+        )
+    }
+}

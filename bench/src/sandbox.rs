@@ -1,0 +1,267 @@
+/*! One temporary world per team: its own `HOME`, `TMUX_TMPDIR` (so its tmux servers live on
+private sockets only the harness knows) and workspace, and the real `team-agent` binary run in it
+with timing. Dropping a sandbox shuts its team down and kills its tmux servers (see `cleanup`). */
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::cleanup::{self, Held};
+use crate::setup::Binaries;
+
+/// The team's name and directory (inside the workspace).
+pub const TEAM: &str = "bench";
+/// Names a sandbox's own `PATH` directory in its commands' environment.
+pub const PATH_DIR_ENV: &str = "TEAM_AGENT_BENCH_PATH_DIR";
+/// The coordinator's tick interval written into TEAM.md (the product's default).
+pub const TICK_INTERVAL_SEC: u64 = 2;
+
+/// How one `team-agent` command went.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// From just before the spawn to the process's exit.
+    pub elapsed: Duration,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.stdout).ok()
+    }
+
+    /// A one-paragraph account of a failed command, for errors and notes.
+    pub fn failure(&self, what: &str) -> String {
+        let detail = if self.stderr.trim().is_empty() {
+            self.stdout.trim()
+        } else {
+            self.stderr.trim()
+        };
+        let code = self
+            .code
+            .map(|c| format!("exit {c}"))
+            .unwrap_or_else(|| "killed".into());
+        format!(
+            "`{what}` failed ({code}): {}",
+            detail.chars().take(600).collect::<String>()
+        )
+    }
+}
+
+pub struct Sandbox {
+    /// First on `PATH` when asked for (the idle measurement's tmux switch lives there).
+    pub path_dir: Option<PathBuf>,
+    pub home: PathBuf,
+    pub tmux_dir: PathBuf,
+    pub workspace: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    team_agent: PathBuf,
+    held: u64,
+    // Last: removed after `Drop::drop` has ended everything running in it.
+    _root: TempDir,
+}
+
+impl Sandbox {
+    /// A fresh sandbox; with `path_dir`, an empty directory of its own goes first on `PATH` and
+    /// is exported as [`PATH_DIR_ENV`] (for the programs put there). `extra_env` is added to every
+    /// command's environment.
+    pub fn new(
+        binaries: &Binaries,
+        path_dir: bool,
+        extra_env: &[(&str, &OsStr)],
+    ) -> anyhow::Result<Self> {
+        // Short paths: a tmux socket path must stay under 107 bytes.
+        let root = tempfile::Builder::new()
+            .prefix("tab.")
+            .tempdir_in(std::env::temp_dir())
+            .context("cannot create a temporary directory")?;
+        let home = root.path().join("h");
+        let tmux_dir = root.path().join("t");
+        let workspace = root.path().join("w");
+        let path_dir = path_dir.then(|| root.path().join("p"));
+        for dir in [&home, &tmux_dir, &workspace].into_iter().chain(&path_dir) {
+            std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut path = Vec::new();
+        path.extend(path_dir.clone());
+        path.push(binaries.dir.clone());
+        if let Some(original) = std::env::var_os("PATH") {
+            path.extend(std::env::split_paths(&original));
+        }
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| {
+                let k = k.to_string_lossy();
+                !(k == "TMUX" || k == "TMUX_PANE" || k.starts_with("TEAM_AGENT_"))
+            })
+            .filter(|(k, _)| !matches!(k.to_str(), Some("PATH" | "HOME" | "TMUX_TMPDIR")))
+            .collect();
+        env.push(("PATH".into(), std::env::join_paths(path)?));
+        env.push(("HOME".into(), home.clone().into()));
+        env.push(("TMUX_TMPDIR".into(), tmux_dir.clone().into()));
+        env.push(("TEAM_AGENT_PLUGIN_PATH".into(), binaries.dir.clone().into()));
+        if let Some(dir) = &path_dir {
+            env.push((PATH_DIR_ENV.into(), dir.clone().into()));
+        }
+        env.extend(extra_env.iter().map(|(k, v)| (k.into(), v.to_os_string())));
+        let held = cleanup::hold(Held {
+            team_agent: binaries.team_agent.clone(),
+            tmux: binaries.tmux.clone(),
+            env: env.clone(),
+            workspace: Some(workspace.clone()),
+            tmux_dir: tmux_dir.clone(),
+            root: root.path().to_path_buf(),
+        });
+        Ok(Self {
+            path_dir,
+            home,
+            tmux_dir,
+            workspace,
+            env,
+            team_agent: binaries.team_agent.clone(),
+            held,
+            _root: root,
+        })
+    }
+
+    /// Writes the team `bench` with `workers` scripted workers `w01`, `w02`, …; each finishes a
+    /// turn after `work_ms`.
+    pub fn write_team(&self, workers: usize, work_ms: u64) -> anyhow::Result<()> {
+        let dir = self.workspace.join(TEAM);
+        std::fs::create_dir_all(dir.join("agents"))?;
+        std::fs::write(
+            dir.join("TEAM.md"),
+            format!(
+                "---\nname: {TEAM}\nobjective: Measure team-agent.\nprovider: claude\n\
+                 display_backend: none\ntick_interval_sec: {TICK_INTERVAL_SEC}\n---\n# {TEAM}\n\n\
+                 Written by team-agent-bench.\n"
+            ),
+        )?;
+        for i in 1..=workers {
+            let name = worker(i);
+            std::fs::write(
+                dir.join("agents").join(format!("{name}.md")),
+                format!(
+                    "---\nname: {name}\nrole: worker\nprovider: scripted\nprovider_options:\n  \
+                     work_ms: {work_ms}\n---\nBenchmark worker {name}.\n"
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `team-agent ARGS --workspace W`, ready to spawn (stdin null, output piped).
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = Command::new(&self.team_agent);
+        cmd.args(args)
+            .arg("--workspace")
+            .arg(&self.workspace)
+            .current_dir(&self.workspace)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `team-agent ARGS`, timed.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> anyhow::Result<Run> {
+        timed(&mut self.command(args), None, Duration::from_secs(120))
+    }
+
+    /// Like [`run`](Self::run), but a failure is an error.
+    pub fn run_ok<S: AsRef<OsStr>>(&self, args: &[S]) -> anyhow::Result<Run> {
+        let run = self.run(args)?;
+        if !run.ok() {
+            let what: Vec<String> = args
+                .iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect();
+            bail!("{}", run.failure(&format!("team-agent {}", what.join(" "))));
+        }
+        Ok(run)
+    }
+
+    /// `status --json`.
+    pub fn status(&self) -> anyhow::Result<Value> {
+        self.run_ok(&["status", "--json"])?
+            .json()
+            .context("`team-agent status --json` did not print JSON")
+    }
+
+    /// The coordinator's pid (from its pid file, checked against its command line).
+    pub fn coordinator_pid(&self) -> Option<i32> {
+        let text =
+            std::fs::read_to_string(self.workspace.join(".team/runtime/coordinator.pid")).ok()?;
+        let pid = text.trim().parse().ok()?;
+        cleanup::is_coordinator_of(pid, &self.workspace).then_some(pid)
+    }
+
+    pub fn events_log(&self) -> PathBuf {
+        self.workspace.join(".team/logs/events.jsonl")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.workspace.join(".team/runtime/team.db")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        cleanup::release(self.held);
+    }
+}
+
+/// The name of worker `i` (1-based).
+pub fn worker(i: usize) -> String {
+    format!("w{i:02}")
+}
+
+/// Runs `cmd` to its end, feeding it `input`; killed after `timeout`. The elapsed time runs from
+/// just before the spawn to the exit (a watchdog thread does the killing, so the waiting thread
+/// measures without polling).
+pub fn timed(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -> anyhow::Result<Run> {
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let (done, watch) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    });
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A child that exits without reading all of it is not our failure to report here.
+        let _ = stdin.write_all(input);
+    }
+    let output = child.wait_with_output();
+    let elapsed = started.elapsed();
+    let _ = done.send(());
+    let _ = watchdog.join();
+    let output = output.context("lost a child process")?;
+    Ok(Run {
+        elapsed,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
