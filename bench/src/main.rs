@@ -20,10 +20,11 @@ mod setup;
 mod stats;
 mod status;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::bail;
 use clap::{ArgGroup, Parser, ValueEnum};
 
 use plan::Plan;
@@ -39,7 +40,11 @@ Examples:
 
 Run it from the repository root on a quiet machine (see `uptime`): other work on the same cores
 shows up in every figure. Each team runs in a temporary HOME with its own tmux sockets and is shut
-down when measured, also on Ctrl-C.";
+down when measured, also on Ctrl-C.
+";
+
+/// Where the published figures live.
+const DEFAULT_OUT: &str = "docs/PERFORMANCE.md";
 
 /// Measure team-agent on real tmux and write docs/PERFORMANCE.md.
 #[derive(Debug, Parser)]
@@ -59,7 +64,7 @@ struct Args {
     quick: bool,
 
     /// Where to write the report.
-    #[arg(long, value_name = "PATH", default_value = "docs/PERFORMANCE.md")]
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_OUT)]
     out: PathBuf,
 
     /// The build directory holding team-agent, scripted-agent and the plugins
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
     }
     let argv: Vec<_> = std::env::args_os().collect();
     if argv.len() == 3 && argv[1] == plugin::LOAD_ONCE_FLAG {
-        return match plugin::time_one_load(std::path::Path::new(&argv[2])) {
+        return match plugin::time_one_load(Path::new(&argv[2])) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e:#}");
@@ -110,6 +115,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    if !args.only.is_empty() && args.out == Path::new(DEFAULT_OUT) {
+        bail!(
+            "--only measures part of the figures: pass --out PATH so {DEFAULT_OUT} keeps the \
+             whole set"
+        );
+    }
     let plan = if args.full {
         Plan::full()
     } else {
@@ -122,6 +133,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(note) = &binaries.fallback_note {
         eprintln!("note: {note}");
         report.note(note.clone());
+    } else if binaries.is_debug() {
+        report.note(
+            "measured a DEBUG build: its figures are not comparable with the targets (they are \
+             for the release build)",
+        );
     }
     if !args.only.is_empty() {
         report.note(format!("partial run: only {:?}", args.only));

@@ -164,7 +164,7 @@ unrecorded batch; a sample is a batch's time per call.
             settle = messaging::SETTLE.as_millis(),
             burst = self.messaging.burst,
             runs = self.status.runs,
-            stored = self.status.stored_messages,
+            stored = crate::stats::thousands(self.status.stored_messages),
             settle_idle = idle.settle.as_secs(),
             slice = idle.slice.as_secs(),
             window = idle.window.as_secs(),

@@ -86,6 +86,19 @@ impl Samples {
     }
 }
 
+/// `100000` → `100,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +114,7 @@ mod tests {
         assert_eq!(few.stat(Stat::Median), Some(2.0));
         assert_eq!(few.stat(Stat::P95), Some(3.0));
         assert_eq!(Samples::new().stat(Stat::Median), None);
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(999), "999");
     }
 }

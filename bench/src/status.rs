@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::report::{Figure, Report, Target, Unit};
 use crate::sandbox::{Sandbox, TEAM, worker};
 use crate::setup::Binaries;
-use crate::stats::{Samples, Stat};
+use crate::stats::{Samples, Stat, thousands};
 
 pub struct Plan {
     pub sizes: Vec<usize>,
@@ -50,7 +50,7 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
         seed(&sandbox.database(), workers, plan.stored_messages)?;
         report.note(format!(
             "seeding {} messages into the store of the {workers}-agent team took {:.1} s",
-            plan.stored_messages,
+            thousands(plan.stored_messages),
             seeding.elapsed().as_secs_f64()
         ));
         let full = time_status(&sandbox, plan.runs)?;
@@ -58,7 +58,7 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
             Figure::new(
                 format!(
                     "status --json, {workers} agents, {} stored messages",
-                    plan.stored_messages
+                    thousands(plan.stored_messages)
                 ),
                 Unit::Ms,
                 full,
