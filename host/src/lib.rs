@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod coordinator;
+pub mod display;
 pub mod doctor;
 pub mod events;
 pub mod leader;

@@ -40,10 +40,8 @@ fn approvals_of_the_teams_own_tools_are_answered_and_others_go_to_the_leader_onc
         .as_str()
         .unwrap()
         .to_string();
-    assert!(
-        env.json(&["send", "alice", "@scripted approval team.report_result"])
-            .0
-    );
+    let (ok, sent) = env.json(&["send", "alice", "@scripted approval team.report_result"]);
+    assert!(ok, "{sent}");
     assert!(
         wait_until(15, || events(&env, "approval.auto_answered").len() == 1),
         "not auto-answered"

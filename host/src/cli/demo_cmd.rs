@@ -69,6 +69,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
         yes: true,
         fresh: false,
         bind_leader: false,
+        display: Some("none".into()),
     };
     let up = lifecycle::up(&ctx, &spec, &options).map_err(super::lifecycle_cmd::user_error)?;
     println!(

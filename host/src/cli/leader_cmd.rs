@@ -54,6 +54,13 @@ pub fn external(workspace: &Workspace, argv: &[String]) -> anyhow::Result<Reply>
     Ok(Reply::ok(&outcome, text))
 }
 
+/// After a change of leader pane the display moves to the new leader's session.
+fn rebuild_display(workspace: &Workspace) {
+    let registry = Registry::load(Some(workspace.root()));
+    let ctx = crate::lifecycle::Context::new(workspace, &registry, &|_| {});
+    let _ = crate::display::rebuild(&ctx);
+}
+
 pub fn claim_leader(workspace: &Workspace, confirm: bool) -> anyhow::Result<Reply> {
     let change = ownership::claim(
         &StateStore::new(workspace),
@@ -62,6 +69,9 @@ pub fn claim_leader(workspace: &Workspace, confirm: bool) -> anyhow::Result<Repl
         confirm,
     )
     .map_err(user_error)?;
+    if change.applied {
+        rebuild_display(workspace);
+    }
     let text = change.message.clone();
     Ok(Reply::ok(&change, text))
 }
@@ -74,6 +84,7 @@ pub fn takeover(workspace: &Workspace, confirm: bool) -> anyhow::Result<Reply> {
         confirm,
     )
     .map_err(user_error)?;
+    rebuild_display(workspace);
     let text = change.message.clone();
     Ok(Reply::ok(&change, text))
 }

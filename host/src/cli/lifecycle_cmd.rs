@@ -57,6 +57,7 @@ pub fn up(
     definition: &Path,
     yes: bool,
     fresh: bool,
+    display: Option<String>,
 ) -> anyhow::Result<Reply> {
     let registry = Registry::load(Some(workspace.root()));
     let spec = match crate::cli::spec_cmd::load_or_reply(definition, workspace, &registry) {
@@ -78,6 +79,7 @@ pub fn up(
         yes,
         fresh,
         bind_leader: true,
+        display,
     };
     let report = lifecycle::up(&ctx, &spec, &options).map_err(user_error)?;
     let mut text = format!(
@@ -97,6 +99,9 @@ pub fn up(
         Some(l) => format!("leader: pane {} (messages and results for the leader go there)\n", l.pane_id),
         None => "leader: none bound (not run from tmux): leader messages wait in .team/runtime/leader-inbox.log; bind one with `team-agent attach-leader --pane %N`\n".to_string(),
     });
+    if let Some(line) = display_line(&report.display) {
+        text.push_str(&line);
+    }
     text.push_str(&format!(
         "look at a worker: tmux -S {} attach -t {}\n",
         report.tmux_socket.display(),
@@ -165,6 +170,9 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
             }
         ));
     }
+    if let Some(line) = display_line(&report.display) {
+        text.push_str(&line);
+    }
     if let Some(inbox) = &report.leader_inbox {
         text.push_str(&format!(
             "leader inbox: {} bytes waiting in {}\n",
@@ -175,18 +183,40 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
     Ok(Reply::ok(&report, text))
 }
 
+/// `display: tmux-overview (open)`, or why it failed; nothing for `none` without an error.
+fn display_line(display: &serde_json::Value) -> Option<String> {
+    let backend = display["backend"].as_str()?;
+    match display["error"].as_str() {
+        Some(error) => Some(format!("display: {backend} failed: {error}\n")),
+        None if backend == "none" => None,
+        None if display["open"] == true => Some(format!("display: {backend} (open)\n")),
+        None => Some(format!("display: {backend} (closed)\n")),
+    }
+}
+
 pub fn shutdown(workspace: &Workspace) -> anyhow::Result<Reply> {
-    let registry = Registry::load_from(&[]);
+    // The display's plugin plans its own close.
+    let registry = Registry::load(Some(workspace.root()));
     let ctx = Context::new(workspace, &registry, &progress);
     let report = lifecycle::shutdown(&ctx).map_err(user_error)?;
     Ok(Reply::ok(&report, format!("{}\n", report.message)))
 }
 
-pub fn restart(workspace: &Workspace, allow_fresh: bool) -> anyhow::Result<Reply> {
+pub fn restart(
+    workspace: &Workspace,
+    allow_fresh: bool,
+    display: Option<String>,
+) -> anyhow::Result<Reply> {
     let registry = Registry::load(Some(workspace.root()));
     let ctx = Context::new(workspace, &registry, &progress);
-    let report =
-        lifecycle::restart(&ctx, &lifecycle::RestartOptions { allow_fresh }).map_err(user_error)?;
+    let report = lifecycle::restart(
+        &ctx,
+        &lifecycle::RestartOptions {
+            allow_fresh,
+            display,
+        },
+    )
+    .map_err(user_error)?;
     let mut text = format!(
         "team '{}' restarted in tmux session {}\n",
         report.team, report.session_name
@@ -199,6 +229,9 @@ pub fn restart(workspace: &Workspace, allow_fresh: bool) -> anyhow::Result<Reply
             a.agent.status,
             a.agent.session_id.as_deref().unwrap_or("-")
         ));
+    }
+    if let Some(line) = display_line(&report.display) {
+        text.push_str(&line);
     }
     Ok(Reply::ok(&report, text))
 }
@@ -269,10 +302,17 @@ pub fn agent_op(op: anyhow::Result<lifecycle::AgentOp, LifecycleError>) -> anyho
     Ok(Reply::ok(&op, text))
 }
 
-pub fn with_context<T>(workspace: &Workspace, run: impl FnOnce(&Context<'_>) -> T) -> T {
+/// Runs one agent operation; after a change, the open display is rebuilt to show the team as
+/// it is now.
+pub fn with_context(
+    workspace: &Workspace,
+    run: impl FnOnce(&Context<'_>) -> Result<lifecycle::AgentOp, LifecycleError>,
+) -> Result<lifecycle::AgentOp, LifecycleError> {
     let registry = Registry::load(Some(workspace.root()));
     let ctx = Context::new(workspace, &registry, &progress);
-    run(&ctx)
+    let outcome = run(&ctx)?;
+    let _ = crate::display::rebuild(&ctx);
+    Ok(outcome)
 }
 
 pub fn resolve_role_file(path: &Path) -> PathBuf {

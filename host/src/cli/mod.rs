@@ -132,6 +132,10 @@ pub enum Command {
         /// Start over even though a previous team's sessions could be resumed (`restart`).
         #[arg(long)]
         fresh: bool,
+        /// How to show the workers: tmux-overview, terminal, none, auto (default: the team's
+        /// display_backend, else auto = tmux-overview when run from tmux, none otherwise).
+        #[arg(long, value_name = "NAME")]
+        display: Option<String>,
     },
 
     /// What runs: each agent's lifecycle, activity, session and pending messages; the coordinator.
@@ -157,6 +161,9 @@ pub enum Command {
         /// Start workers whose session cannot be resumed fresh (they lose their context).
         #[arg(long)]
         allow_fresh: bool,
+        /// How to show the workers (default: the display the team had).
+        #[arg(long, value_name = "NAME")]
+        display: Option<String>,
     },
 
     /// Start (or resume) one worker; with --force, replace its running window.
@@ -450,17 +457,21 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             definition,
             yes,
             fresh,
-        } => lifecycle_cmd::up(&workspace()?, &definition, yes, fresh),
+            display,
+        } => lifecycle_cmd::up(&workspace()?, &definition, yes, fresh, display),
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
         Command::Shutdown => {
             let ws = workspace()?;
             owner_gate(&ws)?;
             lifecycle_cmd::shutdown(&ws)
         }
-        Command::Restart { allow_fresh } => {
+        Command::Restart {
+            allow_fresh,
+            display,
+        } => {
             let ws = workspace()?;
             owner_gate(&ws)?;
-            lifecycle_cmd::restart(&ws, allow_fresh)
+            lifecycle_cmd::restart(&ws, allow_fresh, display)
         }
         Command::StartAgent {
             agent,

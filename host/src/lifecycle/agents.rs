@@ -69,14 +69,6 @@ fn unknown_agent(team: &TeamState, id: &str) -> LifecycleError {
     )
 }
 
-/// Stops the team's display, if one was opened (displays arrive with their plugins).
-pub fn close_display(ctx: &Context<'_>, team: &TeamState) {
-    if let Some(display) = &team.display {
-        ctx.events
-            .emit("display.closed", json!({"backend": display.backend}));
-    }
-}
-
 fn pane_alive(server: &Server, agent: &AgentState) -> bool {
     agent
         .pane_id

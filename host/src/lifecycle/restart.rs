@@ -19,6 +19,8 @@ use crate::tmux::Server;
 pub struct RestartOptions {
     /// Start workers whose session cannot be resumed fresh, losing their context.
     pub allow_fresh: bool,
+    /// The display backend (`--display`); default: the one the team had, else the definition's.
+    pub display: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +46,7 @@ pub struct RestartReport {
     pub tmux_socket: std::path::PathBuf,
     pub agents: Vec<RestartedAgent>,
     pub coordinator: Value,
+    pub display: Value,
 }
 
 /// `first_send_at` as recorded: never used (null), used at a time, or corrupt.
@@ -287,6 +290,16 @@ pub fn restart(
             },
         })
         .collect();
+    // The display is rebuilt for the new windows (and a leader that may have moved).
+    let backend = crate::display::choose(
+        options.display.as_deref(),
+        team.display.as_ref(),
+        spec.spec.display_backend(),
+        leader.is_some(),
+    );
+    let display = crate::display::open(ctx, &backend)
+        .map(|d| crate::display::summary(Some(&d)))
+        .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
     ctx.events
         .emit("restart.complete", json!({"team": name, "agents": agents}));
     Ok(RestartReport {
@@ -296,6 +309,7 @@ pub fn restart(
         tmux_socket: team.tmux_socket.clone(),
         agents,
         coordinator: coordinator_json(&coordinator),
+        display,
     })
 }
 

@@ -58,8 +58,9 @@ pub fn shutdown(ctx: &Context<'_>) -> Result<ShutdownReport, LifecycleError> {
                 }
             }
         }
-        super::agents::close_display(ctx, &team);
     }
+    // Before the server goes: the display's view sessions and windows are closed by its plan.
+    let display = crate::display::close(ctx, &team).or(team.display.clone());
     // The team's server is private: ending it ends every window (and nothing of anyone else's).
     server.kill_server()?;
     let killed = reap(&pids);
@@ -73,7 +74,7 @@ pub fn shutdown(ctx: &Context<'_>) -> Result<ShutdownReport, LifecycleError> {
             }
             team.status = TeamStatus::Stopped;
             team.stopped_at = Some(now_rfc3339());
-            team.display = None;
+            team.display = display.clone();
         }
         Ok::<_, LifecycleError>(())
     })?;

@@ -44,6 +44,8 @@ pub struct StatusReport {
     pub leader: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leader_inbox: Option<Value>,
+    /// `{"backend","open","error","leader_socket","processes"}` or null.
+    pub display: Value,
     pub message: String,
 }
 
@@ -91,6 +93,7 @@ pub fn status(
             coordinator,
             leader: None,
             leader_inbox: None,
+            display: Value::Null,
             message: "no team runs in this workspace; start one with `team-agent up DIR`".into(),
         });
     };
@@ -175,6 +178,7 @@ pub fn status(
         coordinator,
         leader,
         leader_inbox,
+        display: crate::display::summary(team.display.as_ref()),
         message,
     })
 }

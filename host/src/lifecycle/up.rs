@@ -23,6 +23,8 @@ pub struct UpOptions {
     pub fresh: bool,
     /// Make the caller's tmux pane the leader (when `up` runs inside tmux).
     pub bind_leader: bool,
+    /// The display backend (`--display`); default: the definition's, else `auto`.
+    pub display: Option<String>,
 }
 
 /// One started worker.
@@ -59,6 +61,8 @@ pub struct UpReport {
     pub agents: Vec<StartedAgent>,
     pub coordinator: serde_json::Value,
     pub leader: Option<LeaderBinding>,
+    /// The display opened for the operator (a failed one is reported here, never fatal).
+    pub display: serde_json::Value,
 }
 
 /// The caller's tmux pane, when `up` runs inside tmux (and not inside a worker).
@@ -258,6 +262,15 @@ pub fn up(
         Ok::<_, LifecycleError>(())
     })?;
     let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
+    let backend = crate::display::choose(
+        options.display.as_deref(),
+        None,
+        spec.spec.display_backend(),
+        leader.is_some(),
+    );
+    let display = crate::display::open(ctx, &backend)
+        .map(|d| crate::display::summary(Some(&d)))
+        .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
     ctx.events.emit(
         "team.up",
         json!({"team": team.name, "session_name": session, "agents": agents.iter().map(|a| &a.id).collect::<Vec<_>>(),
@@ -271,6 +284,7 @@ pub fn up(
         agents: agents.iter().map(StartedAgent::of).collect(),
         coordinator: coordinator_json(&coordinator),
         leader,
+        display,
     })
 }
 

@@ -11,8 +11,9 @@ name: {name}\n\
 objective: Show how a team-agent team works, with two scripted workers.\n\
 # The leader's CLI: the agent you talk to (claude or codex).\n\
 provider: claude\n\
-# none, tmux-overview (windows in the leader's tmux session) or terminal (one window per worker).\n\
-display_backend: none\n\
+# How to show the workers: auto (tmux-overview when started from tmux, else none), none,\n\
+# tmux-overview (windows in the leader's tmux session) or terminal (one window per worker).\n\
+display_backend: auto\n\
 tick_interval_sec: 2\n\
 ---\n\
 # {name}\n\

@@ -231,6 +231,23 @@ pub struct DisplayRecord {
     pub handle: Value,
     #[serde(default)]
     pub error: Option<String>,
+    /// Whether it is showing now; a closed record keeps the backend for the next start.
+    #[serde(default)]
+    pub open: bool,
+    /// The tmux server the display's leader-side windows were made on.
+    #[serde(default)]
+    pub leader_socket: Option<PathBuf>,
+    /// The programs its plan started, by resource name.
+    #[serde(default)]
+    pub processes: BTreeMap<String, Spawned>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A program a display started, identified well enough to never signal a recycled pid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spawned {
+    pub pid: u32,
+    /// Field 22 of `/proc/PID/stat` when it was started (0 where there is no `/proc`).
+    pub start_time: u64,
 }
