@@ -1,8 +1,10 @@
 /*! The coordinator of an idle team: CPU (its own, and with its reaped children), resident
 memory, and the processes it spawns per tick.
 
-CPU and memory come from `/proc/<pid>/stat` (utime+stime, cutime+cstime, in clock ticks) and
-`/proc/<pid>/status` (VmRSS), read over a window with no message and no command running.
+CPU and memory are read over a window with no message and no command running: own CPU from the
+threads' `/proc/<pid>/task/<tid>/schedstat` (nanoseconds; utime+stime of `/proc/<pid>/stat` where
+schedstats are missing), reaped children from cutime+cstime (clock ticks), memory from VmRSS of
+`/proc/<pid>/status`.
 Spawned processes are counted in a second window: the team's `PATH` starts with a directory of
 its sandbox whose `tmux` is a symlink to the real tmux; for the count it is switched (atomically)
 to this binary, which, called as `tmux`, appends its parent pid and arguments to a log and then
@@ -87,14 +89,16 @@ pub fn run_as_tmux_wrapper() -> Option<ExitCode> {
     Some(ExitCode::from(127))
 }
 
-/// CPU time of a process, in clock ticks.
+/// CPU time of a process, in seconds.
 #[derive(Debug, Clone, Copy)]
-struct CpuTicks {
-    own: u64,
-    children: u64,
+struct CpuTime {
+    /// Its threads' run time from `schedstat` (ns), else utime+stime (clock ticks).
+    own: f64,
+    /// cutime+cstime: the children it has reaped (clock ticks).
+    children: f64,
 }
 
-fn cpu_ticks(pid: i32) -> anyhow::Result<CpuTicks> {
+fn cpu_time(pid: i32) -> anyhow::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("process {pid} is gone"))?;
     // Fields after the command name, which may hold spaces: field 3 is index 0.
@@ -103,11 +107,26 @@ fn cpu_ticks(pid: i32) -> anyhow::Result<CpuTicks> {
         .split_whitespace()
         .map(|f| f.parse().unwrap_or(0))
         .collect();
-    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-    Ok(CpuTicks {
-        own: field(14) + field(15),
-        children: field(16) + field(17),
+    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0) as f64;
+    let hz = clock_ticks_per_second();
+    Ok(CpuTime {
+        own: run_time(pid).unwrap_or((field(14) + field(15)) / hz),
+        children: (field(16) + field(17)) / hz,
     })
+}
+
+/// The summed on-CPU time of a process's threads, in seconds, with nanosecond resolution
+/// (`/proc/<pid>/task/<tid>/schedstat`); `None` without schedstats.
+fn run_time(pid: i32) -> Option<f64> {
+    let mut nanos: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let text = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        nanos += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanos as f64 / 1e9)
 }
 
 fn rss_mib(pid: i32) -> Option<f64> {
@@ -203,7 +222,6 @@ fn measure_team(
     std::thread::sleep(plan.settle);
 
     let cpu = cpu_window(coordinator, server, plan)?;
-    let hz = clock_ticks_per_second();
     let label = |what: &str| format!("coordinator {what}, {workers} idle workers");
     let targets = workers == 8;
     let figure = |name: String, samples: Samples, unit: Unit, counts: &'static str| {
@@ -233,11 +251,13 @@ fn measure_team(
     ));
     report.note(format!(
         "{workers} idle workers, whole {:.0}-s window: coordinator CPU {:.3} % own, {:.3} % with \
-         children; one clock tick is 1/{hz:.0} s, so a slice resolves {:.3} % of a core",
+         children; reaped children's time comes in clock ticks of 1/{:.0} s, so one tick in a \
+         slice is {:.3} % of a core",
         cpu.elapsed.as_secs_f64(),
         cpu.total_own,
         cpu.total_with_children,
-        100.0 / hz / plan.slice.as_secs_f64()
+        clock_ticks_per_second(),
+        100.0 / clock_ticks_per_second() / plan.slice.as_secs_f64()
     ));
 
     switch.counting()?;
@@ -300,11 +320,10 @@ struct CpuWindow {
 
 /// Reads CPU at every slice boundary and RSS every second over the window.
 fn cpu_window(coordinator: i32, server: i32, plan: &Plan) -> anyhow::Result<CpuWindow> {
-    let hz = clock_ticks_per_second();
-    let percent = |ticks: u64, over: Duration| ticks as f64 / hz / over.as_secs_f64() * 100.0;
+    let percent = |seconds: f64, over: Duration| seconds / over.as_secs_f64() * 100.0;
     let started = Instant::now();
-    let first = cpu_ticks(coordinator)?;
-    let first_server = cpu_ticks(server)?;
+    let first = cpu_time(coordinator)?;
+    let first_server = cpu_time(server)?;
     let (mut last, mut last_server, mut last_at) = (first, first_server, started);
     let mut window = CpuWindow {
         own: Samples::new(),
@@ -325,7 +344,7 @@ fn cpu_window(coordinator: i32, server: i32, plan: &Plan) -> anyhow::Result<CpuW
         );
         let now = Instant::now();
         if now >= next_slice || started.elapsed() >= plan.window {
-            let (cpu, srv) = (cpu_ticks(coordinator)?, cpu_ticks(server)?);
+            let (cpu, srv) = (cpu_time(coordinator)?, cpu_time(server)?);
             let over = now - last_at;
             window.own.push(percent(cpu.own - last.own, over));
             window.with_children.push(percent(

@@ -141,12 +141,13 @@ all were visible. One unrecorded warm-up message comes first.
 call, first on the store as `up` left it, then after inserting {stored} rows into `messages` of \
 the host's own `.team/runtime/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
 500 tasks and every worker) in one transaction.
-- **coordinator CPU and RSS**: an idle team ({settle_idle} s after `up`), its coordinator's \
-`/proc/<pid>/stat` read every {slice} s over {window} s: utime+stime (own) and \
-utime+stime+cutime+cstime (with the children it has reaped, i.e. its tmux calls), as % of one \
-core per slice (equal slices, so their mean is the whole window's figure, compared with the \
-target; a slice resolves one clock tick, see the notes). VmRSS from `/proc/<pid>/status` every second (compared on its max). The tmux server's own CPU \
-is shown beside it, as work a tmux call shifts there.
+- **coordinator CPU and RSS**: an idle team ({settle_idle} s after `up`); every {slice} s over \
+{window} s the harness reads the coordinator's own on-CPU time (the sum over its threads of \
+`/proc/<pid>/task/<tid>/schedstat`, in ns) and the CPU time of the children it has reaped, i.e. \
+its tmux calls (cutime+cstime of `/proc/<pid>/stat`, in clock ticks), as % of one core per \
+slice. The slices are equal, so their mean is the whole window's figure: the targets are \
+compared on it. VmRSS from `/proc/<pid>/status` every second (compared on its max). The tmux \
+server's own CPU is shown beside it, as work a tmux call shifts there.
 - **processes spawned per tick**: right after the CPU window, for {spawn} s: the `tmux` first \
 on the team's `PATH` is switched from a symlink to the real tmux to this harness, which logs \
 its parent pid and arguments and execs the real tmux (same process: the count is exact). \
