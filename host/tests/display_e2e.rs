@@ -206,6 +206,24 @@ fn a_display_that_fails_never_stops_the_team_and_status_says_why() {
     assert!(clients(&env).is_empty(), "nothing half-made is left");
     assert!(env.run(&["shutdown"]).status.success());
 
+    // `plugins probe` says the same before anything is started.
+    let probe = env
+        .command()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["plugins", "probe", "terminal", "--json"])
+        .output()
+        .unwrap();
+    assert!(!probe.status.success());
+    let probe = json(&probe);
+    assert_eq!(probe["available"], false);
+    // Why: no graphical session, or (where none is installed) no terminal emulator.
+    let detail = probe["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("DISPLAY") || detail.contains("PATH"),
+        "{probe}"
+    );
+
     let (ok, up) = env.json(&["restart", "--display", "no-such-display"]);
     assert!(ok, "{up}");
     assert!(

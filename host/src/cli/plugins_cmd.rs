@@ -43,13 +43,15 @@ team-agent plugins check ./libteam_agent_mine.so --fixtures tests/fixtures --jso
     /// "approval":{…}} for --screen, {"turn_state":…, "rule":…} for --transcript.
     #[command(
         after_help = "Examples:\n  tmux capture-pane -p -t %3 > pane.txt && team-agent plugins probe codex --screen pane.txt\n  \
-team-agent plugins probe claude --transcript ~/.claude/projects/…/SESSION.jsonl --json"
+team-agent plugins probe claude --transcript ~/.claude/projects/…/SESSION.jsonl --json\n  \
+team-agent plugins probe terminal        # which terminal emulator the display would use, or why none"
     )]
     Probe {
-        /// The provider plugin's name (or alias).
+        /// A provider's name (or alias), or a display's: a display says whether it can work
+        /// here and with what (which terminal emulator, …), or why not.
         name: String,
-        /// A captured screen (`tmux capture-pane -p`), or `-` for stdin.
-        #[arg(long, value_name = "FILE", required_unless_present = "transcript")]
+        /// A captured screen (`tmux capture-pane -p`), or `-` for stdin (providers).
+        #[arg(long, value_name = "FILE")]
         screen: Option<PathBuf>,
         /// A provider transcript (its tail is read), or `-` for stdin.
         #[arg(long, value_name = "FILE")]
@@ -160,9 +162,33 @@ fn probe(
     screen: Option<&Path>,
     transcript: Option<&Path>,
 ) -> anyhow::Result<Reply> {
+    if registry.provider(name).is_err()
+        && let Ok(display) = registry.display(name)
+    {
+        let probe = display.probe(&crate::display::environment())?;
+        let text = if probe.available {
+            format!("{name}: available: {}\n", probe.detail)
+        } else {
+            format!("{name}: not available: {}\n", probe.detail)
+        };
+        return Ok(Reply::new(
+            probe.available,
+            json!({"ok": probe.available, "display": name, "available": probe.available, "detail": probe.detail}),
+            text,
+        ));
+    }
     let provider = registry
         .provider(name)
         .map_err(|e| UserError::new(e.to_string()))?;
+    if screen.is_none() && transcript.is_none() {
+        return Err(UserError::new(format!(
+            "probing the provider '{name}' needs --screen FILE or --transcript FILE"
+        ))
+        .action(format!(
+            "example: tmux capture-pane -p -t %3 > pane.txt && team-agent plugins probe {name} --screen pane.txt"
+        ))
+        .into());
+    }
     let mut answer = serde_json::Map::new();
     let mut text = String::new();
     if let Some(path) = screen {
