@@ -143,6 +143,15 @@ fn tmux_overview_shows_every_worker_in_the_leaders_session_and_shutdown_removes_
         "sleep"
     );
     assert_eq!(env.status()["display"]["open"], true);
+    // The overview's small panes never resize the workers' windows.
+    let sizes = stdout(&env.tmux(&[
+        "list-windows",
+        "-t",
+        "team-team",
+        "-F",
+        "#{window_width}x#{window_height}",
+    ]));
+    assert!(sizes.lines().all(|l| l == "200x50"), "{sizes}");
 
     // A new worker joins the overview.
     std::fs::write(
