@@ -26,8 +26,7 @@ Terminal.app closes it if its profile closes windows whose shell exited).
 
 mod emulator;
 mod handle;
-mod programs;
-mod view_session;
+use team_agent_display_kit::{programs, view_session};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -24,8 +24,7 @@ where `<viewer>` is `env -u TMUX <tmux> -S <team socket> attach-session -r -t =<
 
 mod handle;
 mod overview;
-mod programs;
-mod view_session;
+use team_agent_display_kit::{programs, view_session};
 
 use team_agent_plugin_api::{
     DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,

@@ -1,7 +1,6 @@
 /*!
 Finding programs on the operator's `PATH` by looking at files, never by running anything.
 
-The same file is in both tmux-based displays (`display-tmux-overview`, `display-terminal`).
 */
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@ still reach the worker's pane by id. This module owns their names (deterministic
 agent, safe as tmux targets, recognisable when they come back in a handle), the steps that create
 and destroy one, and the command a viewer runs to attach to one read-only.
 
-The same file is in both tmux-based displays (`display-tmux-overview`, `display-terminal`).
+Shared by both tmux-based displays (`display-tmux-overview`, `display-terminal`).
 */
 
 use std::fmt;
