@@ -19,6 +19,7 @@ mod sandbox;
 mod setup;
 mod stats;
 mod status;
+mod transcript;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -144,7 +145,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     let wanted = |part: Part| args.only.is_empty() || args.only.contains(&part);
     let started = Instant::now();
-    let step = |name: &str| eprintln!("[{:>4.0} s] {name}", started.elapsed().as_secs_f64());
+    let mut peak_load: f64 = 0.0;
+    let mut step = |name: &str| {
+        peak_load = peak_load.max(setup::one_minute_load());
+        eprintln!("[{:>4.0} s] {name}", started.elapsed().as_secs_f64());
+    };
     if wanted(Part::Lifecycle) {
         step("lifecycle: up, restart, shutdown, the agents' own start");
         lifecycle::measure(&binaries, &plan.lifecycle, &mut report)?;

@@ -21,7 +21,7 @@ impl Plan {
         Self {
             name: "full",
             lifecycle: lifecycle::Plan {
-                up: vec![(1, 15), (8, 10), (32, 5)],
+                up: vec![(1, 20), (8, 15), (32, 8)],
                 agent_starts: 20,
             },
             messaging: messaging::Plan {
@@ -29,6 +29,7 @@ impl Plan {
                 small: 200,
                 large: 10,
                 burst: 50,
+                bursts: 3,
             },
             status: status::Plan {
                 sizes: vec![8, 32],
@@ -63,6 +64,7 @@ impl Plan {
                 small: 20,
                 large: 2,
                 burst: 10,
+                bursts: 1,
             },
             status: status::Plan {
                 sizes: vec![8],
@@ -93,11 +95,12 @@ impl Plan {
             .map(|(n, runs)| format!("N = {n} × {runs}"))
             .collect();
         format!(
-            "{} (`up`: {}; {} + {} + burst of {} messages; idle windows of {} s)",
+            "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s)",
             self.name,
             up.join(", "),
             self.messaging.small,
             self.messaging.large,
+            self.messaging.bursts,
             self.messaging.burst,
             self.idle.window.as_secs()
         )
@@ -134,9 +137,10 @@ it receives the submitting Enter; a thread reads the transcript as it grows (eve
 stamps each marker's first appearance. The time runs from the spawn of `send`. 100 B messages \
 are an argument, 256 KiB ones go by `--file` (an argument cannot exceed 128 KiB). One at a \
 time: the next message is sent once the previous turn has ended and {settle} ms have passed \
-(the agent redraws its prompt), so the recipient is idle. Burst: {burst} `send` processes are \
-released at once from a barrier; each message's time runs from the release, so the max is when \
-all were visible. One unrecorded warm-up message comes first.
+(the agent redraws its prompt), so the recipient is idle. Bursts ({bursts}): {burst} `send` \
+processes are released at once from a barrier; each message's time runs from the release, and \
+a burst is all visible when its last message is. One unrecorded warm-up message comes first. The \
+breakdown of `send` matches the `send.accepted` and `send.submitted` events of each message id.
 - **status --json**: a running team of 8 or 32 workers; {runs} timed calls after one unrecorded \
 call, first on the store as `up` left it, then after inserting {stored} rows into `messages` of \
 the host's own `.team/runtime/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
@@ -164,6 +168,7 @@ unrecorded batch; a sample is a batch's time per call.
             team = self.messaging.team_size,
             settle = messaging::SETTLE.as_millis(),
             burst = self.messaging.burst,
+            bursts = self.messaging.bursts,
             runs = self.status.runs,
             stored = crate::stats::thousands(self.status.stored_messages),
             settle_idle = idle.settle.as_secs(),
