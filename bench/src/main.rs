@@ -145,11 +145,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     let wanted = |part: Part| args.only.is_empty() || args.only.contains(&part);
     let started = Instant::now();
-    let mut peak_load: f64 = 0.0;
-    let mut step = |name: &str| {
-        peak_load = peak_load.max(setup::one_minute_load());
-        eprintln!("[{:>4.0} s] {name}", started.elapsed().as_secs_f64());
-    };
+    let load = setup::LoadWatch::start();
+    let step = |name: &str| eprintln!("[{:>4.0} s] {name}", started.elapsed().as_secs_f64());
     if wanted(Part::Lifecycle) {
         step("lifecycle: up, restart, shutdown, the agents' own start");
         lifecycle::measure(&binaries, &plan.lifecycle, &mut report)?;
@@ -173,7 +170,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     step("done");
     report.run.rows.push((
         "load average (1, 5, 15 min)".into(),
-        format!("{load_before} before, {} after", setup::load_average()),
+        format!(
+            "{load_before} before, {} after; highest 1-min value during the run {:.2}",
+            setup::load_average(),
+            load.peak()
+        ),
     ));
     report.run.rows.push((
         "duration".into(),

@@ -4,6 +4,8 @@ release build, or the debug build with a note), the real tmux, the machine, and 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -116,11 +118,41 @@ pub fn load_average() -> String {
 }
 
 /// The 1-minute load average (0 when unknown).
-pub fn one_minute_load() -> f64 {
+fn one_minute_load() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|t| t.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The highest 1-minute load average seen while a run measures, sampled every 5 s.
+pub struct LoadWatch {
+    peak: Arc<Mutex<f64>>,
+    stop: mpsc::Sender<()>,
+}
+
+impl LoadWatch {
+    pub fn start() -> Self {
+        let peak = Arc::new(Mutex::new(one_minute_load()));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let seen = peak.clone();
+        std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_secs(5))
+            {
+                if let Ok(mut peak) = seen.lock() {
+                    *peak = peak.max(one_minute_load());
+                }
+            }
+        });
+        Self { peak, stop }
+    }
+
+    pub fn peak(&self) -> f64 {
+        let _ = self.stop.send(());
+        let now = one_minute_load();
+        self.peak.lock().map(|p| p.max(now)).unwrap_or(now)
+    }
 }
 
 fn cpu_model() -> String {
