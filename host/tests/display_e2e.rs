@@ -57,11 +57,36 @@ impl Operator {
         )
     }
 
+    /// The leader session's windows: `leader` for the one holding the leader's pane (its name
+    /// follows the running command), the others by name.
     fn windows(&self) -> Vec<String> {
-        self.tmux(&["list-windows", "-t", "lead", "-F", "#{window_name}"])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let leader_window = self
+            .tmux(&["display", "-p", "-t", &self.leader_pane, "#{window_id}"])
+            .trim()
+            .to_string();
+        self.tmux(&[
+            "list-windows",
+            "-t",
+            "lead",
+            "-F",
+            "#{window_id} #{window_panes} #{window_name}",
+        ])
+        .lines()
+        .map(|line| {
+            let mut fields = line.splitn(3, ' ');
+            let (id, panes, name) = (
+                fields.next().unwrap_or_default(),
+                fields.next().unwrap_or_default(),
+                fields.next().unwrap_or_default(),
+            );
+            if id == leader_window {
+                // The leader's window holds only the leader's pane.
+                format!("leader:{panes}")
+            } else {
+                name.to_string()
+            }
+        })
+        .collect()
     }
 
     /// `team-agent ARGS --json` as typed in the leader's pane.
@@ -78,10 +103,13 @@ impl Operator {
     }
 }
 
+/// The sessions of the team server's clients, leaving out control-mode clients (the
+/// coordinator talks to tmux through one).
 fn clients(env: &TeamEnv) -> Vec<String> {
-    stdout(&env.tmux(&["list-clients", "-F", "#{client_session}"]))
+    stdout(&env.tmux(&["list-clients", "-F", "#{client_flags} #{client_session}"]))
         .lines()
-        .map(str::to_string)
+        .filter(|l| !l.contains("control-mode"))
+        .filter_map(|l| l.split_once(' ').map(|(_, session)| session.to_string()))
         .collect()
 }
 
@@ -95,7 +123,7 @@ fn tmux_overview_shows_every_worker_in_the_leaders_session_and_shutdown_removes_
     assert!(ok, "{up}");
     assert_eq!(up["display"]["backend"], "tmux-overview", "{up}");
     assert_eq!(up["display"]["open"], true, "{up}");
-    assert_eq!(operator.windows(), ["sleep", "ta-team-overview"]);
+    assert_eq!(operator.windows(), ["leader:1", "ta-team-overview"]);
 
     // One read-only client per worker, each a pane of the overview window.
     let panes = operator.tmux(&[
@@ -161,7 +189,7 @@ fn tmux_overview_shows_every_worker_in_the_leaders_session_and_shutdown_removes_
     .unwrap();
     let (ok, added) = operator.run(&env, &["add-agent", "carol", "--role-file", "carol.md"]);
     assert!(ok, "{added}");
-    assert_eq!(operator.windows(), ["sleep", "ta-team-overview"]);
+    assert_eq!(operator.windows(), ["leader:1", "ta-team-overview"]);
     let count = || {
         operator
             .tmux(&["list-panes", "-t", "lead:=ta-team-overview"])
@@ -175,7 +203,7 @@ fn tmux_overview_shows_every_worker_in_the_leaders_session_and_shutdown_removes_
     assert!(ok, "{down}");
     assert_eq!(
         operator.windows(),
-        ["sleep"],
+        ["leader:1"],
         "exactly the overview window is gone"
     );
     assert_eq!(env.status()["display"]["open"], false);
@@ -184,11 +212,11 @@ fn tmux_overview_shows_every_worker_in_the_leaders_session_and_shutdown_removes_
     let (ok, restarted) = operator.run(&env, &["restart"]);
     assert!(ok, "{restarted}");
     assert_eq!(restarted["display"]["open"], true, "{restarted}");
-    assert_eq!(operator.windows(), ["sleep", "ta-team-overview"]);
+    assert_eq!(operator.windows(), ["leader:1", "ta-team-overview"]);
     assert_eq!(count(), 3);
     let (ok, _) = operator.run(&env, &["shutdown"]);
     assert!(ok);
-    assert_eq!(operator.windows(), ["sleep"]);
+    assert_eq!(operator.windows(), ["leader:1"]);
 }
 
 #[test]

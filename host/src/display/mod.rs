@@ -220,6 +220,18 @@ fn run_plan(
     plan: &DisplayPlan,
     record: &mut DisplayRecord,
 ) -> Result<(), String> {
+    // No control-mode client may stay attached while grouped view sessions are made.
+    if plan.steps.iter().any(|step| {
+        matches!(
+            step,
+            PlanStep::Tmux {
+                server: TmuxServer::Team,
+                ..
+            }
+        )
+    }) {
+        crate::tmux::control::release_server(&team.tmux_socket);
+    }
     let mut created: Vec<&PlanStep> = Vec::new();
     for step in &plan.steps {
         match run_step(team, step, record) {

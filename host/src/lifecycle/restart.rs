@@ -277,7 +277,6 @@ pub fn restart(
         }
         Ok::<_, LifecycleError>(())
     })?;
-    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
     let agents: Vec<RestartedAgent> = started
         .iter()
         .zip(&modes)
@@ -300,6 +299,8 @@ pub fn restart(
     let display = crate::display::open(ctx, &backend)
         .map(|d| crate::display::summary(Some(&d)))
         .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
+    // After the display, like `up`: its view sessions exist before the coordinator's first tick.
+    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
     ctx.events
         .emit("restart.complete", json!({"team": name, "agents": agents}));
     Ok(RestartReport {

@@ -261,7 +261,8 @@ pub fn up(
         state.team = Some(team.clone());
         Ok::<_, LifecycleError>(())
     })?;
-    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
+    // The display first: its view sessions exist before the coordinator's first tick, so the
+    // coordinator never holds a control-mode client beside them (see tmux::control).
     let backend = crate::display::choose(
         options.display.as_deref(),
         None,
@@ -271,6 +272,7 @@ pub fn up(
     let display = crate::display::open(ctx, &backend)
         .map(|d| crate::display::summary(Some(&d)))
         .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
+    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
     ctx.events.emit(
         "team.up",
         json!({"team": team.name, "session_name": session, "agents": agents.iter().map(|a| &a.id).collect::<Vec<_>>(),

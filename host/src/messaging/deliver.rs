@@ -133,7 +133,8 @@ fn not_ready(provider: &ProviderClient<'_>, screen: &str) -> Option<&'static str
 /// Polls the pane's screen until `done` holds or `timeout` passes; whether it held.
 fn wait_for(pane: &Pane<'_>, timeout: Duration, done: impl Fn(&str) -> bool) -> bool {
     let started = Instant::now();
-    let mut pause = Duration::from_millis(2);
+    // A capture over the control-mode connection costs ~0.05 ms: look again soon at first.
+    let mut pause = Duration::from_micros(250);
     loop {
         if let Ok(screen) = pane.server.capture(pane.pane_id)
             && done(&screen)

@@ -7,6 +7,7 @@ so an attached viewer never changes what plugins see) and keep their pane after 
 (`remain-on-exit`, from the server's config file) so its exit code and last lines can be read.
 */
 
+pub mod control;
 mod snapshot;
 
 pub use snapshot::{PaneInfo, Snapshot};
@@ -122,6 +123,17 @@ impl Server {
         args: &[S],
         input: Option<&[u8]>,
     ) -> Result<String, TmuxError> {
+        if input.is_none()
+            && let Some(answer) = control::run(&self.socket, args)
+        {
+            return match answer {
+                control::Answer::Output(out) => Ok(out),
+                control::Answer::Error(stderr) => Err(TmuxError::Failed {
+                    command: command_name(args),
+                    stderr,
+                }),
+            };
+        }
         let mut cmd = self.command();
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if input.is_some() {
@@ -141,10 +153,7 @@ impl Server {
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            let command = args
-                .first()
-                .map(|a| a.as_ref().to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let command = command_name(args);
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
             Err(TmuxError::Failed { command, stderr })
         }
@@ -198,7 +207,12 @@ impl Server {
             "--".into(),
         ]);
         args.extend(spawn.argv.iter().cloned());
+        let created_server = args[0] == "new-session";
         let out = self.run(&args)?;
+        if created_server {
+            // A control-mode client could not attach before there was a session: try again now.
+            control::forget(&self.socket);
+        }
         let mut fields = out.trim().split('\t');
         let pane = NewPane {
             pane_id: fields.next().unwrap_or_default().to_string(),
@@ -262,6 +276,19 @@ impl Server {
 
     /// Loads `bytes` into a named buffer through stdin (never argv: messages can be 1 MiB).
     pub fn load_buffer(&self, name: &str, bytes: &[u8]) -> Result<(), TmuxError> {
+        // Over a control-mode connection the text travels in the command line, never in argv.
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Some(answer) =
+                control::run(&self.socket, &["set-buffer", "-b", name, "--", text])
+        {
+            return match answer {
+                control::Answer::Output(_) => Ok(()),
+                control::Answer::Error(stderr) => Err(TmuxError::Failed {
+                    command: "set-buffer".into(),
+                    stderr,
+                }),
+            };
+        }
         self.run_with_input(&["load-buffer", "-b", name, "-"], Some(bytes))
             .map(drop)
     }
@@ -293,6 +320,7 @@ impl Server {
 
     /// Ends the server. Only ever called on a team's private server.
     pub fn kill_server(&self) -> Result<(), TmuxError> {
+        control::forget(&self.socket);
         match self.run(&["kill-server"]) {
             Err(e) if e.is_not_found() => Ok(()),
             other => other.map(drop),
@@ -329,4 +357,10 @@ pub fn ensure_socket_dir(socket: &Path) -> std::io::Result<()> {
             .create(dir)?;
     }
     Ok(())
+}
+
+fn command_name<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    args.first()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
