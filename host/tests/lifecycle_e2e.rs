@@ -434,3 +434,35 @@ fn fork_agent_starts_a_new_worker_from_a_copy_of_a_session_and_refuses_without_o
     let (ok, refused) = env.json(&["fork-agent", "alice", "--as", "alice2"]);
     assert!(!ok && refused["reason"] == "agent_exists", "{refused}");
 }
+
+/// tmux's `kill-server` is a SIGTERM the server sends itself; a server that inherited a blocked
+/// SIGTERM (a parent's signal mask passes to children) ignores it. Shutdown still ends it.
+#[test]
+fn shutdown_ends_a_server_that_ignores_sigterm() {
+    use std::os::unix::process::CommandExt;
+    let env = TeamEnv::new();
+    assert!(env.run(&["init", "team"]).status.success());
+    let mut up = env.command();
+    up.args(["up", "team", "--json"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        up.pre_exec(|| {
+            let mut set = nix::sys::signal::SigSet::empty();
+            set.add(nix::sys::signal::Signal::SIGTERM);
+            nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let up = up.output().unwrap();
+    assert!(up.status.success(), "{}", stdout(&up));
+    let socket = json(&up)["tmux_socket"].as_str().unwrap().to_string();
+    let (ok, down) = env.json(&["shutdown"]);
+    assert!(ok, "{down}");
+    let listed = std::process::Command::new("tmux")
+        .args(["-S", &socket, "list-sessions"])
+        .output()
+        .unwrap();
+    assert!(!listed.status.success(), "the server survived shutdown");
+    let (ok, restarted) = env.json(&["restart"]);
+    assert!(ok, "{restarted}");
+}

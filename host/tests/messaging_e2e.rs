@@ -341,3 +341,59 @@ fn watch_prints_one_line_per_event_and_ctrl_c_exits_zero() {
         "{text}"
     );
 }
+
+/// `send` hands the message to the running coordinator, which delivers it; with no coordinator
+/// answering, `send` delivers by itself. Either way the message arrives once.
+#[test]
+fn send_hands_off_to_the_coordinator_and_delivers_by_itself_without_one() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let coordinator = env.status()["coordinator"]["pid"].as_u64().unwrap();
+    let deliverer = |id: &str| -> Option<u64> {
+        std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "send.submitted" && e["message_id"] == id)
+            .and_then(|e| e["deliverer_pid"].as_u64())
+    };
+    let (ok, sent) = env.json(&["send", "alice", "via the coordinator"]);
+    assert!(ok, "{sent}");
+    assert_eq!(sent["status"], "submitted");
+    // (A tick may have claimed it first: it stores the outcome, then logs it.)
+    let id = sent["message_id"].as_str().unwrap().to_string();
+    assert!(wait_until(5, || deliverer(&id).is_some()));
+    assert_eq!(deliverer(&id), Some(coordinator));
+
+    // alice "works" 300 ms on each message: let her finish before the next.
+    assert!(wait_until(10, || env
+        .received(&session)
+        .iter()
+        .any(|t| t.contains("via the coordinator"))));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let (ok, _) = env.json(&["coordinator", "stop"]);
+    assert!(ok);
+    let (ok, sent) = env.json(&["send", "alice", "without a coordinator"]);
+    assert!(ok, "{sent}");
+    assert_eq!(sent["status"], "submitted");
+    let id = sent["message_id"].as_str().unwrap().to_string();
+    assert!(wait_until(5, || deliverer(&id).is_some()));
+    let by = deliverer(&id).unwrap();
+    assert_ne!(by, coordinator);
+    assert!(wait_until(10, || {
+        let got = env.received(&session);
+        got.iter()
+            .filter(|t| t.contains("via the coordinator"))
+            .count()
+            == 1
+            && got
+                .iter()
+                .filter(|t| t.contains("without a coordinator"))
+                .count()
+                == 1
+    }));
+}

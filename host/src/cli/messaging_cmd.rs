@@ -70,7 +70,9 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
     if content.trim().is_empty() {
         return Err(UserError::new("the message is empty").into());
     }
-    let registry = Registry::load(Some(workspace.root()));
+    // No plugin is loaded unless this process ends up delivering by itself (the coordinator
+    // usually does: see `messaging::send`).
+    let registry = Registry::load_from(&[]);
     let messenger = Messenger::open(workspace, &registry).map_err(user)?;
     let team = messenger.team().map_err(user)?;
     let sender = caller();

@@ -413,26 +413,6 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
     Leader(Vec<String>),
 }
 
-impl Command {
-    /// Commands that make several calls to a running team's tmux server.
-    fn talks_to_the_team(&self) -> bool {
-        matches!(
-            self,
-            Command::Send { .. }
-                | Command::Shutdown
-                | Command::Peek { .. }
-                | Command::Interrupt { .. }
-                | Command::Answer { .. }
-                | Command::StartAgent { .. }
-                | Command::StopAgent { .. }
-                | Command::ResetAgent { .. }
-                | Command::AddAgent { .. }
-                | Command::ForkAgent { .. }
-                | Command::RemoveAgent { .. }
-        )
-    }
-}
-
 /// Refuses a command that changes the team when run from another live pane than its owner's.
 fn owner_gate(workspace: &crate::workspace::Workspace) -> anyhow::Result<()> {
     let Some(team) = crate::state::StateStore::new(workspace).load()?.team else {
@@ -456,20 +436,13 @@ fn workspace_from_env(
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Commands (and the coordinator) talk to a team's tmux server over one control-mode
-    // connection instead of a process per tmux command; TEAM_AGENT_TMUX_CONTROL=0 turns it off.
-    let knob = std::env::var("TEAM_AGENT_TMUX_CONTROL").unwrap_or_default();
-    let is_coordinator = matches!(cli.command, Command::Coordinator(_));
-    if knob != "0"
-        && (knob != "coordinator" || is_coordinator)
-        && (knob != "cli" || !is_coordinator)
+    // The coordinator talks to its team's tmux server over one control-mode connection instead of
+    // a process per tmux command (TEAM_AGENT_TMUX_CONTROL=0 turns it off). Only the coordinator:
+    // tmux 3.3a crashed with several control clients at once (see tmux::control).
+    if matches!(cli.command, Command::Coordinator(_))
+        && std::env::var_os("TEAM_AGENT_TMUX_CONTROL").is_none_or(|v| v != "0")
     {
         crate::tmux::control::enable();
-        if cli.command.talks_to_the_team()
-            && let Ok(ws) = crate::workspace::Workspace::resolve(cli.workspace.as_deref())
-        {
-            crate::tmux::control::prewarm(crate::tmux::Server::for_workspace(ws.root()).socket());
-        }
     }
     let json = cli.json;
     let code = match run(cli) {

@@ -27,8 +27,9 @@ pub struct RunOptions {
     pub no_orphan_exit: bool,
 }
 
-/// How often the loop wakes to check exit conditions while it sleeps.
-const SLICE: Duration = Duration::from_millis(100);
+/// How often the loop wakes to check exit conditions while it sleeps: a stop signal or a deleted
+/// workspace is seen within this (each wake is a `stat`, each costs a context switch).
+const SLICE: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Runs the coordinator for `workspace` until told to stop; the process exit code.
@@ -87,8 +88,15 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         "coordinator.boot",
         json!({"pid": pid, "once": options.once}),
     );
-    let registry = Registry::load(Some(workspace.root()));
-    let mut runner = tick::Runner::new(workspace.clone(), &registry, events.clone());
+    // Lives as long as the process: the handoff thread delivers with it until the process ends.
+    let registry: &'static Registry = Box::leak(Box::new(Registry::load(Some(workspace.root()))));
+    if !options.once {
+        let handoff_workspace = workspace.clone();
+        let _ = std::thread::Builder::new()
+            .name("handoff".into())
+            .spawn(move || super::handoff::serve(&handoff_workspace, registry));
+    }
+    let mut runner = tick::Runner::new(workspace.clone(), registry, events.clone());
     let mut failures: u32 = 0;
     let reason = loop {
         if STOP.load(Ordering::SeqCst) {
@@ -160,6 +168,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
             let _ = std::fs::remove_file(workspace.coordinator_meta_file());
         }
     }
+    super::handoff::remove(workspace);
     drop(lock);
     eprintln!("coordinator {pid}: exit ({reason})");
     0

@@ -9,6 +9,7 @@ Sleeps are sliced, so every exit condition is seen within a tick interval even w
 
 mod daemon;
 mod detectors;
+pub mod handoff;
 mod tick;
 
 pub use daemon::{RunOptions, run};

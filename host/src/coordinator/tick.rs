@@ -78,6 +78,8 @@ pub struct Runner<'a> {
     urgent: bool,
     stuck_timeout: Duration,
     leader_api_error: Option<String>,
+    /// The message store, open across ticks (reopened after a tick that failed with it).
+    db: Option<crate::store::Store>,
 }
 
 impl<'a> Runner<'a> {
@@ -94,6 +96,7 @@ impl<'a> Runner<'a> {
             urgent: false,
             stuck_timeout: DEFAULT_STUCK_TIMEOUT,
             leader_api_error: None,
+            db: None,
         }
     }
 
@@ -141,7 +144,11 @@ impl<'a> Runner<'a> {
             return Ok(Outcome::Stop("tmux_session_missing"));
         }
         let workspace = self.workspace.clone();
-        let messenger = Messenger::open(&workspace, self.registry).map_err(|e| e.to_string())?;
+        let db = match self.db.take() {
+            Some(db) => db,
+            None => crate::store::Store::open(&workspace).map_err(|e| e.to_string())?,
+        };
+        let messenger = Messenger::with_store(&workspace, self.registry, db);
         // 3–5. Sessions, startup and runtime prompts, health and activity.
         let observations = self.observe_agents(&team, &server, &snapshot, &messenger);
         let mut current = team.clone();
@@ -151,8 +158,6 @@ impl<'a> Runner<'a> {
             }
         }
         // 6. Deliver queued messages.
-        let messenger =
-            Messenger::open(&self.workspace, self.registry).map_err(|e| e.to_string())?;
         let still_pending = match messaging::deliver_pending(&messenger, &current) {
             Ok(pending) => pending,
             Err(e) => {
@@ -186,6 +191,7 @@ impl<'a> Runner<'a> {
                 json!({"error": e.to_string()}),
             );
         }
+        self.db = Some(messenger.into_store());
         self.urgent = false;
         let busy = still_pending || tick_started.elapsed() > self.interval();
         Ok(Outcome::Continue { busy })

@@ -75,6 +75,22 @@ impl<'a> Messenger<'a> {
         })
     }
 
+    /// A messenger over an already open store (the coordinator keeps one across ticks).
+    pub fn with_store(workspace: &'a Workspace, registry: &'a Registry, store: Store) -> Self {
+        Self {
+            workspace,
+            registry,
+            store,
+            events: EventLog::new(workspace),
+            state: StateStore::new(workspace),
+        }
+    }
+
+    /// Gives the store back for the next use.
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+
     /// The workspace's team, or a refusal.
     pub fn team(&self) -> Result<TeamState, MessagingError> {
         self.state.load()?.team.ok_or_else(|| {
@@ -162,7 +178,23 @@ pub fn send(
             json!({"message_id": message.message_id, "sender": sender, "recipient": recipient, "task_id": task_id, "bytes": content.len()}),
         );
         let status = if deliver_now {
-            deliver(messenger, &team, &message)?
+            // The running coordinator delivers fastest (plugins loaded, tmux connection open);
+            // without one answering, this process delivers by itself.
+            let handed = (recipient != LEADER)
+                .then(|| {
+                    crate::coordinator::handoff::request(messenger.workspace, &message.message_id)
+                })
+                .flatten();
+            match handed {
+                Some(status) => status,
+                None if messenger.registry.entries.is_empty() => {
+                    // A caller that hoped to hand off loaded no plugins: load them now.
+                    let registry = Registry::load(Some(messenger.workspace.root()));
+                    let own = Messenger::open(messenger.workspace, &registry)?;
+                    deliver(&own, &team, &message)?
+                }
+                None => deliver(messenger, &team, &message)?,
+            }
         } else {
             message.status.clone()
         };
@@ -269,7 +301,7 @@ pub fn deliver(
             stamp_first_send(messenger, &claimed.recipient)?;
             messenger.events.emit(
                 "send.submitted",
-                json!({"message_id": claimed.message_id, "recipient": claimed.recipient, "verified": verified, "attempt": claimed.delivery_attempts}),
+                json!({"message_id": claimed.message_id, "recipient": claimed.recipient, "verified": verified, "attempt": claimed.delivery_attempts, "deliverer_pid": std::process::id()}),
             );
             Ok(MessageStatus::Submitted)
         }

@@ -117,6 +117,31 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
 
 /// The statuses a delivery may be claimed from.
 const CLAIMABLE: &str = "(status = 'accepted' OR status LIKE 'queued\\_%' ESCAPE '\\')";
+/// Repeats the `WHERE` of the partial index `messages_pending` (migration 3) so SQLite uses it.
+const PENDING_ROWS: &str = "status NOT IN ('acknowledged', 'failed', 'submitted')";
+/// Likewise for `messages_open`.
+const OPEN_ROWS: &str = "status NOT IN ('acknowledged', 'failed')";
+
+/// Every message still to deliver, oldest first (asked every tick).
+pub(crate) fn pending_list_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND {PENDING_ROWS} AND ({CLAIMABLE} OR status = 'delivering') ORDER BY created_at, message_id"
+    )
+}
+
+/// How many messages wait per recipient (asked by `status`).
+pub(crate) fn pending_counts_sql() -> String {
+    format!(
+        "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND {PENDING_ROWS} AND ({CLAIMABLE} OR status = 'delivering') GROUP BY recipient"
+    )
+}
+
+/// How many messages each recipient has not finished (asked by the detectors every tick).
+pub(crate) fn open_work_sql() -> String {
+    format!(
+        "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND {OPEN_ROWS} AND ({CLAIMABLE} OR status IN ('delivering', 'submitted')) GROUP BY recipient"
+    )
+}
 
 impl Store {
     /// Stores a message (status `accepted`) before anyone tries to deliver it.
@@ -246,9 +271,7 @@ impl Store {
     /// Messages still to be delivered, oldest first.
     pub fn pending_messages(&self, team: &str) -> Result<Vec<Message>, StoreError> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status = 'delivering') ORDER BY created_at, message_id"
-            ))
+            .prepare_cached(&pending_list_sql())
             .and_then(|mut s| s.query_map(params![team], from_row)?.collect())
             .map_err(|e| self.err(e))
     }
@@ -256,10 +279,13 @@ impl Store {
     /// How many messages wait for each recipient.
     pub fn pending_counts(&self, team: &str) -> Result<Vec<(String, u64)>, StoreError> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status = 'delivering') GROUP BY recipient"
-            ))
-            .and_then(|mut s| s.query_map(params![team], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect())
+            .prepare_cached(&pending_counts_sql())
+            .and_then(|mut s| {
+                s.query_map(params![team], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect()
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -270,10 +296,13 @@ impl Store {
         team: &str,
     ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND ({CLAIMABLE} OR status IN ('delivering', 'submitted')) GROUP BY recipient"
-            ))
-            .and_then(|mut s| s.query_map(params![team], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect())
+            .prepare_cached(&open_work_sql())
+            .and_then(|mut s| {
+                s.query_map(params![team], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect()
+            })
             .map_err(|e| self.err(e))
     }
 

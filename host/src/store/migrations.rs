@@ -4,10 +4,10 @@
 use rusqlite::Connection;
 
 /// The newest schema this team-agent knows.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 1: the first schema.
     "CREATE TABLE messages (
         message_id TEXT PRIMARY KEY,
@@ -82,6 +82,12 @@ const MIGRATIONS: [&str; 2] = [
     ALTER TABLE messages ADD COLUMN submit_verified INTEGER;
     ALTER TABLE messages ADD COLUMN result_id TEXT;
     CREATE INDEX messages_status ON messages (status);",
+    // 3: partial indexes over the few messages still in flight, so the questions asked every tick
+    // and by `status` (what waits, what is open) never walk a team's whole history.
+    "CREATE INDEX messages_pending ON messages (team, recipient, status)
+        WHERE status NOT IN ('acknowledged', 'failed', 'submitted');
+    CREATE INDEX messages_open ON messages (team, recipient, status)
+        WHERE status NOT IN ('acknowledged', 'failed');",
 ];
 
 #[derive(Debug)]
@@ -151,6 +157,37 @@ mod tests {
             .unwrap()
             .expect("claimable after the migration");
         assert_eq!(claimed.delivering_pid, Some(42));
+    }
+
+    /// What every tick and every `status` asks reads only messages in flight, not the history.
+    #[test]
+    fn the_in_flight_questions_use_the_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("team.db"), super::LATEST).unwrap();
+        for (query, index) in [
+            (
+                crate::store::messages::pending_counts_sql(),
+                "messages_pending",
+            ),
+            (crate::store::messages::open_work_sql(), "messages_open"),
+            (
+                crate::store::messages::pending_list_sql(),
+                "messages_pending",
+            ),
+        ] {
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap()
+                .query_map(["t"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{query}: {plan:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 tmux often (the coordinator). A command costs a line written and a block read instead of a new
 tmux client process: about 0.05 ms instead of 3–4 ms on the reference machine.
 
-Only processes that call [`enable`] use it, and only for a team's private server (a socket named
-`ta-…`), never for a leader's or anyone else's server. The client attaches to the team's session with `ignore-size` (it never changes a window's size) and `no-output` (no `%output`
+Only the coordinator calls [`enable`], so a team server has at most one such client: tmux 3.3a's
+server crashed (SIGSEGV) within seconds when five control clients came and went at once, and a
+`send` burst would make fifty. Commands hand their deliveries to the coordinator instead (see
+`coordinator::handoff`). Only a team's private server (a socket named `ta-…`) is used this way,
+never a leader's or anyone else's. The client attaches to the team's session with `ignore-size` (it never changes a window's size) and `no-output` (no `%output`
 stream); it ends with the process that opened it (its stdin closes).
 It carries the commands that read panes and put input into them; everything else falls back to a
 plain tmux process: commands that create or destroy sessions and windows (see [`CARRIED`]), a
@@ -130,31 +133,6 @@ pub fn run<S: AsRef<OsStr>>(socket: &Path, args: &[S]) -> Option<Answer> {
             None
         }
     }
-}
-
-/// Opens the client of `socket` in the background, so that the command's first tmux call finds
-/// it ready instead of waiting for `tmux -C` to start (about 2 ms).
-pub fn prewarm(socket: &Path) {
-    let Some(registry) = registry().get() else {
-        return;
-    };
-    if !is_team_server(socket) || !socket.exists() {
-        return;
-    }
-    let socket = socket.to_path_buf();
-    let _ = std::thread::Builder::new()
-        .name("tmux-control-open".into())
-        .spawn(move || {
-            let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
-            if registry.slots.contains_key(&socket) {
-                return;
-            }
-            let slot = match Connection::open(&socket) {
-                Some(connection) => Slot::Connected(connection),
-                None => Slot::Resting(Instant::now()),
-            };
-            registry.slots.insert(socket, slot);
-        });
 }
 
 /// Detaches every control-mode client from a team server (this process's and any other's: only

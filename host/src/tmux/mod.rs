@@ -319,12 +319,30 @@ impl Server {
     }
 
     /// Ends the server. Only ever called on a team's private server.
+    /// A server that survives `kill-server` (it works by a SIGTERM to itself, which a server
+    /// started with SIGTERM blocked never sees) gets a SIGKILL: shutdown must mean gone.
     pub fn kill_server(&self) -> Result<(), TmuxError> {
         control::forget(&self.socket);
-        match self.run(&["kill-server"]) {
+        let pid: Option<i32> = self
+            .run(&["display-message", "-p", "#{pid}"])
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        let outcome = match self.run(&["kill-server"]) {
             Err(e) if e.is_not_found() => Ok(()),
             other => other.map(drop),
+        };
+        if let Some(pid) = pid.filter(|p| *p > 1) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while nix::sys::signal::kill(pid, None).is_ok() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if nix::sys::signal::kill(pid, None).is_ok() && !is_zombie(pid.as_raw()) {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return Ok(());
+            }
         }
+        outcome
     }
 }
 
@@ -363,4 +381,13 @@ fn command_name<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     args.first()
         .map(|a| a.as_ref().to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// Whether a process has exited and waits to be reaped (it is gone for every purpose here).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
 }
