@@ -162,14 +162,15 @@ fn fifty_concurrent_sends_to_one_worker_arrive_whole_once_each() {
             let body = format!("BEGIN-{i} {} line two of {i} END-{i}", "x".repeat(300));
             env.command()
                 .args(["send", "alice", &body, "--json"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
     }
     assert!(
         wait_until(90, || env.received(&session).len() >= 50),

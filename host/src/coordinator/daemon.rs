@@ -27,9 +27,9 @@ pub struct RunOptions {
     pub no_orphan_exit: bool,
 }
 
-/// How often the loop wakes to check exit conditions while it sleeps: a stop signal or a deleted
-/// workspace is seen within this (each wake is a `stat`, each costs a context switch).
-const SLICE: Duration = Duration::from_millis(250);
+/// How often the loop wakes to check that the workspace still exists while it sleeps. A stop
+/// signal ends the sleep at once (see [`nap`]).
+const SLICE: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Runs the coordinator for `workspace` until told to stop; the process exit code.
@@ -94,7 +94,10 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         let handoff_workspace = workspace.clone();
         let _ = std::thread::Builder::new()
             .name("handoff".into())
-            .spawn(move || super::handoff::serve(&handoff_workspace, registry));
+            .spawn(move || {
+                block_stop_signals();
+                super::handoff::serve(&handoff_workspace, registry)
+            });
     }
     let mut runner = tick::Runner::new(workspace.clone(), registry, events.clone());
     let mut failures: u32 = 0;
@@ -197,8 +200,35 @@ fn sleep_until(
         if now >= until || runner.has_urgent_work() {
             return None;
         }
-        std::thread::sleep((until - now).min(SLICE));
+        nap((until - now).min(SLICE));
     }
+}
+
+/// Sleeps for `duration` or until a signal arrives, whichever comes first. Only this thread
+/// takes the stop signals (the others block them, see [`block_stop_signals`]), so SIGTERM
+/// interrupts the nap and the coordinator exits within milliseconds.
+fn nap(duration: Duration) {
+    let request = libc::timespec {
+        tv_sec: duration.as_secs() as libc::time_t,
+        tv_nsec: duration.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: a plain nanosleep on a valid timespec; an early return (EINTR) is what we want.
+    unsafe {
+        libc::nanosleep(&request, std::ptr::null_mut());
+    }
+}
+
+/// Keeps SIGTERM, SIGINT and SIGHUP away from the calling thread (helper threads call it first).
+pub(super) fn block_stop_signals() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&set),
+        None,
+    );
 }
 
 fn workspace_exists(root: PathBuf) -> bool {

@@ -263,6 +263,16 @@ impl Connection {
         std::thread::Builder::new()
             .name("tmux-control".into())
             .spawn(move || {
+                // Stop signals are for the coordinator's main thread (it naps until one comes).
+                let mut set = nix::sys::signal::SigSet::empty();
+                set.add(nix::sys::signal::Signal::SIGTERM);
+                set.add(nix::sys::signal::Signal::SIGINT);
+                set.add(nix::sys::signal::Signal::SIGHUP);
+                let _ = nix::sys::signal::pthread_sigmask(
+                    nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                    Some(&set),
+                    None,
+                );
                 let mut reader = BufReader::new(stdout);
                 let mut buf = Vec::new();
                 loop {

@@ -334,10 +334,11 @@ impl Server {
         if let Some(pid) = pid.filter(|p| *p > 1) {
             let pid = nix::unistd::Pid::from_raw(pid);
             let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
-            while nix::sys::signal::kill(pid, None).is_ok() && std::time::Instant::now() < until {
-                std::thread::sleep(std::time::Duration::from_millis(10));
+            let running = || nix::sys::signal::kill(pid, None).is_ok() && !is_zombie(pid.as_raw());
+            while running() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            if nix::sys::signal::kill(pid, None).is_ok() && !is_zombie(pid.as_raw()) {
+            if running() {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
                 return Ok(());
             }
