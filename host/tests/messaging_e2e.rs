@@ -281,7 +281,8 @@ fn twenty_queued_messages_survive_a_killed_coordinator_and_are_delivered_exactly
         .as_str()
         .unwrap()
         .to_string();
-    assert!(env.json(&["send", "alice", "@scripted sleep 3"]).0);
+    let (ok, first) = env.json(&["send", "alice", "@scripted sleep 3"]);
+    assert!(ok, "{first}");
     for i in 1..=20 {
         let (ok, sent) = env.json(&["send", "alice", &format!("queued message number {i}")]);
         assert!(

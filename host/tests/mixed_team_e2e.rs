@@ -134,3 +134,47 @@ fn a_codex_a_claude_and_a_scripted_worker_go_up_report_and_resume_the_same_sessi
     );
     assert!(team_agent(&env, &["shutdown"]).0);
 }
+
+/// The coordinator maps in only the providers its team uses; a worker of another provider added
+/// later makes it start again with that one (same pid), and the new worker is served.
+#[test]
+fn a_worker_of_a_new_provider_added_later_is_served_by_the_coordinator() {
+    let env = TeamEnv::new();
+    assert!(team_agent(&env, &["init", "team"]).0);
+    let (ok, up) = team_agent(&env, &["up", "team"]);
+    assert!(ok, "{up}");
+    let pid = up["coordinator"]["pid"].as_u64().unwrap();
+    std::fs::write(
+        env.workspace().join("cx.md"),
+        "---\nname: cx\nrole: worker\nprovider: codex\n---\nYou are cx.\n",
+    )
+    .unwrap();
+    let (ok, added) = team_agent(&env, &["add-agent", "cx", "--role-file", "cx.md"]);
+    assert!(ok, "{added}");
+    let events =
+        || std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl")).unwrap();
+    assert!(
+        wait_until(15, || events().contains("coordinator.reload")),
+        "the coordinator reloads for the codex worker"
+    );
+    let (ok, sent) = team_agent(
+        &env,
+        &[
+            "send",
+            "cx",
+            "Task.\n@scripted report success cx done",
+            "--task",
+            "late-cx",
+        ],
+    );
+    assert!(ok, "{sent}");
+    let (ok, result) = team_agent(&env, &["wait", "--task", "late-cx", "--timeout", "60"]);
+    assert!(ok, "{result}");
+    let (_, status) = team_agent(&env, &["status"]);
+    assert_eq!(
+        status["coordinator"]["pid"].as_u64(),
+        Some(pid),
+        "the same process"
+    );
+    assert_eq!(status["coordinator"]["status"], "running");
+}

@@ -89,7 +89,25 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         json!({"pid": pid, "once": options.once}),
     );
     // Lives as long as the process: the handoff thread delivers with it until the process ends.
-    let registry: &'static Registry = Box::leak(Box::new(Registry::load(Some(workspace.root()))));
+    // Only the providers the team uses (and the leader's): every plugin mapped in would stay in
+    // this long-lived process's memory for nothing.
+    let providers: Vec<String> = crate::state::StateStore::new(workspace)
+        .load()
+        .ok()
+        .and_then(|s| s.team)
+        .map(|team| {
+            let mut names: Vec<String> = team.agents.values().map(|a| a.provider.clone()).collect();
+            names.extend(team.leader.and_then(|l| l.provider));
+            names.sort();
+            names.dedup();
+            names
+        })
+        .unwrap_or_default();
+    let registry: &'static Registry = Box::leak(Box::new(if providers.is_empty() {
+        Registry::load(Some(workspace.root()))
+    } else {
+        Registry::load_named(Some(workspace.root()), &providers)
+    }));
     if !options.once {
         let handoff_workspace = workspace.clone();
         let _ = std::thread::Builder::new()
@@ -152,6 +170,21 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
     // the team's server: a team this coordinator ran vanished from under it.
     let vanished = !workspace_exists(workspace.root().to_path_buf())
         || (reason == "no_team" && runner.last_socket().is_some());
+    if reason == "providers_changed" {
+        events.emit("coordinator.reload", json!({"pid": pid}));
+        super::handoff::remove(workspace);
+        drop(lock);
+        // The same process again (same pid, which the pid file names), reading the team anew.
+        use std::os::unix::process::CommandExt;
+        let error = match std::env::current_exe() {
+            Ok(exe) => std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .exec(),
+            Err(e) => e,
+        };
+        eprintln!("coordinator {pid}: cannot restart itself: {error}");
+        return 1;
+    }
     let reason = if !options.no_orphan_exit && vanished {
         "workspace_deleted"
     } else {

@@ -118,6 +118,13 @@ fn deliver(messenger: &Messenger<'_>, message_id: &str) -> Result<MessageStatus,
         .message(message_id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no message {message_id}"))?;
+    // A worker of a provider this coordinator has not loaded yet (it reloads at its next tick):
+    // the sender delivers by itself rather than have the message failed here.
+    if let Some(agent) = team.agents.get(&message.recipient)
+        && messenger.registry.provider(&agent.provider).is_err()
+    {
+        return Err(format!("provider '{}' is not loaded here yet", agent.provider));
+    }
     let mut status = messaging::deliver(messenger, &team, &message).map_err(|e| e.to_string())?;
     let until = Instant::now() + ANSWER_TIMEOUT;
     while status == MessageStatus::Delivering && Instant::now() < until {

@@ -133,6 +133,19 @@ impl<'a> Runner<'a> {
             let interval = self.interval_of(&team);
             self.interval = Some(interval);
         }
+        // A worker whose provider this process did not load (added since it started): start
+        // again with it (the daemon re-executes itself).
+        let missing = |name: &str| self.registry.provider(name).is_err();
+        if self.registry.partial
+            && (team.agents.values().any(|a| missing(&a.provider))
+                || team
+                    .leader
+                    .as_ref()
+                    .and_then(|l| l.provider.as_deref())
+                    .is_some_and(missing))
+        {
+            return Ok(Outcome::Stop("providers_changed"));
+        }
         let server = Server::at(&team.tmux_socket);
         // 2. One pane snapshot.
         let snapshot = server.snapshot().map_err(|e| e.to_string())?;

@@ -80,6 +80,8 @@ impl Entry {
 /// Every plugin found, loaded or not, in search order.
 pub struct Registry {
     pub entries: Vec<Entry>,
+    /// Loaded by [`Registry::load_named`] without every plugin of the search path.
+    pub partial: bool,
 }
 
 /// A plugin as `plugins list --json` shows it.
@@ -121,9 +123,49 @@ impl Registry {
         Self::load_from(&search_dirs(workspace))
     }
 
+    /// Loads only the plugins whose file is named after one of `names`
+    /// (`libteam_agent_<name>.so`), for a long-running process that needs a few providers and
+    /// should not map every plugin's code. When a name is not served that way, everything is
+    /// loaded as by [`Registry::load`].
+    pub fn load_named(workspace: Option<&Path>, names: &[String]) -> Self {
+        let normal = |s: &str| s.replace('-', "_");
+        let wanted: Vec<String> = names.iter().map(|n| normal(n)).collect();
+        let candidates = loader::discover(&search_dirs(workspace));
+        let named: Vec<Candidate> = candidates
+            .iter()
+            .filter(|c| {
+                c.path
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .and_then(|f| f.strip_prefix("libteam_agent_"))
+                    .and_then(|f| f.split('.').next())
+                    .is_some_and(|stem| wanted.iter().any(|w| *w == stem))
+            })
+            .cloned()
+            .collect();
+        let registry = Self::load_candidates(named);
+        let served = |name: &String| {
+            registry
+                .usable(PluginKind::Provider)
+                .any(|p| p.names().any(|n| n == name))
+        };
+        if names.iter().all(served) {
+            Self {
+                partial: true,
+                ..registry
+            }
+        } else {
+            Self::load_candidates(candidates)
+        }
+    }
+
     pub fn load_from(dirs: &[SearchDir]) -> Self {
+        Self::load_candidates(loader::discover(dirs))
+    }
+
+    fn load_candidates(candidates: Vec<Candidate>) -> Self {
         let mut entries: Vec<Entry> = Vec::new();
-        for candidate in loader::discover(dirs) {
+        for candidate in candidates {
             let mut outcome = loader::load(&candidate.path);
             if let Ok(plugin) = &outcome {
                 // Ask for the manifest now: a plugin that panics there is faulted from the start.
@@ -138,7 +180,10 @@ impl Registry {
             }
             entries.push(Entry { candidate, outcome });
         }
-        Self { entries }
+        Self {
+            entries,
+            partial: false,
+        }
     }
 
     /// The rows of `plugins list`.
