@@ -129,6 +129,7 @@ fn a_corrupt_state_file_is_preserved_never_overwritten_and_restorable() {
                 leader: None,
                 owner: None,
                 display: None,
+                timing: Default::default(),
                 extra: Default::default(),
             });
             Ok::<_, StateError>(())

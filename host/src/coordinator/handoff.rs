@@ -123,7 +123,10 @@ fn deliver(messenger: &Messenger<'_>, message_id: &str) -> Result<MessageStatus,
     if let Some(agent) = team.agents.get(&message.recipient)
         && messenger.registry.provider(&agent.provider).is_err()
     {
-        return Err(format!("provider '{}' is not loaded here yet", agent.provider));
+        return Err(format!(
+            "provider '{}' is not loaded here yet",
+            agent.provider
+        ));
     }
     let mut status = messaging::deliver(messenger, &team, &message).map_err(|e| e.to_string())?;
     let until = Instant::now() + ANSWER_TIMEOUT;

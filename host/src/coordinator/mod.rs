@@ -92,6 +92,50 @@ pub fn health(workspace: &Workspace) -> Value {
     }
 }
 
+/// `team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]`: the
+/// coordinator as its own small binary (no command-line parser, MCP server or schema validator
+/// linked in), with the same arguments as `team-agent coordinator run`.
+pub fn standalone_main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || {
+        eprintln!(
+            "usage: team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]\n(started for you by team-agent; see `team-agent coordinator --help`)"
+        );
+        std::process::ExitCode::from(2)
+    };
+    if args.len() < 2 || args[0] != "coordinator" || args[1] != "run" {
+        return usage();
+    }
+    let mut workspace = None;
+    let mut options = RunOptions {
+        once: false,
+        no_orphan_exit: false,
+    };
+    let mut rest = args[2..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--workspace" => workspace = rest.next().map(PathBuf::from),
+            "--once" => options.once = true,
+            "--no-orphan-exit" => options.no_orphan_exit = true,
+            _ => return usage(),
+        }
+    }
+    let Some(dir) = workspace else {
+        return usage();
+    };
+    let workspace = match Workspace::resolve(Some(&dir)) {
+        Ok(ws) => ws.existing_only(),
+        Err(e) => {
+            eprintln!("coordinator: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    if std::env::var_os("TEAM_AGENT_TMUX_CONTROL").is_none_or(|v| v != "0") {
+        crate::tmux::control::enable();
+    }
+    std::process::ExitCode::from(run(&workspace, &options).clamp(0, 255) as u8)
+}
+
 /// Starts the coordinator unless one runs; its pid.
 pub fn ensure_running(workspace: &Workspace, events: &EventLog) -> Result<u32, String> {
     if let Some(pid) = running_pid(workspace) {
@@ -99,6 +143,10 @@ pub fn ensure_running(workspace: &Workspace, events: &EventLog) -> Result<u32, S
     }
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the team-agent binary: {e}"))?;
+    // The lean `team-agent-coordinator` beside this binary when it is installed (a long-lived
+    // process maps in only the code it runs); else this binary's `coordinator run`.
+    let lean = exe.with_file_name("team-agent-coordinator");
+    let exe = if lean.is_file() { lean } else { exe };
     workspace.ensure_dirs().map_err(|e| e.to_string())?;
     let log = crate::workspace::open_private_append(&workspace.coordinator_log())
         .map_err(|e| format!("cannot open {}: {e}", workspace.coordinator_log().display()))?;

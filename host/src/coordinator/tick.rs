@@ -210,23 +210,13 @@ impl<'a> Runner<'a> {
         Ok(Outcome::Continue { busy })
     }
 
-    /// Reads the tick interval and the stuck timeout from the team definition (once).
+    /// The tick interval and the stuck timeout, as `up`/`restart` recorded them (once).
     fn interval_of(&mut self, team: &TeamState) -> Duration {
-        let spec = crate::spec::load(
-            &team.definition,
-            self.workspace.root(),
-            &self.registry.catalog(),
-        )
-        .ok();
-        let runtime = spec.as_ref().map(|s| &s.spec.runtime);
-        if let Some(stuck) = runtime
-            .and_then(|r| r.stuck_timeout_sec)
-            .filter(|s| *s > 0.0)
-        {
+        if let Some(stuck) = team.timing.stuck_timeout_sec.filter(|s| *s > 0.0) {
             self.stuck_timeout = Duration::from_secs_f64(stuck);
         }
-        runtime
-            .and_then(|r| r.tick_interval_sec)
+        team.timing
+            .tick_interval_sec
             .filter(|s| *s > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(DEFAULT_INTERVAL)

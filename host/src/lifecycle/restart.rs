@@ -271,6 +271,10 @@ pub fn restart(
         team.started_at = Some(now_rfc3339());
         team.stopped_at = None;
         team.session_name = session.clone();
+        team.timing = crate::state::Timing {
+            tick_interval_sec: spec.spec.runtime.tick_interval_sec,
+            stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
+        };
         team.leader = leader.clone();
         for agent in &started {
             team.agents.insert(agent.id.clone(), agent.clone());

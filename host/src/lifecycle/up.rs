@@ -246,6 +246,10 @@ pub fn up(
             extra: Default::default(),
         }),
         display: None,
+        timing: crate::state::Timing {
+            tick_interval_sec: spec.spec.runtime.tick_interval_sec,
+            stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
+        },
         extra: Default::default(),
     };
     for agent in &agents {

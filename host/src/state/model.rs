@@ -53,6 +53,10 @@ pub struct TeamState {
     pub owner: Option<Owner>,
     #[serde(default)]
     pub display: Option<DisplayRecord>,
+    /// The coordinator's timing, copied from the definition at `up`/`restart` so the coordinator
+    /// never needs to load (and validate) the definition itself.
+    #[serde(default)]
+    pub timing: Timing,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -250,4 +254,13 @@ pub struct Spawned {
     pub pid: u32,
     /// Field 22 of `/proc/PID/stat` when it was started (0 where there is no `/proc`).
     pub start_time: u64,
+}
+
+/// `runtime.tick_interval_sec` and `runtime.stuck_timeout_sec` of the team's definition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_interval_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_timeout_sec: Option<f64>,
 }
