@@ -181,6 +181,19 @@ fn run(args: &Args) -> anyhow::Result<()> {
         format!("{:.0} s", started.elapsed().as_secs_f64()),
     ));
     print!("{}", report.console_table());
+    // The record of what each change did (measured with this harness before and after it) is
+    // kept by hand in `docs/performance-changes.md` and carried into every report.
+    let changes = std::path::Path::new("docs").join("performance-changes.md");
+    if let Ok(text) = std::fs::read_to_string(&changes) {
+        report.details.push((
+            "Changes, measured before and after".into(),
+            format!(
+                "From `{}` (kept by hand; each row was measured with this harness before and after the change).\n\n{}",
+                changes.display(),
+                text.trim()
+            ),
+        ));
+    }
     report.write(&args.out, &plan.method())?;
     eprintln!("wrote {}", args.out.display());
     Ok(())

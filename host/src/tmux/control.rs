@@ -19,10 +19,9 @@ text can never become another tmux command.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -223,11 +222,15 @@ fn quote_into(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// A running `tmux -C attach-session` and the lines it prints.
+/// A running `tmux -C attach-session`; its output is read in the calling thread (a reader
+/// thread handing over one line at a time cost a thread switch per line: a 50-line capture took
+/// ~0.3 ms instead of ~0.05 ms).
 struct Connection {
     child: Child,
     stdin: ChildStdin,
-    lines: Receiver<String>,
+    stdout: ChildStdout,
+    /// Bytes read but not yet returned as lines.
+    pending: Vec<u8>,
 }
 
 impl Connection {
@@ -259,43 +262,11 @@ impl Connection {
             .ok()?;
         let stdin = child.stdin.take()?;
         let stdout = child.stdout.take()?;
-        let (send, lines) = channel();
-        std::thread::Builder::new()
-            .name("tmux-control".into())
-            .spawn(move || {
-                // Stop signals are for the coordinator's main thread (it naps until one comes).
-                let mut set = nix::sys::signal::SigSet::empty();
-                set.add(nix::sys::signal::Signal::SIGTERM);
-                set.add(nix::sys::signal::Signal::SIGINT);
-                set.add(nix::sys::signal::Signal::SIGHUP);
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_BLOCK,
-                    Some(&set),
-                    None,
-                );
-                let mut reader = BufReader::new(stdout);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
-                            if buf.ends_with(b"\n") {
-                                buf.pop();
-                            }
-                            let line = String::from_utf8_lossy(&buf).into_owned();
-                            if send.send(line).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            })
-            .ok()?;
         let mut connection = Self {
             child,
             stdin,
-            lines,
+            stdout,
+            pending: Vec::with_capacity(64 * 1024),
         };
         // The attach itself answers with one (empty) block first.
         connection.read_block()?;
@@ -310,15 +281,45 @@ impl Connection {
         self.read_block()
     }
 
+    /// The next line, waiting until `deadline`; `None` at the deadline or when the client ended.
+    fn next_line(&mut self, deadline: Instant) -> Option<String> {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        loop {
+            if let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
+                let line = String::from_utf8_lossy(&self.pending[..at]).into_owned();
+                self.pending.drain(..=at);
+                return Some(line);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let timeout = nix::poll::PollTimeout::try_from(left.as_millis().max(1) as i32)
+                .unwrap_or(nix::poll::PollTimeout::MAX);
+            let mut fds = [nix::poll::PollFd::new(
+                self.stdout.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return None,
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stdout.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
     /// Skips notifications up to a `%begin`, then collects lines up to its `%end` or `%error`.
     fn read_block(&mut self) -> Option<Answer> {
         let deadline = Instant::now() + COMMAND_TIMEOUT;
-        let next = |lines: &Receiver<String>| -> Option<String> {
-            let left = deadline.saturating_duration_since(Instant::now());
-            lines.recv_timeout(left).ok()
-        };
         let guard = loop {
-            let line = next(&self.lines)?;
+            let line = self.next_line(deadline)?;
             if let Some(rest) = line.strip_prefix("%begin ") {
                 break block_guard(rest);
             }
@@ -328,7 +329,7 @@ impl Connection {
         };
         let mut body: Vec<String> = Vec::new();
         loop {
-            let line = next(&self.lines)?;
+            let line = self.next_line(deadline)?;
             if let Some(rest) = line.strip_prefix("%end ")
                 && block_guard(rest) == guard
             {

@@ -408,18 +408,20 @@ fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
 
 /// The last `n` non-empty lines of a screen, right-trimmed; control characters are ignored.
 fn bottom_lines(screen: &str, n: usize) -> Vec<String> {
-    let lines: Vec<String> = screen
+    // From the bottom up: only the last `n` non-empty lines are ever cleaned and kept.
+    let mut lines: Vec<String> = screen
         .lines()
+        .rev()
         .map(|l| {
-            l.chars()
-                .filter(|c| !c.is_control())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
+            let mut clean: String = l.chars().filter(|c| !c.is_control()).collect();
+            clean.truncate(clean.trim_end().len());
+            clean
         })
         .filter(|l| !l.is_empty())
+        .take(n)
         .collect();
-    lines[lines.len().saturating_sub(n)..].to_vec()
+    lines.reverse();
+    lines
 }
 
 fn is_prompt(line: &str) -> bool {
