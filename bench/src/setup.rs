@@ -251,7 +251,13 @@ pub fn describe(binaries: &Binaries, mode: &str) -> Vec<(String, String)> {
             "binaries".into(),
             format!(
                 "{} ({} build)",
-                binaries.dir.display(),
+                // Relative to the checkout when inside it: the report is committed, and a path of
+                // one machine means nothing on another.
+                std::env::current_dir()
+                    .ok()
+                    .and_then(|cwd| binaries.dir.strip_prefix(cwd).ok().map(|p| p.to_path_buf()))
+                    .unwrap_or_else(|| binaries.dir.clone())
+                    .display(),
                 if binaries.is_debug() {
                     "debug"
                 } else {
