@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use team_agent_plugin_api::DisplayEnvironment;
 
-use crate::programs::{find_executable, is_executable};
+use team_agent_display_kit::programs::{find_executable, is_executable};
 
 /// How a terminal program takes a title and a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,11 +9,9 @@ a handle this display wrote is an error naming what is wrong.
 */
 
 use serde::{Deserialize, Serialize};
+use team_agent_display_kit::handle::DisplayHandle;
+use team_agent_display_kit::view_session::ViewSession;
 use team_agent_plugin_api::{PlanStep, PluginError, StepEffect};
-
-use crate::view_session::ViewSession;
-
-const DISPLAY: &str = "terminal";
 
 /// One worker's window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,46 +43,36 @@ pub struct TerminalHandle {
 impl TerminalHandle {
     pub fn new(terminals: Vec<TerminalRecord>) -> Self {
         Self {
-            display: DISPLAY.into(),
+            display: Self::DISPLAY.into(),
             terminals,
         }
     }
+}
 
-    pub fn parse(handle: &serde_json::Value) -> Result<Self, PluginError> {
-        if handle.is_null() {
-            return Err(PluginError::invalid_request(
-                "no handle: nothing was recorded for this display (call open instead)",
-            ));
-        }
-        let parsed: Self = serde_json::from_value(handle.clone()).map_err(|e| {
-            PluginError::invalid_request(format!("not a terminal display handle: {e}"))
-        })?;
-        if parsed.display != DISPLAY {
-            return Err(PluginError::invalid_request(format!(
-                "this handle was recorded by the {:?} display, not {DISPLAY:?}",
-                parsed.display
-            )));
-        }
-        if let Some(bad) = parsed
+impl DisplayHandle for TerminalHandle {
+    const DISPLAY: &'static str = "terminal";
+
+    fn recorded_by(&self) -> &str {
+        &self.display
+    }
+
+    fn check(&self) -> Result<(), PluginError> {
+        match self
             .terminals
             .iter()
             .find(|t| t.agent_id.is_empty() || t.agent_id.chars().any(char::is_control))
         {
-            return Err(PluginError::invalid_request(format!(
+            Some(bad) => Err(PluginError::invalid_request(format!(
                 "the handle names a terminal for agent {:?}, which is not an agent id",
                 bad.agent_id
-            )));
+            ))),
+            None => Ok(()),
         }
-        Ok(parsed)
-    }
-
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("a handle is plain strings and lists")
     }
 
     /// Undo the open, worker by worker: stop the terminal the host spawned, then kill the view
     /// session it showed (which also ends its tmux client where a terminal outlived the signal).
-    pub fn close_steps(&self) -> Vec<PlanStep> {
+    fn close_steps(&self) -> Vec<PlanStep> {
         self.terminals
             .iter()
             .flat_map(|t| {

@@ -26,18 +26,19 @@ Terminal.app closes it if its profile closes windows whose shell exited).
 
 mod emulator;
 mod handle;
-use team_agent_display_kit::{programs, view_session};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
+use team_agent_display_kit::programs;
+use team_agent_display_kit::view_session::TeamViews;
 use team_agent_plugin_api::{
     DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PlanStep,
     PluginError, StepEffect, TeamView, export_display,
 };
 
 use crate::handle::{TerminalHandle, TerminalRecord, terminal_resource};
-use crate::view_session::TeamViews;
 
 #[derive(Debug)]
 pub struct TerminalDisplay {
@@ -102,10 +103,7 @@ impl DisplayPlugin for TerminalDisplay {
     }
 
     fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
-        Ok(DisplayPlan {
-            steps: TerminalHandle::parse(handle)?.close_steps(),
-            handle: serde_json::Value::Null,
-        })
+        display_handle::close::<TerminalHandle>(handle)
     }
 
     fn rebuild(
@@ -113,13 +111,7 @@ impl DisplayPlugin for TerminalDisplay {
         handle: &serde_json::Value,
         view: &TeamView,
     ) -> Result<DisplayPlan, PluginError> {
-        let mut steps = TerminalHandle::parse(handle)?.close_steps();
-        let opened = open_plan(view, &self.system_root)?;
-        steps.extend(opened.steps);
-        Ok(DisplayPlan {
-            steps,
-            handle: opened.handle,
-        })
+        display_handle::rebuild::<TerminalHandle>(handle, || open_plan(view, &self.system_root))
     }
 }
 
@@ -172,8 +164,9 @@ mod tests {
 
     use team_agent_plugin_api::{ErrorKind, TmuxServer, WorkerView};
 
+    use team_agent_display_kit::view_session::ViewSession;
+
     use super::*;
-    use crate::view_session::ViewSession;
 
     /// A machine with the given programs on its only PATH directory.
     struct Machine {

@@ -8,12 +8,11 @@ strictly: anything that is not a handle this display wrote is an error naming wh
 */
 
 use serde::{Deserialize, Serialize};
-use team_agent_plugin_api::{PlanStep, PluginError};
+use team_agent_display_kit::handle::DisplayHandle;
+use team_agent_display_kit::view_session::{SessionName, ViewSession};
+use team_agent_plugin_api::PlanStep;
 
 use crate::overview::OverviewWindow;
-use crate::view_session::{SessionName, ViewSession};
-
-const DISPLAY: &str = "tmux-overview";
 
 /// Where the overview windows were made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,38 +40,24 @@ impl OverviewHandle {
         view_sessions: Vec<ViewSession>,
     ) -> Self {
         Self {
-            display: DISPLAY.into(),
+            display: Self::DISPLAY.into(),
             leader,
             windows,
             view_sessions,
         }
     }
+}
 
-    pub fn parse(handle: &serde_json::Value) -> Result<Self, PluginError> {
-        if handle.is_null() {
-            return Err(PluginError::invalid_request(
-                "no handle: nothing was recorded for this display (call open instead)",
-            ));
-        }
-        let parsed: Self = serde_json::from_value(handle.clone()).map_err(|e| {
-            PluginError::invalid_request(format!("not a tmux-overview display handle: {e}"))
-        })?;
-        if parsed.display != DISPLAY {
-            return Err(PluginError::invalid_request(format!(
-                "this handle was recorded by the {:?} display, not {DISPLAY:?}",
-                parsed.display
-            )));
-        }
-        Ok(parsed)
-    }
+impl DisplayHandle for OverviewHandle {
+    const DISPLAY: &'static str = "tmux-overview";
 
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("a handle is plain strings and lists")
+    fn recorded_by(&self) -> &str {
+        &self.display
     }
 
     /// Undo the open: the windows first, so their panes do not die one by one as their view
     /// sessions go, then the view sessions.
-    pub fn close_steps(&self) -> Vec<PlanStep> {
+    fn close_steps(&self) -> Vec<PlanStep> {
         self.windows
             .iter()
             .map(|w| w.destroy(&self.leader.session))

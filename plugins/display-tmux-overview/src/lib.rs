@@ -24,8 +24,10 @@ where `<viewer>` is `env -u TMUX <tmux> -S <team socket> attach-session -r -t =<
 
 mod handle;
 mod overview;
-use team_agent_display_kit::{programs, view_session};
 
+use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
+use team_agent_display_kit::programs;
+use team_agent_display_kit::view_session::{SessionName, TeamViews};
 use team_agent_plugin_api::{
     DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,
     TeamView, export_display,
@@ -33,7 +35,6 @@ use team_agent_plugin_api::{
 
 use crate::handle::{LeaderRecord, OverviewHandle};
 use crate::overview::{OverviewWindow, WORKERS_PER_WINDOW};
-use crate::view_session::{SessionName, TeamViews};
 
 #[derive(Debug, Default)]
 pub struct TmuxOverview;
@@ -79,10 +80,7 @@ impl DisplayPlugin for TmuxOverview {
     }
 
     fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
-        Ok(DisplayPlan {
-            steps: OverviewHandle::parse(handle)?.close_steps(),
-            handle: serde_json::Value::Null,
-        })
+        display_handle::close::<OverviewHandle>(handle)
     }
 
     fn rebuild(
@@ -90,13 +88,7 @@ impl DisplayPlugin for TmuxOverview {
         handle: &serde_json::Value,
         view: &TeamView,
     ) -> Result<DisplayPlan, PluginError> {
-        let mut steps = OverviewHandle::parse(handle)?.close_steps();
-        let opened = open_plan(view)?;
-        steps.extend(opened.steps);
-        Ok(DisplayPlan {
-            steps,
-            handle: opened.handle,
-        })
+        display_handle::rebuild::<OverviewHandle>(handle, || open_plan(view))
     }
 }
 
@@ -159,6 +151,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
 
+    use team_agent_display_kit::view_session::ViewSession;
     use team_agent_plugin_api::{
         ErrorKind, LeaderPane, PlanStep, StepEffect, TmuxServer, WorkerView,
     };
@@ -245,10 +238,7 @@ mod tests {
         );
         assert_eq!(
             team_steps[7][2],
-            format!(
-                "={}:@4",
-                view_session::ViewSession::for_worker("alpha", "w4")
-            )
+            format!("={}:@4", ViewSession::for_worker("alpha", "w4"))
         );
 
         let leader_steps = tmux_steps(&plan, TmuxServer::Leader);
@@ -291,7 +281,7 @@ mod tests {
     fn every_pane_attaches_read_only_to_its_own_worker_view() {
         let plan = TmuxOverview.open(&team(1)).unwrap();
         let new_window = &tmux_steps(&plan, TmuxServer::Leader)[0];
-        let view = view_session::ViewSession::for_worker("alpha", "w1");
+        let view = ViewSession::for_worker("alpha", "w1");
         let expected: Vec<String> = [
             "new-window",
             "-d",

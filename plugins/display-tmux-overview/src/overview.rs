@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use team_agent_plugin_api::{PlanStep, StepEffect, TmuxServer};
 
-use crate::view_session::{SessionName, fingerprint, is_label_char, label};
+use team_agent_display_kit::view_session::{SessionName, fingerprint, is_label_char, label};
 
 pub const WORKERS_PER_WINDOW: usize = 3;
 
