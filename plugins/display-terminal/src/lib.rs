@@ -158,13 +158,12 @@ export_display!(TerminalDisplay);
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
-    use team_agent_plugin_api::{ErrorKind, TmuxServer, WorkerView};
-
+    use team_agent_conformance::{resources_created, resources_destroyed};
     use team_agent_display_kit::view_session::ViewSession;
+    use team_agent_plugin_api::{ErrorKind, TmuxServer, WorkerView};
 
     use super::*;
 
@@ -225,17 +224,6 @@ mod tests {
                 environment: self.environment(&[("DISPLAY", ":0")]),
             }
         }
-    }
-
-    fn resources(plan: &DisplayPlan, creates: bool) -> BTreeSet<String> {
-        plan.steps
-            .iter()
-            .filter_map(|s| match (s.effect(), creates) {
-                (StepEffect::Creates { resource }, true)
-                | (StepEffect::Destroys { resource }, false) => Some(resource.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]
@@ -347,9 +335,9 @@ mod tests {
         let machine = Machine::with(&["gnome-terminal"]);
         let opened = machine.display().open(&machine.team(3)).unwrap();
         let closed = machine.display().close(&opened.handle).unwrap();
-        assert_eq!(resources(&opened, true), resources(&closed, false));
-        assert_eq!(resources(&opened, true).len(), 6);
-        assert!(resources(&opened, false).is_empty());
+        assert_eq!(resources_created(&opened), resources_destroyed(&closed));
+        assert_eq!(resources_created(&opened).len(), 6);
+        assert!(resources_destroyed(&opened).is_empty());
         assert_eq!(
             closed
                 .steps

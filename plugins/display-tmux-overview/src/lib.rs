@@ -147,14 +147,12 @@ export_display!(TmuxOverview);
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
 
+    use team_agent_conformance::{resources_created, resources_destroyed};
     use team_agent_display_kit::view_session::ViewSession;
-    use team_agent_plugin_api::{
-        ErrorKind, LeaderPane, PlanStep, StepEffect, TmuxServer, WorkerView,
-    };
+    use team_agent_plugin_api::{ErrorKind, LeaderPane, PlanStep, TmuxServer, WorkerView};
 
     use super::*;
 
@@ -184,17 +182,6 @@ mod tests {
             .iter()
             .filter_map(|s| match s {
                 PlanStep::Tmux { server, args, .. } if *server == on => Some(args.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn resources(plan: &DisplayPlan, creates: bool) -> BTreeSet<String> {
-        plan.steps
-            .iter()
-            .filter_map(|s| match (s.effect(), creates) {
-                (StepEffect::Creates { resource }, true)
-                | (StepEffect::Destroys { resource }, false) => Some(resource.clone()),
                 _ => None,
             })
             .collect()
@@ -254,7 +241,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            resources(&plan, true)
+            resources_created(&plan)
                 .into_iter()
                 .filter(|r| r.starts_with("window:"))
                 .collect::<Vec<_>>(),
@@ -324,9 +311,9 @@ mod tests {
     fn close_destroys_exactly_what_open_created() {
         let opened = TmuxOverview.open(&team(5)).unwrap();
         let closed = TmuxOverview.close(&opened.handle).unwrap();
-        assert_eq!(resources(&opened, true), resources(&closed, false));
-        assert_eq!(resources(&opened, true).len(), 5 + 2);
-        assert!(resources(&opened, false).is_empty());
+        assert_eq!(resources_created(&opened), resources_destroyed(&closed));
+        assert_eq!(resources_created(&opened).len(), 5 + 2);
+        assert!(resources_destroyed(&opened).is_empty());
     }
 
     #[test]

@@ -87,12 +87,23 @@ fn probe(client: &DisplayClient) -> Result<String, String> {
     Ok(format!("available: {} ({})", probe.available, probe.detail))
 }
 
-fn resources(plan: &DisplayPlan, creates: bool) -> BTreeSet<String> {
+/// The resources the steps of `plan` create: what `display.plan_symmetry` holds a `close` to.
+pub fn resources_created(plan: &DisplayPlan) -> BTreeSet<String> {
     plan.steps
         .iter()
-        .filter_map(|s| match (s.effect(), creates) {
-            (StepEffect::Creates { resource }, true)
-            | (StepEffect::Destroys { resource }, false) => Some(resource.clone()),
+        .filter_map(|s| match s.effect() {
+            StepEffect::Creates { resource } => Some(resource.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The resources the steps of `plan` destroy.
+pub fn resources_destroyed(plan: &DisplayPlan) -> BTreeSet<String> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match s.effect() {
+            StepEffect::Destroys { resource } => Some(resource.clone()),
             _ => None,
         })
         .collect()
@@ -104,14 +115,14 @@ fn plan_symmetry(client: &DisplayClient) -> Result<String, String> {
     let closed = client
         .close(&opened.handle)
         .map_err(|e| format!("close: {e}"))?;
-    let created = resources(&opened, true);
-    let destroyed = resources(&closed, false);
+    let created = resources_created(&opened);
+    let destroyed = resources_destroyed(&closed);
     if created != destroyed {
         return Err(format!(
             "open creates {created:?} but close destroys {destroyed:?}"
         ));
     }
-    if !resources(&opened, false).is_empty() {
+    if !resources_destroyed(&opened).is_empty() {
         return Err("open destroys something it did not create".into());
     }
     let rebuilt = client
@@ -120,7 +131,7 @@ fn plan_symmetry(client: &DisplayClient) -> Result<String, String> {
     let closed_again = client
         .close(&rebuilt.handle)
         .map_err(|e| format!("close after rebuild: {e}"))?;
-    if resources(&rebuilt, true) != resources(&closed_again, false) {
+    if resources_created(&rebuilt) != resources_destroyed(&closed_again) {
         return Err("close does not undo what rebuild created".into());
     }
     Ok(format!(

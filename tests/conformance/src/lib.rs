@@ -39,6 +39,9 @@ Every check has a stable id:
 | `display.no_panic.garbage` | a garbage handle is an error, never a panic |
 | `fixture.<NAME>` | one captured screen or transcript gets its expected verdict |
 
+A display's own tests hold its plans to the rule of `display.plan_symmetry` with
+[`resources_created`] and [`resources_destroyed`].
+
 # Fixture format
 
 A fixture directory holds pairs of files:
@@ -64,6 +67,7 @@ use serde::Serialize;
 use team_agent_plugin_api::loader::{self, LoadError};
 use team_agent_plugin_api::{Fixture, PluginKind};
 
+pub use display_checks::{resources_created, resources_destroyed};
 pub use fixtures::read_fixture_dir;
 
 /// What to check besides the built-in checks.
