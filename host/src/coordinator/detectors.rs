@@ -3,8 +3,10 @@
 //! neutral message; the episode memory lives in the state, so a restarted coordinator does not
 //! repeat itself. (Approvals and abnormal exits are seen where the screen is read, in `tick`.)
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -39,6 +41,16 @@ pub struct Detectors<'a> {
     pub events: &'a EventLog,
     pub store: &'a StateStore,
     pub stuck_timeout: Duration,
+    pub turns: &'a RefCell<TurnCache>,
+}
+
+/// What the all-idle detector last read of each transcript, so an unchanged transcript is not
+/// read and parsed again every tick (the tail is up to 128 KiB per worker), and which providers
+/// read turns from transcripts (a manifest call each otherwise).
+#[derive(Default)]
+pub struct TurnCache {
+    transcripts: HashMap<PathBuf, (u64, Option<SystemTime>, Option<bool>)>,
+    reads_transcripts: HashMap<String, bool>,
 }
 
 fn age(at: Option<&str>) -> Option<Duration> {
@@ -47,9 +59,13 @@ fn age(at: Option<&str>) -> Option<Duration> {
 }
 
 fn tell_leader(d: &Detectors<'_>, text: &str) {
-    if let Err(e) = messaging::send(d.messenger, SENDER, &[LEADER.to_string()], None, text, true) {
-        d.events
-            .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
+    notify_leader(d.messenger, d.events, text);
+}
+
+/// Sends a notice from team-agent to the leader; a failure is an event, never an error.
+pub fn notify_leader(messenger: &Messenger<'_>, events: &EventLog, text: &str) {
+    if let Err(e) = messaging::send(messenger, SENDER, &[LEADER.to_string()], None, text, true) {
+        events.emit("coordinator.notice_failed", json!({"error": e.to_string()}));
     }
 }
 
@@ -173,21 +189,41 @@ Check the provider's status or credentials; `team-agent peek {}` shows its scree
 /// Whether a worker is idle, from its transcript when its provider reads one, else its screen.
 fn idle(d: &Detectors<'_>, agent: &crate::state::AgentState) -> Option<bool> {
     let provider = d.registry.provider(&agent.provider).ok()?;
+    let mut cache = d.turns.borrow_mut();
+    let reads_transcripts = *cache
+        .reads_transcripts
+        .entry(agent.provider.clone())
+        .or_insert_with(|| {
+            provider
+                .manifest()
+                .is_ok_and(|m| m.capabilities.transcript_turn_state)
+        });
     if let Some(path) = agent
         .session
         .as_ref()
         .and_then(|s| s.transcript_path.as_ref())
-        && provider
-            .manifest()
-            .is_ok_and(|m| m.capabilities.transcript_turn_state)
-        && let Some(tail) = read_tail(path, 128 * 1024)
-        && let Ok(verdict) = provider.turn_state(&tail)
+        && reads_transcripts
+        && let Ok(meta) = std::fs::metadata(path)
     {
-        return match verdict.value {
-            TurnState::Idle | TurnState::Interrupted => Some(true),
-            TurnState::Working | TurnState::BlockedOnHuman | TurnState::Error => Some(false),
-            TurnState::Unknown => None,
-        };
+        let stamp = (meta.len(), meta.modified().ok());
+        if let Some((len, modified, idle)) = cache.transcripts.get(path)
+            && (*len, *modified) == stamp
+        {
+            return *idle;
+        }
+        if let Some(tail) = read_tail(path, 128 * 1024)
+            && let Ok(verdict) = provider.turn_state(&tail)
+        {
+            let idle = match verdict.value {
+                TurnState::Idle | TurnState::Interrupted => Some(true),
+                TurnState::Working | TurnState::BlockedOnHuman | TurnState::Error => Some(false),
+                TurnState::Unknown => None,
+            };
+            cache
+                .transcripts
+                .insert(path.clone(), (stamp.0, stamp.1, idle));
+            return idle;
+        }
     }
     match agent.activity {
         Some(Activity::Idle) => Some(true),
@@ -197,7 +233,7 @@ fn idle(d: &Detectors<'_>, agent: &crate::state::AgentState) -> Option<bool> {
 }
 
 /// The last `max` bytes of a file (a transcript tail; never the whole file).
-pub fn read_tail(path: &std::path::Path, max: u64) -> Option<String> {
+pub fn read_tail(path: &Path, max: u64) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path).ok()?;
     let len = file.seek(SeekFrom::End(0)).ok()?;

@@ -10,7 +10,9 @@ use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, ScreenState, StartupDecision,
 };
 
-use super::detectors::{self, Detectors, SENDER};
+use super::detectors::{self, Detectors};
+
+use team_agent_plugin_api::loader::ProviderClient;
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::lifecycle::{capture_context, last_lines, record_session};
@@ -80,6 +82,7 @@ pub struct Runner<'a> {
     leader_api_error: Option<String>,
     /// The message store, open across ticks (reopened after a tick that failed with it).
     db: Option<crate::store::Store>,
+    turns: std::cell::RefCell<detectors::TurnCache>,
 }
 
 impl<'a> Runner<'a> {
@@ -97,6 +100,7 @@ impl<'a> Runner<'a> {
             stuck_timeout: DEFAULT_STUCK_TIMEOUT,
             leader_api_error: None,
             db: None,
+            turns: Default::default(),
         }
     }
 
@@ -193,6 +197,7 @@ impl<'a> Runner<'a> {
                 events: &self.events,
                 store: &self.store,
                 stuck_timeout: self.stuck_timeout,
+                turns: &self.turns,
             };
             detectors::run(&detectors, &saved);
             detectors::leader_api_errors(&detectors, &saved, &mut self.leader_api_error);
@@ -259,14 +264,7 @@ impl<'a> Runner<'a> {
             let observation = match snapshot.pane(&pane_id) {
                 None => self.gone(agent, pane_id),
                 Some(pane) if pane.dead => self.dead(agent, pane, server, messenger),
-                Some(pane) => {
-                    let others: Vec<String> = owned
-                        .iter()
-                        .filter(|s| Some(s.as_str()) != agent.session_id())
-                        .cloned()
-                        .collect();
-                    self.alive(agent, pane, server, others, messenger)
-                }
+                Some(pane) => self.alive(agent, pane, server, &owned, messenger),
             };
             found.push((agent.id.clone(), observation));
         }
@@ -334,17 +332,7 @@ impl<'a> Runner<'a> {
                     .join("\n"),
                 agent.id
             );
-            if let Err(e) = messaging::send(
-                messenger,
-                SENDER,
-                &[messaging::LEADER.to_string()],
-                None,
-                &notice,
-                true,
-            ) {
-                self.events
-                    .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
-            }
+            detectors::notify_leader(messenger, &self.events, &notice);
             observation.exit_code = pane.exit_code();
             observation.last_lines = Some(lines);
         }
@@ -356,7 +344,7 @@ impl<'a> Runner<'a> {
         agent: &AgentState,
         pane: &PaneInfo,
         server: &Server,
-        owned_by_others: Vec<String>,
+        owned: &[String],
         messenger: &Messenger<'_>,
     ) -> Observation {
         let mut observation = Observation {
@@ -370,11 +358,18 @@ impl<'a> Runner<'a> {
             observation.status = Some(AgentStatus::Running);
         }
         // Capture a missing session id (the provider may write its transcript only now).
-        if agent.session.is_none()
-            && let Ok(Some(record)) =
+        if agent.session.is_none() {
+            // Sessions other workers own, so the provider never attributes one of theirs.
+            let owned_by_others: Vec<String> = owned
+                .iter()
+                .filter(|s| Some(s.as_str()) != agent.session_id())
+                .cloned()
+                .collect();
+            if let Ok(Some(record)) =
                 provider.capture_session_id(&capture_context(agent, owned_by_others))
-        {
-            observation.session = Some(record);
+            {
+                observation.session = Some(record);
+            }
         }
         let seen = self.seen.entry(agent.id.clone()).or_default();
         let now_secs = chrono::Utc::now().timestamp() as u64;
@@ -428,6 +423,7 @@ impl<'a> Runner<'a> {
                 ScreenState::Busy => Activity::Busy,
                 ScreenState::AwaitingApproval { prompt } => {
                     self.answer_approval(
+                        &provider,
                         agent,
                         &pane.pane_id,
                         &screen,
@@ -469,6 +465,7 @@ impl<'a> Runner<'a> {
     #[allow(clippy::too_many_arguments)]
     fn answer_approval(
         &self,
+        provider: &ProviderClient<'_>,
         agent: &AgentState,
         pane_id: &str,
         screen: &str,
@@ -477,9 +474,6 @@ impl<'a> Runner<'a> {
         messenger: &Messenger<'_>,
         observation: &mut Observation,
     ) {
-        let Ok(provider) = self.registry.provider(&agent.provider) else {
-            return;
-        };
         let policy = ApprovalPolicy::AllowTools {
             server: crate::lifecycle::MCP_SERVER_NAME.into(),
             tools: TEAM_TOOLS.iter().map(|t| t.to_string()).collect(),
@@ -511,17 +505,7 @@ impl<'a> Runner<'a> {
 (or no, always), or look first with `team-agent peek {}`.",
                     agent.id, agent.id, agent.id
                 );
-                if let Err(e) = messaging::send(
-                    messenger,
-                    SENDER,
-                    &[messaging::LEADER.to_string()],
-                    None,
-                    &notice,
-                    true,
-                ) {
-                    self.events
-                        .emit("coordinator.notice_failed", json!({"error": e.to_string()}));
-                }
+                detectors::notify_leader(messenger, &self.events, &notice);
                 observation
                     .flags
                     .push(("approval_notified".into(), json!(prompt)));

@@ -298,7 +298,10 @@ pub fn deliver(
             messenger
                 .store
                 .mark_submitted(&claimed.message_id, verified)?;
-            stamp_first_send(messenger, &claimed.recipient)?;
+            // Known from the team this delivery started from: no state read once it is stamped.
+            if agent.first_send_at.is_none() {
+                stamp_first_send(messenger, &claimed.recipient)?;
+            }
             messenger.events.emit(
                 "send.submitted",
                 json!({"message_id": claimed.message_id, "recipient": claimed.recipient, "verified": verified, "attempt": claimed.delivery_attempts, "deliverer_pid": std::process::id()}),
@@ -360,14 +363,20 @@ pub fn deliver_pending(
     let pending = messenger.store.pending_messages(&team.name)?;
     let mut still_pending = false;
     let mut blocked_recipients: Vec<String> = Vec::new();
-    let leader_reachable = team.leader.as_ref().is_some_and(|l| {
-        Server::at(&l.socket)
-            .display(&l.pane_id, "#{pane_dead}")
-            .is_ok_and(|d| d == "0")
-    });
+    // Asked once, and only when a message for the leader waits (a tmux call on the leader's
+    // server, which has no control-mode client).
+    let mut leader_reachable: Option<bool> = None;
     for message in pending {
         // Leader messages wait in the inbox file until a leader pane is attached.
-        if message.recipient == LEADER && !leader_reachable {
+        if message.recipient == LEADER
+            && !*leader_reachable.get_or_insert_with(|| {
+                team.leader.as_ref().is_some_and(|l| {
+                    Server::at(&l.socket)
+                        .display(&l.pane_id, "#{pane_dead}")
+                        .is_ok_and(|d| d == "0")
+                })
+            })
+        {
             continue;
         }
         // Keep each recipient's messages in order: once one waits, the later ones wait too.
