@@ -8,7 +8,7 @@ use team_agent_plugin_api::{
     DisplayEnvironment, DisplayPlan, LeaderPane, StepEffect, TeamView, WorkerView,
 };
 
-use crate::Check;
+use crate::{Check, manifest_agrees};
 
 pub fn run(plugin: &LoadedPlugin, checks: &mut Vec<Check>) {
     let client = DisplayClient::new(plugin, FaultPolicy::KeepCalling)
@@ -30,21 +30,12 @@ pub fn run(plugin: &LoadedPlugin, checks: &mut Vec<Check>) {
 
 fn manifest_valid(plugin: &LoadedPlugin, client: &DisplayClient) -> Result<String, String> {
     let manifest = client.manifest().map_err(|e| e.to_string())?;
-    let info = &plugin.info;
-    if manifest.name != info.name
-        || manifest.aliases != info.aliases
-        || manifest.version != info.version
-    {
-        return Err(format!(
-            "manifest {} {:?} {} differs from the root module's {} {:?} {}",
-            manifest.name,
-            manifest.aliases,
-            manifest.version,
-            info.name,
-            info.aliases,
-            info.version
-        ));
-    }
+    manifest_agrees(
+        &plugin.info,
+        &manifest.name,
+        &manifest.aliases,
+        &manifest.version,
+    )?;
     Ok(format!("{} {}", manifest.name, manifest.version))
 }
 

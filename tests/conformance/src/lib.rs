@@ -65,7 +65,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use team_agent_plugin_api::loader::{self, LoadError};
-use team_agent_plugin_api::{Fixture, PluginKind};
+use team_agent_plugin_api::{Fixture, PluginInfo, PluginKind};
 
 pub use display_checks::{resources_created, resources_destroyed};
 pub use fixtures::read_fixture_dir;
@@ -221,6 +221,35 @@ pub fn check_library(path: &Path, options: &Options) -> Report {
         }
     }
     Report::finish(Some(summary), checks)
+}
+
+/// Whether a manifest names the plugin as its root module does: the host lists and chooses
+/// plugins by what the root module declares, before it calls anything.
+fn manifest_agrees(
+    info: &PluginInfo,
+    name: &str,
+    aliases: &[String],
+    version: &str,
+) -> Result<(), String> {
+    if name != info.name {
+        return Err(format!(
+            "manifest name '{name}' differs from the root module's '{}'",
+            info.name
+        ));
+    }
+    if aliases != info.aliases {
+        return Err(format!(
+            "manifest aliases {aliases:?} differ from the root module's {:?}",
+            info.aliases
+        ));
+    }
+    if version != info.version {
+        return Err(format!(
+            "manifest version '{version}' differs from the root module's '{}'",
+            info.version
+        ));
+    }
+    Ok(())
 }
 
 fn load_failure(error: &LoadError) -> Vec<Check> {

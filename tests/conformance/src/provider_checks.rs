@@ -10,7 +10,7 @@ use team_agent_plugin_api::{
     ProviderManifest, StartupDecision,
 };
 
-use crate::{Check, garbage};
+use crate::{Check, garbage, manifest_agrees};
 
 const SAMPLE_SESSION: &str = "0b7e3f5c-1d2a-4c6b-9e8f-a1b2c3d4e5f6";
 const NEW_SESSION: &str = "5f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b";
@@ -94,25 +94,12 @@ pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
 }
 
 fn manifest_valid(plugin: &LoadedPlugin, manifest: &ProviderManifest) -> Result<String, String> {
-    let info = &plugin.info;
-    if manifest.name != info.name {
-        return Err(format!(
-            "manifest name '{}' differs from the root module's '{}'",
-            manifest.name, info.name
-        ));
-    }
-    if manifest.aliases != info.aliases {
-        return Err(format!(
-            "manifest aliases {:?} differ from the root module's {:?}",
-            manifest.aliases, info.aliases
-        ));
-    }
-    if manifest.version != info.version {
-        return Err(format!(
-            "manifest version '{}' differs from the root module's '{}'",
-            manifest.version, info.version
-        ));
-    }
+    manifest_agrees(
+        &plugin.info,
+        &manifest.name,
+        &manifest.aliases,
+        &manifest.version,
+    )?;
     if manifest.executable.trim().is_empty() {
         return Err("manifest names no executable".into());
     }
