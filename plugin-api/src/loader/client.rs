@@ -122,7 +122,7 @@ impl Caller<'_> {
                 let error = from_ffi(error);
                 if error.kind == ErrorKind::Panicked {
                     self.plugin
-                        .record_fault(&format!("in {method}: {}", error.message));
+                        .record_fault(format!("in {method}: {}", error.message));
                 }
                 Err(CallError::Plugin {
                     plugin: plugin(),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
 
@@ -147,7 +147,8 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     pub info: PluginInfo,
     pub(crate) root: PluginRootRef,
-    fault: Mutex<Option<String>>,
+    /// Set once, by the first panic: every call reads it, so it is a lock-free cell.
+    fault: OnceLock<String>,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -163,10 +164,7 @@ impl fmt::Debug for LoadedPlugin {
 impl LoadedPlugin {
     /// The first panic this plugin reported, if any.
     pub fn fault(&self) -> Option<String> {
-        self.fault
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.fault.get().cloned()
     }
 
     pub fn status(&self) -> PluginStatus {
@@ -177,11 +175,9 @@ impl LoadedPlugin {
         }
     }
 
-    pub(crate) fn record_fault(&self, message: &str) {
-        let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-        if fault.is_none() {
-            *fault = Some(message.to_string());
-        }
+    /// Keeps the first panic; later ones change nothing.
+    pub(crate) fn record_fault(&self, message: String) {
+        let _ = self.fault.set(message);
     }
 
     /// Every name this plugin answers to.
@@ -212,7 +208,7 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
         path: path.to_path_buf(),
         info,
         root,
-        fault: Mutex::new(None),
+        fault: OnceLock::new(),
     })
 }
 
