@@ -22,6 +22,7 @@ mod codex;
 mod directives;
 mod ids;
 mod screen;
+mod session_file;
 mod turn;
 
 use std::path::Path;

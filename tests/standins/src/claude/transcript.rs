@@ -6,13 +6,12 @@
 //! `end_turn` and a `last-prompt` record. A forked session starts with the source's records,
 //! rewritten to the new session id, as Claude does.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use crate::ids;
+use crate::session_file::{self, Exchange};
 
 const VERSION: &str = "2.1.330";
 /// The start of Claude's own system prompt, before what `--append-system-prompt` adds.
@@ -28,12 +27,6 @@ pub fn path_for(home: &Path, cwd: &str, id: &str) -> PathBuf {
         .join("projects")
         .join(encoded)
         .join(format!("{id}.jsonl"))
-}
-
-/// One exchange of a session, for drawing its history.
-pub struct Exchange {
-    pub prompt: String,
-    pub reply: Vec<String>,
 }
 
 pub struct Transcript {
@@ -68,10 +61,7 @@ impl Transcript {
 
     /// Goes on writing an existing transcript.
     pub fn resumed(path: PathBuf, cwd: &str, id: &str, permission_mode: &str) -> Self {
-        let last_uuid = records(&path)
-            .iter()
-            .rev()
-            .find_map(|r| r["uuid"].as_str().map(str::to_string));
+        let last_uuid = last_uuid(&session_file::read(&path));
         Self {
             path,
             session_id: id.to_string(),
@@ -85,7 +75,7 @@ impl Transcript {
 
     /// A new session `id` that starts with the records of the transcript at `source`.
     pub fn forked(source: &Path, home: &Path, cwd: &str, id: &str, permission_mode: &str) -> Self {
-        let inherited: Vec<Value> = records(source)
+        let inherited: Vec<Value> = session_file::read(source)
             .into_iter()
             .map(|mut record| {
                 if record.get("sessionId").is_some() {
@@ -94,13 +84,9 @@ impl Transcript {
                 record
             })
             .collect();
-        let last_uuid = inherited
-            .iter()
-            .rev()
-            .find_map(|r| r["uuid"].as_str().map(str::to_string));
         Self {
+            last_uuid: last_uuid(&inherited),
             inherited,
-            last_uuid,
             ..Self::fresh(home, cwd, id, permission_mode, None)
         }
     }
@@ -116,7 +102,7 @@ impl Transcript {
     /// The exchanges already in the session (a resume or a fork shows them).
     pub fn history(&self) -> Vec<Exchange> {
         let records = if self.exists() {
-            records(&self.path)
+            session_file::read(&self.path)
         } else {
             self.inherited.clone()
         };
@@ -234,25 +220,14 @@ impl Transcript {
     }
 
     fn write(&self, records: &[Value]) {
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path);
-        if let Ok(mut file) = file {
-            let _ = file.write_all(text.as_bytes());
-        }
+        session_file::append(&self.path, records);
     }
 }
 
-/// The records of a transcript (unreadable lines skipped).
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+/// The uuid of the last conversation record, which the next one chains to.
+fn last_uuid(records: &[Value]) -> Option<String> {
+    records
+        .iter()
+        .rev()
+        .find_map(|r| r["uuid"].as_str().map(str::to_string))
 }

@@ -5,14 +5,13 @@
 //! `event_msg` `task_started`, the developer instructions (first turn only), the user's message,
 //! the answer, and `task_complete` (or `turn_aborted` when interrupted).
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local, Utc};
 use serde_json::{Value, json};
 
 use crate::ids;
+use crate::session_file::{self, Exchange};
 
 const CLI_VERSION: &str = "0.169.0";
 
@@ -43,12 +42,6 @@ pub fn find(home: &Path, id: &str) -> Option<PathBuf> {
         }
     }
     None
-}
-
-/// One exchange of a session, for drawing its history.
-pub struct Exchange {
-    pub prompt: String,
-    pub reply: Vec<String>,
 }
 
 pub struct Rollout {
@@ -92,7 +85,7 @@ impl Rollout {
 
     /// Goes on writing the rollout at `path` (a resume keeps the session's id and file).
     pub fn resumed(path: PathBuf, id: &str, cwd: &str) -> Self {
-        let records = records(&path);
+        let records = session_file::read(&path);
         Self {
             ordinal: records.len() as u64,
             path,
@@ -113,7 +106,7 @@ impl Rollout {
         started: DateTime<Utc>,
         instructions: Option<String>,
     ) -> Self {
-        let inherited = records(source)
+        let inherited = session_file::read(source)
             .into_iter()
             .filter(|r| r["type"] != "session_meta")
             .collect();
@@ -134,7 +127,7 @@ impl Rollout {
     /// The exchanges already in the session (a resume or a fork shows them).
     pub fn history(&self) -> Vec<Exchange> {
         let records = if self.exists() {
-            records(&self.path)
+            session_file::read(&self.path)
         } else {
             self.inherited.clone()
         };
@@ -237,24 +230,6 @@ impl Rollout {
     }
 
     fn write(&self, records: &[Value]) {
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path);
-        if let Ok(mut file) = file {
-            let _ = file.write_all(text.as_bytes());
-        }
+        session_file::append(&self.path, records);
     }
-}
-
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
 }
