@@ -102,7 +102,7 @@ pub struct ProviderTable {
     /// → JSON `Vec<String>`: the keys that interrupt the current turn.
     pub interrupt_keys: extern "C" fn() -> FfiResult,
     /// `(method, JSON request)` → JSON answer, for every method added after this table was
-    /// frozen (see [`crate::EXTENSION_METHODS`]); `Unsupported` for a method the plugin predates.
+    /// frozen (named in [`extension`]); `Unsupported` for a method the plugin predates.
     #[sabi(last_prefix_field)]
     pub extension: extern "C" fn(RStr<'_>, RStr<'_>) -> FfiResult,
 }
@@ -125,6 +125,13 @@ pub struct DisplayTable {
     /// `(method, JSON request)` → JSON answer for methods added later; `Unsupported` until then.
     #[sabi(last_prefix_field)]
     pub extension: extern "C" fn(RStr<'_>, RStr<'_>) -> FfiResult,
+}
+
+/// The names the methods added since the tables were frozen travel under, through their table's
+/// `extension` entry. The SDK dispatches on them and the loader sends them: one spelling for both.
+pub mod extension {
+    /// Provider: JSON [`crate::LeaderRequest`] → JSON [`crate::LaunchPlan`].
+    pub const LEADER_PLAN: &str = "leader_plan";
 }
 
 /// The symbol under which a plugin library exports its root module (abi_stable's fixed name).

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::ffi::{
-    DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot, PluginRootRef,
-    ProviderTable,
+    extension, DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot,
+    PluginRootRef, ProviderTable,
 };
 use crate::sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
 
@@ -180,7 +180,7 @@ extern "C" fn p_extension<P: ProviderPlugin + Instance>(
     request: RStr<'_>,
 ) -> FfiResult {
     guard(|| match method.as_str() {
-        "leader_plan" => P::instance().leader_plan(&decode(request)?),
+        extension::LEADER_PLAN => P::instance().leader_plan(&decode(request)?),
         other => Err(unknown_extension(other)),
     })
 }

@@ -16,12 +16,11 @@ use team_agent_plugin_api::{ErrorKind, LaunchPlan, LeaderRequest, McpServer};
 
 use crate::cli::UserError;
 use crate::events::EventLog;
-use crate::lifecycle::WorkerEnv;
+use crate::lifecycle::{WorkerEnv, resolvable, write_mcp_server};
 use crate::plugins::Registry;
 use crate::tmux::{self, Server};
 use crate::workspace::{self, Workspace};
 
-use crate::lifecycle::MCP_SERVER_NAME;
 
 /// Variables that say "this process is a worker" or belong to another leader: never inherited.
 const NOT_FOR_THE_LEADER: &[&str] = &["TEAM_AGENT_ID", "TEAM_AGENT_BIN"];
@@ -53,7 +52,7 @@ pub fn launch(
         .manifest()
         .map_err(|e| UserError::new(format!("provider '{provider_name}': {e}")))?;
     let name = manifest.name.clone();
-    if !on_path(&manifest.executable) {
+    if !resolvable(&manifest.executable) {
         return Err(UserError::new(format!(
             "'{}' is not installed (not found on PATH)",
             manifest.executable
@@ -222,7 +221,7 @@ fn exec_here(
     let Some((program, rest)) = plan.argv.split_first() else {
         return UserError::new(format!("provider '{name}' planned an empty leader command")).into();
     };
-    if !on_path(program) {
+    if !resolvable(program) {
         return UserError::new(format!("'{program}' is not installed (not found on PATH)"))
             .action(format!(
                 "install the {name} CLI, or put it on PATH, then run `team-agent {name}` again"
@@ -293,12 +292,7 @@ fn leader_plan(
 /// told which pane leads so its lifecycle tools act as that pane.
 fn leader_mcp_server(workspace: &Workspace, provider: &str) -> anyhow::Result<McpServer> {
     workspace.ensure_dirs()?;
-    let command = std::env::current_exe()
-        .map_err(|e| UserError::new(format!("cannot find the team-agent binary: {e}")))?
-        .to_string_lossy()
-        .into_owned();
     let root = workspace.root().to_string_lossy().into_owned();
-    let args = vec!["mcp-server".to_string(), "--workspace".into(), root.clone()];
     // Codex hands an MCP server only a few variables of its own environment: what the server
     // needs goes in its configuration.
     let mut env = BTreeMap::from([
@@ -317,32 +311,7 @@ fn leader_mcp_server(workspace: &Workspace, provider: &str) -> anyhow::Result<Mc
         }
     }
     let file = workspace.runtime_dir().join("mcp").join("leader.json");
-    if let Some(dir) = file.parent() {
-        workspace::private_dir(dir)?;
-    }
-    let config = json!({ "mcpServers": { MCP_SERVER_NAME: {
-        "type": "stdio", "command": command, "args": args, "env": env } } });
-    crate::state::write_atomically(
-        &file,
-        serde_json::to_string_pretty(&config)?.as_bytes(),
-        0o600,
-    )
-    .map_err(|e| UserError::new(format!("cannot write {}: {e}", file.display())))?;
-    Ok(McpServer {
-        name: MCP_SERVER_NAME.into(),
-        command,
-        args,
-        env,
-        config_file: Some(file),
-    })
-}
-
-fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    Ok(write_mcp_server(workspace, file, env).map_err(UserError::new)?)
 }
 
 /// How to lead a team with team-agent: the text the leader's CLI gets as instructions and

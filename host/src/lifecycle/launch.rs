@@ -147,14 +147,6 @@ pub fn read_profile(
 
 /// Writes `.team/runtime/mcp/<agent>.json` and describes the team's MCP server for the plan.
 fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, LifecycleError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| LifecycleError::plan(format!("cannot find the team-agent binary: {e}")))?;
-    let command = exe.to_string_lossy().into_owned();
-    let args = vec![
-        "mcp-server".to_string(),
-        "--workspace".into(),
-        workspace.root().to_string_lossy().into_owned(),
-    ];
     let env: BTreeMap<String, String> = [
         ("TEAM_AGENT_ID".to_string(), agent_id.to_string()),
         (
@@ -164,9 +156,27 @@ fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, Lifecy
     ]
     .into_iter()
     .collect();
-    let file = workspace.mcp_config_file(agent_id);
+    write_mcp_server(workspace, workspace.mcp_config_file(agent_id), env)
+        .map_err(LifecycleError::plan)
+}
+
+/// Writes the `{"mcpServers": …}` file of the team's MCP server (`team-agent mcp-server` with
+/// `env`) to `file`, private, and describes the server for a launch plan.
+pub fn write_mcp_server(
+    workspace: &Workspace,
+    file: PathBuf,
+    env: BTreeMap<String, String>,
+) -> Result<McpServer, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the team-agent binary: {e}"))?;
+    let command = exe.to_string_lossy().into_owned();
+    let args = vec![
+        "mcp-server".to_string(),
+        "--workspace".into(),
+        workspace.root().to_string_lossy().into_owned(),
+    ];
     if let Some(dir) = file.parent() {
-        workspace::private_dir(dir).map_err(|e| LifecycleError::plan(e.to_string()))?;
+        workspace::private_dir(dir).map_err(|e| e.to_string())?;
     }
     let config = json!({ "mcpServers": { MCP_SERVER_NAME: { "type": "stdio", "command": command, "args": args, "env": env } } });
     crate::state::write_atomically(
@@ -176,7 +186,7 @@ fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, Lifecy
             .as_bytes(),
         0o600,
     )
-    .map_err(|e| LifecycleError::plan(format!("cannot write {}: {e}", file.display())))?;
+    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(McpServer {
         name: MCP_SERVER_NAME.into(),
         command,
@@ -187,7 +197,7 @@ fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, Lifecy
 }
 
 /// Finds a program the way `env` will: an absolute or relative path as is, else on `PATH`.
-fn resolvable(program: &str) -> bool {
+pub fn resolvable(program: &str) -> bool {
     if program.contains('/') {
         return Path::new(program).is_file();
     }

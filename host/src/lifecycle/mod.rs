@@ -18,7 +18,7 @@ pub use agents::{
 };
 pub use launch::{
     MCP_SERVER_NAME, WorkerEnv, capture_context, last_lines, new_session_id, read_profile,
-    record_session, worker_exec,
+    record_session, resolvable, worker_exec, write_mcp_server,
 };
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;

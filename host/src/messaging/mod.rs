@@ -262,37 +262,16 @@ pub fn deliver(
             return Ok(MessageStatus::Failed);
         }
     };
-    let lock = deliver::pane_lock(messenger.workspace, &server, &pane_id)
-        .map_err(|e| MessagingError::Refused(e.to_string()))?;
-    // A deliverer that died mid-way left its claim: take it over (its paste is found by token).
-    let stale = message
-        .delivering_pid
-        .filter(|pid| !crate::coordinator::alive(*pid as u32));
-    let Some(claimed) = messenger
-        .store
-        .claim(&message.message_id, std::process::id(), stale)?
-    else {
-        drop(lock);
-        return Ok(messenger
-            .store
-            .message(&message.message_id)?
-            .map(|m| m.status)
-            .unwrap_or(MessageStatus::Failed));
-    };
-    let text = render(
-        &claimed.sender,
-        claimed.task_id.as_deref(),
-        &claimed.content,
-        &claimed.message_id,
-    );
     let pane = Pane {
         server: &server,
         pane_id: &pane_id,
         provider: Some(&provider),
         check_ready: true,
     };
-    let outcome = deliver::paste_and_submit(&pane, &text, &claimed.message_id);
-    drop(lock);
+    let (claimed, outcome) = match claim_and_paste(messenger, &pane, message)? {
+        Pasted::Taken(status) => return Ok(status),
+        Pasted::Tried { claimed, outcome } => (claimed, outcome),
+    };
     match outcome {
         Ok(Delivery::Submitted { verified }) => {
             messenger
@@ -326,6 +305,53 @@ pub fn deliver(
             Ok(MessageStatus::Queued("tmux_error".into()))
         }
     }
+}
+
+/// What became of one delivery into a pane.
+pub(super) enum Pasted {
+    /// Someone else holds the message's claim: its status now.
+    Taken(MessageStatus),
+    /// This process claimed it and pasted; the message as claimed, and how the paste went.
+    Tried {
+        claimed: Message,
+        outcome: Result<Delivery, String>,
+    },
+}
+
+/// Under the pane's lock: claims the message (taking over the claim of a deliverer that died
+/// mid-way: its paste is found by token), renders it and pastes it into `pane`.
+pub(super) fn claim_and_paste(
+    messenger: &Messenger<'_>,
+    pane: &Pane<'_>,
+    message: &Message,
+) -> Result<Pasted, MessagingError> {
+    let lock = deliver::pane_lock(messenger.workspace, pane.server, pane.pane_id)
+        .map_err(|e| MessagingError::Refused(e.to_string()))?;
+    let stale = message
+        .delivering_pid
+        .filter(|pid| !crate::coordinator::alive(*pid as u32));
+    let Some(claimed) = messenger
+        .store
+        .claim(&message.message_id, std::process::id(), stale)?
+    else {
+        drop(lock);
+        return Ok(Pasted::Taken(
+            messenger
+                .store
+                .message(&message.message_id)?
+                .map(|m| m.status)
+                .unwrap_or(MessageStatus::Failed),
+        ));
+    };
+    let text = render(
+        &claimed.sender,
+        claimed.task_id.as_deref(),
+        &claimed.content,
+        &claimed.message_id,
+    );
+    let outcome = deliver::paste_and_submit(pane, &text, &claimed.message_id);
+    drop(lock);
+    Ok(Pasted::Tried { claimed, outcome })
 }
 
 /// The first successful delivery to a worker marks it as given work (restart then refuses to

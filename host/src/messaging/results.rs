@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::deliver::{self, Delivery, Pane};
+use super::deliver::{Delivery, Pane};
 use super::{LEADER, MessagingError, Messenger, render};
 use crate::events::now_rfc3339;
 use crate::spec::Diagnostic;
@@ -292,32 +292,16 @@ pub fn deliver_to_leader(
         .provider
         .as_deref()
         .and_then(|p| messenger.registry.provider(p).ok());
-    let lock = deliver::pane_lock(messenger.workspace, &server, &binding.pane_id)
-        .map_err(|e| MessagingError::Refused(e.to_string()))?;
-    let stale = message
-        .delivering_pid
-        .filter(|p| !crate::coordinator::alive(*p as u32));
-    let Some(claimed) = messenger.store.claim(&message.message_id, pid, stale)? else {
-        return Ok(messenger
-            .store
-            .message(&message.message_id)?
-            .map(|m| m.status)
-            .unwrap_or(MessageStatus::Failed));
-    };
-    let text = render(
-        &claimed.sender,
-        claimed.task_id.as_deref(),
-        &claimed.content,
-        &claimed.message_id,
-    );
     let pane = Pane {
         server: &server,
         pane_id: &binding.pane_id,
         provider: provider.as_ref(),
         check_ready: false,
     };
-    let outcome = deliver::paste_and_submit(&pane, &text, &claimed.message_id);
-    drop(lock);
+    let (claimed, outcome) = match super::claim_and_paste(messenger, &pane, message)? {
+        super::Pasted::Taken(status) => return Ok(status),
+        super::Pasted::Tried { claimed, outcome } => (claimed, outcome),
+    };
     match outcome {
         Ok(Delivery::Submitted { verified }) => {
             messenger

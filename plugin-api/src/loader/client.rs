@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
-use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
+use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
@@ -230,8 +230,9 @@ impl<'a> ProviderClient<'a> {
     /// predates it or does not plan leaders.
     pub fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, CallError> {
         let json = to_json(request);
-        self.caller.call("leader_plan", || {
-            (self.table.extension())(RStr::from_str("leader_plan"), RStr::from_str(&json))
+        let method = extension::LEADER_PLAN;
+        self.caller.call(method, || {
+            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })
     }
 

@@ -3,8 +3,7 @@ a patched book must pass before the plugin trusts it (every group the plugin ask
 class and state names one the plugin API knows, every exit and blocking rule explains itself).
 */
 
-use team_agent_plugin_api::{ApiErrorClass, TurnState};
-use team_agent_provider_kit::{RuleBook, load_rules, load_rules_from};
+use team_agent_provider_kit::{RuleBook, check_book, load_rules, load_rules_from};
 
 /// The rules compiled into the plugin.
 pub const BUILTIN: &str = include_str!("../rules.toml");
@@ -52,46 +51,7 @@ pub fn builtin() -> RuleBook {
 
 /// What the plugin needs from a rule book beyond it being well-formed.
 pub fn check(book: &RuleBook) -> Result<(), String> {
-    if let Some(missing) = GROUPS.iter().find(|g| book.group(g).is_empty()) {
-        return Err(format!("the group '{missing}' has no rules"));
-    }
-    for rule in book.group("api_error") {
-        let class = rule.class().unwrap_or_default();
-        if api_error_class(class).is_none() {
-            return Err(format!(
-                "rule '{}': class {class:?} is not one of overloaded, rate_limit, network, timeout, other",
-                rule.name()
-            ));
-        }
-    }
-    for rule in book.group("turn") {
-        let state = rule.state().unwrap_or_default();
-        if turn_state(state).is_none() {
-            return Err(format!(
-                "rule '{}': state {state:?} is not one of idle, working, interrupted, blocked_on_human, error, unknown",
-                rule.name()
-            ));
-        }
-    }
-    for group in ["exited", "needs_human", "needs_login"] {
-        if let Some(rule) = book.group(group).iter().find(|r| r.reason().is_none()) {
-            return Err(format!(
-                "rule '{}' in '{group}' needs a `reason` for the operator",
-                rule.name()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The API's class named by a rule (the plugin API's wire name).
-pub fn api_error_class(name: &str) -> Option<ApiErrorClass> {
-    serde_json::from_value(serde_json::Value::String(name.into())).ok()
-}
-
-/// The turn state named by a rule (the plugin API's wire name).
-pub fn turn_state(name: &str) -> Option<TurnState> {
-    serde_json::from_value(serde_json::Value::String(name.into())).ok()
+    check_book(book, GROUPS, &["exited", "needs_human", "needs_login"])
 }
 
 #[cfg(test)]
@@ -127,12 +87,5 @@ mod tests {
         )
         .unwrap();
         assert!(check(&book).unwrap_err().contains("'gone'"));
-    }
-
-    #[test]
-    fn wire_names_map_to_the_plugin_api() {
-        assert_eq!(api_error_class("network"), Some(ApiErrorClass::Network));
-        assert_eq!(turn_state("interrupted"), Some(TurnState::Interrupted));
-        assert_eq!(api_error_class("dns"), None);
     }
 }

@@ -11,8 +11,6 @@ shapes: what must be below what for an element to be the active one.
 use team_agent_plugin_api::{ApiErrorClass, ScreenState, StartupDecision, Verdict};
 use team_agent_provider_kit::{LineMatch, Menu, Rule, RuleBook};
 
-use crate::rules;
-
 /// A capture as the rules see it.
 pub struct View<'a> {
     book: &'a RuleBook,
@@ -287,8 +285,10 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
     if let Some((status, error)) = view.live_status() {
         return match error {
             Some(error) => {
-                let class = rules::api_error_class(error.rule.class().unwrap_or_default())
-                    .unwrap_or(ApiErrorClass::Other);
+                let class = team_agent_provider_kit::api_error_class(
+                    error.rule.class().unwrap_or_default(),
+                )
+                .unwrap_or(ApiErrorClass::Other);
                 verdict(ScreenState::ApiError { class }, &error.rule.label())
             }
             None => verdict(ScreenState::Busy, &status.rule.label()),

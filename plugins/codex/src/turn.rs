@@ -8,8 +8,6 @@ use serde_json::Value;
 use team_agent_plugin_api::{TurnState, Verdict};
 use team_agent_provider_kit::RuleBook;
 
-use crate::rules;
-
 pub fn state(book: &RuleBook, tail: &str) -> Verdict<TurnState> {
     for line in tail.lines().rev() {
         let line = line.trim();
@@ -20,8 +18,8 @@ pub fn state(book: &RuleBook, tail: &str) -> Verdict<TurnState> {
             continue;
         };
         if let Some(rule) = book.record_rule("turn", &record) {
-            let state =
-                rules::turn_state(rule.state().unwrap_or_default()).unwrap_or(TurnState::Unknown);
+            let state = team_agent_provider_kit::turn_state(rule.state().unwrap_or_default())
+                .unwrap_or(TurnState::Unknown);
             return Verdict::by_rule(state, book.label(&rule.label()));
         }
     }

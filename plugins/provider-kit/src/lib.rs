@@ -14,7 +14,9 @@ questions and what each answer means stay in the plugin's code. This crate is th
   kept, lines cut to a sane width);
 - [`menu`]: menus with a highlighted option (numbered, or lists whose options line up without
   numbers), and the keys that move to an option;
-- [`user`]: finding and applying the user's file, never failing because of it.
+- [`user`]: finding and applying the user's file, never failing because of it;
+- [`checks`]: what a provider's code needs of a book (its groups, known classes and states,
+  reasons), and the plugin-API values rules name.
 
 ```
 use team_agent_provider_kit::load_rules_from;
@@ -43,11 +45,13 @@ assert_eq!(book.label(question.rule.name()), "trust_folder");
 ```
 */
 
+pub mod checks;
 pub mod menu;
 pub mod rules;
 pub mod screen;
 pub mod user;
 
+pub use checks::{api_error_class, check_book, turn_state};
 pub use menu::{Menu, MenuOption, MenuReader};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
 pub use screen::{Screen, ScreenSettings, strip_ansi};
