@@ -21,7 +21,6 @@ use crate::plugins::Registry;
 use crate::tmux::{self, Server};
 use crate::workspace::{self, Workspace};
 
-
 /// Variables that say "this process is a worker" or belong to another leader: never inherited.
 const NOT_FOR_THE_LEADER: &[&str] = &["TEAM_AGENT_ID", "TEAM_AGENT_BIN"];
 

@@ -167,8 +167,8 @@ pub fn write_mcp_server(
     file: PathBuf,
     env: BTreeMap<String, String>,
 ) -> Result<McpServer, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot find the team-agent binary: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the team-agent binary: {e}"))?;
     let command = exe.to_string_lossy().into_owned();
     let args = vec![
         "mcp-server".to_string(),
