@@ -364,10 +364,18 @@ pub fn run_pre_steps(planned: &Planned, events: &EventLog) -> Result<(), Lifecyc
         if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
             continue;
         }
-        let mut cmd = std::process::Command::new(&step.argv[0]);
-        cmd.args(&step.argv[1..])
-            .envs(&step.env)
-            .current_dir(&planned.cwd);
+        let Some((program, args)) = step.argv.split_first() else {
+            return Err(LifecycleError::plan(format!(
+                "agent '{}': the {} plugin planned a pre-step without a command ({})",
+                planned.agent_id, planned.provider, step.description
+            )));
+        };
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args);
+        for name in &step.env_unset {
+            cmd.env_remove(name);
+        }
+        cmd.envs(&step.env).current_dir(&planned.cwd);
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -386,16 +394,36 @@ pub fn run_pre_steps(planned: &Planned, events: &EventLog) -> Result<(), Lifecyc
             .map_err(|e| LifecycleError::spawn(e.to_string()))?;
         events.emit("agent.pre_step", json!({"agent_id": planned.agent_id, "description": step.description, "ok": out.status.success()}));
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
             return Err(LifecycleError::spawn(format!(
-                "agent '{}': {} failed: {}",
+                "agent '{}': {} failed ({}): {}",
                 planned.agent_id,
                 step.description,
-                err.lines().next().unwrap_or("").trim()
+                out.status,
+                failure_text(&String::from_utf8_lossy(&out.stderr))
             )));
         }
     }
     Ok(())
+}
+
+/// What a failed command said: its error lines, not the warnings CLIs print first (Codex warns
+/// about helper binaries before every command), at most three, else its last line.
+fn failure_text(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("warning"))
+        .collect();
+    match (errors.as_slice(), lines.last()) {
+        ([], Some(last)) => last.to_string(),
+        ([], None) => "it printed nothing".into(),
+        (errors, _) => errors[errors.len().saturating_sub(3)..].join(" / "),
+    }
 }
 
 /// Creates the worker's window and returns its fresh state record.

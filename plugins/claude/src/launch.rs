@@ -63,6 +63,10 @@ pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         // Only the team's server: an MCP server from the user's or the project's settings could
         // stop the worker with an approval prompt of its own at startup.
         argv.push("--strict-mcp-config".into());
+        // The team's own tools (report_result, send_message) never wait at Claude's "Do you want
+        // to proceed?" prompt, whatever the permission mode: the team is what started the worker.
+        // One value after `=`, so the variadic flag cannot swallow the arguments after it.
+        argv.push(format!("--allowedTools={}", team_tools(server)));
     }
     let session_id = match &request.mode {
         LaunchMode::Fresh => {
@@ -112,6 +116,7 @@ pub fn leader_plan(request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
     let mut injected = Vec::new();
     if let Some(server) = &request.mcp_server {
         injected.extend(["--mcp-config".into(), mcp_config(server)?]);
+        injected.push(format!("--allowedTools={}", team_tools(server)));
     }
     if !request.instructions.is_empty() {
         injected.extend([
@@ -171,6 +176,11 @@ fn env_unset(request: &LaunchRequest) -> Vec<String> {
         unset.push(API_KEY_VAR.into());
     }
     unset
+}
+
+/// Claude's permission rule for every tool of the team's MCP server.
+pub fn team_tools(server: &McpServer) -> String {
+    format!("mcp__{}__*", server.name)
 }
 
 /// `--mcp-config` takes a file or inline JSON; the host's file is preferred (it keeps the

@@ -37,6 +37,18 @@ const ENV_UNSET: &[&str] = &[
 /// teammates, so Codex's default would cut them off.
 const MCP_TOOL_TIMEOUT_SEC: &str = "600.0";
 
+/// The profile variable that names an OpenAI-compatible endpoint (a gateway such as LiteLLM, or
+/// a test's scripted model). Codex 0.169.0 no longer reads it itself, so the plan turns it into a
+/// model provider of its own.
+pub const BASE_URL_VAR: &str = "OPENAI_BASE_URL";
+
+/// The profile variable holding the API key.
+pub const API_KEY_VAR: &str = "OPENAI_API_KEY";
+
+/// The id of the model provider a profile's endpoint becomes (a bare key, unlikely to collide
+/// with one of the user's own providers).
+pub const GATEWAY_PROVIDER: &str = "team_agent_gateway";
+
 pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
     if request.profile_env.contains_key("CODEX_HOME") {
         return Err(PluginError::invalid_request(
@@ -78,6 +90,10 @@ pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
     if let Some(server) = &request.mcp_server {
         argv.extend(mcp_overrides(server)?);
     }
+    if let Some(url) = request.profile_env.get(BASE_URL_VAR) {
+        argv.extend(gateway_overrides(url)?);
+    }
+    argv.extend(option_overrides(&request.options)?);
     argv.extend(session);
     let home = known_home(&request.home);
     Ok(LaunchPlan {
@@ -178,7 +194,106 @@ fn mcp_overrides(server: &McpServer) -> Result<Vec<String>, PluginError> {
         &format!("{prefix}.tool_timeout_sec"),
         MCP_TOOL_TIMEOUT_SEC,
     ));
+    // The team's own tools (report_result, send_message) must never stop a worker at Codex's
+    // "Allow the team MCP server to run tool" prompt: the team is what started the worker.
+    argv.extend(config_override(
+        &format!("{prefix}.default_tools_approval_mode"),
+        &toml_string("approve"),
+    ));
     Ok(argv)
+}
+
+/// `-c` overrides that make the profile's endpoint the worker's model provider: the Responses
+/// API at `url`, the key from the profile's `OPENAI_API_KEY`.
+fn gateway_overrides(url: &str) -> Result<Vec<String>, PluginError> {
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(PluginError::invalid_request(format!(
+            "the agent's profile sets {BASE_URL_VAR}={url:?}; it must be an http:// or https:// URL such as https://gateway.example/v1"
+        )));
+    }
+    let prefix = format!("model_providers.{GATEWAY_PROVIDER}");
+    let mut argv = Vec::new();
+    for (key, value) in [
+        (
+            "name",
+            "OpenAI-compatible endpoint from the agent's profile",
+        ),
+        ("base_url", url),
+        ("env_key", API_KEY_VAR),
+        ("wire_api", "responses"),
+    ] {
+        argv.extend(config_override(
+            &format!("{prefix}.{key}"),
+            &toml_string(value),
+        ));
+    }
+    argv.extend(config_override(
+        "model_provider",
+        &toml_string(GATEWAY_PROVIDER),
+    ));
+    Ok(argv)
+}
+
+/// The agent's `provider_options.config`: Codex settings as `-c KEY=VALUE` overrides, for what
+/// the spec has no field for (`model_reasoning_effort`, a provider's retry counts, …).
+fn option_overrides(
+    options: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<String>, PluginError> {
+    let mut argv = Vec::new();
+    for (name, value) in options {
+        if name != "config" {
+            return Err(PluginError::invalid_request(format!(
+                "provider_options.{name} is not a Codex option; the one option is `config`, a map of Codex settings (`-c` overrides) such as {{model_reasoning_effort: high}}"
+            )));
+        }
+        let Some(table) = value.as_object() else {
+            return Err(PluginError::invalid_request(
+                "provider_options.config must be a map of Codex settings, e.g. {model_reasoning_effort: high}",
+            ));
+        };
+        for (key, value) in table {
+            if key.is_empty() || !key.split('.').all(is_bare_key) {
+                return Err(PluginError::invalid_request(format!(
+                    "provider_options.config has the key {key:?}; Codex reads only dotted bare keys (letters, digits, '-', '_')"
+                )));
+            }
+            let value = toml_value(value).ok_or_else(|| {
+                PluginError::invalid_request(format!(
+                    "provider_options.config.{key} is null; give a string, number, boolean, list or map"
+                ))
+            })?;
+            argv.extend(config_override(key, &value));
+        }
+    }
+    Ok(argv)
+}
+
+/// A JSON value written as a TOML value (inline tables for maps); `None` for null.
+fn toml_value(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => toml_string(s),
+        Value::Array(items) => {
+            let items: Option<Vec<String>> = items.iter().map(toml_value).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        Value::Object(map) => {
+            let mut entries = Vec::new();
+            for (k, v) in map {
+                let key = if is_bare_key(k) {
+                    k.clone()
+                } else {
+                    toml_string(k)
+                };
+                entries.push(format!("{key} = {}", toml_value(v)?));
+            }
+            format!("{{{}}}", entries.join(", "))
+        }
+    })
 }
 
 fn config_override(key: &str, toml_value: &str) -> [String; 2] {
@@ -209,24 +324,22 @@ pub fn toml_string(text: &str) -> String {
 fn login_step(request: &LaunchRequest) -> Option<PreStep> {
     let key = request
         .profile_env
-        .get("OPENAI_API_KEY")
+        .get(API_KEY_VAR)
         .filter(|k| !k.trim().is_empty())?;
     let home = known_home(&request.home);
     let mut env = BTreeMap::new();
     if let Some(home) = home {
         // The login must land where the worker's Codex will look for it.
         env.insert("HOME".to_string(), home.to_string_lossy().into_owned());
-        env.insert(
-            "CODEX_HOME".to_string(),
-            home.join(".codex").to_string_lossy().into_owned(),
-        );
     }
     Some(PreStep {
         description: "log Codex in with the API key from the agent's profile".into(),
         argv: vec![EXECUTABLE.into(), "login".into(), "--with-api-key".into()],
         stdin: Some(format!("{key}\n")),
         env,
-        env_unset: Vec::new(),
+        // Codex refuses a CODEX_HOME that does not exist yet (a fresh machine has no ~/.codex);
+        // without the variable it uses HOME/.codex, creating it, as the worker will.
+        env_unset: vec!["CODEX_HOME".into()],
         unless_exists: home.map(|h| h.join(".codex").join("auth.json")),
     })
 }

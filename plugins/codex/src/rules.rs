@@ -22,6 +22,7 @@ const GROUPS: &[&str] = &[
     "update_offer",
     "update_skip",
     "dismissable_overlay",
+    "queued_input",
     "approval_question",
     "approval_footer",
     "approve_for_session",

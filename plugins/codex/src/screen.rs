@@ -177,6 +177,12 @@ impl<'a> View<'a> {
         Some((status, error))
     }
 
+    /// Messages queued above the composer for the turn in flight.
+    fn queued_input(&self) -> Option<LineMatch<'a>> {
+        let composer = self.composer?;
+        self.book.last_line("queued_input", &self.lines[..composer])
+    }
+
     fn loading(&self) -> Option<&'a Rule> {
         self.book
             .last_line("loading", &self.lines)
@@ -293,6 +299,9 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
             }
             None => verdict(ScreenState::Busy, &status.rule.label()),
         };
+    }
+    if let Some(queued) = view.queued_input() {
+        return verdict(ScreenState::Busy, &queued.rule.label());
     }
     if let Some(approval) = view.unrecognised_menu() {
         let state = ScreenState::AwaitingApproval {

@@ -166,6 +166,15 @@ fn the_teams_mcp_server_comes_from_the_hosts_file_and_nothing_else() {
         Some("/w/.team/runtime/mcp/w1.json")
     );
     assert!(with_file.argv.iter().any(|a| a == "--strict-mcp-config"));
+    // The team's tools are allowed up front, as one `=` value the variadic flag cannot extend.
+    assert!(
+        with_file
+            .argv
+            .iter()
+            .any(|a| a == "--allowedTools=mcp__team__*"),
+        "{:?}",
+        with_file.argv
+    );
     r.mcp_server.as_mut().unwrap().config_file = None;
     let inline = plan(&r);
     let config: serde_json::Value =
@@ -277,8 +286,13 @@ fn leader_plan_passes_the_operators_arguments_first_and_adds_the_server_and_inst
         after(&plan.argv, "--mcp-config"),
         Some("/w/proj/.team/runtime/mcp/leader.json")
     );
-    // The leader keeps the operator's own MCP servers.
+    // The leader keeps the operator's own MCP servers; the team's tools never ask.
     assert!(!plan.argv.iter().any(|a| a == "--strict-mcp-config"));
+    assert!(
+        plan.argv
+            .iter()
+            .any(|a| a == "--allowedTools=mcp__team-agent__*")
+    );
     assert_eq!(
         after(&plan.argv, "--append-system-prompt"),
         Some("Lead a team with team-agent.")

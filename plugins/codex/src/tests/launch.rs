@@ -182,6 +182,108 @@ fn the_team_mcp_server_becomes_config_overrides() {
     assert_eq!(parsed(env).as_str(), Some("reviewer"));
     let timeout = config_value(&plan, "mcp_servers.team.tool_timeout_sec").unwrap();
     assert_eq!(parsed(timeout).as_float(), Some(600.0));
+    // The team's tools run without Codex's "Allow the team MCP server to run tool" prompt.
+    let approval = config_value(&plan, "mcp_servers.team.default_tools_approval_mode").unwrap();
+    assert_eq!(parsed(approval).as_str(), Some("approve"));
+}
+
+#[test]
+fn a_profile_endpoint_becomes_the_workers_model_provider() {
+    let mut r = request(LaunchMode::Fresh);
+    r.profile_env = BTreeMap::from([
+        (
+            "OPENAI_BASE_URL".to_string(),
+            "http://127.0.0.1:9/v1".to_string(),
+        ),
+        ("OPENAI_API_KEY".to_string(), "sk-x".to_string()),
+    ]);
+    let plan = plan(&r);
+    let value = |key: &str| {
+        parsed(config_value(&plan, key).unwrap())
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        value("model_provider").as_deref(),
+        Some("team_agent_gateway")
+    );
+    let provider = "model_providers.team_agent_gateway";
+    assert_eq!(
+        value(&format!("{provider}.base_url")).as_deref(),
+        Some("http://127.0.0.1:9/v1")
+    );
+    assert_eq!(
+        value(&format!("{provider}.env_key")).as_deref(),
+        Some("OPENAI_API_KEY")
+    );
+    assert_eq!(
+        value(&format!("{provider}.wire_api")).as_deref(),
+        Some("responses")
+    );
+    assert!(
+        !plan.argv.iter().any(|a| a.contains("sk-x")),
+        "the key stays in the environment"
+    );
+
+    r.profile_env
+        .insert("OPENAI_BASE_URL".into(), "gateway:8080".into());
+    let error = codex().launch_plan(&r).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(
+        error.message.contains("OPENAI_BASE_URL"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn provider_options_config_become_overrides_and_other_options_are_refused() {
+    let mut r = request(LaunchMode::Fresh);
+    r.options = BTreeMap::from([(
+        "config".to_string(),
+        serde_json::json!({
+            "model_reasoning_effort": "high",
+            "model_providers.team_agent_gateway.request_max_retries": 0,
+            "tui.notifications": ["agent-turn-complete"],
+            "shell_environment_policy": {"inherit": "core", "set": {"A B": "1"}},
+        }),
+    )]);
+    let plan = plan(&r);
+    assert_eq!(
+        parsed(config_value(&plan, "model_reasoning_effort").unwrap()).as_str(),
+        Some("high")
+    );
+    let retries = config_value(
+        &plan,
+        "model_providers.team_agent_gateway.request_max_retries",
+    );
+    assert_eq!(parsed(retries.unwrap()).as_integer(), Some(0));
+    let list = parsed(config_value(&plan, "tui.notifications").unwrap());
+    assert_eq!(
+        list.as_array().unwrap()[0].as_str(),
+        Some("agent-turn-complete")
+    );
+    let table = parsed(config_value(&plan, "shell_environment_policy").unwrap());
+    assert_eq!(table["set"]["A B"].as_str(), Some("1"));
+
+    for (options, needle) in [
+        (
+            serde_json::json!({"work_ms": 1}),
+            "provider_options.work_ms",
+        ),
+        (serde_json::json!({"config": "x"}), "must be a map"),
+        (serde_json::json!({"config": {"a b": 1}}), "\"a b\""),
+        (serde_json::json!({"config": {"k": null}}), "is null"),
+    ] {
+        let mut r = request(LaunchMode::Fresh);
+        r.options = options.as_object().unwrap().clone().into_iter().collect();
+        let error = codex().launch_plan(&r).unwrap_err();
+        assert!(
+            error.message.contains(needle),
+            "{needle}: {}",
+            error.message
+        );
+    }
 }
 
 #[test]
@@ -235,6 +337,9 @@ fn a_profile_api_key_logs_in_first_with_the_key_on_stdin_only() {
         Some(PathBuf::from("/h/reviewer/.codex/auth.json"))
     );
     assert_eq!(login.env["HOME"], "/h/reviewer");
+    // A fresh machine has no ~/.codex, and Codex refuses a CODEX_HOME that does not exist.
+    assert!(!login.env.contains_key("CODEX_HOME"));
+    assert!(login.env_unset.iter().any(|v| v == "CODEX_HOME"));
     assert!(!plan.argv.iter().any(|a| a.contains("sk-test")));
 }
 
