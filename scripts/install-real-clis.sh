@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the pinned real agent CLIs the real-turn tests drive (from the npm registry alone: both
+# ship native binaries in platform packages), into a cache outside the checkout:
+#   ${TEAM_AGENT_REAL_CLI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/team-agent/real-clis}
+# A second run with the same versions installed does nothing. Prints the directory last.
+# Usage: scripts/install-real-clis.sh [DIR]
+# The tests find the CLIs in the same place (or where TEAM_AGENT_REAL_CLI_DIR points).
+set -eu
+CODEX_VERSION=0.169.0
+CLAUDE_VERSION=2.1.330
+dir=${1:-${TEAM_AGENT_REAL_CLI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/team-agent/real-clis}}
+bin=$dir/node_modules/.bin
+installed() {
+  [ -x "$bin/codex" ] && [ -x "$bin/claude" ] || return 1
+  "$bin/codex" --version 2>/dev/null | grep -q " $CODEX_VERSION\$" || return 1
+  DISABLE_AUTOUPDATER=1 "$bin/claude" --version 2>/dev/null | grep -q "^$CLAUDE_VERSION " || return 1
+}
+if installed; then
+  echo "real CLIs already installed: codex $CODEX_VERSION, claude $CLAUDE_VERSION" >&2
+else
+  command -v npm >/dev/null || { echo "error: npm is needed to install the real CLIs (apt-get install -y npm, or Node.js from nodejs.org)" >&2; exit 1; }
+  mkdir -p "$dir"
+  echo "installing @openai/codex@$CODEX_VERSION and @anthropic-ai/claude-code@$CLAUDE_VERSION into $dir" >&2
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+    "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" >&2
+  installed || { echo "error: the CLIs in $bin do not answer with the pinned versions" >&2; exit 1; }
+fi
+echo "$dir"
