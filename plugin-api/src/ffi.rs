@@ -16,7 +16,7 @@ Plugin authors never use this module: [`export_provider!`](crate::export_provide
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
-use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
+use abi_stable::{StableAbi, declare_root_module_statics, package_version_strings};
 
 /// The version of this API a plugin was built against. A host accepts plugins whose API version
 /// it supports (today: exactly this one) and refuses others with both versions named.
@@ -132,6 +132,8 @@ pub struct DisplayTable {
 pub mod extension {
     /// Provider: JSON [`crate::LeaderRequest`] → JSON [`crate::LaunchPlan`].
     pub const LEADER_PLAN: &str = "leader_plan";
+    /// Provider: a transcript tail as a JSON string → JSON [`crate::TurnSummary`].
+    pub const TURN_SUMMARY: &str = "turn_summary";
 }
 
 /// The symbol under which a plugin library exports its root module (abi_stable's fixed name).
@@ -139,8 +141,8 @@ pub const ROOT_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 
 #[cfg(test)]
 mod tests {
-    use abi_stable::type_layout::TLData;
     use abi_stable::StableAbi;
+    use abi_stable::type_layout::TLData;
 
     /// The field names of the prefix type behind a `…Ref` type.
     fn field_names(reference: &'static abi_stable::type_layout::TypeLayout) -> Vec<String> {

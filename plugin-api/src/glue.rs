@@ -10,12 +10,12 @@ use std::sync::Once;
 use abi_stable::library::{LibHeader, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RErr, RNone, ROk, RSome, RStr, RString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::ffi::{
-    extension, DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot,
-    PluginRootRef, ProviderTable,
+    DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot, PluginRootRef,
+    ProviderTable, extension,
 };
 use crate::sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
 
@@ -180,9 +180,18 @@ extern "C" fn p_extension<P: ProviderPlugin + Instance>(
     request: RStr<'_>,
 ) -> FfiResult {
     guard(|| match method.as_str() {
-        extension::LEADER_PLAN => P::instance().leader_plan(&decode(request)?),
+        extension::LEADER_PLAN => json(&P::instance().leader_plan(&decode(request)?)?),
+        extension::TURN_SUMMARY => {
+            let tail: String = decode(request)?;
+            json(&P::instance().turn_summary(&tail)?)
+        }
         other => Err(unknown_extension(other)),
     })
+}
+
+/// An extension's answer as JSON: each method answers its own type, and they meet here.
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, PluginError> {
+    serde_json::to_value(value).map_err(|e| PluginError::failed(e.to_string()))
 }
 
 /// A method this library predates: the host falls back to its default.

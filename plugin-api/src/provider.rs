@@ -197,9 +197,17 @@ pub enum StartupDecision {
 pub enum ScreenState {
     Idle,
     Busy,
-    AwaitingApproval { prompt: String },
+    AwaitingApproval {
+        prompt: String,
+    },
     TrustPrompt,
-    ApiError { class: ApiErrorClass },
+    /// A provider API failure: `ended` when the turn is over because of it (the CLI shows the
+    /// error and takes input again, nothing retries), otherwise the CLI is retrying the request.
+    ApiError {
+        class: ApiErrorClass,
+        #[serde(default)]
+        ended: bool,
+    },
     Exited,
     Unknown,
 }
@@ -391,6 +399,30 @@ impl<T> From<T> for Verdict<T> {
     fn from(value: T) -> Self {
         Self { value, rule: None }
     }
+}
+
+/// What a transcript tail says about turns: the current one's state and the last that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnSummary {
+    pub state: TurnState,
+    /// The rule that judged `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The last turn in the tail that has ended, if one has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ended: Option<EndedTurn>,
+}
+
+/// A turn that has ended, as its transcript records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedTurn {
+    /// Names the turn among the others of the session (a record's id), so a turn is counted once.
+    pub id: String,
+    /// When it ended (RFC 3339), as the transcript says.
+    pub ended_at: String,
+    /// The last text the model wrote in the turn, if it wrote any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant_text: Option<String>,
 }
 
 /// A captured screen or transcript with the verdict a careful reader gives it. Plugins may ship

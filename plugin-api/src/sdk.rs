@@ -15,7 +15,7 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, Verdict,
+    StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
@@ -66,6 +66,18 @@ pub trait ProviderPlugin: Send + Sync + 'static {
     /// The keys that interrupt the current turn (`team-agent interrupt AGENT`).
     fn interrupt_keys(&self) -> Vec<String> {
         vec!["Escape".into()]
+    }
+
+    /// The current turn's state and the last turn that ended, from the tail of the provider's
+    /// transcript: what lets the host notice a turn that ended without a report. The default
+    /// knows only the state.
+    fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, PluginError> {
+        let verdict = self.turn_state(transcript_tail);
+        Ok(TurnSummary {
+            state: verdict.value,
+            rule: verdict.rule,
+            last_ended: None,
+        })
     }
 
     /// How to start this CLI as the team's leader: the operator's arguments unchanged, plus the

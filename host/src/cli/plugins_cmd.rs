@@ -212,14 +212,17 @@ fn probe(
             ScreenState::Busy => ("busy", None),
             ScreenState::AwaitingApproval { prompt } => ("awaiting_approval", Some(prompt.clone())),
             ScreenState::TrustPrompt => ("trust_prompt", None),
-            ScreenState::ApiError { class } => (
+            ScreenState::ApiError { class, ended } => (
                 "api_error",
-                Some(
-                    serde_json::to_value(class)?
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                ),
+                Some(format!(
+                    "{}{}",
+                    serde_json::to_value(class)?.as_str().unwrap_or(""),
+                    if *ended {
+                        ", the turn ended"
+                    } else {
+                        ", retrying"
+                    }
+                )),
             ),
             ScreenState::Exited => ("exited", None),
             ScreenState::Unknown => ("unknown", None),

@@ -137,40 +137,47 @@ Look with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or res
     }
 }
 
-/// A worker still in API errors after a grace period is reported once per episode.
+/// A worker in API errors is reported once per episode: at once when its turn ended on the
+/// error (nothing will retry it), after a grace period while the CLI retries by itself.
 fn api_errors(d: &Detectors<'_>, team: &TeamState) {
     for agent in team
         .agents
         .values()
         .filter(|a| a.status == AgentStatus::Running)
     {
-        let since = agent
-            .extra
-            .get("api_error")
-            .and_then(|e| e.get("since"))
-            .and_then(Value::as_str);
+        let error = agent.extra.get("api_error");
+        let since = error.and_then(|e| e.get("since")).and_then(Value::as_str);
+        let ended = error
+            .and_then(|e| e.get("ended"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let notified = agent.extra.contains_key("api_error_notified");
+        let due = ended || age(since).is_some_and(|a| a >= API_ERROR_GRACE);
         match (agent.activity == Some(Activity::ApiError), since) {
-            (true, Some(since))
-                if !notified && age(Some(since)).is_some_and(|a| a >= API_ERROR_GRACE) =>
-            {
-                let class = agent.extra["api_error"]["class"]
-                    .as_str()
+            (true, Some(_)) if !notified && due => {
+                let class = error
+                    .and_then(|e| e.get("class"))
+                    .and_then(Value::as_str)
                     .unwrap_or("other");
                 d.events.emit(
                     "coordinator.api_error_reported",
-                    json!({"agent_id": agent.id, "class": class}),
+                    json!({"agent_id": agent.id, "class": class, "ended": ended}),
                 );
-                tell_leader(
-                    d,
-                    &format!(
-                        "{} has been in provider API errors ({class}) for over {} s; it retries by itself. \
-Check the provider's status or credentials; `team-agent peek {}` shows its screen.",
-                        agent.id,
+                let text = if ended {
+                    format!(
+                        "{id}'s turn ended on a provider API error ({class}); its work is not done and nothing retries it. \
+Check the provider's status or credentials (`team-agent peek {id}` shows the error), then send the task again.",
+                        id = agent.id
+                    )
+                } else {
+                    format!(
+                        "{id} has been in provider API errors ({class}) for over {} s; it retries by itself. \
+Check the provider's status or credentials; `team-agent peek {id}` shows its screen.",
                         API_ERROR_GRACE.as_secs(),
-                        agent.id
-                    ),
-                );
+                        id = agent.id
+                    )
+                };
+                tell_leader(d, &text);
                 set_flag(
                     d.store,
                     Some(&agent.id),
@@ -333,7 +340,7 @@ pub fn leader_api_errors(d: &Detectors<'_>, team: &TeamState, last: &mut Option<
         return;
     };
     let class = match provider.classify_screen(&screen).map(|v| v.value) {
-        Ok(ScreenState::ApiError { class }) => serde_json::to_value(class)
+        Ok(ScreenState::ApiError { class, .. }) => serde_json::to_value(class)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string)),
         _ => None,

@@ -434,15 +434,19 @@ impl<'a> Runner<'a> {
                     );
                     Activity::AwaitingApproval
                 }
-                ScreenState::ApiError { class } => {
+                ScreenState::ApiError { class, ended } => {
                     let class = serde_json::to_value(class).unwrap_or_default();
-                    if agent.extra.get("api_error").and_then(|e| e.get("class")) != Some(&class) {
+                    let known = agent.extra.get("api_error");
+                    if known.and_then(|e| e.get("class")) != Some(&class)
+                        || known.and_then(|e| e.get("ended")) != Some(&json!(ended))
+                    {
                         self.events.emit(
                             "agent.api_error",
-                            json!({"agent_id": agent.id, "class": class, "rule": verdict.rule}),
+                            json!({"agent_id": agent.id, "class": class, "ended": ended, "rule": verdict.rule}),
                         );
                     }
-                    observation.api_error = Some(json!({"class": class, "since": now_rfc3339()}));
+                    observation.api_error =
+                        Some(json!({"class": class, "ended": ended, "since": now_rfc3339()}));
                     Activity::ApiError
                 }
                 ScreenState::TrustPrompt | ScreenState::Exited | ScreenState::Unknown => {
@@ -593,7 +597,13 @@ impl Observation {
             agent.last_output_at = Some(now_rfc3339());
         }
         if let Some(error) = self.api_error {
-            agent.extra.entry("api_error").or_insert(error);
+            // The episode keeps its start while its class and kind stay the same.
+            let same = |known: &serde_json::Value| {
+                known.get("class") == error.get("class") && known.get("ended") == error.get("ended")
+            };
+            if !agent.extra.get("api_error").is_some_and(same) {
+                agent.extra.insert("api_error".into(), error);
+            }
         }
         for (key, value) in self.flags {
             agent.extra.insert(key, value);

@@ -123,9 +123,12 @@ fn not_ready(provider: &ProviderClient<'_>, screen: &str) -> Option<&'static str
         Ok(ScreenState::Busy) => Some("busy"),
         Ok(ScreenState::TrustPrompt) => Some("trust_prompt"),
         Ok(ScreenState::AwaitingApproval { .. }) => Some("awaiting_approval"),
-        Ok(ScreenState::ApiError { .. }) => Some("api_error"),
+        // A turn that ended in an error takes input again; one that retries does not.
+        Ok(ScreenState::ApiError { ended: false, .. }) => Some("api_error"),
         Ok(ScreenState::Exited) => Some("pane_dead"),
-        Ok(ScreenState::Idle | ScreenState::Unknown) => None,
+        Ok(
+            ScreenState::Idle | ScreenState::Unknown | ScreenState::ApiError { ended: true, .. },
+        ) => None,
         Err(_) => Some("provider_faulted"),
     }
 }

@@ -3,16 +3,16 @@
 use std::fmt;
 
 use abi_stable::std_types::{RResult, RStr, RString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
-use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
+use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef, extension};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, Verdict,
+    StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 use crate::sdk::{ErrorKind, PluginError};
 
@@ -61,18 +61,40 @@ impl CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Faulted { plugin, first_panic } => write!(
+            Self::Faulted {
+                plugin,
+                first_panic,
+            } => write!(
                 f,
                 "plugin '{plugin}' is faulted ({first_panic}) and is no longer called; fix or remove it, then start team-agent again"
             ),
-            Self::Plugin { plugin, method, error } if error.kind == ErrorKind::Panicked => {
-                write!(f, "plugin '{plugin}' panicked in {method}: {}", error.message)
+            Self::Plugin {
+                plugin,
+                method,
+                error,
+            } if error.kind == ErrorKind::Panicked => {
+                write!(
+                    f,
+                    "plugin '{plugin}' panicked in {method}: {}",
+                    error.message
+                )
             }
-            Self::Plugin { plugin, method, error } => {
+            Self::Plugin {
+                plugin,
+                method,
+                error,
+            } => {
                 write!(f, "plugin '{plugin}' {method}: {error}")
             }
-            Self::BadAnswer { plugin, method, detail } => {
-                write!(f, "plugin '{plugin}' {method} gave an invalid answer: {detail}")
+            Self::BadAnswer {
+                plugin,
+                method,
+                detail,
+            } => {
+                write!(
+                    f,
+                    "plugin '{plugin}' {method} gave an invalid answer: {detail}"
+                )
             }
         }
     }
@@ -231,6 +253,16 @@ impl<'a> ProviderClient<'a> {
     pub fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, CallError> {
         let json = to_json(request);
         let method = extension::LEADER_PLAN;
+        self.caller.call(method, || {
+            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        })
+    }
+
+    /// The current turn and the last one that ended, from a transcript tail (an extension
+    /// method); `Unsupported` from a plugin that predates it.
+    pub fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, CallError> {
+        let json = to_json(&transcript_tail);
+        let method = extension::TURN_SUMMARY;
         self.caller.call(method, || {
             (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })

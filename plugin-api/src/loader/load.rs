@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
+use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
 
-use crate::ffi::{FfiPluginKind, PluginRootRef, PLUGIN_API_VERSION};
+use crate::ffi::{FfiPluginKind, PLUGIN_API_VERSION, PluginRootRef};
 use crate::loader::PluginStatus;
 use crate::sdk::{PluginInfo, PluginKind};
 
@@ -101,7 +101,11 @@ impl fmt::Display for LoadError {
                 "{}: a shared library, but not a team-agent plugin (it exports no team-agent root module)",
                 path.display()
             ),
-            Self::IncompatibleApi { path, plugin_api, host_api } => write!(
+            Self::IncompatibleApi {
+                path,
+                plugin_api,
+                host_api,
+            } => write!(
                 f,
                 "{}: built against plugin API version {plugin_api}, but this team-agent supports plugin API version {host_api}; rebuild the plugin against a matching team-agent-plugin-api",
                 path.display()
@@ -125,7 +129,11 @@ impl fmt::Display for LoadError {
                 dir.display()
             ),
             Self::InvalidInfo { path, detail } => {
-                write!(f, "{}: invalid plugin description: {detail}", path.display())
+                write!(
+                    f,
+                    "{}: invalid plugin description: {detail}",
+                    path.display()
+                )
             }
             Self::LoaderPanicked { path } => {
                 write!(f, "{}: the plugin panicked while loading", path.display())
@@ -264,30 +272,40 @@ fn check_file(path: &Path) -> Result<(), LoadError> {
 fn library_error(path: &Path, error: LibraryError) -> LoadError {
     let path = path.to_path_buf();
     match error {
-        LibraryError::OpenError { err, .. } => {
-            LoadError::NotSharedLibrary { path, detail: one_line(&err.to_string()) }
-        }
+        LibraryError::OpenError { err, .. } => LoadError::NotSharedLibrary {
+            path,
+            detail: one_line(&err.to_string()),
+        },
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin { path },
-        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
-            LoadError::IncompatibleAbi {
-                path,
-                detail: format!(
-                    "built against team-agent-plugin-api {actual_version}, this team-agent expects {expected_version}"
-                ),
-            }
-        }
-        LibraryError::RootModule { err: RootModuleError::Unwound, .. } => {
-            LoadError::LoaderPanicked { path }
-        }
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => LoadError::IncompatibleAbi {
+            path,
+            detail: format!(
+                "built against team-agent-plugin-api {actual_version}, this team-agent expects {expected_version}"
+            ),
+        },
+        LibraryError::RootModule {
+            err: RootModuleError::Unwound,
+            ..
+        } => LoadError::LoaderPanicked { path },
         LibraryError::AbiInstability(detail) => LoadError::IncompatibleAbi {
             path,
-            detail: format!("the root module's layout differs: {}", first_line(&detail.to_string())),
+            detail: format!(
+                "the root module's layout differs: {}",
+                first_line(&detail.to_string())
+            ),
         },
         LibraryError::InvalidAbiHeader(header) => LoadError::IncompatibleAbi {
             path,
             detail: format!("built with another abi_stable ABI ({header:?})"),
         },
-        other => LoadError::InvalidInfo { path, detail: one_line(&other.to_string()) },
+        other => LoadError::InvalidInfo {
+            path,
+            detail: one_line(&other.to_string()),
+        },
     }
 }
 

@@ -28,7 +28,7 @@ use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin,
     Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState,
-    Verdict, export_provider,
+    TurnSummary, Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -105,6 +105,10 @@ impl ProviderPlugin for Claude {
 
     fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
         turn::state(self.rules(), transcript_tail)
+    }
+
+    fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, PluginError> {
+        Ok(turn::summary(self.rules(), transcript_tail))
     }
 
     /// Enter, at once: Claude Code 2.1.330 took an Enter sent right behind a bracketed paste (of

@@ -13,6 +13,7 @@ const GROUPS: &[&str] = &[
     "input_rule",
     "input_prompt",
     "failed_turn",
+    "ended_error",
     "loading",
     "exited",
     "needs_human",

@@ -196,6 +196,20 @@ impl<'a> View<'a> {
         Some((status, error))
     }
 
+    /// After a failed turn, the provider API error that ended it: the last block drawn above
+    /// the input box (a line in column 0; wrapped lines are indented) when it is Claude's
+    /// `API Error:` message.
+    fn ended_error(&self) -> Option<LineMatch<'a>> {
+        let input = self.input?;
+        self.matches("failed_turn", &self.lines[input.prompt])?;
+        let block = self.lines[..input.top]
+            .iter()
+            .rposition(|l| l.chars().next().is_some_and(|c| !c.is_whitespace()))?;
+        self.matches("ended_error", &self.lines[block])?;
+        self.book
+            .first_rule("api_error", std::slice::from_ref(&self.lines[block]))
+    }
+
     /// The rule that says the input box is the active element.
     fn input_rule(&self) -> Option<&'a Rule> {
         let input = self.input?;
@@ -345,10 +359,25 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
                     error.rule.class().unwrap_or_default(),
                 )
                 .unwrap_or(ApiErrorClass::Other);
-                verdict(ScreenState::ApiError { class }, &error.rule.label())
+                verdict(
+                    ScreenState::ApiError {
+                        class,
+                        ended: false,
+                    },
+                    &error.rule.label(),
+                )
             }
             None => verdict(ScreenState::Busy, &status.label()),
         };
+    }
+    if let Some(error) = view.ended_error() {
+        let class =
+            team_agent_provider_kit::api_error_class(error.rule.class().unwrap_or_default())
+                .unwrap_or(ApiErrorClass::Other);
+        return verdict(
+            ScreenState::ApiError { class, ended: true },
+            &error.rule.label(),
+        );
     }
     if let Some(found) = view.needs_human() {
         return verdict(ScreenState::Unknown, &found.rule.label());

@@ -26,7 +26,7 @@ use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
     LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin,
     Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState,
-    Verdict, export_provider,
+    TurnSummary, Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -102,6 +102,10 @@ impl ProviderPlugin for Codex {
 
     fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
         turn::state(self.rules(), transcript_tail)
+    }
+
+    fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, PluginError> {
+        Ok(turn::summary(self.rules(), transcript_tail))
     }
 
     /// Codex's composer treats keys that arrive right behind a paste as part of that paste, so

@@ -23,6 +23,8 @@ const GROUPS: &[&str] = &[
     "update_skip",
     "dismissable_overlay",
     "queued_input",
+    "turn_interrupted",
+    "ended_error",
     "approval_question",
     "approval_footer",
     "approve_for_session",

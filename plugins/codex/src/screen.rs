@@ -183,6 +183,36 @@ impl<'a> View<'a> {
         self.book.last_line("queued_input", &self.lines[..composer])
     }
 
+    /// The provider API error that ended the last turn: the last block above the composer (a line
+    /// in column 0) when it is a `■` line other than an interruption. Its class and the rule that
+    /// named it: an `api_error` rule, else the `ended_error` rule with class `other`.
+    fn ended_error(&self) -> Option<(ApiErrorClass, &'a Rule)> {
+        let composer = self.composer?;
+        let block = self.lines[..composer]
+            .iter()
+            .rposition(|l| l.chars().next().is_some_and(|c| !c.is_whitespace()))?;
+        let line = &self.lines[block];
+        if self.first_in("turn_interrupted", line).is_some() {
+            return None;
+        }
+        let ended = self.first_in("ended_error", line)?;
+        Some(
+            match self
+                .book
+                .first_rule("api_error", std::slice::from_ref(line))
+            {
+                Some(error) => (
+                    team_agent_provider_kit::api_error_class(
+                        error.rule.class().unwrap_or_default(),
+                    )
+                    .unwrap_or(ApiErrorClass::Other),
+                    error.rule,
+                ),
+                None => (ApiErrorClass::Other, ended),
+            },
+        )
+    }
+
     fn loading(&self) -> Option<&'a Rule> {
         self.book
             .last_line("loading", &self.lines)
@@ -295,13 +325,22 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
                     error.rule.class().unwrap_or_default(),
                 )
                 .unwrap_or(ApiErrorClass::Other);
-                verdict(ScreenState::ApiError { class }, &error.rule.label())
+                verdict(
+                    ScreenState::ApiError {
+                        class,
+                        ended: false,
+                    },
+                    &error.rule.label(),
+                )
             }
             None => verdict(ScreenState::Busy, &status.rule.label()),
         };
     }
     if let Some(queued) = view.queued_input() {
         return verdict(ScreenState::Busy, &queued.rule.label());
+    }
+    if let Some((class, rule)) = view.ended_error() {
+        return verdict(ScreenState::ApiError { class, ended: true }, &rule.label());
     }
     if let Some(approval) = view.unrecognised_menu() {
         let state = ScreenState::AwaitingApproval {

@@ -1,27 +1,37 @@
 /*! The state of a Codex turn from the tail of its rollout: the last record a `turn` rule knows
-decides (`task_started` → working, `task_complete` → idle, `turn_aborted` → interrupted, …).
-The tail may start in the middle of a line and may hold lines from a newer Codex that do not
-parse; those are skipped. Nothing known in the tail is `unknown`, never `idle`.
+decides (`task_started` → working, `task_complete` → idle, or error when it carries one,
+`turn_aborted` → interrupted, …). Nothing known in the tail is `unknown`, never `idle`.
+
+The last turn that ended is the last `task_complete` without an error; Codex records the turn's
+id and the model's last message in it.
 */
 
-use serde_json::Value;
-use team_agent_plugin_api::{TurnState, Verdict};
-use team_agent_provider_kit::RuleBook;
+use team_agent_plugin_api::{EndedTurn, TurnState, TurnSummary, Verdict};
+use team_agent_provider_kit::{RuleBook, records, text_at, turn_state_of};
 
 pub fn state(book: &RuleBook, tail: &str) -> Verdict<TurnState> {
-    for line in tail.lines().rev() {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            continue;
-        }
-        let Ok(record) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if let Some(rule) = book.record_rule("turn", &record) {
-            let state = team_agent_provider_kit::turn_state(rule.state().unwrap_or_default())
-                .unwrap_or(TurnState::Unknown);
-            return Verdict::by_rule(state, book.label(&rule.label()));
-        }
+    turn_state_of(book, tail, None)
+}
+
+pub fn summary(book: &RuleBook, tail: &str) -> TurnSummary {
+    let verdict = state(book, tail);
+    let last_ended = records(tail)
+        .filter(|r| {
+            text_at(r, "/type") == Some("event_msg")
+                && text_at(r, "/payload/type") == Some("task_complete")
+                && r.pointer("/payload/error").is_none_or(|e| e.is_null())
+        })
+        .filter_map(|r| {
+            Some(EndedTurn {
+                id: text_at(&r, "/payload/turn_id")?.to_string(),
+                ended_at: text_at(&r, "/timestamp")?.to_string(),
+                assistant_text: text_at(&r, "/payload/last_agent_message").map(str::to_string),
+            })
+        })
+        .last();
+    TurnSummary {
+        state: verdict.value,
+        rule: verdict.rule,
+        last_ended,
     }
-    Verdict::by_rule(TurnState::Unknown, book.label("no_turn_record"))
 }

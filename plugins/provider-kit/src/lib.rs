@@ -16,7 +16,8 @@ questions and what each answer means stay in the plugin's code. This crate is th
   numbers), and the keys that move to an option;
 - [`user`]: finding and applying the user's file, never failing because of it;
 - [`checks`]: what a provider's code needs of a book (its groups, known classes and states,
-  reasons), and the plugin-API values rules name.
+  reasons), and the plugin-API values rules name;
+- [`transcript`]: the records of a JSON Lines transcript tail and the turn state they give.
 
 ```
 use team_agent_provider_kit::load_rules_from;
@@ -49,12 +50,14 @@ pub mod checks;
 pub mod menu;
 pub mod rules;
 pub mod screen;
+pub mod transcript;
 pub mod user;
 
 pub use checks::{api_error_class, check_book, turn_state};
 pub use menu::{Menu, MenuOption, MenuReader};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
 pub use screen::{Screen, ScreenSettings, strip_ansi};
+pub use transcript::{records, text_at, turn_state_of};
 pub use user::{load_rules, load_rules_from, user_rules_path};
 
 /// The leader's command line: `executable`, the operator's `args` unchanged, and the provider's

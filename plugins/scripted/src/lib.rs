@@ -220,7 +220,7 @@ impl ProviderPlugin for Scripted {
         if let Some(class) = recent.iter().find_map(|l| api_error_class(l))
             && recent.iter().any(|l| l.contains(screen::BUSY))
         {
-            return Verdict::by_rule(ScreenState::ApiError { class }, "api_error_retrying");
+            return Verdict::by_rule(ScreenState::ApiError { class, ended: false }, "api_error_retrying");
         }
         if recent.iter().any(|l| l.contains(screen::BUSY)) {
             return Verdict::by_rule(ScreenState::Busy, "busy_line");

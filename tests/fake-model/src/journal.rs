@@ -43,7 +43,7 @@ pub struct RecordedRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
-    /// A model request that offers tools: an agent turn, answered by the rules.
+    /// An agent turn (any model request that is not a side request), answered by the rules.
     Main,
     /// A request for an answer in a JSON schema, without tools (a session title): never
     /// consumes rules.

@@ -56,7 +56,8 @@ fn verdicts_name_the_rule_that_decided() {
     assert_eq!(
         retrying.value,
         ScreenState::ApiError {
-            class: ApiErrorClass::Network
+            class: ApiErrorClass::Network,
+            ended: false,
         }
     );
     assert_eq!(retrying.rule.as_deref(), Some("network_unreachable"));
@@ -168,7 +169,7 @@ fn retry_lines_are_classed_by_what_failed() {
     let class = |cause: &str| match classify(
         &retry.replace(line, &format!("✻ {cause} · retrying in 3s · attempt 2/10")),
     ) {
-        ScreenState::ApiError { class } => class,
+        ScreenState::ApiError { class, .. } => class,
         other => panic!("{cause}: {other:?}"),
     };
     assert_eq!(

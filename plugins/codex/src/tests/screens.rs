@@ -49,7 +49,8 @@ fn verdicts_name_the_rule_that_decided() {
     assert_eq!(
         waiting.value,
         ScreenState::ApiError {
-            class: ApiErrorClass::Network
+            class: ApiErrorClass::Network,
+            ended: false,
         }
     );
     assert_eq!(waiting.rule.as_deref(), Some("network_unreachable"));
@@ -134,7 +135,8 @@ fn a_retry_after_a_rate_limit_is_that_class_of_api_error() {
     assert_eq!(
         classify(&screen),
         ScreenState::ApiError {
-            class: ApiErrorClass::RateLimit
+            class: ApiErrorClass::RateLimit,
+            ended: false,
         }
     );
 }

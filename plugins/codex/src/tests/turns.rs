@@ -49,3 +49,25 @@ fn nothing_known_is_unknown_never_idle() {
     assert_eq!(state(""), TurnState::Unknown);
     assert_eq!(state("{\"type\": \"session_meta\"}\n"), TurnState::Unknown);
 }
+
+#[test]
+fn the_last_ended_turn_is_its_task_complete_with_the_last_agent_message() {
+    let tail = fixture("codex-rollout-text-turn.transcript.jsonl");
+    let summary = codex().turn_summary(&tail).unwrap();
+    assert_eq!(summary.state, TurnState::Idle);
+    let ended = summary.last_ended.expect("the turn ended");
+    assert_eq!(ended.id, "01a23d2d-11b1-7c11-b9eb-9e8b33d52b2a");
+    assert_eq!(ended.ended_at, "2026-12-03T18:31:33.733Z");
+    assert_eq!(
+        ended.assistant_text.as_deref(),
+        Some("Hello from the fake model! This is a scripted reply.")
+    );
+}
+
+#[test]
+fn a_turn_that_ended_on_an_error_is_an_error_and_not_an_ended_turn() {
+    let tail = fixture("codex-rollout-turn-failed-429.transcript.jsonl");
+    let summary = codex().turn_summary(&tail).unwrap();
+    assert_eq!(summary.state, TurnState::Error);
+    assert_eq!(summary.last_ended, None);
+}
