@@ -3,68 +3,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use support::*;
-
-/// A leader pane: a tmux server of the test's own running `cat > FILE`.
-struct LeaderPane {
-    socket: std::path::PathBuf,
-    file: std::path::PathBuf,
-    pane: String,
-}
-
-impl LeaderPane {
-    fn start(env: &TeamEnv) -> Self {
-        let socket = env.scratch.path().join("leader.sock");
-        let file = env.scratch.path().join("leader.txt");
-        let ok = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "leader",
-                "-x",
-                "200",
-                "-y",
-                "50",
-            ])
-            .arg(format!("cat > {}", file.display()))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "the leader's tmux server started");
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args(["display", "-p", "-t", "leader", "#{pane_id}"])
-            .output()
-            .unwrap();
-        let pane = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Self { socket, file, pane }
-    }
-
-    fn notifications(&self) -> usize {
-        std::fs::read_to_string(&self.file)
-            .unwrap_or_default()
-            .matches("[team-agent-token:")
-            .count()
-    }
-}
-
-impl Drop for LeaderPane {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
 
 #[test]
 fn a_message_is_submitted_the_worker_reports_and_the_leader_pane_gets_exactly_one_notification() {

@@ -150,6 +150,28 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
         if let Some(reason) = &a.blocked_reason {
             text.push_str(&format!("      blocked: {reason}\n"));
         }
+        if let Some(error) = a
+            .api_error
+            .as_ref()
+            .filter(|_| a.activity == Some("api_error"))
+        {
+            text.push_str(&format!(
+                "      api error: {} ({})\n",
+                error["class"].as_str().unwrap_or("other"),
+                if error["ended"] == true {
+                    "the turn ended on it; send the task again"
+                } else {
+                    "retrying"
+                }
+            ));
+        }
+        if let Some(turn) = &a.turn {
+            text.push_str(&format!(
+                "      turn: {} since {} (from its transcript)\n",
+                turn["state"].as_str().unwrap_or("unknown"),
+                turn["since"].as_str().unwrap_or("?")
+            ));
+        }
     }
     text.push_str(&format!(
         "coordinator: {}{}\n",

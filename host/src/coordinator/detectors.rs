@@ -3,10 +3,8 @@
 //! neutral message; the episode memory lives in the state, so a restarted coordinator does not
 //! repeat itself. (Approvals and abnormal exits are seen where the screen is read, in `tick`.)
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ use team_agent_plugin_api::{ScreenState, TurnState};
 use crate::events::{EventLog, now_rfc3339};
 use crate::messaging::{self, LEADER, Messenger};
 use crate::plugins::Registry;
-use crate::state::{Activity, AgentStatus, StateStore, TeamState};
+use crate::state::{Activity, AgentStatus, ReportWatch, StateStore, TeamState};
 
 /// How long every worker must stay idle before the leader is reminded (60 s;
 /// `TEAM_AGENT_IDLE_DEBOUNCE_SECS` overrides it, for tests and demos).
@@ -41,16 +39,6 @@ pub struct Detectors<'a> {
     pub events: &'a EventLog,
     pub store: &'a StateStore,
     pub stuck_timeout: Duration,
-    pub turns: &'a RefCell<TurnCache>,
-}
-
-/// What the all-idle detector last read of each transcript, so an unchanged transcript is not
-/// read and parsed again every tick (the tail is up to 128 KiB per worker), and which providers
-/// read turns from transcripts (a manifest call each otherwise).
-#[derive(Default)]
-pub struct TurnCache {
-    transcripts: HashMap<PathBuf, (u64, Option<SystemTime>, Option<bool>)>,
-    reads_transcripts: HashMap<String, bool>,
 }
 
 fn age(at: Option<&str>) -> Option<Duration> {
@@ -94,7 +82,115 @@ pub fn run(d: &Detectors<'_>, team: &TeamState) {
     let work = d.messenger.store.open_work(&team.name).unwrap_or_default();
     stuck(d, team, &work);
     api_errors(d, team);
+    unreported(d, team);
     all_idle(d, team);
+}
+
+/// Whether RFC 3339 time `a` is later than `b` (false when either does not parse).
+fn later(a: &str, b: &str) -> bool {
+    match (
+        DateTime::parse_from_rfc3339(a),
+        DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    }
+}
+
+/// A worker whose turn ended while it holds a task it has not reported on is reminded once;
+/// when its next turn ends without a result too, team-agent records the task's result as
+/// `unreported` with the worker's last text, so the leader is never left waiting on a silent
+/// worker. Only turns that ended after the task reached the worker count.
+fn unreported(d: &Detectors<'_>, team: &TeamState) {
+    for agent in team
+        .agents
+        .values()
+        .filter(|a| a.status == AgentStatus::Running)
+    {
+        let Some(ended) = agent.turn.as_ref().and_then(|t| t.last_ended.as_ref()) else {
+            continue;
+        };
+        let open = d
+            .messenger
+            .store
+            .open_tasks(&team.name, &agent.id)
+            .unwrap_or_default();
+        let Some((task, given_at)) = open.first() else {
+            if agent.report_watch.is_some() {
+                set_report_watch(d.store, &agent.id, None);
+            }
+            continue;
+        };
+        if !later(&ended.ended_at, given_at) {
+            continue;
+        }
+        match &agent.report_watch {
+            Some(watch) if &watch.task_id == task => {
+                if watch.turn_id == ended.id || !later(&ended.ended_at, &watch.reminded_at) {
+                    continue;
+                }
+                match messaging::record_unreported(
+                    d.messenger,
+                    &agent.id,
+                    task,
+                    ended.assistant_text.as_deref(),
+                ) {
+                    Ok(outcome) => d.events.emit(
+                        "result.unreported",
+                        json!({"agent_id": agent.id, "task_id": task, "result_id": outcome.result_id, "turn_id": ended.id}),
+                    ),
+                    Err(e) => d.events.emit(
+                        "result.unreported_failed",
+                        json!({"agent_id": agent.id, "task_id": task, "error": e.to_string()}),
+                    ),
+                }
+                set_report_watch(d.store, &agent.id, None);
+            }
+            _ => {
+                let text = format!(
+                    "Your turn ended, but task {task} has no result yet. If it is finished, or you cannot go on, \
+call the team's report_result tool now (status success, blocked, failed or partial, with a summary). \
+If you are still working on it, go on and report when it is done."
+                );
+                if let Err(e) = messaging::send(
+                    d.messenger,
+                    SENDER,
+                    std::slice::from_ref(&agent.id),
+                    Some(task),
+                    &text,
+                    true,
+                ) {
+                    d.events.emit(
+                        "coordinator.notice_failed",
+                        json!({"agent_id": agent.id, "error": e.to_string()}),
+                    );
+                    continue;
+                }
+                d.events.emit(
+                    "coordinator.report_reminder",
+                    json!({"agent_id": agent.id, "task_id": task, "turn_id": ended.id}),
+                );
+                set_report_watch(
+                    d.store,
+                    &agent.id,
+                    Some(ReportWatch {
+                        task_id: task.clone(),
+                        turn_id: ended.id.clone(),
+                        reminded_at: now_rfc3339(),
+                    }),
+                );
+            }
+        }
+    }
+}
+
+fn set_report_watch(store: &StateStore, agent: &str, watch: Option<ReportWatch>) {
+    let _ = store.update(|state| {
+        if let Some(a) = state.team.as_mut().and_then(|t| t.agents.get_mut(agent)) {
+            a.report_watch = watch.clone();
+        }
+        Ok::<_, crate::state::StateError>(())
+    });
 }
 
 /// A worker that shows `busy` but prints nothing for `stuck_timeout` while it has work.
@@ -193,61 +289,21 @@ Check the provider's status or credentials; `team-agent peek {id}` shows its scr
     }
 }
 
-/// Whether a worker is idle, from its transcript when its provider reads one, else its screen.
-fn idle(d: &Detectors<'_>, agent: &crate::state::AgentState) -> Option<bool> {
-    let provider = d.registry.provider(&agent.provider).ok()?;
-    let mut cache = d.turns.borrow_mut();
-    let reads_transcripts = *cache
-        .reads_transcripts
-        .entry(agent.provider.clone())
-        .or_insert_with(|| {
-            provider
-                .manifest()
-                .is_ok_and(|m| m.capabilities.transcript_turn_state)
-        });
-    if let Some(path) = agent
-        .session
-        .as_ref()
-        .and_then(|s| s.transcript_path.as_ref())
-        && reads_transcripts
-        && let Ok(meta) = std::fs::metadata(path)
-    {
-        let stamp = (meta.len(), meta.modified().ok());
-        if let Some((len, modified, idle)) = cache.transcripts.get(path)
-            && (*len, *modified) == stamp
-        {
-            return *idle;
-        }
-        if let Some(tail) = read_tail(path, 128 * 1024)
-            && let Ok(verdict) = provider.turn_state(&tail)
-        {
-            let idle = match verdict.value {
-                TurnState::Idle | TurnState::Interrupted => Some(true),
-                TurnState::Working | TurnState::BlockedOnHuman | TurnState::Error => Some(false),
-                TurnState::Unknown => None,
-            };
-            cache
-                .transcripts
-                .insert(path.clone(), (stamp.0, stamp.1, idle));
-            return idle;
-        }
+/// Whether a worker is idle: from its transcript when the coordinator reads its turns there,
+/// else from its screen.
+fn idle(agent: &crate::state::AgentState) -> Option<bool> {
+    if let Some(turn) = &agent.turn {
+        return match turn.state {
+            TurnState::Idle | TurnState::Interrupted => Some(true),
+            TurnState::Working | TurnState::BlockedOnHuman | TurnState::Error => Some(false),
+            TurnState::Unknown => None,
+        };
     }
     match agent.activity {
         Some(Activity::Idle) => Some(true),
         Some(Activity::Unknown) | None => None,
         Some(_) => Some(false),
     }
-}
-
-/// The last `max` bytes of a file (a transcript tail; never the whole file).
-pub fn read_tail(path: &Path, max: u64) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.seek(SeekFrom::End(0)).ok()?;
-    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Every worker idle after having worked: after the debounce, one neutral reminder per episode,
@@ -261,7 +317,7 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
     if workers.is_empty() {
         return;
     }
-    let verdicts: Vec<Option<bool>> = workers.iter().map(|a| idle(d, a)).collect();
+    let verdicts: Vec<Option<bool>> = workers.iter().map(|a| idle(a)).collect();
     let monitor = team
         .extra
         .get("idle_monitor")

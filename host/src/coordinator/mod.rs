@@ -11,9 +11,11 @@ mod daemon;
 mod detectors;
 pub mod handoff;
 mod tick;
+mod turns;
 
 pub use daemon::{RunOptions, run};
-pub use detectors::{IDLE_ACK, SENDER as NOTICE_SENDER, read_tail};
+pub use detectors::{IDLE_ACK, SENDER as NOTICE_SENDER};
+pub use turns::read_tail;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

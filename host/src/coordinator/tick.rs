@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use team_agent_plugin_api::{
-    ApprovalDecision, ApprovalPolicy, ApprovalRequest, ScreenState, StartupDecision,
+    ApprovalDecision, ApprovalPolicy, ApprovalRequest, ScreenState, StartupDecision, TurnSummary,
 };
 
 use super::detectors::{self, Detectors};
+use super::turns::TurnReader;
 
 use team_agent_plugin_api::loader::ProviderClient;
 
@@ -18,7 +19,9 @@ use crate::events::{EventLog, now_rfc3339};
 use crate::lifecycle::{capture_context, last_lines, record_session};
 use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
-use crate::state::{Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus};
+use crate::state::{
+    Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus, TurnRecord,
+};
 use crate::tmux::{PaneInfo, Server, Snapshot};
 use crate::workspace::Workspace;
 
@@ -64,6 +67,7 @@ struct Observation {
     last_lines: Option<Vec<String>>,
     output_changed: Option<u64>,
     session: Option<team_agent_plugin_api::SessionRecord>,
+    turn: Option<TurnSummary>,
     api_error: Option<serde_json::Value>,
     /// Episode memory to keep in the agent's record.
     flags: Vec<(String, serde_json::Value)>,
@@ -82,7 +86,7 @@ pub struct Runner<'a> {
     leader_api_error: Option<String>,
     /// The message store, open across ticks (reopened after a tick that failed with it).
     db: Option<crate::store::Store>,
-    turns: std::cell::RefCell<detectors::TurnCache>,
+    turns: TurnReader,
 }
 
 impl<'a> Runner<'a> {
@@ -197,7 +201,6 @@ impl<'a> Runner<'a> {
                 events: &self.events,
                 store: &self.store,
                 stuck_timeout: self.stuck_timeout,
-                turns: &self.turns,
             };
             detectors::run(&detectors, &saved);
             detectors::leader_api_errors(&detectors, &saved, &mut self.leader_api_error);
@@ -371,6 +374,7 @@ impl<'a> Runner<'a> {
                 observation.session = Some(record);
             }
         }
+        observation.turn = self.turns.changed(agent, &provider);
         let seen = self.seen.entry(agent.id.clone()).or_default();
         let now_secs = chrono::Utc::now().timestamp() as u64;
         let starting = matches!(agent.status, AgentStatus::Starting | AgentStatus::Blocked);
@@ -565,6 +569,7 @@ impl Observation {
             && self.activity.is_none()
             && self.blocked_reason.is_none()
             && self.session.is_none()
+            && self.turn.is_none()
             && self.output_changed.is_none()
             && self.last_lines.is_none()
             && self.flags.is_empty()
@@ -607,6 +612,24 @@ impl Observation {
         }
         for (key, value) in self.flags {
             agent.extra.insert(key, value);
+        }
+        if let Some(summary) = self.turn {
+            let since = match &agent.turn {
+                Some(known) if known.state == summary.state => known.since.clone(),
+                _ => {
+                    events.emit(
+                        "agent.turn",
+                        json!({"agent_id": agent.id, "state": summary.state, "rule": summary.rule}),
+                    );
+                    now_rfc3339()
+                }
+            };
+            agent.turn = Some(TurnRecord {
+                state: summary.state,
+                rule: summary.rule,
+                since,
+                last_ended: summary.last_ended,
+            });
         }
         if let Some(record) = self.session
             && agent.session.is_none()

@@ -30,6 +30,9 @@ pub struct AgentRow {
     pub pending_messages: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_error: Option<Value>,
+    /// The current turn as the worker's transcript tells it: `{state, since, rule}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,13 +120,13 @@ pub fn status(
         Snapshot::default()
     };
     let running = snapshot.has_session(&team.session_name);
-    let agents: Vec<AgentRow> = team
-        .agents
-        .values()
-        .filter(|a| only.is_none_or(|id| a.id == id))
-        .map(|a| {
-            let (status, exit_code) = live_status(a, &snapshot, running);
-            AgentRow {
+    let agents: Vec<AgentRow> =
+        team.agents
+            .values()
+            .filter(|a| only.is_none_or(|id| a.id == id))
+            .map(|a| {
+                let (status, exit_code) = live_status(a, &snapshot, running);
+                AgentRow {
                 id: a.id.clone(),
                 provider: a.provider.clone(),
                 status: status.as_str(),
@@ -142,9 +145,12 @@ pub fn status(
                 last_output_age_s: age_seconds(a.last_output_at.as_deref()),
                 pending_messages: pending.get(&a.id).copied().unwrap_or(0),
                 api_error: a.extra.get("api_error").cloned(),
+                turn: a.turn.as_ref().filter(|_| status == AgentStatus::Running).map(|t| {
+                    serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule})
+                }),
             }
-        })
-        .collect();
+            })
+            .collect();
     let leader = team.leader.as_ref().map(|l: &LeaderBinding| {
         let alive = crate::tmux::Server::at(&l.socket).display(&l.pane_id, "#{pane_dead}").map(|d| d == "0").unwrap_or(false);
         serde_json::json!({"pane_id": l.pane_id, "socket": l.socket, "provider": l.provider, "alive": alive, "bound_at": l.bound_at,

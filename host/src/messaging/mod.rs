@@ -15,7 +15,10 @@ mod results;
 
 pub use deliver::{Delivery, Pane};
 pub use render::{render, sanitize, token_line};
-pub use results::{ReportError, ReportOutcome, notify_pending_results, report_result};
+pub use results::{
+    ReportError, ReportOutcome, UNREPORTED, notify_pending_results, record_unreported,
+    report_result,
+};
 
 use std::collections::BTreeMap;
 

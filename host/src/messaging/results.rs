@@ -35,6 +35,21 @@ pub enum ReportError {
     Other(MessagingError),
 }
 
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid(problems) => {
+                let text: Vec<String> = problems
+                    .iter()
+                    .map(|d| format!("{}: {}", d.path, d.message))
+                    .collect();
+                write!(f, "invalid result: {}", text.join("; "))
+            }
+            Self::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl From<MessagingError> for ReportError {
     fn from(e: MessagingError) -> Self {
         Self::Other(e)
@@ -49,6 +64,33 @@ impl From<crate::store::StoreError> for ReportError {
 
 /// Stores a worker's result. `caller` is the reporting agent (`TEAM_AGENT_ID`), never taken from
 /// the envelope alone.
+/// The status of a result team-agent records for a worker that ended its turns without one.
+pub const UNREPORTED: &str = "unreported";
+
+/// Records `task`'s result for `agent` as `unreported`, carrying what the worker last said: it
+/// ended a turn on the task, was reminded, and ended the next one without reporting either.
+pub fn record_unreported(
+    messenger: &Messenger<'_>,
+    agent: &str,
+    task: &str,
+    last_text: Option<&str>,
+) -> Result<ReportOutcome, ReportError> {
+    let summary = match last_text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => format!("{agent} did not report; its last words: {text}"),
+        None => format!("{agent} did not report and wrote no text in its last turn"),
+    };
+    let envelope = json!({
+        "schema_version": "result_envelope_v1",
+        "task_id": task,
+        "agent_id": agent,
+        "status": UNREPORTED,
+        "summary": summary,
+        "changes": [], "tests": [], "risks": [], "artifacts": [],
+        "next_actions": [{"description": format!("ask {agent} what became of the task, or look with `team-agent peek {agent}`")}],
+    });
+    report_result(messenger, envelope, None, Path::new("team-agent"))
+}
+
 pub fn report_result(
     messenger: &Messenger<'_>,
     mut envelope: Value,
@@ -56,6 +98,13 @@ pub fn report_result(
     source: &Path,
 ) -> Result<ReportOutcome, ReportError> {
     let team = messenger.team()?;
+    if caller.is_some() && envelope.get("status").and_then(Value::as_str) == Some(UNREPORTED) {
+        return Err(ReportError::Invalid(vec![Diagnostic::error(
+            source,
+            "/status",
+            "`unreported` is what team-agent records when a worker does not report; report success, blocked, failed or partial",
+        )]));
+    }
     if let (Some(caller), Some(object)) = (caller, envelope.as_object_mut()) {
         match object.get("agent_id").and_then(Value::as_str) {
             Some(given) if given != caller && !given.is_empty() => {

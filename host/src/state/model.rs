@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use team_agent_plugin_api::SessionRecord;
+use team_agent_plugin_api::{EndedTurn, SessionRecord, TurnState};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeState {
@@ -163,8 +163,39 @@ pub struct AgentState {
     pub last_output_at: Option<String>,
     #[serde(default)]
     pub last_output_hash: Option<u64>,
+    /// The worker's turn as its own transcript tells it (kept by the coordinator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<TurnRecord>,
+    /// A task whose turn ended without a result, after the worker was reminded to report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_watch: Option<ReportWatch>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// What a worker's transcript says of its turns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    pub state: TurnState,
+    /// The provider's rule that judged the state.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Since when the state holds (RFC 3339).
+    pub since: String,
+    /// The last turn that ended normally.
+    #[serde(default)]
+    pub last_ended: Option<EndedTurn>,
+}
+
+/// The worker was reminded that a turn ended while `task_id` had no result; if its next turn
+/// ends without one too, team-agent records the result as `unreported`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportWatch {
+    pub task_id: String,
+    /// The ended turn the reminder was about.
+    pub turn_id: String,
+    /// When the reminder was sent (RFC 3339): a later ended turn is the next one.
+    pub reminded_at: String,
 }
 
 fn pending() -> CaptureState {
@@ -193,6 +224,8 @@ impl AgentState {
             last_lines: Vec::new(),
             last_output_at: None,
             last_output_hash: None,
+            turn: None,
+            report_watch: None,
             extra: Map::new(),
         }
     }

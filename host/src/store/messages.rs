@@ -306,6 +306,23 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The tasks an agent has been given and not reported on: each task's first delivered
+    /// message's time (RFC 3339), oldest task first.
+    pub fn open_tasks(&self, team: &str, agent: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT task_id, MIN(submitted_at) FROM messages
+                 WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status = 'submitted'
+                   AND task_id IS NOT NULL AND submitted_at IS NOT NULL
+                 GROUP BY task_id ORDER BY MIN(submitted_at)"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![team, agent], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// The messages an agent sent or received, oldest first, from `since` (RFC 3339) on.
     pub fn inbox(
         &self,

@@ -1,0 +1,446 @@
+//! The real Codex and Claude Code CLIs as workers, doing real turns against the scripted model
+//! (`team-agent-fake-model`) on 127.0.0.1 — never the network:
+//! - each test thread gets a loopback-only network namespace when the tests run as root (the
+//!   fake model, the team's tmux server and every CLI are started from that thread, so they all
+//!   live in it);
+//! - `HTTPS_PROXY`/`HTTP_PROXY` point at the fake model, which refuses and records every
+//!   `CONNECT`; a test fails on any it does not expect;
+//! - the CLIs' own switches for non-essential traffic are set as a user would set them.
+//!
+//! The CLIs come from `scripts/install-real-clis.sh` (the pinned versions from npm, in a cache
+//! outside the checkout). Without them a test says loudly that it did not run, and fails when
+//! `TEAM_AGENT_REQUIRE_REAL_CLIS=1` (CI sets it).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use team_agent_fake_model::{EgressAttempt, FakeModel, RecordedRequest, RequestKind, Scenario};
+
+use crate::support::{TeamEnv, bundled_dir, json, wait_until};
+
+/// The pinned CLIs' `node_modules/.bin`, where `scripts/install-real-clis.sh` puts them.
+pub fn cli_bin() -> Option<PathBuf> {
+    let dir = match std::env::var_os("TEAM_AGENT_REAL_CLI_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            cache.join("team-agent/real-clis")
+        }
+    };
+    let bin = dir.join("node_modules/.bin");
+    (bin.join("codex").is_file() && bin.join("claude").is_file()).then_some(bin)
+}
+
+/// The CLIs, or `None` after saying loudly that this test did not run (a panic when the CLIs
+/// are required).
+pub fn require_clis(test: &str) -> Option<PathBuf> {
+    if let Some(bin) = cli_bin() {
+        return Some(bin);
+    }
+    let required = std::env::var("TEAM_AGENT_REQUIRE_REAL_CLIS").is_ok_and(|v| v == "1");
+    let message = format!(
+        "\n!!! {test} DID NOT RUN: the real Codex and Claude Code CLIs are not installed.\n\
+         !!! Install them with scripts/install-real-clis.sh (npm), or point TEAM_AGENT_REAL_CLI_DIR at an npm prefix holding them.\n"
+    );
+    if required {
+        panic!("{message}!!! TEAM_AGENT_REQUIRE_REAL_CLIS=1: they are required here.");
+    }
+    eprintln!("{message}");
+    None
+}
+
+/// How this thread is kept off the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// A network namespace with only a loopback interface.
+    LoopbackNamespace,
+    /// Not root: only the proxy trap and the CLIs' switches.
+    ProxyTrapOnly,
+}
+
+/// Moves the calling thread (and everything it starts from now on) into a new network
+/// namespace holding only `lo`, when the process may (root).
+pub fn isolate_network() -> Isolation {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "not root: no network namespace; the proxy trap and the CLIs' switches keep them off the network"
+        );
+        return Isolation::ProxyTrapOnly;
+    }
+    // SAFETY: unshare(2) on the calling thread only; no memory is shared with the call.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        panic!(
+            "running as root, yet unshare(CLONE_NEWNET) failed: {}; the real-CLI tests need a loopback-only network namespace here",
+            std::io::Error::last_os_error()
+        );
+    }
+    bring_up_loopback().expect("the namespace's loopback interface comes up");
+    Isolation::LoopbackNamespace
+}
+
+/// `ip link set lo up`, by ioctl: a new network namespace starts with `lo` down.
+fn bring_up_loopback() -> std::io::Result<()> {
+    // SAFETY: a plain datagram socket used for two interface ioctls on a zeroed `ifreq` whose name
+    // is NUL-terminated; the socket is closed on every path.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (i, byte) in b"lo\0".iter().enumerate() {
+            request.ifr_name[i] = *byte as libc::c_char;
+        }
+        let mut result = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request);
+        if result == 0 {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = libc::ioctl(fd, libc::SIOCSIFFLAGS, &request);
+        }
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        if result != 0 {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// One worker of a real team.
+pub struct Worker {
+    pub id: &'static str,
+    pub provider: &'static str,
+    /// Extra front matter lines (`permission_mode: ask`, …).
+    pub front_matter: &'static str,
+}
+
+impl Worker {
+    pub fn codex(id: &'static str) -> Self {
+        Self {
+            id,
+            provider: "codex",
+            front_matter: "",
+        }
+    }
+
+    pub fn claude(id: &'static str) -> Self {
+        Self {
+            id,
+            provider: "claude",
+            front_matter: "",
+        }
+    }
+
+    pub fn with(mut self, front_matter: &'static str) -> Self {
+        self.front_matter = front_matter;
+        self
+    }
+}
+
+/// A team of real CLIs against the scripted model, in a fresh HOME and a git workspace.
+pub struct RealTeam {
+    pub env: TeamEnv,
+    pub model: FakeModel,
+    pub isolation: Isolation,
+    bin: PathBuf,
+    /// Egress the test expects (see [`RealTeam::assert_no_egress`]).
+    expected_egress: Vec<&'static str>,
+}
+
+/// Codex's TUI fetches `announcement_tip.toml` from GitHub at every start, and no switch of
+/// 0.169.0 stops it: the one egress attempt these tests expect (refused by the proxy trap, and
+/// with no route anywhere in the namespace).
+pub const CODEX_ANNOUNCEMENT: &str = "raw.githubusercontent.com:443";
+
+impl RealTeam {
+    /// Starts the scripted model, writes the user's configuration as a user of a model gateway
+    /// would (the endpoint and key in each agent's profile, the CLIs' own switches for
+    /// non-essential traffic), and the team definition. Nothing is started yet.
+    pub fn new(test: &str, scenario: Scenario, workers: &[Worker]) -> Option<Self> {
+        let bin = require_clis(test)?;
+        let isolation = isolate_network();
+        let model = FakeModel::start(scenario).expect("the scripted model starts");
+        let env = TeamEnv::new();
+        let team = Self {
+            env,
+            model,
+            isolation,
+            bin,
+            expected_egress: Vec::new(),
+        };
+        team.write_home();
+        team.write_profiles();
+        team.write_team(workers);
+        git(&team.env.workspace(), &["init", "-q", "."]);
+        Some(team)
+    }
+
+    /// The user's own configuration in the fresh HOME: Claude's finished onboarding, Codex's
+    /// switches for update checks, analytics and plugin sync (all network).
+    fn write_home(&self) {
+        let home = self.env.home();
+        std::fs::write(
+            home.join(".claude.json"),
+            r#"{"hasCompletedOnboarding": true}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(home.join(".codex")).unwrap();
+        std::fs::write(
+            home.join(".codex/config.toml"),
+            "check_for_update_on_startup = false\n[analytics]\nenabled = false\n[features]\nplugins = false\n",
+        )
+        .unwrap();
+    }
+
+    /// Each provider's key and endpoint, as `.team/profiles/NAME.env` (mode 0600).
+    fn write_profiles(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let url = self.model.url();
+        let profiles = self.env.workspace().join(".team/profiles");
+        std::fs::create_dir_all(&profiles).unwrap();
+        for (name, text) in [
+            (
+                "openai",
+                format!("OPENAI_API_KEY=sk-offline-test-key\nOPENAI_BASE_URL={url}/v1\n"),
+            ),
+            (
+                "anthropic",
+                format!(
+                    "ANTHROPIC_API_KEY=sk-ant-offline-test-00000000000000000000\nANTHROPIC_BASE_URL={url}\n"
+                ),
+            ),
+        ] {
+            let path = profiles.join(format!("{name}.env"));
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    fn write_team(&self, workers: &[Worker]) {
+        let team = self.env.workspace().join("team");
+        std::fs::create_dir_all(team.join("agents")).unwrap();
+        std::fs::write(
+            team.join("TEAM.md"),
+            "---\nname: real\ndisplay_backend: none\ntick_interval_sec: 0.5\n---\nA team of real CLIs.\n",
+        )
+        .unwrap();
+        for worker in workers {
+            let (profile, model) = match worker.provider {
+                // A model Codex knows nothing about gets its full tool set.
+                "codex" => ("openai", "model: fake-model\n"),
+                _ => ("anthropic", ""),
+            };
+            std::fs::write(
+                team.join(format!("agents/{}.md", worker.id)),
+                format!(
+                    "---\nname: {}\nrole: worker\nprovider: {}\nprofile: {profile}\n{model}{}---\nYou are {}, a worker of the test team.\n",
+                    worker.id, worker.provider, worker.front_matter, worker.id
+                ),
+            )
+            .unwrap();
+        }
+    }
+
+    /// `team-agent …` with the CLIs on PATH and every request that honours a proxy sent to the
+    /// trap, as the operator's shell would have it.
+    pub fn command(&self) -> Command {
+        let mut cmd = self.env.command();
+        let trap = self.model.url();
+        cmd.env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                self.bin.display(),
+                bundled_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+        for var in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+            cmd.env(var, &trap);
+        }
+        for var in ["NO_PROXY", "no_proxy"] {
+            cmd.env(var, "127.0.0.1,localhost");
+        }
+        cmd.env("DISABLE_AUTOUPDATER", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("CODEX_HOME")
+            .env_remove("CLAUDE_CONFIG_DIR");
+        cmd
+    }
+
+    /// Runs `team-agent ARGS --json`: whether it succeeded, and its answer.
+    pub fn json(&self, args: &[&str]) -> (bool, Value) {
+        let out = self
+            .command()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("team-agent runs");
+        (out.status.success(), json(&out))
+    }
+
+    /// `up team`, asserting every worker runs.
+    pub fn up(&self) -> Value {
+        let (ok, up) = self.json(&["up", "team"]);
+        assert!(ok, "up failed: {up}");
+        for agent in up["agents"].as_array().unwrap() {
+            assert_eq!(agent["status"], "running", "{agent}\n{}", self.screens());
+        }
+        up
+    }
+
+    pub fn status(&self) -> Value {
+        let (ok, status) = self.json(&["status"]);
+        assert!(ok, "status failed: {status}");
+        status
+    }
+
+    pub fn agent(&self, id: &str) -> Value {
+        self.status()["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no agent {id}"))
+    }
+
+    /// Sends `text` to `agent` (for `task`), asserting the message was submitted.
+    pub fn send(&self, agent: &str, text: &str, task: Option<&str>) -> Value {
+        let mut args = vec!["send", agent, text];
+        if let Some(task) = task {
+            args.extend(["--task", task]);
+        }
+        let (ok, sent) = self.json(&args);
+        assert!(
+            ok && sent["status"] == "submitted",
+            "send to {agent}: {sent}\n{}",
+            self.screens()
+        );
+        sent
+    }
+
+    /// Waits up to `seconds` for `agent`'s status row to satisfy `condition`.
+    pub fn wait_agent(
+        &self,
+        agent: &str,
+        seconds: u64,
+        condition: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        let held = wait_until(seconds, || {
+            last = self.agent(agent);
+            condition(&last)
+        });
+        assert!(held, "{agent} never got there: {last}\n{}", self.screens());
+        last
+    }
+
+    /// The pane of `agent` as it looks now.
+    pub fn screen(&self, agent: &str) -> String {
+        let pane = self.agent(agent)["pane_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let out = self.env.tmux(&["capture-pane", "-p", "-t", &pane]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every worker's screen, for failure messages.
+    pub fn screens(&self) -> String {
+        let Ok(out) = self.command().args(["status", "--json"]).output() else {
+            return String::new();
+        };
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let mut text = String::new();
+        for agent in status["agents"].as_array().into_iter().flatten() {
+            let id = agent["id"].as_str().unwrap_or("?");
+            if let Some(pane) = agent["pane_id"].as_str() {
+                let out = self.env.tmux(&["capture-pane", "-p", "-t", pane]);
+                let screen = String::from_utf8_lossy(&out.stdout);
+                let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+                text.push_str(&format!(
+                    "--- {id} ({}):\n{}\n",
+                    agent["activity"],
+                    lines[lines.len().saturating_sub(25)..].join("\n")
+                ));
+            }
+        }
+        text
+    }
+
+    /// The model requests of one API so far, in order.
+    pub fn turns_of(&self, api: &str) -> Vec<RecordedRequest> {
+        self.model
+            .main_requests()
+            .into_iter()
+            .filter(|r| {
+                r.api
+                    .and_then(|a| serde_json::to_value(a).ok())
+                    .is_some_and(|a| a == api)
+            })
+            .collect()
+    }
+
+    /// Waits until the model has seen a main request satisfying `condition`.
+    pub fn wait_request(&self, seconds: u64, condition: impl Fn(&RecordedRequest) -> bool) -> bool {
+        self.model.wait_for(
+            |requests| {
+                requests
+                    .iter()
+                    .any(|r| r.kind == RequestKind::Main && condition(r))
+            },
+            Duration::from_secs(seconds),
+        )
+    }
+
+    /// Allows one more kind of egress attempt (by `host:port` target) for this test.
+    pub fn expect_egress(&mut self, target: &'static str) {
+        self.expected_egress.push(target);
+    }
+
+    /// Fails on any egress attempt the test did not expect (the trap refused them all).
+    pub fn assert_no_egress(&self) {
+        let unexpected: Vec<EgressAttempt> = self
+            .model
+            .egress()
+            .into_iter()
+            .filter(|e| !self.expected_egress.contains(&e.target.as_str()))
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "the CLIs tried to reach the network (refused by the trap): {unexpected:?}"
+        );
+    }
+
+    /// The team's event log, parsed.
+    pub fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.env.workspace().join(".team/logs/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Runs git in `dir` (a test workspace), asserting it succeeds.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
