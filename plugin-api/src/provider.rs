@@ -227,8 +227,15 @@ pub enum ApiErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ApprovalPolicy {
-    /// Approve only calls to these tools of the team's own MCP server; anything else is deferred.
-    AllowTools { server: String, tools: Vec<String> },
+    /// Approve calls to these tools of the team's own MCP server, and shell commands matching
+    /// one of `commands` (whole-command patterns, `*` for any run of characters on one line);
+    /// anything else is deferred.
+    AllowTools {
+        server: String,
+        tools: Vec<String>,
+        #[serde(default)]
+        commands: Vec<String>,
+    },
     /// An operator chose an answer by hand (`team-agent answer AGENT CHOICE`): the option's number
     /// or a word from its label (`yes`, `no`, `always`).
     Choose { choice: String },

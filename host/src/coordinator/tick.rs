@@ -469,7 +469,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Answers a runtime approval prompt when the policy allows it (calls of the team's own MCP
-    /// tools); otherwise tells the leader, once per prompt.
+    /// tools, the worker's `auto_approve` commands); otherwise tells the leader, once per prompt.
     #[allow(clippy::too_many_arguments)]
     fn answer_approval(
         &self,
@@ -485,6 +485,7 @@ impl<'a> Runner<'a> {
         let policy = ApprovalPolicy::AllowTools {
             server: crate::lifecycle::MCP_SERVER_NAME.into(),
             tools: TEAM_TOOLS.iter().map(|t| t.to_string()).collect(),
+            commands: agent.auto_approve.clone(),
         };
         let request = ApprovalRequest {
             screen: screen.to_string(),

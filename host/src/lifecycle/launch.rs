@@ -43,6 +43,8 @@ pub struct Planned {
     pub cwd: PathBuf,
     pub plan: LaunchPlan,
     pub env: WorkerEnv,
+    /// The commands the coordinator may approve for it.
+    pub auto_approve: Vec<String>,
 }
 
 /// A fresh session id (UUID v4) for providers that take one up front.
@@ -266,6 +268,7 @@ pub fn plan(
         cwd,
         plan,
         env,
+        auto_approve: agent.auto_approve.clone(),
     })
 }
 
@@ -453,6 +456,7 @@ pub fn spawn(
     state.spawned_at = Some(now_rfc3339());
     state.spawn_cwd = Some(planned.cwd.clone());
     state.expected_session_id = planned.plan.expected_session_id.clone();
+    state.auto_approve = planned.auto_approve.clone();
     state.extra.insert("pane_pid".into(), json!(pane.pane_pid));
     if let LaunchMode::Fork { source_session_id } = mode {
         state

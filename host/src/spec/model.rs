@@ -72,6 +72,10 @@ pub struct Agent {
     pub dangerously_skip_permissions: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provider_options: BTreeMap<String, serde_json::Value>,
+    /// Shell commands the coordinator approves at the CLI's runtime prompt (whole-command
+    /// patterns, `*` for any run of characters on one line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auto_approve: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -251,6 +251,10 @@ fn build_spec(
             if let Some(profile) = f.get("profile").filter(|p| !p.is_null()).or_else(|| front.get("default_profile").filter(|p| !p.is_null())) {
                 object.insert("profile".into(), profile.clone());
             }
+            // A role's own list replaces the team's (an empty list approves nothing).
+            if let Some(patterns) = f.get("auto_approve").or_else(|| front.get("auto_approve")) {
+                object.insert("auto_approve".into(), patterns.clone());
+            }
             agent
         })
         .collect();

@@ -166,6 +166,9 @@ pub struct AgentState {
     /// The worker's turn as its own transcript tells it (kept by the coordinator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<TurnRecord>,
+    /// Shell commands the coordinator approves for it (from the spec, at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auto_approve: Vec<String>,
     /// A task whose turn ended without a result, after the worker was reminded to report it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_watch: Option<ReportWatch>,
@@ -225,6 +228,7 @@ impl AgentState {
             last_output_at: None,
             last_output_hash: None,
             turn: None,
+            auto_approve: Vec::new(),
             report_watch: None,
             extra: Map::new(),
         }

@@ -4,13 +4,16 @@ custom API key question.
 
 The plugin answers only what the host allows: a call to one of the team's own MCP tools (shown as
 `<server> - <tool>(…) (MCP)` under `Tool use`; Claude's name for it is `mcp__<server>__<tool>`),
-preferring the "don't ask again" option so the same tool is not asked about again, or the option
-an operator chose by hand. Keys move from the highlighted option with `Up`/`Down` and confirm
+preferring the "don't ask again" option so the same tool is not asked about again; a shell
+command (under `Bash command`) that one of the policy's patterns allows, approved once; or the
+option an operator chose by hand. Keys move from the highlighted option with `Up`/`Down` and confirm
 with `Enter`, which works in the numbered menus and in the lists without numbers alike.
 */
 
 use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Verdict};
-use team_agent_provider_kit::{Menu, MenuOption, Rule, RuleBook};
+use team_agent_provider_kit::{
+    MenuOption, Rule, RuleBook, chosen_option, command_allowed, option_matching,
+};
 
 use crate::screen::{Approval, View};
 
@@ -26,9 +29,14 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
         .question
         .map_or_else(|| "unrecognised_menu".to_string(), Rule::label);
     let target = match &request.policy {
-        ApprovalPolicy::AllowTools { server, tools } => {
-            allowed_tool_option(book, &approval, server, tools)
-        }
+        ApprovalPolicy::AllowTools {
+            server,
+            tools,
+            commands,
+        } => match &approval.command {
+            Some(command) => allowed_command_option(book, &approval, command, commands),
+            None => allowed_tool_option(book, &approval, server, tools),
+        },
         ApprovalPolicy::Choose { choice } => chosen_option(book, &approval.menu, choice),
     };
     let target = match target {
@@ -51,6 +59,24 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             &rule,
         ),
     }
+}
+
+/// The option that approves `command` once, when one of `patterns` allows it.
+fn allowed_command_option<'m>(
+    book: &RuleBook,
+    approval: &'m Approval<'_>,
+    command: &[String],
+    patterns: &[String],
+) -> Result<&'m MenuOption, String> {
+    let lines: Vec<&str> = command.iter().map(String::as_str).collect();
+    if !command_allowed(patterns, &lines) {
+        return Err(format!(
+            "Claude Code asks to run `{}`, which no auto_approve pattern of this worker allows",
+            lines.join(" ")
+        ));
+    }
+    option_matching(book, &approval.menu, "approve_once")
+        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
 }
 
 /// The option that approves a call to one of `tools` of the MCP server `server`, or why the
@@ -77,36 +103,4 @@ fn allowed_tool_option<'m>(
         .iter()
         .find_map(|group| option_matching(book, &approval.menu, group))
         .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
-}
-
-/// The option an operator named: its number (counted from the top), or `yes`, `always` or `no`.
-fn chosen_option<'m>(
-    book: &RuleBook,
-    menu: &'m Menu,
-    choice: &str,
-) -> Result<&'m MenuOption, String> {
-    let choice = choice.trim().to_ascii_lowercase();
-    if let Ok(number) = choice.parse::<u32>() {
-        return menu
-            .option(number)
-            .ok_or_else(|| format!("the prompt has no option {number}"));
-    }
-    let group = match choice.as_str() {
-        "yes" | "y" | "allow" | "once" => "approve_once",
-        "always" | "session" | "a" => "approve_for_session",
-        "no" | "n" | "deny" => "deny",
-        _ => {
-            return Err(format!(
-                "unknown choice '{choice}': use an option number, yes, always or no"
-            ));
-        }
-    };
-    option_matching(book, menu, group)
-        .ok_or_else(|| format!("no option of the prompt reads as '{choice}'"))
-}
-
-fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Option<&'m MenuOption> {
-    book.group(group)
-        .iter()
-        .find_map(|rule| menu.find(|label| rule.is_match(label)))
 }

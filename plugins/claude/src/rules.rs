@@ -29,6 +29,8 @@ const GROUPS: &[&str] = &[
     "approval_tool",
     "approval_tool_title",
     "approval_tool_suffix",
+    "approval_command_title",
+    "approval_command_frame",
     "approve_for_session",
     "approve_once",
     "deny",

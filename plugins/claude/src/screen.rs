@@ -50,6 +50,8 @@ pub struct Approval<'a> {
     pub menu: Menu,
     /// The MCP tool call it asks about, when it is one.
     pub mcp_call: Option<McpCall>,
+    /// The shell command it asks to run, as drawn (one entry per screen line), when it is one.
+    pub command: Option<Vec<String>>,
 }
 
 impl<'a> View<'a> {
@@ -116,6 +118,7 @@ impl<'a> View<'a> {
             .map(|(question, menu)| Approval {
                 prompt: self.lines[question.line].trim().to_string(),
                 mcp_call: self.mcp_call_above(question.line),
+                command: self.command_above(question.line),
                 question: Some(question.rule),
                 menu,
             })
@@ -139,6 +142,7 @@ impl<'a> View<'a> {
                     prompt,
                     menu,
                     mcp_call: None,
+                    command: None,
                 });
             }
             from = menu
@@ -154,6 +158,34 @@ impl<'a> View<'a> {
         self.book
             .first_rule("approval_footer", &self.lines[last + 1..])
             .is_some()
+    }
+
+    /// The shell command an approval question at `question` asks about: in its dialog, under
+    /// the `Bash command` title, the lines between the two dashed frames right above it.
+    fn command_above(&self, question: usize) -> Option<Vec<String>> {
+        let top = self.lines[..question]
+            .iter()
+            .rposition(|l| self.matches("input_rule", l).is_some())
+            .map_or(0, |rule| rule + 1);
+        let dialog = &self.lines[top..question];
+        let frames: Vec<usize> = dialog
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| self.matches("approval_command_frame", l).is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let [.., open, close] = frames.as_slice() else {
+            return None;
+        };
+        let titled = dialog[..*open]
+            .iter()
+            .any(|l| self.matches("approval_command_title", l).is_some());
+        titled.then(|| {
+            dialog[open + 1..*close]
+                .iter()
+                .map(|l| l.trim().to_string())
+                .collect()
+        })
     }
 
     /// The MCP call an approval question at `question` asks about: a `server - tool(…)` line in

@@ -3,13 +3,16 @@
 Codex asks before running a command, applying edits or calling an MCP tool, with a numbered menu
 (`› 1. Allow for this session` / `2. Deny` …). The plugin answers only what the host allows: a
 call to one of the team's own MCP tools (preferring the "for this session" option, so the same
-tool is not asked about again), or the option an operator chose by hand. Keys move from the
+tool is not asked about again), a command (`$ …` under the question) that one of the policy's
+patterns allows, approved once, or the option an operator chose by hand. Keys move from the
 highlighted option with `Up`/`Down` and confirm with `Enter`; digits are not used because Codex
 0.169.0 ignored them in its menus.
 */
 
 use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Verdict};
-use team_agent_provider_kit::{Menu, MenuOption, RuleBook};
+use team_agent_provider_kit::{
+    MenuOption, RuleBook, chosen_option, command_allowed, option_matching,
+};
 
 use crate::screen::{Approval, View};
 
@@ -26,8 +29,16 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
         .as_ref()
         .map_or_else(|| "unrecognised_menu".to_string(), |q| q.rule.label());
     let target = match &request.policy {
-        ApprovalPolicy::AllowTools { server, tools } => {
-            match allowed_tool_option(book, &approval, server, tools) {
+        ApprovalPolicy::AllowTools {
+            server,
+            tools,
+            commands,
+        } => {
+            let allowed = match &approval.command {
+                Some(command) => allowed_command_option(book, &approval, command, commands),
+                None => allowed_tool_option(book, &approval, server, tools),
+            };
+            match allowed {
                 Ok(option) => option,
                 Err(reason) => return defer(reason, &rule),
             }
@@ -53,6 +64,24 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             &rule,
         ),
     }
+}
+
+/// The option that approves `command` once, when one of `patterns` allows it.
+fn allowed_command_option<'m>(
+    book: &RuleBook,
+    approval: &'m Approval<'_>,
+    command: &[String],
+    patterns: &[String],
+) -> Result<&'m MenuOption, String> {
+    let lines: Vec<&str> = command.iter().map(String::as_str).collect();
+    if !command_allowed(patterns, &lines) {
+        return Err(format!(
+            "Codex asks to run `{}`, which no auto_approve pattern of this worker allows",
+            lines.join(" ")
+        ));
+    }
+    option_matching(book, &approval.menu, "approve_once")
+        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
 }
 
 /// The option that approves a call to one of `tools` of the MCP server `server`, or why the
@@ -82,36 +111,4 @@ fn allowed_tool_option<'m>(
         .iter()
         .find_map(|group| option_matching(book, &approval.menu, group))
         .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
-}
-
-/// The option an operator named: its number, or `yes`, `always` or `no`.
-fn chosen_option<'m>(
-    book: &RuleBook,
-    menu: &'m Menu,
-    choice: &str,
-) -> Result<&'m MenuOption, String> {
-    let choice = choice.trim().to_ascii_lowercase();
-    if let Ok(number) = choice.parse::<u32>() {
-        return menu
-            .option(number)
-            .ok_or_else(|| format!("the prompt has no option {number}"));
-    }
-    let group = match choice.as_str() {
-        "yes" | "y" | "allow" | "once" => "approve_once",
-        "always" | "session" | "a" => "approve_for_session",
-        "no" | "n" | "deny" => "deny",
-        _ => {
-            return Err(format!(
-                "unknown choice '{choice}': use an option number, yes, always or no"
-            ));
-        }
-    };
-    option_matching(book, menu, group)
-        .ok_or_else(|| format!("no option of the prompt reads as '{choice}'"))
-}
-
-fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Option<&'m MenuOption> {
-    book.group(group)
-        .iter()
-        .find_map(|rule| menu.find(|label| rule.is_match(label)))
 }

@@ -27,6 +27,7 @@ const GROUPS: &[&str] = &[
     "ended_error",
     "approval_question",
     "approval_footer",
+    "approval_command",
     "approve_for_session",
     "approve_once",
     "deny",

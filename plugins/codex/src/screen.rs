@@ -32,6 +32,8 @@ pub struct Approval<'a> {
     /// The question line as shown.
     pub prompt: String,
     pub menu: Menu,
+    /// The shell command it asks to run, as drawn (one entry per screen line), when it is one.
+    pub command: Option<Vec<String>>,
 }
 
 impl<'a> View<'a> {
@@ -124,10 +126,26 @@ impl<'a> View<'a> {
         if !self.footer_below(&menu) {
             return None;
         }
+        let first_option = menu.options().first().map_or(self.lines.len(), |o| o.line);
+        let asked = &self.lines[question.line + 1..first_option];
+        let command = self
+            .book
+            .first_rule("approval_command", asked)
+            .map(|found| {
+                let mut lines = vec![found.captures.get("command").cloned().unwrap_or_default()];
+                lines.extend(
+                    asked[found.line + 1..]
+                        .iter()
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty()),
+                );
+                lines
+            });
         Some(Approval {
             prompt: self.lines[question.line].trim().to_string(),
             question: Some(question),
             menu,
+            command,
         })
     }
 
@@ -153,6 +171,7 @@ impl<'a> View<'a> {
             question: None,
             prompt,
             menu,
+            command: None,
         })
     }
 

@@ -17,6 +17,8 @@ questions and what each answer means stay in the plugin's code. This crate is th
 - [`user`]: finding and applying the user's file, never failing because of it;
 - [`checks`]: what a provider's code needs of a book (its groups, known classes and states,
   reasons), and the plugin-API values rules name;
+- [`approval`]: the options of a runtime approval prompt an answer picks, and the shell
+  commands a policy allows;
 - [`transcript`]: the records of a JSON Lines transcript tail and the turn state they give.
 
 ```
@@ -46,6 +48,7 @@ assert_eq!(book.label(question.rule.name()), "trust_folder");
 ```
 */
 
+pub mod approval;
 pub mod checks;
 pub mod menu;
 pub mod rules;
@@ -53,6 +56,7 @@ pub mod screen;
 pub mod transcript;
 pub mod user;
 
+pub use approval::{chosen_option, command_allowed, option_matching};
 pub use checks::{api_error_class, check_book, turn_state};
 pub use menu::{Menu, MenuOption, MenuReader};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};

@@ -220,7 +220,13 @@ impl ProviderPlugin for Scripted {
         if let Some(class) = recent.iter().find_map(|l| api_error_class(l))
             && recent.iter().any(|l| l.contains(screen::BUSY))
         {
-            return Verdict::by_rule(ScreenState::ApiError { class, ended: false }, "api_error_retrying");
+            return Verdict::by_rule(
+                ScreenState::ApiError {
+                    class,
+                    ended: false,
+                },
+                "api_error_retrying",
+            );
         }
         if recent.iter().any(|l| l.contains(screen::BUSY)) {
             return Verdict::by_rule(ScreenState::Busy, "busy_line");
@@ -246,7 +252,7 @@ impl ProviderPlugin for Scripted {
             .trim_end_matches('?')
             .to_string();
         let target = match &request.policy {
-            ApprovalPolicy::AllowTools { server, tools } => {
+            ApprovalPolicy::AllowTools { server, tools, .. } => {
                 if tools.iter().any(|t| tool == format!("{server}.{t}")) {
                     2
                 } else {

@@ -44,6 +44,7 @@ fn approvals_of_team_tools_pick_the_session_option_and_others_are_deferred() {
     let allow = ApprovalPolicy::AllowTools {
         server: "team".into(),
         tools: vec!["report_result".into()],
+        commands: Vec::new(),
     };
     let verdict = Scripted.approval_keys(&ApprovalRequest {
         screen: screen.into(),

@@ -289,6 +289,7 @@ fn answers(client: &ProviderClient, input: &str) -> Result<String, CallError> {
         policy: ApprovalPolicy::AllowTools {
             server: "team".into(),
             tools: vec!["send_message".into()],
+            commands: Vec::new(),
         },
     })?;
     let chosen = client.approval_keys(&ApprovalRequest {
@@ -310,6 +311,7 @@ fn no_panic(client: &ProviderClient) -> Result<String, String> {
             policy: ApprovalPolicy::AllowTools {
                 server: "team".into(),
                 tools: vec!["send_message".into()],
+                commands: Vec::new(),
             },
         };
         let outcomes = [

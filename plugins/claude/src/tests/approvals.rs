@@ -12,6 +12,7 @@ fn allow_team_tools() -> ApprovalPolicy {
     ApprovalPolicy::AllowTools {
         server: "team".into(),
         tools: vec!["report_result".into(), "send_message".into()],
+        commands: Vec::new(),
     }
 }
 
@@ -146,4 +147,38 @@ fn without_a_prompt_on_screen_nothing_is_pressed() {
         deferred(answer(&idle, allow_team_tools())),
         "no approval prompt on screen"
     );
+}
+
+fn allow_commands(patterns: &[&str]) -> ApprovalPolicy {
+    ApprovalPolicy::AllowTools {
+        server: "team".into(),
+        tools: vec!["report_result".into()],
+        commands: patterns.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_shell_command_an_auto_approve_pattern_allows_is_approved_once() {
+    let screen = fixture("claude-51-bash-approval.screen.txt");
+    let decision = answer(
+        &screen,
+        allow_commands(&["echo fake-bash-ran > * && cat *"]),
+    );
+    let ApprovalDecision::Answer { keys, choice } = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(choice, "Yes");
+    assert_eq!(keys, ["Enter"], "option 1 is highlighted");
+}
+
+#[test]
+fn a_shell_command_no_pattern_allows_goes_to_a_human_and_is_named() {
+    let screen = fixture("claude-51-bash-approval.screen.txt");
+    for patterns in [&[][..], &["echo other *"][..], &["echo fake-bash-ran"][..]] {
+        let reason = deferred(answer(&screen, allow_commands(patterns)));
+        assert!(
+            reason.contains("`echo fake-bash-ran > fake_bash_out.txt && cat fake_bash_out.txt`"),
+            "{reason}"
+        );
+    }
 }

@@ -13,6 +13,7 @@ fn allow_team_tools() -> ApprovalPolicy {
     ApprovalPolicy::AllowTools {
         server: "team".into(),
         tools: vec!["report_result".into(), "send_message".into()],
+        commands: Vec::new(),
     }
 }
 
@@ -140,5 +141,42 @@ fn no_prompt_on_screen_is_deferred() {
     assert!(matches!(
         answer("› Ask Codex to do anything\n", allow_team_tools()),
         ApprovalDecision::Defer { .. }
+    ));
+}
+
+fn allow_commands(patterns: &[&str]) -> ApprovalPolicy {
+    ApprovalPolicy::AllowTools {
+        server: "team".into(),
+        tools: vec!["report_result".into()],
+        commands: patterns.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_command_an_auto_approve_pattern_allows_is_approved_once() {
+    let screen = super::fixture("codex-47-run-command-approval.screen.txt");
+    let decision = answer(
+        &screen,
+        allow_commands(&["echo fake-bash-ran > * && cat *"]),
+    );
+    let ApprovalDecision::Answer { keys, choice } = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(choice, "Yes, proceed (y)");
+    assert_eq!(keys, ["Enter"], "option 1 is highlighted");
+}
+
+#[test]
+fn a_command_no_pattern_allows_goes_to_a_human_and_is_named() {
+    for patterns in [&[][..], &["rm -rf *x"][..], &["rm"][..]] {
+        let ApprovalDecision::Defer { reason } = answer(SHELL_PROMPT, allow_commands(patterns))
+        else {
+            panic!("approved with {patterns:?}")
+        };
+        assert!(reason.contains("`rm -rf build`"), "{reason}");
+    }
+    assert!(matches!(
+        answer(SHELL_PROMPT, allow_commands(&["rm -rf build"])),
+        ApprovalDecision::Answer { .. }
     ));
 }
