@@ -137,3 +137,171 @@ fn a_mixed_team_of_real_clis_takes_tasks_reports_through_mcp_and_goes_idle() {
     }
     team.assert_no_egress();
 }
+
+/// Every event of `kind` about `agent`.
+fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<serde_json::Value> {
+    team.events()
+        .into_iter()
+        .filter(|e| e["event"] == kind && e["agent_id"] == agent)
+        .collect()
+}
+
+#[test]
+fn the_teams_own_tools_never_stop_a_worker_at_a_prompt() {
+    let scenario = Scenario::from_json(
+        &json!({
+            "rules": [
+                {"id": "tell", "when": {"user_contains": "TELL-AND-REPORT"},
+                 "reply": [{"mcp_tool": {"server": "team", "name": "send_message",
+                                         "input": {"to": "leader", "content": "progress: half done"}}}]},
+                {"id": "report", "when": {"after_tool": "send_message"},
+                 "reply": [{"mcp_tool": {"server": "team", "name": "report_result",
+                                         "input": {"status": "success", "summary": "told and reported"}}}]},
+                {"id": "reported", "when": {"after_tool": "report_result"},
+                 "reply": [{"text": "Done: {{tool_output}}"}]}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // Default permission modes: Claude asks before every tool it was not told to allow, Codex
+    // asks before every MCP tool whose server it was not told to trust.
+    let Some(mut team) = RealTeam::new(
+        "the_teams_own_tools_never_stop_a_worker_at_a_prompt",
+        scenario,
+        &[Worker::codex("cx"), Worker::claude("cl")],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.up();
+    for agent in ["cx", "cl"] {
+        team.send(agent, "TELL-AND-REPORT please", Some(&format!("t-{agent}")));
+    }
+    for agent in ["cx", "cl"] {
+        let (ok, waited) = team.json(&["wait", "--task", &format!("t-{agent}"), "--timeout", "90"]);
+        assert!(ok, "{agent}: {waited}\n{}", team.screens());
+        assert_eq!(waited["envelope"]["summary"], "told and reported");
+    }
+    // Both tools ran, and the model got their answers back.
+    for api in ["responses", "anthropic"] {
+        let turns = team.turns_of(api);
+        for rule in ["report", "reported"] {
+            assert!(
+                turns.iter().any(|r| r.rule_id() == Some(rule)),
+                "{api} never reached {rule}: {:?}",
+                turns.iter().map(|r| r.rule_id()).collect::<Vec<_>>()
+            );
+        }
+    }
+    let (_, inbox) = team.json(&["inbox", "leader"]);
+    for agent in ["cx", "cl"] {
+        assert!(
+            inbox["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["sender"] == agent && m["content"] == "progress: half done"),
+            "{agent}'s message never reached the leader: {inbox}"
+        );
+        team.wait_agent(agent, 30, |a| a["turn"]["state"] == "idle");
+        // Never a prompt: nothing was answered for them, nothing waited on a human.
+        for kind in ["approval.auto_answered", "approval.needs_leader"] {
+            assert!(events_of(&team, kind, agent).is_empty(), "{agent}: {kind}");
+        }
+        assert!(
+            !events_of(&team, "agent.activity", agent)
+                .iter()
+                .any(|e| e["activity"] == "awaiting_approval"),
+            "{agent} showed an approval prompt"
+        );
+    }
+    team.assert_no_egress();
+}
+
+/// A shell command per worker and purpose: `echo <purpose>-<agent> > <purpose>-<agent>.txt`.
+fn command(purpose: &str, agent: &str) -> String {
+    format!("echo {purpose}-{agent} > {purpose}-{agent}.txt")
+}
+
+#[test]
+fn runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_hand() {
+    let mut rules = Vec::new();
+    for agent in ["cx", "cl"] {
+        for purpose in ["allowed", "by-hand", "denied"] {
+            rules.push(json!({"id": format!("{purpose}-{agent}"),
+                "when": {"user_contains": format!("RUN-{purpose}-{agent}")},
+                "reply": [{"text": "Running it."}, {"shell": {"command": command(purpose, agent)}}]}));
+        }
+    }
+    rules.push(json!({"id": "after", "when": {"after_tool": ""},
+                      "reply": [{"text": "The command is over: {{tool_output}}"}]}));
+    let scenario = Scenario::from_json(&json!({"rules": rules}).to_string()).unwrap();
+    let Some(mut team) = RealTeam::new(
+        "runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_hand",
+        scenario,
+        &[
+            Worker::codex("cx").with("auto_approve: [\"echo allowed-cx > allowed-cx.txt\"]\n"),
+            Worker::claude("cl").with("auto_approve: [\"echo allowed-cl > allowed-cl.txt\"]\n"),
+        ],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.up();
+    let ws = team.env.workspace();
+    let ran = |purpose: &str, agent: &str| {
+        std::fs::read_to_string(ws.join(format!("{purpose}-{agent}.txt")))
+            .is_ok_and(|t| t.trim() == format!("{purpose}-{agent}"))
+    };
+    for agent in ["cx", "cl"] {
+        // The policy allows it: the coordinator answers, the command runs.
+        team.send(agent, &format!("RUN-allowed-{agent}"), None);
+        assert!(
+            wait_until(60, || ran("allowed", agent)),
+            "{agent}'s allowed command never ran\n{}",
+            team.screens()
+        );
+        let answered = events_of(&team, "approval.auto_answered", agent);
+        assert_eq!(answered.len(), 1, "{agent}: {answered:?}");
+        team.wait_agent(agent, 30, |a| a["activity"] == "idle");
+
+        // Not in the policy: it waits, and the leader is told.
+        team.send(agent, &format!("RUN-by-hand-{agent}"), None);
+        team.wait_agent(agent, 60, |a| a["activity"] == "awaiting_approval");
+        let inbox = ws.join(".team/runtime/leader-inbox.log");
+        assert!(
+            wait_until(20, || std::fs::read_to_string(&inbox).is_ok_and(|t| t
+                .contains(&format!("{agent} is waiting for an approval"))
+                && t.contains(&command("by-hand", agent)))),
+            "the leader was not told about {agent}'s prompt"
+        );
+        assert!(!ran("by-hand", agent), "it ran before anyone answered");
+        let (ok, answered) = team.json(&["answer", agent, "yes"]);
+        assert!(ok, "{answered}");
+        assert!(
+            wait_until(60, || ran("by-hand", agent)),
+            "{agent}'s approved command never ran\n{}",
+            team.screens()
+        );
+        team.wait_agent(agent, 30, |a| a["activity"] == "idle");
+
+        // Answered no: it does not run, and the turn goes on without it.
+        team.send(agent, &format!("RUN-denied-{agent}"), None);
+        team.wait_agent(agent, 60, |a| a["activity"] == "awaiting_approval");
+        let (ok, answered) = team.json(&["answer", agent, "no"]);
+        assert!(ok, "{answered}");
+        team.wait_agent(agent, 60, |a| a["activity"] == "idle");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        assert!(
+            !ran("denied", agent),
+            "{agent} ran the command it was denied"
+        );
+        assert_eq!(
+            events_of(&team, "approval.auto_answered", agent).len(),
+            1,
+            "only the allowed command was answered by the policy"
+        );
+    }
+    team.assert_no_egress();
+}
