@@ -3,7 +3,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use support::*;
 
@@ -58,6 +58,82 @@ fn check_passes_on_every_bundled_plugin() {
         );
         assert!(report["checks"].as_array().unwrap().len() >= 4);
     }
+}
+
+/// The plugins team-agent ships, as built next to the binary.
+const BUNDLED: [&str; 6] = [
+    "libteam_agent_scripted.so",
+    "libteam_agent_display_none.so",
+    "libteam_agent_codex.so",
+    "libteam_agent_claude.so",
+    "libteam_agent_display_tmux_overview.so",
+    "libteam_agent_display_terminal.so",
+];
+
+/// A `PATH` of one directory holding only `tmux` and `sh` (links to the machine's own): what a
+/// headless server has, with no terminal emulator.
+fn headless_path(scratch: &Scratch) -> PathBuf {
+    let bin = scratch.path().join("headless-bin");
+    std::fs::create_dir(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for program in ["tmux", "sh"] {
+        if let Some(found) = std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+        {
+            std::os::unix::fs::symlink(found, bin.join(program)).unwrap();
+        }
+    }
+    bin
+}
+
+#[test]
+fn every_bundled_plugin_passes_check_on_a_headless_machine() {
+    let scratch = Scratch::new();
+    let bin = headless_path(&scratch);
+    for lib in BUNDLED {
+        let path = bundled_dir().join(lib);
+        let out = scratch
+            .command("")
+            .args(["plugins", "check", path.to_str().unwrap(), "--json"])
+            .env("PATH", &bin)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("TERMINAL")
+            .output()
+            .expect("team-agent runs");
+        let report = json(&out);
+        assert!(
+            out.status.success() && report["ok"] == true,
+            "{lib}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn check_fails_a_display_whose_close_leaves_what_open_created() {
+    let scratch = Scratch::new();
+    let lib = broken_plugins_dir().join("libteam_agent_asymmetric_display.so");
+    let out = scratch.run("", &["plugins", "check", lib.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = json(&out);
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["display.plan_symmetry"], "{}", stdout(&out));
+    let symmetry = checks
+        .iter()
+        .find(|c| c["id"] == "display.plan_symmetry")
+        .unwrap();
+    let detail = symmetry["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("close leaves") && detail.contains("window:ta-asymmetric"),
+        "{detail}"
+    );
 }
 
 #[test]

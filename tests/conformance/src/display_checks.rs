@@ -1,14 +1,19 @@
-//! The checks of a display plugin.
+//! The checks of a display plugin, all made in the suite's [`ProbeEnvironment`].
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use team_agent_plugin_api::loader::{DisplayClient, FaultPolicy, LoadedPlugin};
-use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayPlan, LeaderPane, StepEffect, TeamView, WorkerView,
-};
+use team_agent_plugin_api::{DisplayPlan, StepEffect};
 
+use crate::probe_environment::ProbeEnvironment;
 use crate::{Check, manifest_agrees};
+
+/// The checks that call the display with the suite's environment or a team in it.
+const ENVIRONMENT_CHECKS: [&str; 3] = [
+    "display.probe",
+    "display.plan_symmetry",
+    "display.no_panic.garbage",
+];
 
 pub fn run(plugin: &LoadedPlugin, checks: &mut Vec<Check>) {
     let client = DisplayClient::new(plugin, FaultPolicy::KeepCalling)
@@ -17,14 +22,29 @@ pub fn run(plugin: &LoadedPlugin, checks: &mut Vec<Check>) {
         "manifest.valid",
         manifest_valid(plugin, &client),
     ));
-    checks.push(Check::from_result("display.probe", probe(&client)));
+    let machine = match ProbeEnvironment::new() {
+        Ok(machine) => machine,
+        Err(e) => {
+            checks.extend(ENVIRONMENT_CHECKS.map(|id| {
+                Check::fail(
+                    id,
+                    format!("the suite could not set up its probe environment: {e}"),
+                )
+            }));
+            return;
+        }
+    };
+    checks.push(Check::from_result(
+        "display.probe",
+        probe(&client, &machine),
+    ));
     checks.push(Check::from_result(
         "display.plan_symmetry",
-        plan_symmetry(&client),
+        plan_symmetry(&client, &machine),
     ));
     checks.push(Check::from_result(
         "display.no_panic.garbage",
-        no_panic(&client),
+        no_panic(&client, &machine),
     ));
 }
 
@@ -39,43 +59,23 @@ fn manifest_valid(plugin: &LoadedPlugin, client: &DisplayClient) -> Result<Strin
     Ok(format!("{} {}", manifest.name, manifest.version))
 }
 
-fn environment() -> DisplayEnvironment {
-    DisplayEnvironment {
-        os: std::env::consts::OS.into(),
-        env: [("TMUX".to_string(), "/tmp/tmux-1000/default,1,0".to_string())]
-            .into_iter()
-            .collect(),
-        path_dirs: vec![PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
-    }
-}
-
-fn view() -> TeamView {
-    TeamView {
-        team: "conformance".into(),
-        session_name: "team-conformance".into(),
-        tmux_socket: PathBuf::from("/tmp/ta-conformance/sock"),
-        workers: (1..=4)
-            .map(|i| WorkerView {
-                agent_id: format!("worker-{i}"),
-                window_id: format!("@{i}"),
-                pane_id: format!("%{i}"),
-            })
-            .collect(),
-        leader: Some(LeaderPane {
-            socket: PathBuf::from("/tmp/tmux-1000/default"),
-            pane_id: "%0".into(),
-            session_name: "main".into(),
-        }),
-        environment: environment(),
-    }
-}
-
-fn probe(client: &DisplayClient) -> Result<String, String> {
-    let probe = client.probe(&environment()).map_err(|e| e.to_string())?;
+/// Either answer passes: a display may need more than the suite's environment has, and says so.
+fn probe(client: &DisplayClient, machine: &ProbeEnvironment) -> Result<String, String> {
+    let probe = client
+        .probe(machine.environment())
+        .map_err(|e| e.to_string())?;
     if probe.detail.trim().is_empty() {
         return Err("the probe gives no detail".into());
     }
-    Ok(format!("available: {} ({})", probe.available, probe.detail))
+    let verdict = if probe.available {
+        "available"
+    } else {
+        "unavailable"
+    };
+    Ok(format!(
+        "{verdict} in the suite's environment ({})",
+        probe.detail
+    ))
 }
 
 /// The resources the steps of `plan` create: what `display.plan_symmetry` holds a `close` to.
@@ -100,19 +100,18 @@ pub fn resources_destroyed(plan: &DisplayPlan) -> BTreeSet<String> {
         .collect()
 }
 
-fn plan_symmetry(client: &DisplayClient) -> Result<String, String> {
-    let view = view();
-    let opened = client.open(&view).map_err(|e| format!("open: {e}"))?;
+/// `open` must plan: the suite's environment has every program a display may look for, so an
+/// error is the display's own.
+fn plan_symmetry(client: &DisplayClient, machine: &ProbeEnvironment) -> Result<String, String> {
+    let view = machine.team_view();
+    let opened = client
+        .open(&view)
+        .map_err(|e| format!("open, in the suite's environment: {e}"))?;
     let closed = client
         .close(&opened.handle)
         .map_err(|e| format!("close: {e}"))?;
     let created = resources_created(&opened);
-    let destroyed = resources_destroyed(&closed);
-    if created != destroyed {
-        return Err(format!(
-            "open creates {created:?} but close destroys {destroyed:?}"
-        ));
-    }
+    undoes("open", &created, "close", &resources_destroyed(&closed))?;
     if !resources_destroyed(&opened).is_empty() {
         return Err("open destroys something it did not create".into());
     }
@@ -122,16 +121,44 @@ fn plan_symmetry(client: &DisplayClient) -> Result<String, String> {
     let closed_again = client
         .close(&rebuilt.handle)
         .map_err(|e| format!("close after rebuild: {e}"))?;
-    if resources_created(&rebuilt) != resources_destroyed(&closed_again) {
-        return Err("close does not undo what rebuild created".into());
-    }
+    undoes(
+        "rebuild",
+        &resources_created(&rebuilt),
+        "the close after it",
+        &resources_destroyed(&closed_again),
+    )?;
     Ok(format!(
         "open creates {} resource(s), close destroys the same",
         created.len()
     ))
 }
 
-fn no_panic(client: &DisplayClient) -> Result<String, String> {
+/// Whether `closer` destroys exactly what `opener` created, naming the difference if not.
+fn undoes(
+    opener: &str,
+    created: &BTreeSet<String>,
+    closer: &str,
+    destroyed: &BTreeSet<String>,
+) -> Result<(), String> {
+    let left: Vec<&String> = created.difference(destroyed).collect();
+    let foreign: Vec<&String> = destroyed.difference(created).collect();
+    let mut faults = Vec::new();
+    if !left.is_empty() {
+        faults.push(format!("{closer} leaves {left:?}, which {opener} created"));
+    }
+    if !foreign.is_empty() {
+        faults.push(format!(
+            "{closer} destroys {foreign:?}, which {opener} did not create"
+        ));
+    }
+    if faults.is_empty() {
+        Ok(())
+    } else {
+        Err(faults.join("; "))
+    }
+}
+
+fn no_panic(client: &DisplayClient, machine: &ProbeEnvironment) -> Result<String, String> {
     let handles = [
         serde_json::Value::Null,
         serde_json::json!("garbage"),
@@ -141,7 +168,7 @@ fn no_panic(client: &DisplayClient) -> Result<String, String> {
     for handle in &handles {
         for result in [
             client.close(handle).map(drop),
-            client.rebuild(handle, &view()).map(drop),
+            client.rebuild(handle, &machine.team_view()).map(drop),
         ] {
             if let Err(e) = result
                 && e.is_panic()
@@ -154,4 +181,31 @@ fn no_panic(client: &DisplayClient) -> Result<String, String> {
         "{} garbage handles answered without a panic",
         handles.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resources(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_close_that_leaves_or_invents_a_resource_is_told_which() {
+        let created = resources(&["window:a", "window:b"]);
+        assert_eq!(undoes("open", &created, "close", &created), Ok(()));
+        let why = undoes(
+            "open",
+            &created,
+            "close",
+            &resources(&["window:b", "pid:9"]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            why,
+            "close leaves [\"window:a\"], which open created; \
+             close destroys [\"pid:9\"], which open did not create"
+        );
+    }
 }

@@ -34,13 +34,34 @@ Every check has a stable id:
 | `provider.deterministic` | the same input gives the same answer |
 | `provider.thread_safe` | 8 threads calling at once get the single-threaded answers |
 | `provider.call_time` | time per call on a 1 MiB input (a warning above 50 ms; never a failure) |
-| `display.probe` | `probe()` answers |
-| `display.plan_symmetry` | `close(handle)` destroys exactly what `open` created |
+| `display.probe` | `probe()` answers, with a detail, whether the display is available in the suite's environment (either answer passes) |
+| `display.plan_symmetry` | `open` plans in the suite's environment, and `close(handle)` destroys exactly what `open` (and `rebuild`) created |
 | `display.no_panic.garbage` | a garbage handle is an error, never a panic |
 | `fixture.<NAME>` | one captured screen or transcript gets its expected verdict |
 
 A display's own tests hold its plans to the rule of `display.plan_symmetry` with
 [`resources_created`] and [`resources_destroyed`].
+
+# The environment displays are checked in
+
+A display is judged by its plans, not by what the machine running the suite has installed, so
+every display check passes the display an environment the suite controls, the same one for
+`probe`, `open`, `close` and `rebuild`. It lives in a private temporary directory, removed after
+the checks:
+
+- `path_dirs` is only that directory's `bin/`, holding stand-ins (executable files) for `tmux`,
+  `x-terminal-emulator`, `ghostty`, `kitty`, `wezterm`, `alacritty`, `gnome-terminal`, `xterm`,
+  `open` and `osascript`. The suite only compares plan steps and never runs them; a stand-in
+  that is run anyway says so and exits 1.
+- `env` is exactly `TMUX` (`<dir>/leader.sock,1,0`), `DISPLAY` (`:99`) and `WAYLAND_DISPLAY`
+  (`wayland-conformance`); nothing of the real `PATH` or environment comes in.
+- `os` is the real OS (`std::env::consts::OS`).
+- The team shown has four workers, its server's socket `<dir>/team.sock`, and a leader pane in
+  session `main` on `<dir>/leader.sock`.
+
+In this environment a display must be able to `open`: an error there fails
+`display.plan_symmetry`. A display that looks for something else (another program, a variable)
+may say in `probe` that it is unavailable, but must still plan.
 
 # Fixture format
 
@@ -59,6 +80,7 @@ A plugin may also ship fixtures inside the library (`ProviderPlugin::fixtures`);
 mod display_checks;
 mod fixtures;
 mod garbage;
+mod probe_environment;
 mod provider_checks;
 
 use std::path::{Path, PathBuf};
