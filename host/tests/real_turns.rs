@@ -305,3 +305,175 @@ fn runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_
     }
     team.assert_no_egress();
 }
+
+/// The model request for the turn whose newest user text carries `marker`.
+fn request_with(team: &RealTeam, marker: &str) -> team_agent_fake_model::RecordedRequest {
+    assert!(
+        team.wait_request(90, |r| r.newest_user_text().contains(marker)),
+        "no model request for {marker}\n{}",
+        team.screens()
+    );
+    team.model
+        .main_requests()
+        .into_iter()
+        .find(|r| r.newest_user_text().contains(marker))
+        .unwrap()
+}
+
+/// Whether a request's conversation holds a user text with `marker` before its newest one.
+fn carries(request: &team_agent_fake_model::RecordedRequest, marker: &str) -> bool {
+    let texts = request.user_texts();
+    texts[..texts.len().saturating_sub(1)]
+        .iter()
+        .any(|t| t.contains(marker))
+}
+
+#[test]
+fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carries_it() {
+    let Some(mut team) = RealTeam::new(
+        "resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carries_it",
+        Scenario::default(),
+        &[Worker::codex("cx"), Worker::claude("cl")],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.up();
+    let mut sessions = std::collections::BTreeMap::new();
+    for agent in ["cx", "cl"] {
+        team.send(
+            agent,
+            &format!("FIRST-TURN-{agent}: remember the word heron."),
+            None,
+        );
+        request_with(&team, &format!("FIRST-TURN-{agent}"));
+        let row = team.wait_agent(agent, 60, |a| {
+            a["session_id"].is_string() && a["turn"]["state"] == "idle"
+        });
+        sessions.insert(agent, row["session_id"].as_str().unwrap().to_string());
+    }
+    let (ok, down) = team.json(&["shutdown"]);
+    assert!(ok, "{down}");
+    let (ok, up) = team.json(&["restart"]);
+    assert!(ok, "{up}");
+    for agent in ["cx", "cl"] {
+        let row = team.wait_agent(agent, 60, |a| a["status"] == "running");
+        assert_eq!(
+            row["session_id"], sessions[agent],
+            "{agent} resumed its session"
+        );
+        team.send(agent, &format!("SECOND-TURN-{agent}: which word?"), None);
+        let request = request_with(&team, &format!("SECOND-TURN-{agent}"));
+        assert!(
+            carries(&request, &format!("FIRST-TURN-{agent}")),
+            "{agent}'s resumed turn does not carry the first one: {:?}",
+            request.user_texts()
+        );
+        team.wait_agent(agent, 60, |a| a["turn"]["state"] == "idle");
+    }
+    // A fork is a new worker with a new session that carries the source's conversation.
+    for (source, fork) in [("cx", "cx2"), ("cl", "cl2")] {
+        let (ok, forked) = team.json(&["fork-agent", source, "--as", fork]);
+        assert!(ok, "{forked}\n{}", team.screens());
+        team.send(fork, &format!("FORK-TURN-{fork}: and now?"), None);
+        let request = request_with(&team, &format!("FORK-TURN-{fork}"));
+        for earlier in [
+            format!("FIRST-TURN-{source}"),
+            format!("SECOND-TURN-{source}"),
+        ] {
+            assert!(
+                carries(&request, &earlier),
+                "{fork} does not carry {earlier}: {:?}",
+                request.user_texts()
+            );
+        }
+        let row = team.wait_agent(fork, 60, |a| a["session_id"].is_string());
+        assert_ne!(
+            row["session_id"], sessions[source],
+            "{fork} has a session of its own"
+        );
+    }
+    // A reset starts over: the next turn knows nothing of the earlier ones.
+    for agent in ["cx", "cl"] {
+        let (ok, reset) = team.json(&["reset-agent", agent, "--discard-session"]);
+        assert!(ok, "{reset}");
+        team.wait_agent(agent, 60, |a| a["status"] == "running");
+        team.send(agent, &format!("AFTER-RESET-{agent}: anything?"), None);
+        let request = request_with(&team, &format!("AFTER-RESET-{agent}"));
+        for earlier in ["FIRST-TURN", "SECOND-TURN"] {
+            assert!(
+                !carries(&request, earlier),
+                "{agent} still carries {earlier} after the reset: {:?}",
+                request.user_texts()
+            );
+        }
+        let row = team.wait_agent(agent, 60, |a| a["session_id"].is_string());
+        assert_ne!(
+            row["session_id"], sessions[agent],
+            "{agent} has a new session"
+        );
+    }
+    team.assert_no_egress();
+}
+
+#[test]
+fn interrupt_ends_a_slow_streamed_turn_and_status_says_so() {
+    let long_text = "All work and no play makes a slow stream. ".repeat(60);
+    let scenario = Scenario::from_json(
+        &json!({"rules": [{"id": "slow", "when": {"user_contains": "TAKE-YOUR-TIME"},
+                           "reply": [{"slow": {"event_delay_ms": 250}}, {"text": long_text}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(mut team) = RealTeam::new(
+        "interrupt_ends_a_slow_streamed_turn_and_status_says_so",
+        scenario,
+        &[Worker::codex("cx"), Worker::claude("cl")],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.up();
+    for agent in ["cx", "cl"] {
+        team.send(agent, &format!("TAKE-YOUR-TIME {agent}"), None);
+        request_with(&team, &format!("TAKE-YOUR-TIME {agent}"));
+        // Mid-stream: the reply is being drawn.
+        assert!(
+            wait_until(30, || team.screen(agent).contains("All work and no play")),
+            "{agent} never drew the streamed reply\n{}",
+            team.screens()
+        );
+        team.wait_agent(agent, 30, |a| a["activity"] == "busy");
+        let (ok, interrupted) = team.json(&["interrupt", agent]);
+        assert!(ok, "{interrupted}");
+        // The turn is over long before the stream would have ended (60 × 42 characters at one
+        // 16-character delta per 250 ms: about 40 s).
+        let row = team.wait_agent(agent, 20, |a| {
+            a["activity"] == "idle" && a["turn"]["state"] == "interrupted"
+        });
+        assert!(row["turn"]["rule"].is_string(), "{row}");
+    }
+    // The CLIs hung up on the stream.
+    let hung_up = team
+        .model
+        .main_requests()
+        .iter()
+        .filter(|r| r.rule_id() == Some("slow"))
+        .filter(|r| r.delivery == team_agent_fake_model::Delivery::ClientHungUp)
+        .count();
+    assert!(
+        wait_until(10, || {
+            team.model
+                .main_requests()
+                .iter()
+                .filter(|r| {
+                    r.rule_id() == Some("slow")
+                        && r.delivery == team_agent_fake_model::Delivery::ClientHungUp
+                })
+                .count()
+                == 2
+        }),
+        "both CLIs should have hung up on their streams ({hung_up} did)"
+    );
+    team.assert_no_egress();
+}

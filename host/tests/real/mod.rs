@@ -339,7 +339,19 @@ impl RealTeam {
             last = self.agent(agent);
             condition(&last)
         });
-        assert!(held, "{agent} never got there: {last}\n{}", self.screens());
+        let events: Vec<String> = self
+            .events()
+            .into_iter()
+            .filter(|e| e["agent_id"] == agent)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            held,
+            "{agent} never got there: {last}\n{}\n--- the end of its transcript:\n{}\n--- its last events:\n{}",
+            self.screens(),
+            transcript_end(&last),
+            events[events.len().saturating_sub(12)..].join("\n")
+        );
         last
     }
 
@@ -428,6 +440,28 @@ impl RealTeam {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+}
+
+/// The types of the last records of an agent's transcript (for failure messages).
+fn transcript_end(agent: &Value) -> String {
+    let Some(path) = agent["transcript_path"].as_str() else {
+        return "(none)".into();
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|r| {
+            let kind = |v: &Value| v.as_str().unwrap_or("").to_string();
+            format!(
+                "{} {} {}",
+                kind(&r["timestamp"]),
+                kind(&r["type"]),
+                kind(&r["payload"]["type"]) + &kind(&r["subtype"])
+            )
+        })
+        .collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
 }
 
 /// Runs git in `dir` (a test workspace), asserting it succeeds.

@@ -23,6 +23,8 @@ const GROUPS: &[&str] = &[
     "update_skip",
     "dismissable_overlay",
     "queued_input",
+    "agent_output",
+    "turn_closed",
     "turn_interrupted",
     "ended_error",
     "approval_question",

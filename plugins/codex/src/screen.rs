@@ -89,6 +89,27 @@ impl<'a> View<'a> {
         })
     }
 
+    /// A reply still streaming in: after the last message the user sent, the last block is the
+    /// model's (`• …`) and the line that closes a finished turn is not there yet.
+    fn reply_streaming(&self, composer: usize) -> Option<&'a Rule> {
+        let menus = self.book.menus();
+        let prompt = self.lines[..composer].iter().rposition(|l| {
+            self.first_in("composer", l).is_some() && !menus.is_option(l) && !l.starts_with("› /")
+        })?;
+        let turn = &self.lines[prompt + 1..composer];
+        if turn
+            .iter()
+            .any(|l| self.first_in("turn_closed", l).is_some())
+        {
+            return None;
+        }
+        let last = turn
+            .iter()
+            .rev()
+            .find(|l| l.chars().next().is_some_and(|c| !c.is_whitespace()))?;
+        self.first_in("agent_output", last)
+    }
+
     fn exit(&self) -> Option<LineMatch<'a>> {
         self.book.first_rule("exited", self.after_composer())
     }
@@ -378,6 +399,9 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
     if let Some((composer, rule)) = view.ready_composer() {
         if view.submitted_message_above(composer) {
             return verdict(ScreenState::Busy, "submitted_message");
+        }
+        if let Some(streaming) = view.reply_streaming(composer) {
+            return verdict(ScreenState::Busy, &streaming.label());
         }
         return verdict(ScreenState::Idle, &rule.label());
     }
