@@ -477,3 +477,175 @@ fn interrupt_ends_a_slow_streamed_turn_and_status_says_so() {
     );
     team.assert_no_egress();
 }
+
+/// Codex's retries off for the scripted endpoint (a user's `provider_options.config`), so an
+/// error ends the turn at once.
+const CODEX_NO_RETRIES: &str = "provider_options:\n  config:\n    model_providers.team_agent_gateway.request_max_retries: 0\n    model_providers.team_agent_gateway.stream_max_retries: 0\n";
+
+/// How many notices the leader's inbox holds that `agent`'s turn ended on a `class` error.
+fn api_error_notices(team: &RealTeam, agent: &str, class: &str) -> usize {
+    std::fs::read_to_string(team.env.workspace().join(".team/runtime/leader-inbox.log"))
+        .unwrap_or_default()
+        .matches(&format!(
+            "{agent}'s turn ended on a provider API error ({class})"
+        ))
+        .count()
+}
+
+#[test]
+fn api_errors_show_their_class_in_status_and_the_leader_is_told_once_per_episode() {
+    // The newest marker wins: a CLI may send the text of a failed turn again with the next one.
+    let scenario = Scenario::from_json(
+        &json!({"rules": [
+            {"when": {"user_contains": "ERR-OVERLOADED"}, "api": "anthropic",
+             "reply": [{"error": {"status": 529, "type": "overloaded_error", "message": "Overloaded"}}]},
+            {"when": {"user_contains": "ERR-OVERLOADED"}, "api": "responses",
+             "reply": [{"error": {"status": 503, "type": "server_is_overloaded", "message": "Overloaded"}}]},
+            {"when": {"user_contains": "ERR-RATE"},
+             "reply": [{"error": {"status": 429, "type": "rate_limit_error", "message": "slow down"}}]},
+            {"when": {"user_contains": "ERR-500"},
+             "reply": [{"error": {"status": 500, "type": "api_error", "message": "scripted failure"}}]}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(mut team) = RealTeam::new(
+        "api_errors_show_their_class_in_status_and_the_leader_is_told_once_per_episode",
+        scenario,
+        &[
+            Worker::codex("cx").with(CODEX_NO_RETRIES),
+            Worker::claude("cl"),
+        ],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    // Claude's retries off, as a user of a gateway might set them.
+    team.add_to_profile("anthropic", "CLAUDE_CODE_MAX_RETRIES=0\n");
+    team.up();
+    // What each CLI makes of each failure: Codex calls an HTTP 500 "high demand".
+    let expected = [
+        ("ERR-500", "other", "overloaded"),
+        ("ERR-RATE", "rate_limit", "rate_limit"),
+        ("ERR-OVERLOADED", "overloaded", "overloaded"),
+    ];
+    for (n, (marker, claude_class, codex_class)) in expected.into_iter().enumerate() {
+        for (agent, class) in [("cl", claude_class), ("cx", codex_class)] {
+            let before = api_error_notices(&team, agent, class);
+            team.send(agent, &format!("{marker} please, step {n}"), None);
+            let row = team.wait_agent(agent, 60, |a| {
+                a["activity"] == "api_error"
+                    && a["api_error"]["class"] == class
+                    && a["api_error"]["ended"] == true
+            });
+            assert!(row["api_error"]["since"].is_string(), "{row}");
+            assert!(
+                wait_until(20, || api_error_notices(&team, agent, class) == before + 1),
+                "the leader was not told of {agent}'s {class} error"
+            );
+        }
+    }
+    // Several ticks later, still one notice per episode.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(api_error_notices(&team, "cl", "other"), 1);
+    assert_eq!(api_error_notices(&team, "cl", "rate_limit"), 1);
+    assert_eq!(api_error_notices(&team, "cl", "overloaded"), 1);
+    assert_eq!(api_error_notices(&team, "cx", "rate_limit"), 1);
+    // Codex's 500 and 503 are both "overloaded", two episodes with a 429 between them.
+    assert_eq!(api_error_notices(&team, "cx", "overloaded"), 2);
+    let (_, status) = team.json(&["status"]);
+    let text = String::from_utf8_lossy(&team.command().arg("status").output().unwrap().stdout)
+        .into_owned();
+    assert!(
+        text.contains("api error: overloaded (the turn ended on it; send the task again)"),
+        "{text}\n{status}"
+    );
+    team.assert_no_egress();
+}
+
+#[test]
+fn a_silent_worker_is_reminded_once_then_its_task_is_recorded_unreported_with_its_last_words() {
+    // The silent workers never report; the late one reports once it is reminded.
+    let scenario = Scenario::from_json(
+        &json!({"rules": [
+            {"id": "late-report", "when": {"user_contains": "task t-late has no result yet"},
+             "reply": [{"mcp_tool": {"server": "team", "name": "report_result",
+                                     "input": {"status": "partial", "summary": "reported when reminded"}}}]},
+            {"id": "reported", "when": {"after_tool": "report_result"}, "reply": [{"text": "Reported."}]},
+            {"id": "reminded", "when": {"user_contains": "has no result yet"},
+             "reply": [{"text": "Still thinking about the silent task."}]},
+            {"id": "silent", "when": {"user_contains": "SILENT-TASK"},
+             "reply": [{"text": "I looked at it and stopped there."}]}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(mut team) = RealTeam::new(
+        "a_silent_worker_is_reminded_once_then_its_task_is_recorded_unreported_with_its_last_words",
+        scenario,
+        &[
+            Worker::codex("cx"),
+            Worker::claude("cl"),
+            Worker::codex("late"),
+        ],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.up();
+    for agent in ["cx", "cl"] {
+        team.send(
+            agent,
+            "SILENT-TASK: look at it.",
+            Some(&format!("t-{agent}")),
+        );
+    }
+    team.send("late", "SILENT-TASK: look at it, too.", Some("t-late"));
+    for agent in ["cx", "cl"] {
+        let (ok, waited) =
+            team.json(&["wait", "--task", &format!("t-{agent}"), "--timeout", "120"]);
+        assert!(
+            ok,
+            "{agent} never got a result: {waited}\n{}",
+            team.screens()
+        );
+        let envelope = &waited["envelope"];
+        assert_eq!(envelope["status"], "unreported", "{envelope}");
+        assert_eq!(envelope["agent_id"], agent);
+        // The worker's last words are the second turn's, after the reminder.
+        assert_eq!(
+            envelope["summary"],
+            format!(
+                "{agent} did not report; its last words: Still thinking about the silent task."
+            )
+        );
+    }
+    let (ok, waited) = team.json(&["wait", "--task", "t-late", "--timeout", "120"]);
+    assert!(ok, "{waited}");
+    assert_eq!(waited["envelope"]["status"], "partial");
+    assert_eq!(waited["envelope"]["summary"], "reported when reminded");
+    std::thread::sleep(std::time::Duration::from_secs(3)); // more ticks: nothing more happens
+    for agent in ["cx", "cl", "late"] {
+        let (_, inbox) = team.json(&["inbox", agent]);
+        let reminders = inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["sender"] == "team-agent" && m["recipient"] == agent)
+            .count();
+        assert_eq!(reminders, 1, "{agent} was reminded once: {inbox}");
+        let (_, results) = team.json(&["results", "--task", &format!("t-{agent}")]);
+        assert_eq!(results["results"].as_array().unwrap().len(), 1, "{results}");
+    }
+    let told = std::fs::read_to_string(team.env.workspace().join(".team/runtime/leader-inbox.log"))
+        .unwrap_or_default();
+    for agent in ["cx", "cl"] {
+        assert_eq!(
+            told.matches(&format!("Task t-{agent} reported unreported from {agent}"))
+                .count(),
+            1,
+            "{told}"
+        );
+    }
+    team.assert_no_egress();
+}

@@ -152,6 +152,9 @@ fn unreported(d: &Detectors<'_>, team: &TeamState) {
 call the team's report_result tool now (status success, blocked, failed or partial, with a summary). \
 If you are still working on it, go on and report when it is done."
                 );
+                // Taken before the reminder goes out: a fast CLI ends the turn it starts before
+                // the delivery returns.
+                let reminded_at = now_rfc3339();
                 if let Err(e) = messaging::send(
                     d.messenger,
                     SENDER,
@@ -176,7 +179,7 @@ If you are still working on it, go on and report when it is done."
                     Some(ReportWatch {
                         task_id: task.clone(),
                         turn_id: ended.id.clone(),
-                        reminded_at: now_rfc3339(),
+                        reminded_at,
                     }),
                 );
             }
@@ -247,7 +250,12 @@ fn api_errors(d: &Detectors<'_>, team: &TeamState) {
             .and_then(|e| e.get("ended"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let notified = agent.extra.contains_key("api_error_notified");
+        // An episode is named by its start; a new class or kind of error starts a new one.
+        let notified_of = agent
+            .extra
+            .get("api_error_notified")
+            .and_then(Value::as_str);
+        let notified = notified_of.is_some() && notified_of == since;
         let due = ended || age(since).is_some_and(|a| a >= API_ERROR_GRACE);
         match (agent.activity == Some(Activity::ApiError), since) {
             (true, Some(_)) if !notified && due => {
@@ -274,14 +282,9 @@ Check the provider's status or credentials; `team-agent peek {id}` shows its scr
                     )
                 };
                 tell_leader(d, &text);
-                set_flag(
-                    d.store,
-                    Some(&agent.id),
-                    "api_error_notified",
-                    json!(now_rfc3339()),
-                );
+                set_flag(d.store, Some(&agent.id), "api_error_notified", json!(since));
             }
-            (false, _) if notified => {
+            (false, _) if notified_of.is_some() => {
                 set_flag(d.store, Some(&agent.id), "api_error_notified", Value::Null)
             }
             _ => {}

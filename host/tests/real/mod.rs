@@ -220,6 +220,17 @@ impl RealTeam {
         }
     }
 
+    /// Adds `KEY=VALUE` lines to a profile (`openai` or `anthropic`), as a user would.
+    pub fn add_to_profile(&self, profile: &str, lines: &str) {
+        use std::io::Write;
+        let path = self
+            .env
+            .workspace()
+            .join(format!(".team/profiles/{profile}.env"));
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(lines.as_bytes()).unwrap();
+    }
+
     fn write_team(&self, workers: &[Worker]) {
         let team = self.env.workspace().join("team");
         std::fs::create_dir_all(team.join("agents")).unwrap();

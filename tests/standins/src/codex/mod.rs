@@ -237,6 +237,7 @@ impl Ui {
         for line in reply {
             self.history.push(format!("• {line}"));
         }
+        self.history.push(worked_for(Duration::ZERO));
         self.history.push(String::new());
     }
 
@@ -311,12 +312,14 @@ impl Ui {
             let line = format!("◦ Working ({}s • esc to interrupt)", elapsed.as_secs());
             screen::draw(&self.frame(Some(line)));
         };
+        let started = std::time::Instant::now();
         match turn::work(term, message, &mut draw_busy) {
             TurnEnd::Answered(reply) => {
                 rollout.task_complete(&reply);
                 for line in &reply {
                     self.history.push(format!("• {line}"));
                 }
+                self.history.push(worked_for(started.elapsed()));
             }
             TurnEnd::Interrupted => {
                 rollout.turn_aborted();
@@ -327,4 +330,20 @@ impl Ui {
         }
         self.history.push(String::new());
     }
+}
+
+/// The line Codex 0.169.0 closes every finished turn with: `Worked for 3s • 14:05`.
+fn worked_for(took: Duration) -> String {
+    let took = match took.as_secs() {
+        0 => "<1s".to_string(),
+        s => format!("{s}s"),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() % 86_400);
+    format!(
+        "  Worked for {took} • {:02}:{:02}",
+        now / 3600,
+        now % 3600 / 60
+    )
 }
