@@ -649,3 +649,48 @@ fn a_silent_worker_is_reminded_once_then_its_task_is_recorded_unreported_with_it
     }
     team.assert_no_egress();
 }
+
+#[test]
+fn on_a_fresh_home_a_codex_profile_key_logs_codex_in_and_up_works() {
+    let Some(mut team) = RealTeam::new(
+        "on_a_fresh_home_a_codex_profile_key_logs_codex_in_and_up_works",
+        reporting_scenario(),
+        // Codex's network switches in the agent's definition, not in a ~/.codex that a fresh
+        // machine does not have.
+        &[Worker::codex("cx").with(
+            "provider_options:\n  config:\n    check_for_update_on_startup: false\n    analytics.enabled: false\n    features.plugins: false\n",
+        )],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    let codex_home = team.env.home().join(".codex");
+    std::fs::remove_dir_all(&codex_home).unwrap();
+    team.up();
+    assert!(
+        codex_home.join("auth.json").is_file(),
+        "the login pre-step logged Codex in under the fresh HOME"
+    );
+    let logins: Vec<_> = team
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "agent.pre_step")
+        .collect();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert_eq!(logins[0]["ok"], true);
+    team.send("cx", "REPORT-BACK from a fresh machine", Some("t-fresh"));
+    let (ok, waited) = team.json(&["wait", "--task", "t-fresh", "--timeout", "90"]);
+    assert!(ok, "{waited}\n{}", team.screens());
+    // A second start finds the login and does not log in again.
+    let (ok, _) = team.json(&["shutdown"]);
+    assert!(ok);
+    let (ok, restarted) = team.json(&["restart"]);
+    assert!(ok, "{restarted}");
+    let logins = team
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "agent.pre_step")
+        .count();
+    assert_eq!(logins, 1, "the login ran once");
+    team.assert_no_egress();
+}
