@@ -694,3 +694,236 @@ fn on_a_fresh_home_a_codex_profile_key_logs_codex_in_and_up_works() {
     assert_eq!(logins, 1, "the login ran once");
     team.assert_no_egress();
 }
+
+/// The leader's model starts the team, looks at it and gives each worker a task; the workers
+/// report; the leader's model notes each result it is given (a result may reach it while its
+/// turn still runs: Codex takes input typed then as part of the turn).
+fn leading_scenario() -> Scenario {
+    let send = |to: &str| {
+        json!({"mcp_tool": {"server": "team", "name": "send_message",
+               "input": {"to": to, "content": format!("REPORT-BACK for lt-{to}"), "task_id": format!("lt-{to}")}}})
+    };
+    Scenario::from_json(
+        &json!({"rules": [
+            {"id": "lead", "when": {"user_contains": "LEAD-THE-TEAM"},
+             "reply": [{"text": "Starting the team."},
+                       {"mcp_tool": {"server": "team", "name": "start_team",
+                                     "input": {"definition": "team", "approved": true}}}]},
+            {"id": "look", "when": {"after_tool": "start_team"},
+             "reply": [{"mcp_tool": {"server": "team", "name": "get_team_status", "input": {}}}]},
+            {"id": "send-cx", "when": {"after_tool": "get_team_status"}, "reply": [send("cx")]},
+            {"id": "send-cl", "when": {"after_tool": "send_message"}, "times": 1, "reply": [send("cl")]},
+            {"id": "at-work", "when": {"after_tool": "send_message"},
+             "reply": [{"text": "The team is at work."}]},
+            {"id": "noted", "when": {"user_contains": "reported success"},
+             "reply": [{"text": "Noted the result."}]},
+            {"id": "task", "when": {"user_contains": "REPORT-BACK"},
+             "reply": [{"mcp_tool": {"server": "team", "name": "report_result",
+                                     "input": {"status": "success", "summary": "the worker did it"}}}]},
+            {"id": "reported", "when": {"after_tool": "report_result"}, "reply": [{"text": "Reported."}]}
+        ]})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// The user messages of the leader's own transcript that carry `needle`.
+fn leader_transcript_messages(team: &RealTeam, provider: &str, needle: &str) -> usize {
+    let home = team.env.home();
+    let dir = match provider {
+        "claude" => home.join(".claude/projects"),
+        _ => home.join(".codex/sessions"),
+    };
+    let mut files = Vec::new();
+    let mut dirs = vec![dir];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                files.push(path);
+            }
+        }
+    }
+    let user_texts = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|r| {
+                let user = match provider {
+                    "claude" => r["type"] == "user" && r["message"]["role"] == "user",
+                    _ => {
+                        r["type"] == "response_item"
+                            && r["payload"]["type"] == "message"
+                            && r["payload"]["role"] == "user"
+                    }
+                };
+                user.then(|| r.to_string())
+            })
+            .collect()
+    };
+    // The leader's session is the one its operator started with LEAD-THE-TEAM.
+    files
+        .iter()
+        .map(|f| user_texts(f))
+        .find(|texts| texts.iter().any(|t| t.contains("LEAD-THE-TEAM")))
+        .map_or(0, |texts| {
+            texts.iter().filter(|t| t.contains(needle)).count()
+        })
+}
+
+fn a_real_leader_runs_the_team_through_its_mcp_tools(provider: &str, test: &str) {
+    let Some(mut team) = RealTeam::new(
+        test,
+        leading_scenario(),
+        &[Worker::codex("cx"), Worker::claude("cl")],
+    ) else {
+        return;
+    };
+    team.expect_egress(CODEX_ANNOUNCEMENT);
+    team.trust_workspace();
+    // The team is started from the leader's MCP server, whose environment the leader's CLI
+    // chooses: the profiles carry the proxy trap, as a user behind a proxy would set them.
+    let trap = team.model.url();
+    for profile in ["openai", "anthropic"] {
+        team.add_to_profile(
+            profile,
+            &format!("HTTPS_PROXY={trap}\nHTTP_PROXY={trap}\nNO_PROXY=127.0.0.1,localhost\n"),
+        );
+    }
+    let leader = team.launch_leader(provider);
+    assert!(
+        wait_until(60, || leader.ready(&team, provider)),
+        "the leader never came up:\n{}",
+        leader.screen()
+    );
+    leader.say("LEAD-THE-TEAM: start the team in ./team and give each worker a task.");
+    assert!(
+        wait_until(120, || team.json(&["status"]).1["running"] == true),
+        "the leader's start_team never started the team\n--- leader:\n{}",
+        leader.screen()
+    );
+    for task in ["lt-cx", "lt-cl"] {
+        let (ok, waited) = team.json(&["wait", "--task", task, "--timeout", "120"]);
+        assert!(
+            ok,
+            "no result for {task}: {waited}\n{}\n--- leader:\n{}",
+            team.screens(),
+            leader.screen()
+        );
+    }
+    // The leader's own tools ran: it looked at the team before sending the tasks.
+    assert!(
+        team.wait_request(60, |r| r.rule_id() == Some("send-cx")),
+        "the leader never got the team's status back: {:?}\n--- leader:\n{}",
+        team.model
+            .main_requests()
+            .iter()
+            .map(|r| (
+                r.rule_id().map(str::to_string),
+                r.newest_user_text().chars().take(60).collect::<String>()
+            ))
+            .collect::<Vec<_>>(),
+        leader.screen()
+    );
+    let status = team.status();
+    assert_eq!(status["leader"]["provider"], provider, "{status}");
+    // Each result reached the leader's own conversation once, as a user message.
+    for task in ["lt-cx", "lt-cl"] {
+        let needle = format!("Task {task} reported success");
+        assert!(
+            wait_until(60, || leader_transcript_messages(&team, provider, &needle)
+                >= 1),
+            "{task}'s result never reached the leader's transcript\n--- leader:\n{}\n--- leader events:\n{}",
+            leader.screen(),
+            team.events()
+                .iter()
+                .filter(|e| e.to_string().contains("leader"))
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    for task in ["lt-cx", "lt-cl"] {
+        let needle = format!("Task {task} reported success");
+        assert_eq!(
+            leader_transcript_messages(&team, provider, &needle),
+            1,
+            "{task}: one user message\n--- leader:\n{}",
+            leader.screen()
+        );
+    }
+    team.assert_no_egress();
+}
+
+#[test]
+fn a_real_claude_leader_runs_the_team_through_its_mcp_tools_and_gets_each_result_once() {
+    a_real_leader_runs_the_team_through_its_mcp_tools(
+        "claude",
+        "a_real_claude_leader_runs_the_team_through_its_mcp_tools_and_gets_each_result_once",
+    );
+}
+
+#[test]
+fn a_real_codex_leader_runs_the_team_through_its_mcp_tools_and_gets_each_result_once() {
+    a_real_leader_runs_the_team_through_its_mcp_tools(
+        "codex",
+        "a_real_codex_leader_runs_the_team_through_its_mcp_tools_and_gets_each_result_once",
+    );
+}
+
+#[test]
+fn a_real_leader_cli_in_api_errors_is_seen_in_status() {
+    let scenario = Scenario::from_json(
+        &json!({"rules": [{"when": {"user_contains": "LEADER-ERR"},
+            "reply": [{"error": {"status": 529, "type": "overloaded_error", "message": "Overloaded"}}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(team) = RealTeam::new(
+        "a_real_leader_cli_in_api_errors_is_seen_in_status",
+        scenario,
+        &[Worker::claude("cl")],
+    ) else {
+        return;
+    };
+    team.trust_workspace();
+    team.up();
+    let leader = team.launch_leader("claude");
+    assert!(
+        wait_until(60, || leader.ready(&team, "claude")),
+        "the leader never came up:\n{}",
+        leader.screen()
+    );
+    let (ok, bound) = team.json(&[
+        "attach-leader",
+        "--pane",
+        &leader.pane(),
+        "--socket",
+        leader.socket.to_str().unwrap(),
+        "--provider",
+        "claude",
+    ]);
+    assert!(ok, "{bound}");
+    leader.say("LEADER-ERR: what now?");
+    let mut status = serde_json::Value::Null;
+    assert!(
+        wait_until(30, || {
+            status = team.status();
+            status["leader"]["api_error"]["class"] == "overloaded"
+        }),
+        "the leader's API error never showed in status: {}\n--- leader:\n{}",
+        status["leader"],
+        leader.screen()
+    );
+    assert!(
+        team.events()
+            .iter()
+            .any(|e| e["event"] == "leader.api_error" && e["class"] == "overloaded"),
+        "no leader.api_error event"
+    );
+    team.assert_no_egress();
+}

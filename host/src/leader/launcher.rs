@@ -309,8 +309,40 @@ fn leader_mcp_server(workspace: &Workspace, provider: &str) -> anyhow::Result<Mc
             env.insert(var.into(), value);
         }
     }
+    // The commands the leader's tools run (a team's `up` among them) get the operator's
+    // environment, not the few variables Codex hands its MCP servers: workers started from a
+    // Codex leader would otherwise miss the operator's proxy, PATH entries and CLI switches.
+    let file = leader_environment(workspace, &env)?;
+    env.insert(
+        crate::mcp::LEADER_ENV_VAR.to_string(),
+        file.to_string_lossy().into_owned(),
+    );
     let file = workspace.runtime_dir().join("mcp").join("leader.json");
     Ok(write_mcp_server(workspace, file, env).map_err(UserError::new)?)
+}
+
+/// Writes the leader's environment (the operator's, as this process has it, with the leader's
+/// own variables `own`) to a private file `.team/runtime/mcp/leader-env.json` for the leader's
+/// MCP server.
+fn leader_environment(
+    workspace: &Workspace,
+    own: &BTreeMap<String, String>,
+) -> anyhow::Result<PathBuf> {
+    let mut set: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !NOT_FOR_THE_LEADER.contains(&k.as_str()))
+        .collect();
+    set.extend(own.clone());
+    let dir = workspace.runtime_dir().join("mcp");
+    workspace::private_dir(&dir)?;
+    let file = dir.join("leader-env.json");
+    let env = WorkerEnv {
+        set,
+        unset: Vec::new(),
+    };
+    crate::state::write_atomically(&file, &serde_json::to_vec(&env)?, 0o600)
+        .map_err(|e| UserError::new(format!("cannot write {}: {e}", file.display())))?;
+    Ok(file)
 }
 
 /// How to lead a team with team-agent: the text the leader's CLI gets as instructions and

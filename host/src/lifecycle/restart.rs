@@ -259,7 +259,7 @@ pub fn restart(
         .map(|(pane_id, socket)| LeaderBinding {
             pane_id,
             socket,
-            provider: Some(spec.spec.leader.provider.clone()),
+            provider: Some(super::up::leader_provider(&spec)),
             bound_at: now_rfc3339(),
             extra: Default::default(),
         })

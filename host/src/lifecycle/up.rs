@@ -206,13 +206,7 @@ pub fn up(
         .map(|(pane_id, socket)| LeaderBinding {
             pane_id,
             socket,
-            // A leader started by `team-agent PROVIDER` knows its provider better than the spec.
-            provider: Some(
-                std::env::var("TEAM_AGENT_LEADER_PROVIDER")
-                    .ok()
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| spec.spec.leader.provider.clone()),
-            ),
+            provider: Some(leader_provider(&spec)),
             bound_at: now_rfc3339(),
             extra: Default::default(),
         });
@@ -395,4 +389,13 @@ set -g exit-empty on\n";
     crate::state::write_atomically(&path, config.as_bytes(), 0o600)
         .map_err(|e| LifecycleError::spawn(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
+}
+
+/// The provider of the pane that starts the team: a leader started by `team-agent PROVIDER`
+/// knows its provider better than the spec does.
+pub(super) fn leader_provider(spec: &LoadedSpec) -> String {
+    std::env::var("TEAM_AGENT_LEADER_PROVIDER")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| spec.spec.leader.provider.clone())
 }

@@ -125,11 +125,18 @@ impl TeamServer {
         Ok(json!({"ok": true, "messages": outcomes}))
     }
 
-    /// Runs `team-agent --json --workspace WS ARGS…` as the leader's pane; its JSON answer.
+    /// Runs `team-agent --json --workspace WS ARGS…` as the leader's pane, in the leader's own
+    /// environment when the launcher recorded it; its JSON answer.
     fn run_cli(&self, args: &[String]) -> Result<Value, ToolError> {
         let exe = std::env::current_exe()
             .map_err(|e| ToolError(format!("cannot find the team-agent binary: {e}")))?;
         let mut cmd = std::process::Command::new(exe);
+        if let Some(env) = std::env::var_os(LEADER_ENV_VAR)
+            .and_then(|file| std::fs::read(file).ok())
+            .and_then(|bytes| serde_json::from_slice::<crate::lifecycle::WorkerEnv>(&bytes).ok())
+        {
+            cmd.env_clear().envs(&env.set);
+        }
         cmd.arg("--json")
             .arg("--workspace")
             .arg(self.workspace.root())
@@ -391,6 +398,9 @@ fn tools() -> Vec<Tool> {
         ),
     ]
 }
+
+/// The variable that names the file holding the leader's environment (written by the launcher).
+pub const LEADER_ENV_VAR: &str = "TEAM_AGENT_LEADER_ENV_FILE";
 
 /// The leader's tools: talk to workers and run the team.
 fn leader_tools() -> Vec<Tool> {

@@ -345,7 +345,9 @@ pub fn deliver_to_leader(
         server: &server,
         pane_id: &binding.pane_id,
         provider: provider.as_ref(),
-        check_ready: false,
+        // A leader CLI mid-turn loses what is pasted into it (Claude Code dropped a result pasted
+        // while it ran a tool): with its provider known, the message waits for it to take input.
+        check_ready: provider.is_some(),
     };
     let (claimed, outcome) = match super::claim_and_paste(messenger, &pane, message)? {
         super::Pasted::Taken(status) => return Ok(status),

@@ -453,6 +453,142 @@ impl RealTeam {
     }
 }
 
+/// A leader CLI started by `team-agent claude|codex`, in its own tmux session.
+pub struct Leader {
+    pub socket: PathBuf,
+    pub session: String,
+}
+
+impl Leader {
+    /// Whether the leader's CLI is up and takes input, as its own provider plugin judges it.
+    pub fn ready(&self, team: &RealTeam, provider: &str) -> bool {
+        use std::io::Write;
+        let mut child = team
+            .command()
+            .args(["plugins", "probe", provider, "--screen", "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(self.screen().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        verdict["startup"]["decision"] == "ready"
+    }
+
+    /// Its pane's screen now.
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["capture-pane", "-p", "-t", &format!("={}:", self.session)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Its pane's id.
+    pub fn pane(&self) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args([
+                "display",
+                "-p",
+                "-t",
+                &format!("={}:", self.session),
+                "#{pane_id}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Types `text` and presses Enter, as the operator would.
+    pub fn say(&self, text: &str) {
+        let target = format!("={}:", self.session);
+        for keys in [&["-l", text][..], &["Enter"][..]] {
+            let ok = Command::new("tmux")
+                .arg("-S")
+                .arg(&self.socket)
+                .args(["send-keys", "-t", &target])
+                .args(keys)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "keys reached the leader");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl RealTeam {
+    /// Trusts the workspace for both CLIs in the user's configuration (the leader's own dialogs
+    /// are the operator's, and no test is about them).
+    pub fn trust_workspace(&self) {
+        let ws = self.env.workspace();
+        let ws = ws.to_string_lossy();
+        std::fs::write(
+            self.env.home().join(".claude.json"),
+            serde_json::json!({"hasCompletedOnboarding": true,
+                               "projects": {ws.as_ref(): {"hasTrustDialogAccepted": true}}})
+            .to_string(),
+        )
+        .unwrap();
+        let config = self.env.home().join(".codex/config.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        text.push_str(&format!(
+            "\n[projects.\"{ws}\"]\ntrust_level = \"trusted\"\n"
+        ));
+        std::fs::write(config, text).unwrap();
+    }
+
+    /// `team-agent PROVIDER` from outside tmux, with the operator's own credentials for the
+    /// scripted model in the environment (Claude: a bearer token; Codex: a provider of its own in
+    /// `~/.codex/config.toml`), and the session it started.
+    pub fn launch_leader(&self, provider: &str) -> Leader {
+        let url = self.model.url();
+        let mut cmd = self.command();
+        match provider {
+            "claude" => {
+                cmd.env("ANTHROPIC_BASE_URL", &url)
+                    .env("ANTHROPIC_AUTH_TOKEN", "sk-ant-offline-leader")
+                    .env("CLAUDE_CODE_MAX_RETRIES", "0");
+            }
+            _ => {
+                let config = self.env.home().join(".codex/config.toml");
+                let text = std::fs::read_to_string(&config).unwrap_or_default();
+                std::fs::write(
+                    &config,
+                    format!(
+                        "model = \"fake-model\"\nmodel_provider = \"scripted\"\n{text}\n[model_providers.scripted]\nname = \"scripted\"\nbase_url = \"{url}/v1\"\nenv_key = \"SCRIPTED_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n"
+                    ),
+                )
+                .unwrap();
+                cmd.env("SCRIPTED_KEY", "sk-offline-leader");
+            }
+        }
+        let out = cmd
+            .args(["--json", provider])
+            .output()
+            .expect("the launcher runs");
+        let launched = json(&out);
+        assert!(
+            out.status.success() && launched["started"] == true,
+            "{launched}"
+        );
+        Leader {
+            socket: PathBuf::from(launched["tmux_socket"].as_str().unwrap()),
+            session: launched["session"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
 /// The types of the last records of an agent's transcript (for failure messages).
 fn transcript_end(agent: &Value) -> String {
     let Some(path) = agent["transcript_path"].as_str() else {
