@@ -16,7 +16,7 @@ Plugin authors never use this module: [`export_provider!`](crate::export_provide
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
-use abi_stable::{StableAbi, declare_root_module_statics, package_version_strings};
+use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 /// The version of this API a plugin was built against. A host accepts plugins whose API version
 /// it supports (today: exactly this one) and refuses others with both versions named.
@@ -141,8 +141,8 @@ pub const ROOT_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 
 #[cfg(test)]
 mod tests {
-    use abi_stable::StableAbi;
     use abi_stable::type_layout::TLData;
+    use abi_stable::StableAbi;
 
     /// The field names of the prefix type behind a `…Ref` type.
     fn field_names(reference: &'static abi_stable::type_layout::TypeLayout) -> Vec<String> {

@@ -10,12 +10,12 @@ use std::sync::Once;
 use abi_stable::library::{LibHeader, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RErr, RNone, ROk, RSome, RStr, RString};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::ffi::{
-    DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot, PluginRootRef,
-    ProviderTable, extension,
+    extension, DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot,
+    PluginRootRef, ProviderTable,
 };
 use crate::sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
 

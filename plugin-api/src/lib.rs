@@ -171,6 +171,6 @@ pub use sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, Pro
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{Instance, call_loader, display_root, lib_header, provider_root};
+    pub use crate::glue::{call_loader, display_root, lib_header, provider_root, Instance};
     pub use abi_stable::library::{LibHeader, RootModuleResult};
 }

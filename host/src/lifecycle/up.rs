@@ -206,7 +206,7 @@ pub fn up(
         .map(|(pane_id, socket)| LeaderBinding {
             pane_id,
             socket,
-            provider: Some(leader_provider(&spec)),
+            provider: Some(leader_provider(spec)),
             bound_at: now_rfc3339(),
             extra: Default::default(),
         });

@@ -316,7 +316,7 @@ pub(super) enum Pasted {
     Taken(MessageStatus),
     /// This process claimed it and pasted; the message as claimed, and how the paste went.
     Tried {
-        claimed: Message,
+        claimed: Box<Message>,
         outcome: Result<Delivery, String>,
     },
 }
@@ -354,7 +354,10 @@ pub(super) fn claim_and_paste(
     );
     let outcome = deliver::paste_and_submit(pane, &text, &claimed.message_id);
     drop(lock);
-    Ok(Pasted::Tried { claimed, outcome })
+    Ok(Pasted::Tried {
+        claimed: Box::new(claimed),
+        outcome,
+    })
 }
 
 /// The first successful delivery to a worker marks it as given work (restart then refuses to

@@ -3,11 +3,11 @@
 use std::fmt;
 
 use abi_stable::std_types::{RResult, RStr, RString};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
-use crate::ffi::{DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef, extension};
+use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,

@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
 
-use crate::ffi::{FfiPluginKind, PLUGIN_API_VERSION, PluginRootRef};
+use crate::ffi::{FfiPluginKind, PluginRootRef, PLUGIN_API_VERSION};
 use crate::loader::PluginStatus;
 use crate::sdk::{PluginInfo, PluginKind};
 

@@ -17,8 +17,8 @@ mod discover;
 mod load;
 
 pub use client::{CallError, DisplayClient, FaultPolicy, ProviderClient};
-pub use discover::{Candidate, SearchDir, discover, is_plugin_file_name};
-pub use load::{LoadError, LoadedPlugin, load};
+pub use discover::{discover, is_plugin_file_name, Candidate, SearchDir};
+pub use load::{load, LoadError, LoadedPlugin};
 
 use serde::{Deserialize, Serialize};
 

@@ -28,7 +28,7 @@ pub fn summary(book: &RuleBook, tail: &str) -> TurnSummary {
                 assistant_text: text_at(&r, "/payload/last_agent_message").map(str::to_string),
             })
         })
-        .last();
+        .next_back();
     TurnSummary {
         state: verdict.value,
         rule: verdict.rule,
