@@ -12,7 +12,7 @@ with `Enter`, which works in the numbered menus and in the lists without numbers
 
 use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Verdict};
 use team_agent_provider_kit::{
-    MenuOption, Rule, RuleBook, chosen_option, command_allowed, option_matching,
+    MenuOption, Rule, RuleBook, chosen_option, command_option, option_matching,
 };
 
 use crate::screen::{Approval, View};
@@ -34,7 +34,14 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             tools,
             commands,
         } => match &approval.command {
-            Some(command) => allowed_command_option(book, &approval, command, commands),
+            Some(command) => command_option(
+                book,
+                &approval.menu,
+                &approval.prompt,
+                command,
+                commands,
+                "Claude Code",
+            ),
             None => allowed_tool_option(book, &approval, server, tools),
         },
         ApprovalPolicy::Choose { choice } => chosen_option(book, &approval.menu, choice),
@@ -59,24 +66,6 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             &rule,
         ),
     }
-}
-
-/// The option that approves `command` once, when one of `patterns` allows it.
-fn allowed_command_option<'m>(
-    book: &RuleBook,
-    approval: &'m Approval<'_>,
-    command: &[String],
-    patterns: &[String],
-) -> Result<&'m MenuOption, String> {
-    let lines: Vec<&str> = command.iter().map(String::as_str).collect();
-    if !command_allowed(patterns, &lines) {
-        return Err(format!(
-            "Claude Code asks to run `{}`, which no auto_approve pattern of this worker allows",
-            lines.join(" ")
-        ));
-    }
-    option_matching(book, &approval.menu, "approve_once")
-        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
 }
 
 /// The option that approves a call to one of `tools` of the MCP server `server`, or why the

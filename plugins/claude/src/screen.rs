@@ -10,8 +10,8 @@ The texts are rules of the book; this module owns the shapes: what must be where
 to be the active one.
 */
 
-use team_agent_plugin_api::{ApiErrorClass, ScreenState, StartupDecision, Verdict};
-use team_agent_provider_kit::{LineMatch, Menu, Rule, RuleBook};
+use team_agent_plugin_api::{ScreenState, StartupDecision, Verdict};
+use team_agent_provider_kit::{LineMatch, Menu, Rule, RuleBook, class_of};
 
 /// A capture as the rules see it.
 pub struct View<'a> {
@@ -386,26 +386,18 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
     }
     if let Some((status, error)) = view.live_status() {
         return match error {
-            Some(error) => {
-                let class = team_agent_provider_kit::api_error_class(
-                    error.rule.class().unwrap_or_default(),
-                )
-                .unwrap_or(ApiErrorClass::Other);
-                verdict(
-                    ScreenState::ApiError {
-                        class,
-                        ended: false,
-                    },
-                    &error.rule.label(),
-                )
-            }
+            Some(error) => verdict(
+                ScreenState::ApiError {
+                    class: class_of(error.rule),
+                    ended: false,
+                },
+                &error.rule.label(),
+            ),
             None => verdict(ScreenState::Busy, &status.label()),
         };
     }
     if let Some(error) = view.ended_error() {
-        let class =
-            team_agent_provider_kit::api_error_class(error.rule.class().unwrap_or_default())
-                .unwrap_or(ApiErrorClass::Other);
+        let class = class_of(error.rule);
         return verdict(
             ScreenState::ApiError { class, ended: true },
             &error.rule.label(),

@@ -11,7 +11,7 @@ highlighted option with `Up`/`Down` and confirm with `Enter`; digits are not use
 
 use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Verdict};
 use team_agent_provider_kit::{
-    MenuOption, RuleBook, chosen_option, command_allowed, option_matching,
+    MenuOption, RuleBook, chosen_option, command_option, option_matching,
 };
 
 use crate::screen::{Approval, View};
@@ -35,7 +35,14 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             commands,
         } => {
             let allowed = match &approval.command {
-                Some(command) => allowed_command_option(book, &approval, command, commands),
+                Some(command) => command_option(
+                    book,
+                    &approval.menu,
+                    &approval.prompt,
+                    command,
+                    commands,
+                    "Codex",
+                ),
                 None => allowed_tool_option(book, &approval, server, tools),
             };
             match allowed {
@@ -64,24 +71,6 @@ pub fn answer(book: &RuleBook, request: &ApprovalRequest) -> Verdict<ApprovalDec
             &rule,
         ),
     }
-}
-
-/// The option that approves `command` once, when one of `patterns` allows it.
-fn allowed_command_option<'m>(
-    book: &RuleBook,
-    approval: &'m Approval<'_>,
-    command: &[String],
-    patterns: &[String],
-) -> Result<&'m MenuOption, String> {
-    let lines: Vec<&str> = command.iter().map(String::as_str).collect();
-    if !command_allowed(patterns, &lines) {
-        return Err(format!(
-            "Codex asks to run `{}`, which no auto_approve pattern of this worker allows",
-            lines.join(" ")
-        ));
-    }
-    option_matching(book, &approval.menu, "approve_once")
-        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
 }
 
 /// The option that approves a call to one of `tools` of the MCP server `server`, or why the

@@ -9,7 +9,7 @@ shapes: what must be below what for an element to be the active one.
 */
 
 use team_agent_plugin_api::{ApiErrorClass, ScreenState, StartupDecision, Verdict};
-use team_agent_provider_kit::{LineMatch, Menu, Rule, RuleBook};
+use team_agent_provider_kit::{LineMatch, Menu, Rule, RuleBook, class_of};
 
 /// A capture as the rules see it.
 pub struct View<'a> {
@@ -241,13 +241,7 @@ impl<'a> View<'a> {
                 .book
                 .first_rule("api_error", std::slice::from_ref(line))
             {
-                Some(error) => (
-                    team_agent_provider_kit::api_error_class(
-                        error.rule.class().unwrap_or_default(),
-                    )
-                    .unwrap_or(ApiErrorClass::Other),
-                    error.rule,
-                ),
+                Some(error) => (class_of(error.rule), error.rule),
                 None => (ApiErrorClass::Other, ended),
             },
         )
@@ -360,19 +354,13 @@ pub fn classify(book: &RuleBook, capture: &str) -> Verdict<ScreenState> {
     }
     if let Some((status, error)) = view.live_status() {
         return match error {
-            Some(error) => {
-                let class = team_agent_provider_kit::api_error_class(
-                    error.rule.class().unwrap_or_default(),
-                )
-                .unwrap_or(ApiErrorClass::Other);
-                verdict(
-                    ScreenState::ApiError {
-                        class,
-                        ended: false,
-                    },
-                    &error.rule.label(),
-                )
-            }
+            Some(error) => verdict(
+                ScreenState::ApiError {
+                    class: class_of(error.rule),
+                    ended: false,
+                },
+                &error.rule.label(),
+            ),
             None => verdict(ScreenState::Busy, &status.rule.label()),
         };
     }

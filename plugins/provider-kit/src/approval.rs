@@ -40,6 +40,27 @@ pub fn chosen_option<'m>(
         .ok_or_else(|| format!("no option of the prompt reads as '{choice}'"))
 }
 
+/// The option that approves `command` once, when one of `patterns` allows it; otherwise why
+/// not (naming the command, for the leader). `cli` names the CLI in that reason.
+pub fn command_option<'m>(
+    book: &RuleBook,
+    menu: &'m Menu,
+    prompt: &str,
+    command: &[String],
+    patterns: &[String],
+    cli: &str,
+) -> Result<&'m MenuOption, String> {
+    let lines: Vec<&str> = command.iter().map(String::as_str).collect();
+    if !command_allowed(patterns, &lines) {
+        return Err(format!(
+            "{cli} asks to run `{}`, which no auto_approve pattern of this worker allows",
+            lines.join(" ")
+        ));
+    }
+    option_matching(book, menu, "approve_once")
+        .ok_or_else(|| format!("no option of \"{prompt}\" reads as an approval"))
+}
+
 /// Whether the command shown on `lines` is one `patterns` allow. A pattern matches the whole
 /// command; `*` stands for any run of characters on one line. A command drawn on several lines
 /// may be one wrapped line or several commands, so it is allowed only when it is allowed read

@@ -9,7 +9,7 @@ breaks one of these is refused (see [`crate::load_rules`]) rather than trusted.
 
 use team_agent_plugin_api::{ApiErrorClass, TurnState};
 
-use crate::rules::RuleBook;
+use crate::rules::{Rule, RuleBook};
 
 /// Every group of `groups` has a rule, every `api_error` rule names a class and every `turn` rule
 /// a state the plugin API knows, and every rule of the `explained` groups has a `reason` for the
@@ -45,6 +45,11 @@ pub fn check_book(book: &RuleBook, groups: &[&str], explained: &[&str]) -> Resul
         }
     }
     Ok(())
+}
+
+/// The class an `api_error` rule gives (`other` for a rule whose class is not known).
+pub fn class_of(rule: &Rule) -> ApiErrorClass {
+    api_error_class(rule.class().unwrap_or_default()).unwrap_or(ApiErrorClass::Other)
 }
 
 /// The API error class a rule names (the plugin API's wire name).

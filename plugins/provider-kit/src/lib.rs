@@ -56,8 +56,8 @@ pub mod screen;
 pub mod transcript;
 pub mod user;
 
-pub use approval::{chosen_option, command_allowed, option_matching};
-pub use checks::{api_error_class, check_book, turn_state};
+pub use approval::{chosen_option, command_allowed, command_option, option_matching};
+pub use checks::{api_error_class, check_book, class_of, turn_state};
 pub use menu::{Menu, MenuOption, MenuReader};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
 pub use screen::{Screen, ScreenSettings, strip_ansi};
