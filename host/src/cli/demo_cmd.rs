@@ -58,11 +58,11 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
                     .join("\n"),
             )
         })?;
-    println!(
+    out!(
         "team-agent demo: three scripted workers in {}",
         workspace.root().display()
     );
-    let progress = |line: &str| println!("  {line}");
+    let progress = |line: &str| out!("  {line}");
     let ctx = Context::new(&workspace, &registry, &progress);
     let options = lifecycle::UpOptions {
         definition: team_dir.clone(),
@@ -72,7 +72,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
         display: Some("none".into()),
     };
     let up = lifecycle::up(&ctx, &spec, &options).map_err(super::lifecycle_cmd::user_error)?;
-    println!(
+    out!(
         "team up in {:.2}s (tmux session {}); giving each worker a task…",
         started.elapsed().as_secs_f64(),
         up.session_name
@@ -93,7 +93,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
             true,
         )
         .map_err(|e| UserError::new(e.to_string()))?;
-        println!("  sent {task} to {id}: {}", sent[0].status);
+        out!("  sent {task} to {id}: {}", sent[0].status);
     }
     let team = messenger
         .team()
@@ -111,7 +111,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
                 .latest_result(&team.name, &task)
                 .map_err(|e| UserError::new(e.to_string()))?
             {
-                println!(
+                out!(
                     "  result from {} on {}: {} — {}",
                     row.agent_id,
                     task,
@@ -125,7 +125,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
     }
     let status = lifecycle::status(&ctx, None, &Default::default())
         .map_err(super::lifecycle_cmd::user_error)?;
-    println!(
+    out!(
         "
   AGENT    ROLE         TASK     RESULT    SESSION"
     );
@@ -142,11 +142,11 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
             .find(|a| a.id == *id)
             .and_then(|a| a.session_id.clone())
             .unwrap_or_default();
-        println!("  {id:<8} {role:<12} {task:<8} {result:<9} {session}");
+        out!("  {id:<8} {role:<12} {task:<8} {result:<9} {session}");
     }
     let ok = reported.len() == WORKERS.len() && reported.iter().all(|r| r.status == "success");
     if keep {
-        println!(
+        out!(
             "\nkept running. look: tmux -S {} attach -t {}\nthen: team-agent --workspace {} status | shutdown",
             up.tmux_socket.display(),
             up.session_name,
@@ -155,7 +155,7 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
     } else {
         lifecycle::shutdown(&ctx).map_err(super::lifecycle_cmd::user_error)?;
         let _ = std::fs::remove_dir_all(&root);
-        println!(
+        out!(
             "\nteam shut down, no process left; the temporary workspace is removed (`team-agent demo --keep` keeps it)"
         );
     }

@@ -14,7 +14,7 @@ use crate::workspace::Workspace;
 
 /// Progress lines for people, on stderr (stdout stays for the answer).
 pub fn progress(line: &str) {
-    eprintln!("  {line}");
+    err_out!("  {line}");
 }
 
 /// Turns a lifecycle error into an answer a user can act on.
@@ -65,10 +65,10 @@ pub fn up(
         Err(reply) => return Ok(reply),
     };
     for warning in &spec.warnings {
-        eprintln!("{warning}");
+        err_out!("{warning}");
     }
     let ctx = Context::new(workspace, &registry, &progress);
-    eprintln!(
+    err_out!(
         "starting team '{}' ({} workers) in tmux session {}",
         spec.spec.team.name,
         spec.spec.agents.len(),

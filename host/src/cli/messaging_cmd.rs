@@ -190,7 +190,7 @@ pub fn wait(workspace: &Workspace, task: &str, timeout: f64) -> anyhow::Result<R
             break None;
         }
         if !announced && started.elapsed() > Duration::from_secs(2) {
-            eprintln!("waiting for a result on task {task} (up to {timeout:.0} s)…");
+            err_out!("waiting for a result on task {task} (up to {timeout:.0} s)…");
             announced = true;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -357,7 +357,7 @@ pub fn watch(workspace: &Workspace, json_lines: bool) -> anyhow::Result<Reply> {
         let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGTERM, &action);
     }
     let path = workspace.events_file();
-    eprintln!("watching {} (Ctrl-C to stop)", path.display());
+    err_out!("watching {} (Ctrl-C to stop)", path.display());
     let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let mut partial = String::new();
     while !STOP.load(Ordering::SeqCst) {
@@ -386,7 +386,7 @@ pub fn watch(workspace: &Workspace, json_lines: bool) -> anyhow::Result<Reply> {
 
 fn print_event(line: &str, json_lines: bool) {
     if json_lines {
-        println!("{line}");
+        out!("{line}");
         return;
     }
     let Ok(serde_json::Value::Object(mut event)) = serde_json::from_str::<serde_json::Value>(line)
@@ -411,7 +411,7 @@ fn print_event(line: &str, json_lines: bool) {
             format!("{k}={}", v.chars().take(80).collect::<String>())
         })
         .collect();
-    println!(
+    out!(
         "{} {name} {}",
         ts.get(11..23).unwrap_or(&ts),
         fields.join(" ")

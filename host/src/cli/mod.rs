@@ -3,13 +3,14 @@ with it), dispatch, and the rendering of answers and errors. Commands are thin: 
 the module that owns the work, and build a [`Reply`].
 */
 
+#[macro_use]
+mod output;
 mod demo_cmd;
 mod doctor_cmd;
 mod leader_cmd;
 mod lifecycle_cmd;
 mod messaging_cmd;
 mod operator_cmd;
-mod output;
 mod plugins_cmd;
 pub(crate) mod spec_cmd;
 
@@ -555,7 +556,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::WorkerExec { env_file, argv } => {
             let error = lifecycle::worker_exec(&env_file, &argv);
-            eprintln!(
+            err_out!(
                 "team-agent: cannot start {}: {error}",
                 argv.first().map(String::as_str).unwrap_or("?")
             );
