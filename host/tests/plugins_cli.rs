@@ -307,6 +307,20 @@ fn a_world_writable_directory_is_refused_unless_sticky_and_group_writable_is_fin
         stdout(&check(&sticky))
     );
     assert!(check(&group).status.success(), "{}", stdout(&check(&group)));
+    // Deeper below a world-writable directory is no safer: `ww/sub` could be renamed away.
+    let parent = scratch.path().join("ww");
+    let sub = parent.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    copy_plugin(&lib, &sub.join("libteam_agent_scripted.so"), 0o644);
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = check(&sub);
+    assert_eq!(refused.status.code(), Some(1));
+    let text = stdout(&refused);
+    assert!(
+        text.contains("world-writable without the sticky bit") && text.contains("/ww "),
+        "{text}"
+    );
 }
 
 #[test]

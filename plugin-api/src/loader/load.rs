@@ -123,7 +123,7 @@ impl fmt::Display for LoadError {
             ),
             Self::WorldWritableDir { path, dir } => write!(
                 f,
-                "{}: refused: its directory {} is world-writable without the sticky bit (chmod o-w '{}')",
+                "{}: refused: the directory {} is world-writable without the sticky bit, so anyone could swap what is below it (chmod o-w '{}')",
                 path.display(),
                 dir.display(),
                 dir.display()
@@ -235,8 +235,10 @@ fn check_file(path: &Path) -> Result<(), LoadError> {
             path: path.to_path_buf(),
         });
     }
+    // Every directory above the file, as ssh checks its keys: anyone who may rename an entry of
+    // a world-writable directory without the sticky bit can put their own library in place.
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    if let Some(dir) = real.parent() {
+    for dir in real.ancestors().skip(1) {
         if let Ok(dir_meta) = std::fs::metadata(dir) {
             let mode = dir_meta.permissions().mode();
             if mode & 0o002 != 0 && mode & 0o1000 == 0 {
