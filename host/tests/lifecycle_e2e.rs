@@ -466,3 +466,57 @@ fn shutdown_ends_a_server_that_ignores_sigterm() {
     let (ok, restarted) = env.json(&["restart"]);
     assert!(ok, "{restarted}");
 }
+
+#[test]
+fn a_state_file_that_lost_its_team_is_refused_by_every_command_and_restored_by_doctor() {
+    for damage in ["{}", r#"{"team": null}"#] {
+        let env = TeamEnv::new();
+        env.up_starter();
+        let sessions: Vec<String> = env.status()["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["session_id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let socket = env.status()["tmux_socket"].as_str().unwrap().to_string();
+        let state = env.workspace().join(".team/runtime/state.json");
+        std::fs::write(&state, damage).unwrap();
+        for args in [
+            &["status"][..],
+            &["shutdown"][..],
+            &["restart"][..],
+            &["up", "team"][..],
+        ] {
+            let (ok, answer) = env.json(args);
+            assert!(!ok, "{args:?} took `{damage}` for no team: {answer}");
+            let error = answer["error"].as_str().unwrap_or_default();
+            assert!(
+                error.contains("holds no team") && error.contains("--restore-state"),
+                "{args:?}: {answer}"
+            );
+        }
+        // Nothing was started over: the workers still run in their windows.
+        let panes = std::process::Command::new("tmux")
+            .args(["-S", &socket, "list-panes", "-a", "-F", "#{pane_id}"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&panes.stdout).lines().count(), 2);
+        let (ok, doctor) = env.json(&["doctor"]);
+        assert!(!ok, "{doctor}");
+        assert!(
+            doctor.to_string().contains("--restore-state --confirm"),
+            "{doctor}"
+        );
+        let (ok, restored) = env.json(&["doctor", "--restore-state", "--confirm"]);
+        assert!(ok, "{restored}");
+        let status = env.status();
+        assert_eq!(status["running"], true, "{status}");
+        let after: Vec<String> = status["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["session_id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(after, sessions, "the same sessions, restored");
+    }
+}

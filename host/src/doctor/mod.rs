@@ -236,6 +236,25 @@ fn state(workspace: &Workspace) -> Check {
                 Some(action),
             )
         }
+        Err(StateError::Lost {
+            path,
+            snapshot,
+            team,
+            status,
+        }) => check(
+            "state",
+            Level::Fail,
+            format!(
+                "{} holds no team, but the snapshot {} records team '{team}' ({status})",
+                path.display(),
+                snapshot.display()
+            ),
+            Some(format!(
+                "restore it: `team-agent doctor --restore-state --confirm` (copies {} over {})",
+                snapshot.display(),
+                path.display()
+            )),
+        ),
         Err(e) => check("state", Level::Fail, e.to_string(), None),
     }
 }

@@ -34,6 +34,15 @@ pub enum StateError {
         detail: String,
     },
     #[error(
+        "{path} holds no team, but the team snapshot {snapshot} records team '{team}' ({status}): the state file was damaged, and nothing was changed; restore it with `team-agent doctor --restore-state --confirm`"
+    )]
+    Lost {
+        path: PathBuf,
+        snapshot: PathBuf,
+        team: String,
+        status: String,
+    },
+    #[error(
         "state.json changed under this command (it holds revision {held}, the file is at {on_disk}); nothing was written: run the command again"
     )]
     Conflict { held: u64, on_disk: u64 },
@@ -75,7 +84,33 @@ impl StateStore {
 
     /// The current state (empty when the workspace never ran a team).
     pub fn load(&self) -> Result<RuntimeState, StateError> {
-        read(&self.path())
+        self.read_checked()
+    }
+
+    /// The state file, refused when it lost its team: a state without one where a team snapshot
+    /// records one was damaged (`{}` or `{"team": null}` written over it), and taking it for "no
+    /// team" would forget a team whose workers still run.
+    fn read_checked(&self) -> Result<RuntimeState, StateError> {
+        let path = self.path();
+        let state = read(&path)?;
+        if state.team.is_none()
+            && path.exists()
+            && let Some(snapshot) = self.snapshots().into_iter().next()
+            && let Ok(RuntimeState {
+                team: Some(team), ..
+            }) = read(&snapshot)
+        {
+            return Err(StateError::Lost {
+                path,
+                snapshot,
+                team: team.name,
+                status: serde_json::to_value(team.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(state)
     }
 
     /// Load, change and save inside one lock hold: concurrent updates never lose each other.
@@ -91,7 +126,7 @@ impl StateStore {
             .workspace
             .lock(LOCK, LOCK_WAIT)
             .map_err(StateError::from)?;
-        let mut state = read(&self.path())?;
+        let mut state = self.read_checked()?;
         let before = state.clone();
         let out = change(&mut state)?;
         // Nothing changed, nothing written (and no new revision).
@@ -105,7 +140,7 @@ impl StateStore {
     pub fn save(&self, state: &mut RuntimeState) -> Result<(), StateError> {
         self.workspace.ensure_dirs()?;
         let _lock = self.workspace.lock(LOCK, LOCK_WAIT)?;
-        let on_disk = read(&self.path())?.revision;
+        let on_disk = self.read_checked()?.revision;
         if on_disk != state.revision {
             return Err(StateError::Conflict {
                 held: state.revision,
