@@ -340,3 +340,40 @@ fn send_hands_off_to_the_coordinator_and_delivers_by_itself_without_one() {
                 == 1
     }));
 }
+
+#[test]
+fn a_store_moved_aside_is_reopened_by_the_running_coordinator() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let (ok, first) = env.json(&[
+        "send",
+        "alice",
+        "@scripted report success before",
+        "--task",
+        "t-before",
+    ]);
+    assert!(ok, "{first}");
+    assert!(
+        env.json(&["wait", "--task", "t-before", "--timeout", "30"])
+            .0
+    );
+    // What doctor advises for a corrupt store: move it aside.
+    let runtime = env.workspace().join(".team/runtime");
+    for name in ["team.db", "team.db-wal", "team.db-shm"] {
+        let _ = std::fs::rename(runtime.join(name), runtime.join(format!("{name}.aside")));
+    }
+    let (ok, sent) = env.json(&[
+        "send",
+        "alice",
+        "@scripted report success after",
+        "--task",
+        "t-after",
+    ]);
+    assert!(ok, "{sent}");
+    let (ok, waited) = env.json(&["wait", "--task", "t-after", "--timeout", "30"]);
+    assert!(
+        ok,
+        "the message in the new store was never delivered: {waited}"
+    );
+    assert_eq!(waited["envelope"]["summary"], "after");
+}

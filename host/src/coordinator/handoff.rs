@@ -71,7 +71,8 @@ pub fn serve(workspace: &Workspace, registry: &Registry) {
     let mut store: Option<Store> = None;
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let db = match store.take() {
+        // A store moved aside or replaced since the last delivery is opened again.
+        let db = match store.take().filter(|db| !db.replaced()) {
             Some(db) => db,
             None => match Store::open(workspace) {
                 Ok(db) => db,

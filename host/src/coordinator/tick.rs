@@ -166,7 +166,14 @@ impl<'a> Runner<'a> {
         }
         let workspace = self.workspace.clone();
         let db = match self.db.take() {
-            Some(db) => db,
+            Some(db) if !db.replaced() => db,
+            Some(_) => {
+                self.events.emit(
+                    "coordinator.store_reopened",
+                    json!({"path": workspace.database()}),
+                );
+                crate::store::Store::open(&workspace).map_err(|e| e.to_string())?
+            }
             None => crate::store::Store::open(&workspace).map_err(|e| e.to_string())?,
         };
         let messenger = Messenger::with_store(&workspace, self.registry, db);

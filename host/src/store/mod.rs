@@ -42,6 +42,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: String,
+    /// The file opened (device, inode), to notice when it was moved aside or replaced.
+    file: Option<(u64, u64)>,
 }
 
 impl Store {
@@ -80,7 +82,11 @@ impl Store {
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
-        let mut store = Self { conn, path: label };
+        let mut store = Self {
+            conn,
+            path: label,
+            file: file_id(path),
+        };
         migrations::migrate(&mut store.conn, version).map_err(|e| match e {
             migrations::MigrateError::TooNew { found, known } => StoreError::TooNew {
                 path: store.path.clone(),
@@ -93,6 +99,12 @@ impl Store {
             },
         })?;
         Ok(store)
+    }
+
+    /// Whether the store's path no longer names the file this connection has open (moved aside
+    /// as `doctor` advises for a corrupt store, or replaced): a long-lived holder reopens it.
+    pub fn replaced(&self) -> bool {
+        file_id(Path::new(&self.path)) != self.file
     }
 
     /// The schema version of the open store.
@@ -143,4 +155,10 @@ pub fn new_id(prefix: &str) -> String {
         "{prefix}_{micros:013x}{:02x}{:02x}{:02x}",
         bytes[0], bytes[1], bytes[2]
     )
+}
+
+/// A file's (device, inode), if it exists.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
