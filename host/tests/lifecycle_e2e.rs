@@ -520,3 +520,91 @@ fn a_state_file_that_lost_its_team_is_refused_by_every_command_and_restored_by_d
         assert_eq!(after, sessions, "the same sessions, restored");
     }
 }
+
+/// Runs `team-agent ARGS --json` `n` times at the same moment; the answers.
+fn at_once(env: &TeamEnv, args: &[&str], n: usize) -> Vec<(bool, serde_json::Value)> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            env.command()
+                .args(args)
+                .arg("--json")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (out.status.success(), json(&out))
+        })
+        .collect()
+}
+
+#[test]
+fn two_restarts_at_once_never_give_two_workers_one_pane() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let sessions: Vec<(String, String)> = env.status()["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["session_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(env.json(&["shutdown"]).0);
+    let answers = at_once(&env, &["restart"], 2);
+    assert!(answers.iter().any(|(ok, _)| *ok), "{answers:?}");
+    let status = env.status();
+    let panes: std::collections::BTreeSet<String> = status["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["pane_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(panes.len(), 2, "each worker its own pane: {status}");
+    let listed = env.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+    // A message for alice reaches alice's session, and only hers.
+    let (ok, sent) = env.json(&["send", "alice", "FOR-ALICE-ONLY"]);
+    assert!(ok, "{sent}");
+    for (id, session) in &sessions {
+        let got = wait_until(10, || {
+            env.received(session)
+                .iter()
+                .any(|t| t.contains("FOR-ALICE-ONLY"))
+        });
+        assert_eq!(got, id == "alice", "{id}: {:?}", env.received(session));
+    }
+}
+
+#[test]
+fn two_ups_at_once_leave_one_running_team() {
+    let env = TeamEnv::new();
+    assert!(env.run(&["init", "team"]).status.success());
+    let answers = at_once(&env, &["up", "team"], 2);
+    let started = answers.iter().filter(|(ok, _)| *ok).count();
+    assert_eq!(
+        started, 1,
+        "one up starts the team, the other is refused: {answers:?}"
+    );
+    let refused = answers.iter().find(|(ok, _)| !ok).unwrap();
+    assert!(
+        refused.1["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already"),
+        "{}",
+        refused.1
+    );
+    let status = env.status();
+    assert_eq!(status["running"], true, "{status}");
+    let listed = env.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+}

@@ -248,3 +248,55 @@ fn four_processes_append_40000_events_without_interleaving_or_tearing() {
         "the log rotated under load"
     );
 }
+
+#[test]
+fn the_state_writer_refuses_two_live_agents_in_one_pane_and_a_revision_that_would_wrap() {
+    use team_agent::state::{AgentState, AgentStatus, TeamState};
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(&Workspace::at(dir.path()));
+    let team_with = |panes: [(&str, AgentStatus); 2]| {
+        let mut team: TeamState = serde_json::from_value(json!({
+            "name": "t", "status": "running", "session_name": "team-t",
+            "tmux_socket": "/tmp/x", "definition": "team", "agents": {}
+        }))
+        .unwrap();
+        for (id, (pane, status)) in ["alice", "bob"].into_iter().zip(panes) {
+            let mut agent = AgentState::new(id, "scripted");
+            agent.pane_id = Some(pane.into());
+            agent.status = status;
+            team.agents.insert(id.into(), agent);
+        }
+        team
+    };
+    let shared = store.update(|s| {
+        s.team = Some(team_with([
+            ("%0", AgentStatus::Running),
+            ("%0", AgentStatus::Starting),
+        ]));
+        Ok::<_, StateError>(())
+    });
+    match shared {
+        Err(StateError::SharedPane { pane, .. }) => assert_eq!(pane, "%0"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A stopped agent keeps the id of a pane of a server long gone: no conflict.
+    store
+        .update(|s| {
+            s.team = Some(team_with([
+                ("%0", AgentStatus::Running),
+                ("%0", AgentStatus::Stopped),
+            ]));
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+    let mut at_end = store.load().unwrap();
+    at_end.revision = u64::MAX;
+    std::fs::write(
+        dir.path().join(".team/runtime/state.json"),
+        serde_json::to_vec(&at_end).unwrap(),
+    )
+    .unwrap();
+    let wrapped = store.update(|s| Ok::<_, StateError>(s.extra.insert("v".into(), json!(1))));
+    assert!(matches!(wrapped, Err(StateError::Revision)), "{wrapped:?}");
+    assert_eq!(store.load().unwrap().revision, u64::MAX, "nothing written");
+}

@@ -415,6 +415,15 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
 }
 
 /// Refuses a command that changes the team when run from another live pane than its owner's.
+/// The team's lock for a command that changes the team (see `lifecycle::TeamLock`).
+fn team_lock(
+    workspace: &crate::workspace::Workspace,
+    command: &str,
+) -> anyhow::Result<lifecycle::TeamLock> {
+    lifecycle::TeamLock::take(workspace, command, &|line| err_out!("{line}"))
+        .map_err(lifecycle_cmd::user_error)
+}
+
 fn owner_gate(workspace: &crate::workspace::Workspace) -> anyhow::Result<()> {
     let Some(team) = crate::state::StateStore::new(workspace).load()?.team else {
         return Ok(());
@@ -467,10 +476,15 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             yes,
             fresh,
             display,
-        } => lifecycle_cmd::up(&workspace()?, &definition, yes, fresh, display),
+        } => {
+            let ws = workspace()?;
+            let _team = team_lock(&ws, "up")?;
+            lifecycle_cmd::up(&ws, &definition, yes, fresh, display)
+        }
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
         Command::Shutdown => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "shutdown")?;
             owner_gate(&ws)?;
             lifecycle_cmd::shutdown(&ws)
         }
@@ -479,6 +493,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             display,
         } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "restart")?;
             owner_gate(&ws)?;
             lifecycle_cmd::restart(&ws, allow_fresh, display)
         }
@@ -488,6 +503,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             allow_fresh,
         } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "start-agent")?;
             owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::start_agent(ctx, &agent, force, allow_fresh)
@@ -495,6 +511,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::StopAgent { agent } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "stop-agent")?;
             owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::stop_agent(ctx, &agent)
@@ -505,6 +522,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             discard_session,
         } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "reset-agent")?;
             owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::reset_agent(ctx, &agent, discard_session)
@@ -512,6 +530,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::AddAgent { id, role_file } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "add-agent")?;
             owner_gate(&ws)?;
             let role_file = lifecycle_cmd::resolve_role_file(&role_file);
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
@@ -524,6 +543,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             label,
         } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "fork-agent")?;
             owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
@@ -531,6 +551,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::RemoveAgent { agent, force } => {
             let ws = workspace()?;
+            let _team = team_lock(&ws, "remove-agent")?;
             owner_gate(&ws)?;
             lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
                 lifecycle::remove_agent(ctx, &agent, force)
@@ -562,8 +583,16 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             );
             std::process::exit(127);
         }
-        Command::ClaimLeader { confirm } => leader_cmd::claim_leader(&workspace()?, confirm),
-        Command::Takeover { confirm } => leader_cmd::takeover(&workspace()?, confirm),
+        Command::ClaimLeader { confirm } => {
+            let ws = workspace()?;
+            let _team = team_lock(&ws, "claim-leader")?;
+            leader_cmd::claim_leader(&ws, confirm)
+        }
+        Command::Takeover { confirm } => {
+            let ws = workspace()?;
+            let _team = team_lock(&ws, "takeover")?;
+            leader_cmd::takeover(&ws, confirm)
+        }
         Command::InstallSkill { target, dry_run } => leader_cmd::install_skill(target, dry_run),
         Command::Leader(argv) => leader_cmd::external(&workspace()?, &argv),
         Command::McpServer => {

@@ -7,6 +7,7 @@ tmux, and a failure part-way undoes what the operation itself created.
 */
 
 mod agents;
+mod exclusive;
 mod launch;
 mod restart;
 mod shutdown;
@@ -16,6 +17,7 @@ mod up;
 pub use agents::{
     AgentOp, add_agent, fork_agent, remove_agent, reset_agent, start_agent, stop_agent,
 };
+pub use exclusive::TeamLock;
 pub use launch::{
     MCP_SERVER_NAME, WorkerEnv, capture_context, last_lines, new_session_id, read_profile,
     record_session, resolvable, worker_exec, write_mcp_server,

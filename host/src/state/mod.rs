@@ -43,6 +43,16 @@ pub enum StateError {
         status: String,
     },
     #[error(
+        "refused to record agents {} and {} in the same tmux pane {pane}: a message for one would reach the other; nothing was written",
+        agents[0], agents[1]
+    )]
+    SharedPane { pane: String, agents: [String; 2] },
+    #[error(
+        "state.json is at the last revision a state can have ({}); nothing was written: restore it with `team-agent doctor --restore-state --confirm`",
+        u64::MAX
+    )]
+    Revision,
+    #[error(
         "state.json changed under this command (it holds revision {held}, the file is at {on_disk}); nothing was written: run the command again"
     )]
     Conflict { held: u64, on_disk: u64 },
@@ -151,7 +161,28 @@ impl StateStore {
     }
 
     fn write_locked(&self, state: &mut RuntimeState) -> Result<(), StateError> {
-        state.revision += 1;
+        if let Some(team) = &state.team {
+            let mut panes: std::collections::BTreeMap<&str, &str> = Default::default();
+            // Only live agents: a stopped agent keeps the id of a pane of a server long gone,
+            // and a new server numbers its panes from %0 again.
+            let live = team.agents.values().filter(|a| {
+                matches!(
+                    a.status,
+                    AgentStatus::Starting | AgentStatus::Running | AgentStatus::Blocked
+                )
+            });
+            for agent in live {
+                if let Some(pane) = agent.pane_id.as_deref()
+                    && let Some(other) = panes.insert(pane, &agent.id)
+                {
+                    return Err(StateError::SharedPane {
+                        pane: pane.to_string(),
+                        agents: [other.to_string(), agent.id.clone()],
+                    });
+                }
+            }
+        }
+        state.revision = state.revision.checked_add(1).ok_or(StateError::Revision)?;
         state.schema_version = state.schema_version.max(STATE_SCHEMA_VERSION);
         state.updated_at = Some(crate::events::now_rfc3339());
         let mut bytes = serde_json::to_vec_pretty(state).expect("state always encodes");
