@@ -377,3 +377,54 @@ fn a_store_moved_aside_is_reopened_by_the_running_coordinator() {
     );
     assert_eq!(waited["envelope"]["summary"], "after");
 }
+
+#[test]
+fn a_worker_gets_its_messages_in_the_order_they_were_sent() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env.json(&["send", "alice", "ORDER-1 @scripted sleep 2"]).0);
+    // The coordinator, which would deliver the queue as soon as she is idle, is held still, then
+    // killed: the moment a direct send and the queue race is made to last.
+    let coordinator = env.status()["coordinator"]["pid"].as_u64().unwrap() as i32;
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &coordinator.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("-STOP");
+    for n in 2..=4 {
+        let (ok, sent) = env.json(&["send", "alice", &format!("ORDER-{n}"), "--no-wait"]);
+        assert!(ok, "{sent}");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3)); // she is idle again
+    signal("-KILL");
+    // Sent with delivery: it must not overtake the three queued before it.
+    let (ok, sent) = env.json(&["send", "alice", "ORDER-5"]);
+    assert!(ok, "{sent}");
+    assert!(
+        wait_until(60, || env.received(&session).len() >= 5),
+        "{:?}",
+        env.received(&session)
+    );
+    let order: Vec<usize> = env
+        .received(&session)
+        .iter()
+        .filter_map(|t| {
+            t.split("ORDER-")
+                .nth(1)?
+                .chars()
+                .next()?
+                .to_digit(10)
+                .map(|d| d as usize)
+        })
+        .collect();
+    assert_eq!(order, [1, 2, 3, 4, 5], "{:?}", env.received(&session));
+}

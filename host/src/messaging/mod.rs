@@ -245,6 +245,11 @@ pub fn deliver(
         }
         Ok(MessageStatus::Queued(reason.into()))
     };
+    // Per worker, messages arrive in the order they were sent: one that an older message still
+    // waits before goes after it (the coordinator delivers the queue oldest first).
+    if messenger.store.waits_behind(message)? {
+        return waiting("behind_older");
+    }
     let server = Server::at(&team.tmux_socket);
     let Some(pane_id) = agent.pane_id.clone() else {
         return waiting("pane_missing");

@@ -276,6 +276,24 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether an older message for the same recipient still waits or is being delivered: a
+    /// message never overtakes one of those (the order of the pending list: created_at, id).
+    pub fn waits_behind(&self, message: &Message) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE team = ?1 AND recipient = ?2 AND {PENDING_ROWS}
+                   AND ({CLAIMABLE} OR status = 'delivering')
+                   AND (created_at < ?3 OR (created_at = ?3 AND message_id < ?4)))"
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    params![message.team, message.recipient, message.created_at, message.message_id],
+                    |r| r.get::<_, bool>(0),
+                )
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// How many messages wait for each recipient.
     pub fn pending_counts(&self, team: &str) -> Result<Vec<(String, u64)>, StoreError> {
         self.conn
