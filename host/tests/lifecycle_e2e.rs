@@ -77,6 +77,10 @@ fn up_status_shutdown_restart_keeps_the_same_sessions_and_leaves_nothing_behind(
         !server.status.success(),
         "the team's tmux server survived shutdown"
     );
+    assert!(
+        !std::path::Path::new(&socket).exists(),
+        "the dead server's socket file {socket} was left behind"
+    );
     for id in before.keys() {
         assert!(
             env.workspace()

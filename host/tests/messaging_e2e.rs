@@ -428,3 +428,23 @@ fn a_worker_gets_its_messages_in_the_order_they_were_sent() {
         .collect();
     assert_eq!(order, [1, 2, 3, 4, 5], "{:?}", env.received(&session));
 }
+
+#[test]
+fn a_corrupt_store_is_an_error_in_status_not_zero_pending() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let runtime = env.workspace().join(".team/runtime");
+    for name in ["team.db-wal", "team.db-shm"] {
+        let _ = std::fs::remove_file(runtime.join(name));
+    }
+    std::fs::write(runtime.join("team.db"), vec![0x5a; 8192]).unwrap();
+    let (ok, status) = env.json(&["status"]);
+    assert!(!ok, "{status}");
+    assert!(status["message_store_error"].is_string(), "{status}");
+    assert_eq!(
+        status["running"], true,
+        "the team itself is still shown: {status}"
+    );
+    let text = stdout(&env.run(&["status"]));
+    assert!(text.contains("message store: cannot be read"), "{text}");
+}

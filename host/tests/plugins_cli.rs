@@ -422,3 +422,24 @@ fn probe_explains_a_screen_and_a_transcript() {
             && stderr(&out).contains("scripted")
     );
 }
+
+#[test]
+fn list_in_a_workspace_shows_its_own_plugins_without_being_told_where_it_is() {
+    let scratch = Scratch::new();
+    let own = scratch.workspace().join(".team/plugins");
+    std::fs::create_dir_all(&own).unwrap();
+    copy_plugin(
+        &bundled_dir().join("libteam_agent_scripted.so"),
+        &own.join("libteam_agent_scripted.so"),
+        0o644,
+    );
+    // No --workspace: the current directory is the workspace, as for every other command.
+    let out = scratch.run("", &["plugins", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = rows(&out);
+    let found = row(&listed, "libteam_agent_scripted.so");
+    assert!(
+        found["path"].as_str().unwrap().contains(".team/plugins"),
+        "{found}"
+    );
+}

@@ -530,3 +530,23 @@ fn validate_result_reports_every_envelope_error() {
         );
     }
 }
+
+#[test]
+fn deep_nesting_in_a_role_is_refused_before_it_is_parsed() {
+    let s = Scratch::new();
+    assert!(s.run(&plugins(), &["init", "team"]).status.success());
+    let depth = 100_000;
+    let role = format!(
+        "---\nname: deep\nrole: worker\nprovider: scripted\nprovider_options:\n  x: {}1{}\n---\nDeep.\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    std::fs::write(s.workspace().join("team/agents/deep.md"), role).unwrap();
+    let out = s.run(&plugins(), &["validate", "team", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let found = errors(&out);
+    assert!(
+        has(&found, "deep.md", "", "nested more than 64 levels"),
+        "{found:?}"
+    );
+}

@@ -118,9 +118,11 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
         .ok()
         .and_then(|s| s.team)
         .map(|t| t.name);
-    let pending: BTreeMap<String, u64> = team
+    let counted = team
         .map(|t| crate::messaging::pending_counts(workspace, &t))
-        .unwrap_or_default();
+        .transpose();
+    let store_error = counted.as_ref().err().cloned();
+    let pending: BTreeMap<String, u64> = counted.ok().flatten().unwrap_or_default();
     let report = lifecycle::status(&ctx, agent, &pending).map_err(user_error)?;
     let mut text = format!("{}\n", report.message);
     if !report.agents.is_empty() {
@@ -202,7 +204,17 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
             inbox["path"].as_str().unwrap_or("")
         ));
     }
-    Ok(Reply::ok(&report, text))
+    let Some(error) = store_error else {
+        return Ok(Reply::ok(&report, text));
+    };
+    // The team may well run; what waits for whom is unknown, and that is said, not hidden.
+    text.push_str(&format!(
+        "message store: cannot be read ({error}); the pending counts above are unknown. See `team-agent doctor`.\n"
+    ));
+    let mut json = serde_json::to_value(&report)?;
+    json["ok"] = serde_json::Value::Bool(false);
+    json["message_store_error"] = serde_json::Value::String(error);
+    Ok(Reply::new(false, json, text))
 }
 
 /// `display: tmux-overview (open)`, or why it failed; nothing for `none` without an error.

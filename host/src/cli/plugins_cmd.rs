@@ -60,9 +60,11 @@ team-agent plugins probe terminal        # which terminal emulator the display w
 }
 
 pub fn run(command: PluginsCommand, workspace: &Option<PathBuf>) -> anyhow::Result<Reply> {
-    let workspace = workspace
-        .as_deref()
-        .and_then(|w| std::fs::canonicalize(w).ok());
+    // The workspace every other command uses (`--workspace`, else the current directory), so
+    // `plugins list` shows its `.team/plugins` as `up` would load them.
+    let workspace = crate::workspace::Workspace::resolve(workspace.as_deref())
+        .ok()
+        .map(|w| w.root().to_path_buf());
     match command {
         PluginsCommand::List => Ok(list(&Registry::load(workspace.as_deref()))),
         PluginsCommand::Check { path, fixtures } => check(&path, &fixtures, workspace.as_deref()),

@@ -264,6 +264,8 @@ impl TeamServer {
             .map(|t| t.name);
         let pending = team
             .map(|t| messaging::pending_counts(&self.workspace, &t))
+            .transpose()
+            .map_err(|e| ToolError(format!("the message store cannot be read: {e}")))?
             .unwrap_or_default();
         let report =
             crate::lifecycle::status(&ctx, None, &pending).map_err(|e| ToolError(e.to_string()))?;

@@ -438,13 +438,14 @@ pub fn deliver_pending(
     Ok(still_pending)
 }
 
-/// How many messages wait for each recipient (for `status`).
-pub fn pending_counts(workspace: &Workspace, team: &str) -> BTreeMap<String, u64> {
+/// How many messages wait for each recipient (for `status`); why not, when the store cannot be
+/// read (a corrupt store is an error to show, never "nothing waits").
+pub fn pending_counts(workspace: &Workspace, team: &str) -> Result<BTreeMap<String, u64>, String> {
     if !workspace.database().exists() {
-        return BTreeMap::new();
+        return Ok(BTreeMap::new());
     }
     Store::open(workspace)
         .and_then(|s| s.pending_counts(team))
         .map(|rows| rows.into_iter().collect())
-        .unwrap_or_default()
+        .map_err(|e| e.to_string())
 }

@@ -12,6 +12,39 @@ use super::diagnostic::Diagnostic;
 /// No team definition file is anywhere near this big; bigger input is refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
+/// How deep `[`/`{` may nest; YAML parsers take quadratic time on deep flow nesting (200 KB of
+/// `[` took 37 s), so deeper text is refused before it is parsed.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where `text` first nests brackets or braces deeper than [`MAX_FLOW_DEPTH`] (line, column; from
+/// 1). Quoted strings and comments are skipped, roughly as YAML reads them: a false alarm needs
+/// 64 unquoted openers, which no definition has.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut after_space = true;
+        for (column, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if after_space => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((n + 1, column + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            after_space = c.is_whitespace();
+        }
+    }
+    None
+}
+
 /// Reads a whole file as UTF-8 text, refusing anything too big or not text.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let file = std::fs::File::open(path)
@@ -51,6 +84,16 @@ pub fn parse_document(text: &str, file: &Path, first_line: usize) -> Result<Valu
             Diagnostic::error(file, "", "binary content (a NUL byte): not YAML or JSON")
                 .at(Some(line), None),
         );
+    }
+    if let Some((line, column)) = too_deep(text) {
+        return Err(Diagnostic::error(
+            file,
+            "",
+            format!(
+                "nested more than {MAX_FLOW_DEPTH} levels deep in brackets or braces: no team definition is"
+            ),
+        )
+        .at(Some(line + first_line - 1), Some(column)));
     }
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {

@@ -340,10 +340,25 @@ impl Server {
             }
             if running() {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                self.remove_socket_file();
                 return Ok(());
             }
         }
+        if outcome.is_ok() {
+            self.remove_socket_file();
+        }
         outcome
+    }
+
+    /// A dead server leaves its socket file behind, and a team's would pile up in the socket
+    /// directory: removed once nothing answers on it (never a socket a live server still uses).
+    fn remove_socket_file(&self) {
+        use std::os::unix::fs::FileTypeExt;
+        let is_socket =
+            std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_socket());
+        if is_socket && std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            let _ = std::fs::remove_file(&self.socket);
+        }
     }
 }
 
