@@ -612,3 +612,76 @@ fn two_ups_at_once_leave_one_running_team() {
     let listed = env.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
     assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
 }
+
+#[test]
+fn a_team_whose_tmux_server_was_killed_is_shown_down_and_every_command_says_what_to_do() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let socket = env.status()["tmux_socket"].as_str().unwrap().to_string();
+    assert!(
+        std::process::Command::new("tmux")
+            .args(["-S", &socket, "kill-server"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = env.status();
+    assert_eq!(status["running"], false, "{status}");
+    assert!(
+        status["message"].as_str().unwrap().contains("restart"),
+        "{status}"
+    );
+    for agent in status["agents"].as_array().unwrap() {
+        assert_eq!(
+            agent["status"], "missing",
+            "nothing of the team runs: {agent}"
+        );
+        assert!(agent["activity"].is_null(), "{agent}");
+    }
+    let (ok, sent) = env.json(&["send", "alice", "are you there?"]);
+    assert!(ok, "the message is kept: {sent}");
+    assert!(
+        sent["status"].as_str().unwrap().starts_with("queued_"),
+        "{sent}"
+    );
+    assert!(
+        sent["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("team-agent restart"),
+        "{sent}"
+    );
+    let (ok, doctor) = env.json(&["doctor"]);
+    assert!(!ok, "{doctor}");
+    assert!(doctor.to_string().contains("its tmux session"), "{doctor}");
+    // And restart brings it back, delivering what waited.
+    let (ok, restarted) = env.json(&["restart"]);
+    assert!(ok, "{restarted}");
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(wait_until(30, || env
+        .received(&session)
+        .iter()
+        .any(|t| t.contains("are you there?"))));
+}
+
+#[test]
+fn without_its_coordinator_status_does_not_pass_old_activity_off_as_current() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let (ok, stopped) = env.json(&["coordinator", "stop"]);
+    assert!(ok, "{stopped}");
+    let status = env.status();
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("team-agent coordinator start"),
+        "{status}"
+    );
+    for agent in status["agents"].as_array().unwrap() {
+        assert_eq!(agent["activity"], "unknown", "{agent}");
+    }
+}

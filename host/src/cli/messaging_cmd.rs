@@ -89,11 +89,16 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
     let ok = outcomes.iter().all(|o| o.status != "failed");
     let text: String = outcomes
         .iter()
-        .map(|o| format!("{} → {}: {}\n", o.message_id, o.to, o.status))
+        .map(|o| {
+            let hint = queued_hint(&o.status)
+                .map(|h| format!("  ({h})"))
+                .unwrap_or_default();
+            format!("{} → {}: {}{hint}\n", o.message_id, o.to, o.status)
+        })
         .collect();
     let answer = if outcomes.len() == 1 {
         let o = &outcomes[0];
-        json!({"ok": ok, "message_id": o.message_id, "to": o.to, "status": o.status})
+        json!({"ok": ok, "message_id": o.message_id, "to": o.to, "status": o.status, "hint": queued_hint(&o.status)})
     } else {
         json!({"ok": ok, "messages": outcomes, "to": recipients})
     };
@@ -416,4 +421,30 @@ fn print_event(line: &str, json_lines: bool) {
         ts.get(11..23).unwrap_or(&ts),
         fields.join(" ")
     );
+}
+
+/// What a queued status means for the sender, and what brings the message through.
+fn queued_hint(status: &str) -> Option<&'static str> {
+    Some(match status.strip_prefix("queued_")? {
+        "busy" => "the worker is busy; the coordinator delivers it when the worker takes input",
+        "behind_older" => "older messages for this worker still wait; it follows them",
+        "not_ready" => "the worker is still starting; it is delivered once it is ready",
+        "blocked" => {
+            "the worker is blocked (see `team-agent status`); it is delivered once that is resolved"
+        }
+        "stopped" => {
+            "the worker is stopped; `team-agent start-agent NAME` starts it and the message follows"
+        }
+        "pane_missing" | "pane_dead" | "tmux_error" => {
+            "the worker's window or the team's tmux server is gone: `team-agent status` shows which; \
+`team-agent restart` (or `start-agent NAME`) brings it back and the message waits until then"
+        }
+        "awaiting_approval" => {
+            "the worker waits at an approval prompt: `team-agent answer NAME yes|no`"
+        }
+        "trust_prompt" => "the worker waits at a trust dialog the coordinator is answering",
+        "api_error" => "the worker's CLI is retrying after provider API errors",
+        "no_leader" => "no leader pane is bound; it waits in .team/runtime/leader-inbox.log",
+        _ => return None,
+    })
 }

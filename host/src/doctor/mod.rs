@@ -49,10 +49,67 @@ pub fn run_checks(workspace: &Workspace) -> Vec<Check> {
         tmux(),
         plugins(workspace),
         state(workspace),
+        writable(workspace),
+        team_alive(workspace),
         database(workspace),
         coordinator(workspace),
         orphans(),
     ]
+}
+
+fn writable(workspace: &Workspace) -> Check {
+    if !workspace.team_dir().is_dir() {
+        return check("writable", Level::Ok, "no .team yet", None);
+    }
+    match workspace.check_writable() {
+        Ok(()) => check("writable", Level::Ok, ".team/runtime can be written", None),
+        Err(e) => check(
+            "writable",
+            Level::Fail,
+            e.to_string(),
+            Some(format!(
+                "chmod -R u+w '{}' (send, shutdown and every change need it)",
+                workspace.team_dir().display()
+            )),
+        ),
+    }
+}
+
+/// A team recorded running must have its tmux session.
+fn team_alive(workspace: &Workspace) -> Check {
+    let Ok(Some(team)) = StateStore::new(workspace).load().map(|s| s.team) else {
+        return check("team", Level::Ok, "no team to look at", None);
+    };
+    if team.status != crate::state::TeamStatus::Running {
+        return check(
+            "team",
+            Level::Ok,
+            format!("team '{}' is shut down", team.name),
+            None,
+        );
+    }
+    let server = crate::tmux::Server::at(&team.tmux_socket);
+    if server.has_session(&team.session_name) {
+        check(
+            "team",
+            Level::Ok,
+            format!(
+                "team '{}' runs in tmux session {}",
+                team.name, team.session_name
+            ),
+            None,
+        )
+    } else {
+        check(
+            "team",
+            Level::Fail,
+            format!(
+                "team '{}' is recorded running, but its tmux session {} is gone (the server was killed, or the machine rebooted)",
+                team.name, team.session_name
+            ),
+            Some("`team-agent restart` resumes the same sessions".into()),
+        )
+    }
 }
 
 fn database(workspace: &Workspace) -> Check {

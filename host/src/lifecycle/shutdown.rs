@@ -27,6 +27,10 @@ pub struct ShutdownReport {
 }
 
 pub fn shutdown(ctx: &Context<'_>) -> Result<ShutdownReport, LifecycleError> {
+    // Refuse before stopping anything that could not be recorded as stopped.
+    if ctx.workspace.team_dir().is_dir() {
+        ctx.workspace.check_writable()?;
+    }
     let coordinator = crate::coordinator::stop(ctx.workspace, &ctx.events);
     let state = ctx.store.load()?;
     let Some(team) = state.team else {

@@ -59,7 +59,20 @@ pub fn live_status(
     snapshot: &Snapshot,
     team_running: bool,
 ) -> (AgentStatus, Option<i32>) {
-    if !team_running || matches!(agent.status, AgentStatus::Stopped) {
+    let live = matches!(
+        agent.status,
+        AgentStatus::Starting | AgentStatus::Running | AgentStatus::Blocked
+    );
+    if !team_running {
+        // The team's tmux server or session is gone: nothing of it runs, whatever was recorded.
+        let status = if live {
+            AgentStatus::Missing
+        } else {
+            agent.status
+        };
+        return (status, agent.exit_code);
+    }
+    if matches!(agent.status, AgentStatus::Stopped) {
         return (agent.status, agent.exit_code);
     }
     match agent.pane_id.as_deref().and_then(|p| snapshot.pane(p)) {
@@ -120,6 +133,7 @@ pub fn status(
         Snapshot::default()
     };
     let running = snapshot.has_session(&team.session_name);
+    let watched = coordinator["status"] == "running";
     let agents: Vec<AgentRow> =
         team.agents
             .values()
@@ -130,8 +144,15 @@ pub fn status(
                 id: a.id.clone(),
                 provider: a.provider.clone(),
                 status: status.as_str(),
-                activity: (status == AgentStatus::Running)
-                    .then(|| a.activity.map(|x| x.as_str()).unwrap_or("unknown")),
+                // Only the coordinator keeps activity up to date; without it, what was last seen
+                // is not shown as what is.
+                activity: (status == AgentStatus::Running).then(|| {
+                    if watched {
+                        a.activity.map(|x| x.as_str()).unwrap_or("unknown")
+                    } else {
+                        "unknown"
+                    }
+                }),
                 blocked_reason: a
                     .blocked_reason
                     .clone()
@@ -161,7 +182,13 @@ pub fn status(
         .ok()
         .filter(|m| m.len() > 0)
         .map(|m| serde_json::json!({"path": inbox, "bytes": m.len()}));
-    let message = if running {
+    let message = if running && !watched {
+        format!(
+            "team '{}' is up ({} agents), but its coordinator is not running: activity is unknown and queued messages wait; start it with `team-agent coordinator start`",
+            team.name,
+            team.agents.len()
+        )
+    } else if running {
         format!("team '{}' is up ({} agents)", team.name, team.agents.len())
     } else if team.status == TeamStatus::Running {
         format!(

@@ -39,6 +39,10 @@ pub enum WorkspaceError {
     NotADirectory { path: PathBuf },
     #[error("cannot create {path}: {source}")]
     Create { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot write in {path} ({source}); nothing was changed: give yourself write access (chmod -R u+w '{path}') and try again"
+    )]
+    NotWritable { path: PathBuf, source: io::Error },
 }
 
 impl Workspace {
@@ -165,6 +169,22 @@ impl Workspace {
     }
 
     /// Takes the named lock (`.team/runtime/locks/<name>.lock`), waiting up to `timeout`.
+    /// Whether what a team-changing command writes can be written: a file in `.team/runtime`
+    /// and in its locks directory (a read-only `.team` once let `shutdown` stop everything and
+    /// then fail to record it).
+    pub fn check_writable(&self) -> Result<(), WorkspaceError> {
+        for dir in [self.runtime_dir(), self.locks_dir()] {
+            let probe = dir.join(format!(".write-check-{}", std::process::id()));
+            fs::write(&probe, b"")
+                .and_then(|()| fs::remove_file(&probe))
+                .map_err(|source| WorkspaceError::NotWritable {
+                    path: self.team_dir(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
     pub fn lock(&self, name: &str, timeout: std::time::Duration) -> Result<FileLock, LockError> {
         let _ = self.ensure_dirs();
         FileLock::acquire(
