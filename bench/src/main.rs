@@ -4,8 +4,9 @@ agents; prints a table; and writes `docs/PERFORMANCE.md`. Timings are reported, 
 the exit code is 1 only when the harness itself cannot measure (a missing binary, a command that
 fails), never because a figure misses its target.
 
-The order of a run is visible in [`main`]: lifecycle (`up`, `restart`, `shutdown`, the agents'
-own start), messaging, `status`, the idle coordinator, plugins; then the report. */
+The order of a run is visible in [`run`]: lifecycle (`up`, `restart`, `shutdown`, the agents'
+own start), messaging, `status`, the idle coordinator, plugins, the real CLIs (last: its thread
+moves into a network namespace of its own); then the report. */
 
 mod agent_start;
 mod cleanup;
@@ -14,6 +15,7 @@ mod lifecycle;
 mod messaging;
 mod plan;
 mod plugin;
+mod real_clis;
 mod report;
 mod sandbox;
 mod setup;
@@ -38,10 +40,13 @@ Examples:
   target/release/team-agent-bench --quick --out /tmp/PERFORMANCE.md
   target/debug/team-agent-bench --quick --binary-dir target/debug --out target/PERFORMANCE-quick.md
   target/release/team-agent-bench --quick --only messaging --out /tmp/messaging.md
+  TEAM_AGENT_REAL_CLI_DIR=~/clis target/release/team-agent-bench --quick --only real-clis --out /tmp/real.md
 
 Run it from the repository root on a quiet machine (see `uptime`): other work on the same cores
 shows up in every figure. Each team runs in a temporary HOME with its own tmux sockets and is shut
-down when measured, also on Ctrl-C.
+down when measured, also on Ctrl-C. The real-CLI figures need the pinned Codex and Claude Code
+(scripts/install-real-clis.sh, found as the real-CLI tests find them); without them the report
+says they were not measured.
 ";
 
 /// Where the published figures live.
@@ -85,6 +90,7 @@ enum Part {
     Status,
     Idle,
     Plugins,
+    RealClis,
 }
 
 fn main() -> ExitCode {
@@ -166,6 +172,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if wanted(Part::Plugins) {
         step("plugins: load and call round trip");
         plugin::measure(&binaries, &plan.plugin, &mut report)?;
+    }
+    // Last: the real CLIs' isolation moves this thread into a network namespace for good.
+    if wanted(Part::RealClis) {
+        step("real CLIs: up, send → visible, last event → idle, result → leader");
+        real_clis::measure(&binaries, &plan.real_clis, &mut report)?;
     }
     step("done");
     report.run.rows.push((

@@ -4,7 +4,7 @@ from the same values so the two never disagree. */
 use std::time::Duration;
 
 use crate::sandbox::TICK_INTERVAL_SEC;
-use crate::{idle, lifecycle, messaging, plugin, status};
+use crate::{idle, lifecycle, messaging, plugin, real_clis, status};
 
 pub struct Plan {
     pub name: &'static str,
@@ -13,6 +13,7 @@ pub struct Plan {
     pub status: status::Plan,
     pub idle: idle::Plan,
     pub plugin: plugin::Plan,
+    pub real_clis: real_clis::Plan,
 }
 
 impl Plan {
@@ -47,6 +48,12 @@ impl Plan {
                 loads: 20,
                 batches: 200,
                 calls_per_batch: 1000,
+            },
+            real_clis: real_clis::Plan {
+                ups: 3,
+                sends: 30,
+                idles: 10,
+                reports: 10,
             },
         }
     }
@@ -83,6 +90,12 @@ impl Plan {
                 batches: 20,
                 calls_per_batch: 1000,
             },
+            real_clis: real_clis::Plan {
+                ups: 1,
+                sends: 5,
+                idles: 2,
+                reports: 2,
+            },
         }
     }
 
@@ -95,14 +108,19 @@ impl Plan {
             .map(|(n, runs)| format!("N = {n} × {runs}"))
             .collect();
         format!(
-            "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s)",
+            "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s; real CLIs: \
+             {} `up`, per CLI {} messages, {} slow turns, {} results)",
             self.name,
             up.join(", "),
             self.messaging.small,
             self.messaging.large,
             self.messaging.bursts,
             self.messaging.burst,
-            self.idle.window.as_secs()
+            self.idle.window.as_secs(),
+            self.real_clis.ups,
+            self.real_clis.sends,
+            self.real_clis.idles,
+            self.real_clis.reports,
         )
     }
 
@@ -164,6 +182,35 @@ for the life of a process), {loads} times.
 - **plugin call round trip**: `ProviderClient::submit_keys()` and `classify_screen` on a \
 4-line idle screen, through the same loader; {batches} batches of {calls} calls after one \
 unrecorded batch; a sample is a batch's time per call.
+- **real CLIs** (their own section): the pinned Codex and Claude Code from \
+`scripts/install-real-clis.sh` (where the real-CLI tests find them) as the workers `cx` and `cl` \
+of one team (`provider: codex` with `model: fake-model`, `provider: claude`), each with a \
+profile whose key and base URL lead to the scripted model (`team-agent-fake-model`) on \
+127.0.0.1. The CLIs never reach the network: the harness's thread first moves into a \
+loopback-only network namespace (as root; everything it starts lives there), `HTTPS_PROXY` and \
+`HTTP_PROXY` point at the scripted model, which refuses and records every attempt to go out \
+(any but Codex's announcement fetch is a note below), and the CLIs' switches for non-essential \
+traffic are set, as a user would. The coordinator tick is the default {TICK_INTERVAL_SEC} s. \
+`up` is timed in {ups} fresh sandbox(es) (the first run is not discarded) until it has exited \
+with both workers `running`. The turns all happen in the first sandbox, one CLI after the other, \
+each after the CLI takes input again (its provider plugin's verdict on the live screen, the \
+check `send` makes). **send → visible**: {sends} messages per CLI after one unrecorded one, the \
+scripted model answering `OK.`; from just before the spawn of `send` until the message's \
+`[team-agent-token:…]` line is on the CLI's pane, read every {screen} ms with `capture-pane` \
+over a tmux control-mode client of the harness attached to the team's session. Codex shows the \
+pasted message, token and all, in its composer; Claude Code folds a paste of several lines into \
+`[Pasted text #N +4 lines]`, so its token shows once the message is submitted and echoed into the \
+conversation: the Claude figure includes the submit. **last event → \
+idle**: {idles} turns per CLI whose plain-text answer is paced at {pace} ms per event (so the turn \
+outlasts a tick and `status` shows it leave `idle`); from the moment the scripted model sent the \
+stream's last event (a thread of the harness takes the request the model hands over then) until \
+`status --json` says `activity: idle`, polled every {status} ms (plus each call's own few ms), \
+so the figure is mostly where in the tick the turn ended. **result → leader notified**: a leader \
+pane is bound first (`attach-leader` to a tmux server of the harness's running `cat > FILE`); \
+{reports} tasks per CLI, each `send --task T` answered by a call of the team's MCP tool \
+`report_result`; from the result's stored time (`results --task T --json`, `created_at`, RFC \
+3339 with ms, the same clock) to the moment the harness sees `Task T reported success` in FILE, \
+read every {leader} ms.
 ",
             team = self.messaging.team_size,
             settle = messaging::SETTLE.as_millis(),
@@ -178,6 +225,14 @@ unrecorded batch; a sample is a batch's time per call.
             loads = self.plugin.loads,
             batches = self.plugin.batches,
             calls = self.plugin.calls_per_batch,
+            ups = self.real_clis.ups,
+            sends = self.real_clis.sends,
+            idles = self.real_clis.idles,
+            reports = self.real_clis.reports,
+            screen = real_clis::SCREEN_POLL.as_millis(),
+            pace = real_clis::SLOW_EVENT_MS,
+            status = real_clis::STATUS_POLL.as_millis(),
+            leader = real_clis::LEADER_POLL.as_millis(),
         )
     }
 }

@@ -1,6 +1,7 @@
 /*! The results: figures with their units and targets, the console table, and
-`docs/PERFORMANCE.md`. The file's structure is fixed (run, figures, details, method, notes) so a
-later run regenerates it in place and two versions diff figure by figure. */
+`docs/PERFORMANCE.md`. The file's structure is fixed (run, figures, figures in sections of their
+own, details, method, notes) so a later run regenerates it in place and two versions diff figure
+by figure. */
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -112,6 +113,9 @@ pub struct Figure {
     pub target: Option<Target>,
     /// What `n` counts: "runs", "messages", "10-s slices", …
     pub counts: &'static str,
+    /// The report section of its own it goes in (its title), after the main figures; `None` for
+    /// the main table.
+    pub section: Option<String>,
 }
 
 impl Figure {
@@ -127,7 +131,13 @@ impl Figure {
             samples,
             target: None,
             counts,
+            section: None,
         }
+    }
+
+    pub fn in_section(mut self, title: impl Into<String>) -> Self {
+        self.section = Some(title.into());
+        self
     }
 
     pub fn with_target(mut self, target: Target) -> Self {
@@ -219,7 +229,14 @@ impl Report {
             "target [reference]".into(),
             "".into(),
         ]];
+        let mut section = None;
         for f in &self.figures {
+            if f.section != section {
+                section = f.section.clone();
+                let mut title = vec![format!("[{}]", section.as_deref().unwrap_or(""))];
+                title.resize(rows[0].len(), String::new());
+                rows.push(title);
+            }
             let mut row = vec![f.name.clone()];
             row.extend(STATS.iter().map(|s| f.cell(*s)));
             row.push(f.samples.len().to_string());
@@ -265,25 +282,8 @@ impl Report {
         for (key, value) in &self.run.rows {
             writeln!(md, "| {key} | {} |", escape(value)).ok();
         }
-        md.push_str(
-            "\n## Figures\n\n\
-             | figure | median | p95 | p99 | max | mean | n | target (compared on) [reference] | met |\n\
-             |---|--:|--:|--:|--:|--:|--:|---|---|\n",
-        );
-        for f in &self.figures {
-            let stats: Vec<String> = STATS.iter().map(|s| f.cell(*s)).collect();
-            writeln!(
-                md,
-                "| {} | {} | {} {} | {} | {} |",
-                escape(&f.name),
-                stats.join(" | "),
-                f.samples.len(),
-                f.counts,
-                escape(&f.target_cell()),
-                f.verdict().label()
-            )
-            .ok();
-        }
+        md.push_str("\n## Figures\n\n");
+        figure_table(&mut md, self.figures.iter().filter(|f| f.section.is_none()));
         let missed: Vec<&str> = self
             .figures
             .iter()
@@ -306,6 +306,21 @@ impl Report {
             }
         )
         .ok();
+        let mut sections: Vec<&str> = Vec::new();
+        for title in self.figures.iter().filter_map(|f| f.section.as_deref()) {
+            if !sections.contains(&title) {
+                sections.push(title);
+            }
+        }
+        for title in sections {
+            write!(md, "\n## {title}\n\n").ok();
+            figure_table(
+                &mut md,
+                self.figures
+                    .iter()
+                    .filter(|f| f.section.as_deref() == Some(title)),
+            );
+        }
         for (title, body) in &self.details {
             write!(md, "\n## {title}\n\n{body}").ok();
             if !body.ends_with('\n') {
@@ -330,6 +345,28 @@ impl Report {
         }
         std::fs::write(path, self.markdown(method))
             .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The markdown table of `figures`.
+fn figure_table<'a>(md: &mut String, figures: impl Iterator<Item = &'a Figure>) {
+    md.push_str(
+        "| figure | median | p95 | p99 | max | mean | n | target (compared on) [reference] | met |\n\
+         |---|--:|--:|--:|--:|--:|--:|---|---|\n",
+    );
+    for f in figures {
+        let stats: Vec<String> = STATS.iter().map(|s| f.cell(*s)).collect();
+        writeln!(
+            md,
+            "| {} | {} | {} {} | {} | {} |",
+            escape(&f.name),
+            stats.join(" | "),
+            f.samples.len(),
+            f.counts,
+            escape(&f.target_cell()),
+            f.verdict().label()
+        )
+        .ok();
     }
 }
 
@@ -367,12 +404,15 @@ mod tests {
     }
 
     #[test]
-    fn the_markdown_lists_every_figure_and_what_missed() {
+    fn the_markdown_lists_every_figure_in_its_section_and_what_missed() {
         let mut report = Report::default();
         report.add(figure(&[10.0]).with_target(Target::at_most(Stat::Median, 5.0, "≤ 5 ms", "x")));
         report.add(figure(&[1.0]));
+        report.add(figure(&[2.0]).in_section("Real CLIs"));
         let md = report.markdown("method\n");
         assert!(md.contains("| f | 10.0 ms |"));
+        let (main, rest) = md.split_once("## Real CLIs\n\n| figure |").unwrap();
+        assert!(!main.contains("| f | 2.00 ms |") && rest.contains("| f | 2.00 ms |"));
         assert!(md.contains("0 of 1 targets met. Not met: f."));
         assert!(md.contains("## How each figure is measured\n\nmethod"));
     }

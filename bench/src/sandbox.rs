@@ -25,6 +25,15 @@ pub const PATH_DIR_ENV: &str = "TEAM_AGENT_BENCH_PATH_DIR";
 /// The coordinator's tick interval written into TEAM.md (the product's default).
 pub const TICK_INTERVAL_SEC: u64 = 2;
 
+/// The operator's own model keys and CLI configuration homes: never inherited by a team, whose
+/// real CLIs take theirs from the team's profiles and the sandbox's `HOME`.
+const OPERATOR_ONLY: [&str; 4] = [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "CODEX_HOME",
+    "CLAUDE_CONFIG_DIR",
+];
+
 /// How one `team-agent` command went.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -78,7 +87,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// A fresh sandbox; with `path_dir`, an empty directory of its own goes first on `PATH` and
     /// is exported as [`PATH_DIR_ENV`] (for the programs put there). `extra_env` is added to every
-    /// command's environment.
+    /// command's environment, replacing a variable of the same name (`PATH` too).
     pub fn new(
         binaries: &Binaries,
         path_dir: bool,
@@ -108,6 +117,7 @@ impl Sandbox {
                 !(k == "TMUX" || k == "TMUX_PANE" || k.starts_with("TEAM_AGENT_"))
             })
             .filter(|(k, _)| !matches!(k.to_str(), Some("PATH" | "HOME" | "TMUX_TMPDIR")))
+            .filter(|(k, _)| !OPERATOR_ONLY.iter().any(|v| k == v))
             .collect();
         env.push(("PATH".into(), std::env::join_paths(path)?));
         env.push(("HOME".into(), home.clone().into()));
@@ -116,7 +126,10 @@ impl Sandbox {
         if let Some(dir) = &path_dir {
             env.push((PATH_DIR_ENV.into(), dir.clone().into()));
         }
-        env.extend(extra_env.iter().map(|(k, v)| (k.into(), v.to_os_string())));
+        for (key, value) in extra_env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.into(), value.to_os_string()));
+        }
         let held = cleanup::hold(Held {
             team_agent: binaries.team_agent.clone(),
             tmux: binaries.tmux.clone(),

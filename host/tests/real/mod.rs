@@ -19,6 +19,8 @@ use std::time::Duration;
 use serde_json::Value;
 use team_agent_fake_model::{EgressAttempt, FakeModel, RecordedRequest, RequestKind, Scenario};
 
+pub use team_agent_fake_model::isolation::{Isolation, isolate_network};
+
 use crate::support::{TeamEnv, bundled_dir, json, wait_until};
 
 /// The pinned CLIs' `node_modules/.bin`, where `scripts/install-real-clis.sh` puts them.
@@ -52,62 +54,6 @@ pub fn require_clis(test: &str) -> Option<PathBuf> {
     }
     eprintln!("{message}");
     None
-}
-
-/// How this thread is kept off the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
-    /// A network namespace with only a loopback interface.
-    LoopbackNamespace,
-    /// Not root: only the proxy trap and the CLIs' switches.
-    ProxyTrapOnly,
-}
-
-/// Moves the calling thread (and everything it starts from now on) into a new network
-/// namespace holding only `lo`, when the process may (root).
-pub fn isolate_network() -> Isolation {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "not root: no network namespace; the proxy trap and the CLIs' switches keep them off the network"
-        );
-        return Isolation::ProxyTrapOnly;
-    }
-    // SAFETY: unshare(2) on the calling thread only; no memory is shared with the call.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        panic!(
-            "running as root, yet unshare(CLONE_NEWNET) failed: {}; the real-CLI tests need a loopback-only network namespace here",
-            std::io::Error::last_os_error()
-        );
-    }
-    bring_up_loopback().expect("the namespace's loopback interface comes up");
-    Isolation::LoopbackNamespace
-}
-
-/// `ip link set lo up`, by ioctl: a new network namespace starts with `lo` down.
-fn bring_up_loopback() -> std::io::Result<()> {
-    // SAFETY: a plain datagram socket used for two interface ioctls on a zeroed `ifreq` whose name
-    // is NUL-terminated; the socket is closed on every path.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut request: libc::ifreq = std::mem::zeroed();
-        for (i, byte) in b"lo\0".iter().enumerate() {
-            request.ifr_name[i] = *byte as libc::c_char;
-        }
-        let mut result = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request);
-        if result == 0 {
-            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            result = libc::ioctl(fd, libc::SIOCSIFFLAGS, &request);
-        }
-        let error = std::io::Error::last_os_error();
-        libc::close(fd);
-        if result != 0 {
-            return Err(error);
-        }
-    }
-    Ok(())
 }
 
 /// One worker of a real team.

@@ -11,6 +11,9 @@ until the [`FakeModel`] is dropped. Point the CLIs at [`FakeModel::url`]:
   anything that tries to leave the machine lands here, is refused (403) and shows in
   [`FakeModel::egress`].
 
+[`isolation::isolate_network`] keeps the CLIs off the network altogether: run as root, it
+puts the calling thread in a loopback-only network namespace before anything is started.
+
 # Endpoints
 
 | request | answer |
@@ -91,6 +94,7 @@ assert!(model.egress().is_empty(), "the CLI tried to go out: {:?}", model.egress
 
 mod anthropic;
 mod conversation;
+pub mod isolation;
 mod journal;
 mod playbook;
 mod reply;
