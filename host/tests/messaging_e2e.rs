@@ -448,3 +448,139 @@ fn a_corrupt_store_is_an_error_in_status_not_zero_pending() {
     let text = stdout(&env.run(&["status"]));
     assert!(text.contains("message store: cannot be read"), "{text}");
 }
+
+#[test]
+fn sends_killed_half_way_never_merge_into_the_next_message_nor_arrive_twice() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env.json(&["coordinator", "stop"]).0);
+    // Ten sends at once; every other one killed 0–30 ms after it started (a fixed sequence).
+    let mut children = Vec::new();
+    for i in 0..10u64 {
+        let child = env
+            .command()
+            .args([
+                "send",
+                "alice",
+                &format!("KILLED-SEND-{i}\nline two of {i}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        children.push((i, child));
+    }
+    for (i, child) in &mut children {
+        if *i % 2 == 1 {
+            std::thread::sleep(std::time::Duration::from_millis(*i * 3 % 31));
+            let _ = child.kill();
+        }
+    }
+    for (_, mut child) in children {
+        let _ = child.wait();
+    }
+    // Whatever was stored is delivered by the coordinator the next command brings back.
+    assert!(env.json(&["coordinator", "start"]).0);
+    let stored = || -> Vec<String> {
+        let (_, inbox) = env.json(&["inbox", "alice", "--limit", "100"]);
+        inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["recipient"] == "alice")
+            .map(|m| m["message_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let delivered_all = wait_until(60, || {
+        let texts = env.received(&session);
+        stored().iter().all(|id| {
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("[team-agent-token:{id}]")))
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2)); // more ticks: nothing more arrives
+    let texts = env.received(&session);
+    assert!(delivered_all, "stored {:?}, received {texts:?}", stored());
+    for text in &texts {
+        assert_eq!(
+            text.matches("[team-agent-token:").count(),
+            1,
+            "one message per turn, never two merged: {text:?}"
+        );
+    }
+    for id in stored() {
+        let token = format!("[team-agent-token:{id}]");
+        assert_eq!(
+            texts.iter().filter(|t| t.contains(&token)).count(),
+            1,
+            "{id} arrived once: {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_message_is_never_pasted_into_text_the_host_did_not_put_there() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pane = env.agent("alice")["pane_id"].as_str().unwrap().to_string();
+    // Someone typing in alice's pane: the message waits instead of joining the text.
+    assert!(
+        env.tmux(&["send-keys", "-t", &pane, "-l", "half a thought"])
+            .status
+            .success()
+    );
+    let (ok, sent) = env.json(&["send", "alice", "FIRST-AFTER-TYPING"]);
+    assert!(ok, "{sent}");
+    assert_eq!(sent["status"], "queued_input_not_empty", "{sent}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        env.received(&session).is_empty(),
+        "{:?}",
+        env.received(&session)
+    );
+    // Once the input is empty again, the message goes through on its own.
+    assert!(
+        env.tmux(&["send-keys", "-t", &pane, "C-u"])
+            .status
+            .success()
+    );
+    assert!(wait_until(20, || env
+        .received(&session)
+        .iter()
+        .any(|t| t.contains("FIRST-AFTER-TYPING"))));
+    std::thread::sleep(std::time::Duration::from_secs(1)); // her turn (300 ms of work) ends
+    // What an interrupted delivery of ours left (a folded paste, its token hidden) is cleared
+    // first, never merged.
+    let paste = "Team Agent message from leader:\n\n[Pasted text #1 +4 lines]";
+    let buffer = env.tmux(&["set-buffer", "-b", "leftover", paste]);
+    assert!(buffer.status.success());
+    assert!(
+        env.tmux(&["paste-buffer", "-p", "-b", "leftover", "-t", &pane])
+            .status
+            .success()
+    );
+    let (ok, sent) = env.json(&["send", "alice", "SECOND-AFTER-LEFTOVER"]);
+    assert!(ok, "{sent}");
+    assert_eq!(sent["status"], "submitted", "{sent}");
+    assert!(wait_until(20, || env
+        .received(&session)
+        .iter()
+        .any(|t| t.contains("SECOND-AFTER-LEFTOVER"))));
+    let texts = env.received(&session);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .all(|t| !t.contains("half a thought") && !t.contains("[Pasted text")),
+        "nothing foreign merged in: {texts:?}"
+    );
+}

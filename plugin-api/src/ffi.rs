@@ -134,6 +134,8 @@ pub mod extension {
     pub const LEADER_PLAN: &str = "leader_plan";
     /// Provider: a transcript tail as a JSON string → JSON [`crate::TurnSummary`].
     pub const TURN_SUMMARY: &str = "turn_summary";
+    /// Provider: a screen as a JSON string → JSON `Option<`[`crate::InputBox`]`>`.
+    pub const INPUT_BOX: &str = "input_box";
 }
 
 /// The symbol under which a plugin library exports its root module (abi_stable's fixed name).

@@ -185,6 +185,10 @@ extern "C" fn p_extension<P: ProviderPlugin + Instance>(
             let tail: String = decode(request)?;
             json(&P::instance().turn_summary(&tail)?)
         }
+        extension::INPUT_BOX => {
+            let screen: String = decode(request)?;
+            json(&P::instance().input_box(&screen)?)
+        }
         other => Err(unknown_extension(other)),
     })
 }

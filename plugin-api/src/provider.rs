@@ -408,6 +408,16 @@ impl<T> From<T> for Verdict<T> {
     }
 }
 
+/// The CLI's input box as a screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputBox {
+    /// What it holds, as drawn (a folded paste as its placeholder, `[Pasted text #1 +4 lines]`);
+    /// empty when it shows only its placeholder.
+    pub text: String,
+    /// Keys that remove some of it (pressed again until it is empty).
+    pub clear_keys: Vec<String>,
+}
+
 /// What a transcript tail says about turns: the current one's state and the last that ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TurnSummary {

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
-    LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
+    LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
+    SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
@@ -78,6 +78,17 @@ pub trait ProviderPlugin: Send + Sync + 'static {
             rule: verdict.rule,
             last_ended: None,
         })
+    }
+
+    /// What the CLI's input box holds on `screen` (`None`: no input box on it), and the keys that
+    /// empty it: the host never pastes a message into text it did not put there, and clears what
+    /// an interrupted delivery of its own left. The default cannot read input boxes.
+    fn input_box(&self, screen: &str) -> Result<Option<InputBox>, PluginError> {
+        let _ = screen;
+        Err(PluginError::unsupported(format!(
+            "the {} plugin does not read its CLI's input box",
+            Self::NAME
+        )))
     }
 
     /// How to start this CLI as the team's leader: the operator's arguments unchanged, plus the

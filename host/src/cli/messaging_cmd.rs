@@ -445,6 +445,12 @@ fn queued_hint(status: &str) -> Option<&'static str> {
         "trust_prompt" => "the worker waits at a trust dialog the coordinator is answering",
         "api_error" => "the worker's CLI is retrying after provider API errors",
         "no_leader" => "no leader pane is bound; it waits in .team/runtime/leader-inbox.log",
+        "input_not_empty" => {
+            "someone is typing in the worker's input box; the message waits until it is empty"
+        }
+        "input_not_cleared" => {
+            "the worker's input box holds the rest of an interrupted delivery that would not clear; `team-agent peek NAME` shows it"
+        }
         _ => return None,
     })
 }

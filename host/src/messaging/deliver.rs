@@ -15,8 +15,9 @@ use crate::workspace::{FileLock, Workspace};
 /// How a delivery ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    /// Pasted and submitted; `verified` when the screen reacted to the submit keys.
-    Submitted { verified: bool },
+    /// Pasted and submitted at `at` (RFC 3339, as the submit keys went); `verified` when the
+    /// screen reacted to them.
+    Submitted { verified: bool, at: String },
     /// The recipient cannot take input now; try again later (the reason is a status suffix).
     Queued(&'static str),
 }
@@ -65,7 +66,7 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
         return Ok(Delivery::Queued("copy_mode"));
     }
     let token = token_line(message_id);
-    let before = pane
+    let mut before = pane
         .server
         .capture(pane.pane_id)
         .map_err(|e| e.to_string())?;
@@ -75,6 +76,13 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
         && let Some(reason) = pane.provider.and_then(|p| not_ready(p, &before))
     {
         return Ok(Delivery::Queued(reason));
+    }
+    if !already_pasted && let Some(provider) = pane.provider {
+        match empty_input(pane, provider, &before) {
+            InputState::Empty => {}
+            InputState::Cleared(screen) => before = screen,
+            InputState::Held(reason) => return Ok(Delivery::Queued(reason)),
+        }
     }
     if !already_pasted {
         let buffer = format!("ta-{message_id}");
@@ -110,11 +118,61 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
         std::thread::sleep(Duration::from_millis(submit.delay_ms.into()));
     }
     let pasted = pane.server.capture(pane.pane_id).unwrap_or_default();
+    let at = crate::events::now_rfc3339();
     pane.server
         .send_keys(pane.pane_id, &submit.keys)
         .map_err(|e| e.to_string())?;
     let verified = wait_for(pane, Duration::from_secs(1), |screen| screen != pasted);
-    Ok(Delivery::Submitted { verified })
+    Ok(Delivery::Submitted { verified, at })
+}
+
+/// What the input box is before a paste.
+enum InputState {
+    /// Empty (or a provider that cannot read it): paste.
+    Empty,
+    /// It held what an interrupted delivery of ours left (a token, a folded paste), now cleared;
+    /// the screen after.
+    Cleared(String),
+    /// It holds something else (someone typing in the pane), or would not clear: wait.
+    Held(&'static str),
+}
+
+/// How many times the clear keys are pressed before giving up (a key clears a line).
+const CLEAR_PRESSES: usize = 60;
+
+/// Makes sure the input box holds nothing a paste would be merged into: leftovers of our own
+/// interrupted deliveries are cleared (the message they belonged to is delivered again from its
+/// record), anything else is left alone and the message waits.
+fn empty_input(pane: &Pane<'_>, provider: &ProviderClient<'_>, screen: &str) -> InputState {
+    let Ok(Some(input)) = provider.input_box(screen) else {
+        return InputState::Empty;
+    };
+    if input.text.is_empty() {
+        return InputState::Empty;
+    }
+    let ours = input.text.contains("[team-agent-token:") || input.text.contains("[Pasted");
+    if !ours || input.clear_keys.is_empty() {
+        return InputState::Held("input_not_empty");
+    }
+    for _ in 0..CLEAR_PRESSES {
+        if pane
+            .server
+            .send_keys(pane.pane_id, &input.clear_keys)
+            .is_err()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let Ok(screen) = pane.server.capture(pane.pane_id) else {
+            break;
+        };
+        match provider.input_box(&screen) {
+            Ok(Some(now)) if now.text.is_empty() => return InputState::Cleared(screen),
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    InputState::Held("input_not_cleared")
 }
 
 /// Why a worker cannot take input now, judged by its provider from the screen.

@@ -281,10 +281,10 @@ pub fn deliver(
         Pasted::Tried { claimed, outcome } => (claimed, outcome),
     };
     match outcome {
-        Ok(Delivery::Submitted { verified }) => {
+        Ok(Delivery::Submitted { verified, at }) => {
             messenger
                 .store
-                .mark_submitted(&claimed.message_id, verified)?;
+                .mark_submitted(&claimed.message_id, verified, &at)?;
             // Known from the team this delivery started from: no state read once it is stamped.
             if agent.first_send_at.is_none() {
                 stamp_first_send(messenger, &claimed.recipient)?;

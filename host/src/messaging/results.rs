@@ -354,10 +354,10 @@ pub fn deliver_to_leader(
         super::Pasted::Tried { claimed, outcome } => (claimed, outcome),
     };
     match outcome {
-        Ok(Delivery::Submitted { verified }) => {
+        Ok(Delivery::Submitted { verified, at }) => {
             messenger
                 .store
-                .mark_submitted(&claimed.message_id, verified)?;
+                .mark_submitted(&claimed.message_id, verified, &at)?;
             messenger.events.emit("leader.notified", json!({"message_id": claimed.message_id, "pane_id": binding.pane_id, "result_id": claimed.result_id}));
             Ok(MessageStatus::Submitted)
         }

@@ -220,14 +220,16 @@ impl Store {
     }
 
     /// Delivered. Never downgrades `acknowledged`.
-    pub fn mark_submitted(&self, id: &str, verified: bool) -> Result<(), StoreError> {
+    /// The message went in at `at` (RFC 3339: when its submit keys were pressed; a fast CLI can
+    /// finish the turn it started before the delivery returns).
+    pub fn mark_submitted(&self, id: &str, verified: bool, at: &str) -> Result<(), StoreError> {
         let now = now_rfc3339();
         self.conn
             .prepare_cached(
-                "UPDATE messages SET status = 'submitted', submitted_at = ?2, submit_verified = ?3, delivering_pid = NULL, updated_at = ?2
+                "UPDATE messages SET status = 'submitted', submitted_at = ?4, submit_verified = ?3, delivering_pid = NULL, updated_at = ?2
                  WHERE message_id = ?1 AND status NOT IN ('acknowledged')",
             )
-            .and_then(|mut s| s.execute(params![id, now, verified]))
+            .and_then(|mut s| s.execute(params![id, now, verified, at]))
             .map(drop)
             .map_err(|e| self.err(e))
     }

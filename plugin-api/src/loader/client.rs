@@ -10,9 +10,9 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
-    LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
+    LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
+    SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 use crate::sdk::{ErrorKind, PluginError};
 
@@ -263,6 +263,16 @@ impl<'a> ProviderClient<'a> {
     pub fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, CallError> {
         let json = to_json(&transcript_tail);
         let method = extension::TURN_SUMMARY;
+        self.caller.call(method, || {
+            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        })
+    }
+
+    /// What the CLI's input box holds on `screen` and how to empty it (an extension method);
+    /// `Unsupported` from a plugin that predates it.
+    pub fn input_box(&self, screen: &str) -> Result<Option<InputBox>, CallError> {
+        let json = to_json(&screen);
+        let method = extension::INPUT_BOX;
         self.caller.call(method, || {
             (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })

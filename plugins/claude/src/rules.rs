@@ -13,6 +13,7 @@ const GROUPS: &[&str] = &[
     "input_rule",
     "input_prompt",
     "failed_turn",
+    "input_placeholder",
     "ended_error",
     "loading",
     "exited",

@@ -274,6 +274,30 @@ fn find_input_box(book: &RuleBook, lines: &[String]) -> Option<InputBox> {
     })
 }
 
+/// What the input box holds: the lines between its rules, without the `❯` prompt; empty when it
+/// shows only a placeholder (an `input_placeholder` rule). `Ctrl-U` clears a line, or a folded
+/// paste at once.
+pub fn input_box(book: &RuleBook, capture: &str) -> Option<team_agent_plugin_api::InputBox> {
+    let view = View::read(book, capture);
+    let input = view.input?;
+    let lines = &view.lines[input.prompt..input.bottom];
+    let mut text: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let line = if i == 0 {
+            line.trim_start_matches('❯').trim_start()
+        } else {
+            line.strip_prefix("  ").unwrap_or(line)
+        };
+        text.push(line.trim_end().to_string());
+    }
+    let text = text.join("\n").trim().to_string();
+    let placeholder = view.matches("input_placeholder", &text).is_some();
+    Some(team_agent_plugin_api::InputBox {
+        text: if placeholder { String::new() } else { text },
+        clear_keys: vec!["C-u".into()],
+    })
+}
+
 /// What to do about the screen of a Claude Code that is starting.
 pub fn startup(book: &RuleBook, capture: &str) -> Verdict<StartupDecision> {
     let view = View::read(book, capture);

@@ -23,10 +23,10 @@ pub mod turn;
 use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, LaunchPlan, LaunchRequest,
-    LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest, ProviderPlugin,
-    Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState,
-    TurnSummary, Verdict, export_provider,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
+    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest,
+    ProviderPlugin, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
+    SubmitKeys, TurnState, TurnSummary, Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -102,6 +102,10 @@ impl ProviderPlugin for Codex {
 
     fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
         turn::state(self.rules(), transcript_tail)
+    }
+
+    fn input_box(&self, screen: &str) -> Result<Option<InputBox>, PluginError> {
+        Ok(screen::input_box(self.rules(), screen))
     }
 
     fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, PluginError> {

@@ -12,6 +12,7 @@ pub const BUILTIN: &str = include_str!("../rules.toml");
 const GROUPS: &[&str] = &[
     "composer",
     "composer_ready",
+    "input_placeholder",
     "composer_loading",
     "loading",
     "logo",

@@ -263,6 +263,33 @@ impl<'a> View<'a> {
     }
 }
 
+/// What the composer holds: its `›` line and the indented lines under it, up to the model/cwd
+/// status line; empty when it shows only its placeholder (an `input_placeholder` rule).
+/// `Ctrl-U` clears a line (twice for a line break).
+pub fn input_box(book: &RuleBook, capture: &str) -> Option<team_agent_plugin_api::InputBox> {
+    let view = View::read(book, capture);
+    let composer = view.composer?;
+    let end = view.lines[composer + 1..]
+        .iter()
+        .position(|l| view.first_in("composer_ready", l).is_some())
+        .map_or(view.lines.len(), |at| composer + 1 + at);
+    let mut text: Vec<String> = Vec::new();
+    for (i, line) in view.lines[composer..end].iter().enumerate() {
+        let line = if i == 0 {
+            line.trim_start_matches('›').trim_start()
+        } else {
+            line.strip_prefix("  ").unwrap_or(line)
+        };
+        text.push(line.trim_end().to_string());
+    }
+    let text = text.join("\n").trim().to_string();
+    let placeholder = view.first_in("input_placeholder", &text).is_some();
+    Some(team_agent_plugin_api::InputBox {
+        text: if placeholder { String::new() } else { text },
+        clear_keys: vec!["C-u".into()],
+    })
+}
+
 /// What to do about the screen of a Codex that is starting.
 pub fn startup(book: &RuleBook, capture: &str) -> Verdict<StartupDecision> {
     let view = View::read(book, capture);

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
-    LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities, ProviderManifest,
-    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
+    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
+    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
 };
 
 use transcript::Record;
@@ -200,6 +200,14 @@ impl ProviderPlugin for Scripted {
             }
             Some(_) => unreachable!("read_meta returns only session headers"),
         }
+    }
+
+    fn input_box(&self, screen: &str) -> Result<Option<InputBox>, PluginError> {
+        let lines = bottom_lines(screen, 20);
+        Ok(input_text(&lines).map(|text| InputBox {
+            text,
+            clear_keys: vec!["C-u".into()],
+        }))
     }
 
     fn classify_screen(&self, screen: &str) -> Verdict<ScreenState> {
@@ -432,6 +440,23 @@ fn bottom_lines(screen: &str, n: usize) -> Vec<String> {
 
 fn is_prompt(line: &str) -> bool {
     line.starts_with(screen::PROMPT) || line == screen::PROMPT.trim_end()
+}
+
+/// What the scripted agent's input holds: the last prompt line and the indented lines below it.
+fn input_text(lines: &[String]) -> Option<String> {
+    let at = lines.iter().rposition(|l| is_prompt(l))?;
+    let below = &lines[at + 1..];
+    if !below.iter().all(|l| l.starts_with("  ")) {
+        return None;
+    }
+    let mut text = vec![
+        lines[at]
+            .trim_start_matches(screen::PROMPT.trim_end())
+            .trim()
+            .to_string(),
+    ];
+    text.extend(below.iter().map(|l| l.trim().to_string()));
+    Some(text.join("\n").trim().to_string())
 }
 
 /// The input prompt is the active element: the last prompt line is followed only by the

@@ -23,6 +23,8 @@ pub enum Input {
     Down,
     CtrlC,
     CtrlD,
+    /// Ctrl-U: empty the input.
+    CtrlU,
     /// End of input (the terminal went away).
     Eof,
 }
@@ -156,6 +158,7 @@ impl Terminal {
             0x7f | 0x08 => Input::Backspace,
             0x03 => Input::CtrlC,
             0x04 => Input::CtrlD,
+            0x15 => Input::CtrlU,
             _ => match std::str::from_utf8(&bytes)
                 .ok()
                 .and_then(|s| s.chars().next())

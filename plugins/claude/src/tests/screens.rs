@@ -200,3 +200,30 @@ fn a_user_rule_can_teach_the_plugin_a_new_footer() {
     assert_eq!(verdict.value, ScreenState::Busy);
     assert_eq!(verdict.rule.as_deref(), Some("hold_on (user rule)"));
 }
+
+#[test]
+fn the_input_box_reads_what_is_typed_and_an_empty_one_or_a_placeholder_as_empty() {
+    let typed = claude()
+        .input_box(&fixture("claude-07-typed-nokey.screen.txt"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(typed.text, "say hello");
+    assert_eq!(typed.clear_keys, ["C-u"]);
+    for empty in [
+        "claude-16-key-main-02.screen.txt",
+        "claude-50-turn-ended-err500.screen.txt",
+    ] {
+        let input = claude().input_box(&fixture(empty)).unwrap().unwrap();
+        assert_eq!(input.text, "", "{empty}");
+    }
+    // A folded paste is what it holds, placeholder and all.
+    let folded = fixture("claude-07-typed-nokey.screen.txt")
+        .replace("say hello", "[Pasted text #5 +5 lines]");
+    let input = claude().input_box(&folded).unwrap().unwrap();
+    assert_eq!(input.text, "[Pasted text #5 +5 lines]");
+    assert_eq!(
+        claude().input_box("").unwrap(),
+        None,
+        "no input box, nothing to say"
+    );
+}

@@ -171,3 +171,28 @@ fn a_user_rule_file_changes_verdicts_and_a_broken_one_says_so() {
         "{rule}"
     );
 }
+
+#[test]
+fn the_composer_reads_what_is_typed_and_its_placeholder_as_empty() {
+    let typed = codex()
+        .input_box(&fixture("codex-11-typed.screen.txt"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(typed.text, "say hello");
+    assert_eq!(typed.clear_keys, ["C-u"]);
+    let empty = codex()
+        .input_box(&fixture("codex-07-main-screen.screen.txt"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(empty.text, "");
+    // A paste of several lines, token and all, up to the model/cwd line.
+    let pasted = fixture("codex-11-typed.screen.txt").replace(
+        "› say hello",
+        "› Team Agent message from leader:\n  line two\n  [team-agent-token:msg_x]",
+    );
+    let input = codex().input_box(&pasted).unwrap().unwrap();
+    assert_eq!(
+        input.text,
+        "Team Agent message from leader:\nline two\n[team-agent-token:msg_x]"
+    );
+}

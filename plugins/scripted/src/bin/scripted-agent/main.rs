@@ -284,6 +284,12 @@ fn main() -> ExitCode {
                     print_flush("\x08 \x08");
                 }
             }
+            // What was typed or pasted stays above as history; a fresh prompt takes input.
+            Input::CtrlU if !buffer.is_empty() => {
+                buffer.clear();
+                print_flush("\n(input cleared)\n");
+                prompt();
+            }
             Input::Enter => {
                 if buffer.trim().is_empty() {
                     continue;
@@ -312,7 +318,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(0);
             }
-            Input::Escape | Input::Up | Input::Down | Input::CtrlD => {}
+            Input::Escape | Input::Up | Input::Down | Input::CtrlD | Input::CtrlU => {}
         }
     }
 }
