@@ -213,7 +213,10 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
                 }
                 (_, []) => {
                     lost += 1;
-                    problems.push(format!("{id} to {worker} ({}) never arrived", message["status"]));
+                    problems.push(format!(
+                        "{id} to {worker} ({}) never arrived",
+                        message["status"]
+                    ));
                 }
                 (_, [position]) => {
                     delivered += 1;
@@ -261,7 +264,10 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
         figures.concurrent_operators,
         figures.stop_starts,
     );
-    assert!(settled, "messages still waiting after the chaos: {problems:?}");
+    assert!(
+        settled,
+        "messages still waiting after the chaos: {problems:?}"
+    );
     assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
     assert_eq!(integrity, "ok");
     assert_eq!(panes.len(), WORKERS.len(), "one pane per worker: {status}");
@@ -271,6 +277,12 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     let socket = status["tmux_socket"].as_str().unwrap().to_string();
     let (ok, down) = env.json(&["shutdown"]);
     assert!(ok, "{down}");
-    assert!(coordinator.is_none_or(|pid| !alive(pid)), "the coordinator outlived shutdown");
-    assert!(!std::path::Path::new(&socket).exists(), "the tmux server outlived shutdown");
+    assert!(
+        coordinator.is_none_or(|pid| !alive(pid)),
+        "the coordinator outlived shutdown"
+    );
+    assert!(
+        !std::path::Path::new(&socket).exists(),
+        "the tmux server outlived shutdown"
+    );
 }

@@ -685,3 +685,62 @@ fn without_its_coordinator_status_does_not_pass_old_activity_off_as_current() {
         assert_eq!(agent["activity"], "unknown", "{agent}");
     }
 }
+
+/// `team-agent ARGS --json` with the workspace's `.team` read-only (a bind mount in a private
+/// mount namespace of its own, so nothing else sees it); `None` when this process may not make
+/// one (not root).
+fn with_read_only_team(env: &TeamEnv, args: &[&str]) -> Option<(bool, serde_json::Value)> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("!!! not root: no private mount namespace, the read-only checks DID NOT RUN");
+        return None;
+    }
+    let base = env.command();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind -o ro \"$TA_RO\" \"$TA_RO\" && exec \"$@\"",
+        "sh",
+    ])
+    .arg(base.get_program())
+    .args(args)
+    .arg("--json")
+    .env("TA_RO", env.workspace().join(".team"));
+    for (key, value) in base.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.current_dir(env.workspace());
+    let out = cmd.output().unwrap();
+    Some((out.status.success(), json(&out)))
+}
+
+#[test]
+fn with_team_read_only_doctor_says_so_and_shutdown_refuses_before_stopping_anything() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let Some((ok, doctor)) = with_read_only_team(&env, &["doctor"]) else {
+        return;
+    };
+    assert!(!ok, "{doctor}");
+    assert!(doctor.to_string().contains("cannot write in"), "{doctor}");
+    let (ok, refused) = with_read_only_team(&env, &["shutdown"]).unwrap();
+    assert!(!ok, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot write in"),
+        "{refused}"
+    );
+    // Nothing was stopped: the team runs and says so.
+    let status = env.status();
+    assert_eq!(status["running"], true, "{status}");
+    assert!(status["coordinator"]["pid"].is_u64(), "{status}");
+    for agent in status["agents"].as_array().unwrap() {
+        assert_eq!(agent["status"], "running", "{agent}");
+    }
+}

@@ -41,6 +41,10 @@ impl TeamLock {
         command: &str,
         progress: &dyn Fn(&str),
     ) -> Result<Self, LifecycleError> {
+        // A `.team` that cannot be written refuses here, with the repair, before anything runs.
+        if workspace.team_dir().is_dir() {
+            workspace.check_writable()?;
+        }
         let holder_file = workspace.locks_dir().join(format!("{NAME}.holder"));
         let lock = match workspace.lock(NAME, Duration::ZERO) {
             Ok(lock) => lock,

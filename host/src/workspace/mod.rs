@@ -173,6 +173,8 @@ impl Workspace {
     /// and in its locks directory (a read-only `.team` once let `shutdown` stop everything and
     /// then fail to record it).
     pub fn check_writable(&self) -> Result<(), WorkspaceError> {
+        // A `.team` holding only the user's own files (profiles) gets its runtime directories.
+        self.ensure_dirs()?;
         for dir in [self.runtime_dir(), self.locks_dir()] {
             let probe = dir.join(format!(".write-check-{}", std::process::id()));
             fs::write(&probe, b"")
