@@ -1,4 +1,4 @@
-/*! `team-agent-bench`: the benchmark harness of DESIGN.md §5. It drives the real `team-agent`
+/*! `team-agent-bench`: the benchmark harness of docs/ARCHITECTURE.md §5. It drives the real `team-agent`
 binary against real tmux on private sockets, in temporary homes and workspaces, with scripted
 agents; prints a table; and writes `docs/PERFORMANCE.md`. Timings are reported, never asserted:
 the exit code is 1 only when the harness itself cannot measure (a missing binary, a command that

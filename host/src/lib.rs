@@ -1,6 +1,6 @@
 //! team-agent: lead a team of AI coding-agent CLIs from one leader agent, over tmux.
 //!
-//! The binary is thin glue over these modules (DESIGN.md §4); each opens with what it owns.
+//! The binary is thin glue over these modules (docs/ARCHITECTURE.md §4); each opens with what it owns.
 
 pub mod cli;
 pub mod coordinator;

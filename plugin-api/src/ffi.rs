@@ -75,7 +75,7 @@ impl RootModule for PluginRootRef {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// The provider methods (DESIGN.md §3). Frozen: new methods go through `extension`.
+/// The provider methods (docs/ARCHITECTURE.md §3). Frozen: new methods go through `extension`.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = ProviderTableRef)))]
@@ -107,7 +107,7 @@ pub struct ProviderTable {
     pub extension: extern "C" fn(RStr<'_>, RStr<'_>) -> FfiResult,
 }
 
-/// The display methods (DESIGN.md §3). Frozen like [`ProviderTable`]: new methods go through
+/// The display methods (docs/ARCHITECTURE.md §3). Frozen like [`ProviderTable`]: new methods go through
 /// `extension`.
 #[repr(C)]
 #[derive(StableAbi)]

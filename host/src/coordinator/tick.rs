@@ -1,4 +1,4 @@
-//! One coordinator tick, in the order of DESIGN.md §4. [`Runner::tick`] reads as its list of
+//! One coordinator tick, in the order of docs/ARCHITECTURE.md §4. [`Runner::tick`] reads as its list of
 //! steps; each step's failure is logged as an event and the tick goes on.
 
 use std::collections::HashMap;

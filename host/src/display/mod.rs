@@ -1,4 +1,4 @@
-/*! Showing the team to the operator through a display plugin (DESIGN.md §3). The plugin only
+/*! Showing the team to the operator through a display plugin (docs/ARCHITECTURE.md §3). The plugin only
 plans; this module runs its steps (tmux commands on the team's or the leader's server, terminal
 emulators started in their own process group, and stopped again), records the backend, the
 plugin's handle, the leader server the windows live on and the pids it started, and closes or

@@ -1,6 +1,6 @@
 /*! The event log (`.team/logs/events.jsonl`): one JSON object per line, `ts` (RFC 3339 UTC with
 milliseconds) and `event` (a dotted name) first, then the event's fields. Every state change is
-one line (DESIGN.md principle 5).
+one line (docs/ARCHITECTURE.md principle 5).
 
 Appends take a lock, so lines from several processes never interleave or tear; the log rotates at
 5 MiB keeping 5 archives (`events.jsonl.1` newest … `.5`). Reading the recent tail reads only the

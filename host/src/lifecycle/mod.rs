@@ -1,7 +1,7 @@
 /*! Running a team: `up`, `shutdown`, `restart`, and the single-agent operations (start, stop,
 reset, add, remove). Everything here is generic over providers: plugins plan, this module acts.
 
-Every operation decides before it destroys (DESIGN.md principle 3): plans are built and checked
+Every operation decides before it destroys (docs/ARCHITECTURE.md principle 3): plans are built and checked
 before a window is created, restart decides resume/fresh/refuse for every worker before touching
 tmux, and a failure part-way undoes what the operation itself created.
 */

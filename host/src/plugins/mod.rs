@@ -1,6 +1,6 @@
 /*! The plugin registry: which provider and display plugins this team-agent can use.
 
-It owns the search order (DESIGN.md §3): `$TEAM_AGENT_PLUGIN_PATH`, the workspace's
+It owns the search order (docs/ARCHITECTURE.md §3): `$TEAM_AGENT_PLUGIN_PATH`, the workspace's
 `.team/plugins/`, the user's data directory, then the directory of the `team-agent` binary (and
 `../lib/team-agent/plugins` beside it, where `install` puts them). Never the current directory.
 Everything about one file (safety, loading, versions) is `team_agent_plugin_api::loader`'s job;
