@@ -220,11 +220,15 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
                 }
                 (_, [position]) => {
                     delivered += 1;
-                    if last_position.is_some_and(|last| *position < last) {
+                    if let Some((last, older)) = &last_position
+                        && position < last
+                    {
                         out_of_order += 1;
-                        problems.push(format!("{id} to {worker} arrived before an older message"));
+                        problems.push(format!(
+                            "{id} to {worker} arrived before an older message {older}"
+                        ));
                     }
-                    last_position = Some(*position);
+                    last_position = Some((*position, id.to_string()));
                 }
                 (_, more) => {
                     duplicates += more.len() - 1;
@@ -268,6 +272,19 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
         settled,
         "messages still waiting after the chaos: {problems:?}"
     );
+    if !problems.is_empty() {
+        // What the event log says about each message in trouble: the way to the cause.
+        let events = std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+            .unwrap_or_default();
+        for problem in &problems {
+            for id in problem.split(' ').filter(|w| w.starts_with("msg_")) {
+                eprintln!("events of {id}:");
+                for line in events.lines().filter(|l| l.contains(id)) {
+                    eprintln!("  {line}");
+                }
+            }
+        }
+    }
     assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
     assert_eq!(integrity, "ok");
     assert_eq!(panes.len(), WORKERS.len(), "one pane per worker: {status}");

@@ -433,6 +433,9 @@ fn a_worker_gets_its_messages_in_the_order_they_were_sent() {
 fn a_corrupt_store_is_an_error_in_status_not_zero_pending() {
     let env = TeamEnv::new();
     env.up_starter();
+    // The running coordinator holds the store open: its next checkpoint would write the pages
+    // back over the damage. Stopped, nothing repairs the file behind the test's back.
+    assert!(env.json(&["coordinator", "stop"]).0);
     let runtime = env.workspace().join(".team/runtime");
     for name in ["team.db-wal", "team.db-shm"] {
         let _ = std::fs::remove_file(runtime.join(name));
@@ -583,4 +586,73 @@ fn a_message_is_never_pasted_into_text_the_host_did_not_put_there() {
             .all(|t| !t.contains("half a thought") && !t.contains("[Pasted text")),
         "nothing foreign merged in: {texts:?}"
     );
+}
+
+/// A deliverer that died after pressing a message's submit keys (or just before) left it
+/// `delivering`: the next one looks in the worker's transcript before it pastes. One the worker
+/// took is recorded as submitted and never sent again; one it never got is delivered, once.
+#[test]
+fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.agent("alice")["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, sent) = env.json(&["send", "alice", "TAKEN-BEFORE-THE-CRASH"]);
+    assert!(ok, "{sent}");
+    let taken = sent["message_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a message id in {sent}"))
+        .to_string();
+    assert!(wait_until(30, || env.received(&session).len() == 1));
+    // The team goes down; a message is stored meanwhile and never delivered.
+    assert!(env.json(&["shutdown"]).0);
+    let (ok, sent) = env.json(&["send", "alice", "NEVER-PASTED", "--no-wait"]);
+    assert!(ok, "{sent}");
+    let lost = sent["message_id"].as_str().unwrap().to_string();
+    // Both as a deliverer killed at the submit keys leaves them (its pid long gone).
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let db = rusqlite::Connection::open(env.workspace().join(".team/runtime/team.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE messages SET status = 'delivering', delivering_pid = ?1, submitted_at = NULL,
+             submit_sent_at = '2026-01-01T00:00:00.000Z' WHERE message_id IN (?2, ?3)",
+            rusqlite::params![dead, taken, lost],
+        )
+        .unwrap();
+    assert_eq!(changed, 2);
+    drop(db);
+    // A new pane (nothing of the first delivery on screen); the coordinator takes both over.
+    let (ok, restarted) = env.json(&["restart"]);
+    assert!(ok, "{restarted}");
+    let status_of = |id: &str| -> String {
+        let (_, inbox) = env.json(&["inbox", "alice", "--limit", "100"]);
+        inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["message_id"] == id)
+            .map(|m| m["status"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(30, || status_of(&taken) == "submitted"
+            && status_of(&lost) == "submitted"),
+        "{} {}",
+        status_of(&taken),
+        status_of(&lost)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2)); // more ticks: nothing more arrives
+    let texts = env.received(&session);
+    for id in [&taken, &lost] {
+        let token = format!("[team-agent-token:{id}]");
+        assert_eq!(
+            texts.iter().filter(|t| t.contains(&token)).count(),
+            1,
+            "{id} arrived once: {texts:?}"
+        );
+    }
 }

@@ -445,6 +445,10 @@ fn queued_hint(status: &str) -> Option<&'static str> {
         "trust_prompt" => "the worker waits at a trust dialog the coordinator is answering",
         "api_error" => "the worker's CLI is retrying after provider API errors",
         "no_leader" => "no leader pane is bound; it waits in .team/runtime/leader-inbox.log",
+        "confirming_arrival" => {
+            "a delivery was cut off at its submit keys; the message is sent again only if the \
+worker's transcript shows it never arrived"
+        }
         "input_not_empty" => {
             "someone is typing in the worker's input box; the message waits until it is empty"
         }

@@ -31,6 +31,9 @@ pub struct Pane<'a> {
     pub provider: Option<&'a ProviderClient<'a>>,
     /// Check that the recipient is ready for input (workers) before pasting.
     pub check_ready: bool,
+    /// The recipient's transcript, when its provider told where it is: where a message the
+    /// recipient took shows up.
+    pub transcript: Option<&'a std::path::Path>,
 }
 
 /// How long to wait for pasted text to show: more for bigger messages.
@@ -53,7 +56,14 @@ pub fn pane_lock(
 }
 
 /// Delivers `text` (already rendered and sanitised) into `pane`. The caller holds the pane lock.
-pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result<Delivery, String> {
+/// `before_submit` is told the time just before the submit keys go (the caller records it: a
+/// deliverer killed after that point may have delivered); its error stops the delivery.
+pub fn paste_and_submit(
+    pane: &Pane<'_>,
+    text: &str,
+    message_id: &str,
+    before_submit: impl FnOnce(&str) -> Result<(), String>,
+) -> Result<Delivery, String> {
     let state = pane
         .server
         .display(pane.pane_id, "#{pane_dead} #{pane_in_mode}")
@@ -119,11 +129,73 @@ pub fn paste_and_submit(pane: &Pane<'_>, text: &str, message_id: &str) -> Result
     }
     let pasted = pane.server.capture(pane.pane_id).unwrap_or_default();
     let at = crate::events::now_rfc3339();
+    before_submit(&at)?;
     pane.server
         .send_keys(pane.pane_id, &submit.keys)
         .map_err(|e| e.to_string())?;
     let verified = wait_for(pane, Duration::from_secs(1), |screen| screen != pasted);
     Ok(Delivery::Submitted { verified, at })
+}
+
+/// Whether a message whose submit keys an earlier deliverer pressed (or was about to press)
+/// reached the recipient.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// The recipient's transcript holds the message's token: it took the message.
+    InSession,
+    /// Not in the transcript yet, nor on screen, and the keys went moments ago: a CLI writes
+    /// its transcript a little after it takes a message. Look again later.
+    NotYet,
+    /// No sign of it (or no transcript to look in): deliver it (a token still on screen is
+    /// submitted, never pasted again).
+    Unknown,
+}
+
+/// How long after its submit keys a message may still be on its way into the transcript.
+const ARRIVAL_GRACE: Duration = Duration::from_secs(5);
+
+/// How much of a transcript's end is searched for a token.
+const TRANSCRIPT_SEARCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Looks for the message `message_id`, whose submit keys went at `sent_at`, where it would be
+/// if the recipient took it.
+pub fn arrival(pane: &Pane<'_>, message_id: &str, sent_at: &str) -> Arrival {
+    let token = token_line(message_id);
+    let Some(transcript) = pane.transcript else {
+        return Arrival::Unknown;
+    };
+    if file_contains(transcript, token.as_bytes()) {
+        return Arrival::InSession;
+    }
+    let on_screen = pane
+        .server
+        .capture(pane.pane_id)
+        .is_ok_and(|screen| screen.contains(&token));
+    let recent = chrono::DateTime::parse_from_rfc3339(sent_at).is_ok_and(|at| {
+        (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+            .to_std()
+            .is_ok_and(|ago| ago < ARRIVAL_GRACE)
+    });
+    if !on_screen && recent {
+        Arrival::NotYet
+    } else {
+        Arrival::Unknown
+    }
+}
+
+/// Whether the last [`TRANSCRIPT_SEARCH_BYTES`] of the file at `path` hold `needle`.
+fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = file.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(len.saturating_sub(TRANSCRIPT_SEARCH_BYTES)))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .is_ok_and(|_| memchr::memmem::find(&bytes, needle).is_some())
 }
 
 /// What the input box is before a paste.

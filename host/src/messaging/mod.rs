@@ -275,6 +275,10 @@ pub fn deliver(
         pane_id: &pane_id,
         provider: Some(&provider),
         check_ready: true,
+        transcript: agent
+            .session
+            .as_ref()
+            .and_then(|s| s.transcript_path.as_deref()),
     };
     let (claimed, outcome) = match claim_and_paste(messenger, &pane, message)? {
         Pasted::Taken(status) => return Ok(status),
@@ -351,13 +355,38 @@ pub(super) fn claim_and_paste(
                 .unwrap_or(MessageStatus::Failed),
         ));
     };
+    // A deliverer before this one pressed (or was about to press) the submit keys and died or
+    // failed before it recorded how that went: the message may be in the session already.
+    if let Some(sent_at) = claimed.submit_sent_at.clone() {
+        let outcome = match deliver::arrival(pane, &claimed.message_id, &sent_at) {
+            deliver::Arrival::InSession => Some(Ok(Delivery::Submitted {
+                verified: true,
+                at: sent_at,
+            })),
+            deliver::Arrival::NotYet => Some(Ok(Delivery::Queued("confirming_arrival"))),
+            deliver::Arrival::Unknown => None,
+        };
+        if let Some(outcome) = outcome {
+            drop(lock);
+            return Ok(Pasted::Tried {
+                claimed: Box::new(claimed),
+                outcome,
+            });
+        }
+    }
     let text = render(
         &claimed.sender,
         claimed.task_id.as_deref(),
         &claimed.content,
         &claimed.message_id,
     );
-    let outcome = deliver::paste_and_submit(pane, &text, &claimed.message_id);
+    let pid = std::process::id();
+    let outcome = deliver::paste_and_submit(pane, &text, &claimed.message_id, |at| {
+        messenger
+            .store
+            .mark_submit_sent(&claimed.message_id, pid, at)
+            .map_err(|e| e.to_string())
+    });
     drop(lock);
     Ok(Pasted::Tried {
         claimed: Box::new(claimed),

@@ -348,6 +348,7 @@ pub fn deliver_to_leader(
         // A leader CLI mid-turn loses what is pasted into it (Claude Code dropped a result pasted
         // while it ran a tool): with its provider known, the message waits for it to take input.
         check_ready: provider.is_some(),
+        transcript: None,
     };
     let (claimed, outcome) = match super::claim_and_paste(messenger, &pane, message)? {
         super::Pasted::Taken(status) => return Ok(status),

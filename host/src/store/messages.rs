@@ -80,6 +80,10 @@ pub struct Message {
     pub delivery_attempts: i64,
     pub delivering_pid: Option<i64>,
     pub result_id: Option<String>,
+    /// The order the store took messages in (a recipient's messages are delivered in it).
+    pub seq: i64,
+    /// When a deliverer pressed, or was about to press, the submit keys (RFC 3339).
+    pub submit_sent_at: Option<String>,
 }
 
 /// A message to store.
@@ -93,7 +97,7 @@ pub struct NewMessage<'a> {
 }
 
 const COLUMNS: &str = "message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, \
-submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id";
+submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id, seq, submit_sent_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -112,6 +116,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         delivery_attempts: row.get(12)?,
         delivering_pid: row.get(13)?,
         result_id: row.get(14)?,
+        seq: row.get(15)?,
+        submit_sent_at: row.get(16)?,
     })
 }
 
@@ -125,7 +131,7 @@ const OPEN_ROWS: &str = "status NOT IN ('acknowledged', 'failed')";
 /// Every message still to deliver, oldest first (asked every tick).
 pub(crate) fn pending_list_sql() -> String {
     format!(
-        "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND {PENDING_ROWS} AND ({CLAIMABLE} OR status = 'delivering') ORDER BY created_at, message_id"
+        "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND {PENDING_ROWS} AND ({CLAIMABLE} OR status = 'delivering') ORDER BY seq"
     )
 }
 
@@ -165,8 +171,8 @@ impl Store {
     ) -> Result<Message, StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, result_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'accepted', ?6, ?7, ?7, ?8)",
+                "INSERT INTO messages (message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, result_id, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'accepted', ?6, ?7, ?7, ?8, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))",
             )
             .and_then(|mut s| s.execute(params![id, new.team, new.task_id, new.sender, new.recipient, new.content, now_rfc3339(), new.result_id]))
             .map_err(|e| self.err(e))?;
@@ -215,6 +221,19 @@ impl Store {
                  WHERE message_id = ?1 AND status = 'delivering' AND delivering_pid = ?2",
             )
             .and_then(|mut s| s.execute(params![id, pid, format!("queued_{reason}"), reason, now_rfc3339()]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The claimer `pid` is about to press the submit keys (at `at`, RFC 3339): from now on a
+    /// deliverer that takes the claim over first looks for the message in the worker's session.
+    pub fn mark_submit_sent(&self, id: &str, pid: u32, at: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET submit_sent_at = ?3, updated_at = ?3
+                 WHERE message_id = ?1 AND status = 'delivering' AND delivering_pid = ?2",
+            )
+            .and_then(|mut s| s.execute(params![id, pid, at]))
             .map(drop)
             .map_err(|e| self.err(e))
     }
@@ -279,17 +298,17 @@ impl Store {
     }
 
     /// Whether an older message for the same recipient still waits or is being delivered: a
-    /// message never overtakes one of those (the order of the pending list: created_at, id).
+    /// message never overtakes one of those (the order the store took them in).
     pub fn waits_behind(&self, message: &Message) -> Result<bool, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT EXISTS(SELECT 1 FROM messages WHERE team = ?1 AND recipient = ?2 AND {PENDING_ROWS}
                    AND ({CLAIMABLE} OR status = 'delivering')
-                   AND (created_at < ?3 OR (created_at = ?3 AND message_id < ?4)))"
+                   AND seq < ?3)"
             ))
             .and_then(|mut s| {
                 s.query_row(
-                    params![message.team, message.recipient, message.created_at, message.message_id],
+                    params![message.team, message.recipient, message.seq],
                     |r| r.get::<_, bool>(0),
                 )
             })
@@ -355,7 +374,7 @@ impl Store {
             .conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND (recipient = ?2 OR sender = ?2) AND created_at >= ?3
-                 ORDER BY created_at DESC, message_id DESC LIMIT ?4"
+                 ORDER BY seq DESC LIMIT ?4"
             ))
             .and_then(|mut s| s.query_map(params![team, agent, since.unwrap_or(""), limit as i64], from_row)?.collect())
             .map_err(|e| self.err(e))?;

@@ -4,10 +4,10 @@
 use rusqlite::Connection;
 
 /// The newest schema this team-agent knows.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: the first schema.
     "CREATE TABLE messages (
         message_id TEXT PRIMARY KEY,
@@ -88,6 +88,14 @@ const MIGRATIONS: [&str; 3] = [
         WHERE status NOT IN ('acknowledged', 'failed', 'submitted');
     CREATE INDEX messages_open ON messages (team, recipient, status)
         WHERE status NOT IN ('acknowledged', 'failed');",
+    // 4: the order messages were stored in (taken under the write lock, so two senders at the
+    // same moment are never ordered by clocks read before either held it), and when a
+    // deliverer pressed (or was about to press) a message's submit keys: what tells a later
+    // deliverer that a message whose claim it takes over may already be in the worker's session.
+    "ALTER TABLE messages ADD COLUMN seq INTEGER;
+    UPDATE messages SET seq = rowid;
+    CREATE UNIQUE INDEX messages_seq ON messages (seq);
+    ALTER TABLE messages ADD COLUMN submit_sent_at TEXT;",
 ];
 
 #[derive(Debug)]
@@ -157,6 +165,57 @@ mod tests {
             .unwrap()
             .expect("claimable after the migration");
         assert_eq!(claimed.delivering_pid, Some(42));
+        // The old row keeps its place in the order; a new one comes after it.
+        let new = latest
+            .insert_message(&crate::store::NewMessage {
+                team: "t",
+                task_id: None,
+                sender: "leader",
+                recipient: "alice",
+                content: "after the migration",
+                result_id: None,
+            })
+            .unwrap();
+        assert!(new.seq > old.seq, "{} after {}", new.seq, old.seq);
+    }
+
+    /// Two senders at once: the one the store took first is first, whatever their clocks read
+    /// before either held the write lock.
+    #[test]
+    fn messages_are_ordered_as_the_store_took_them_not_by_their_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("team.db"), super::LATEST).unwrap();
+        let message = |content: &str| {
+            store
+                .insert_message(&crate::store::NewMessage {
+                    team: "t",
+                    task_id: None,
+                    sender: "leader",
+                    recipient: "alice",
+                    content,
+                    result_id: None,
+                })
+                .unwrap()
+        };
+        let first = message("first");
+        let second = message("second");
+        // The first sender's clock was read later (it waited for the lock).
+        store
+            .conn
+            .execute(
+                "UPDATE messages SET created_at = '2999-01-01T00:00:00.000Z' WHERE message_id = ?1",
+                [&first.message_id],
+            )
+            .unwrap();
+        let pending: Vec<String> = store
+            .pending_messages("t")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(pending, ["first", "second"]);
+        assert!(store.waits_behind(&second).unwrap());
+        assert!(!store.waits_behind(&first).unwrap());
     }
 
     /// What every tick and every `status` asks reads only messages in flight, not the history.
