@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod coordinator;
+pub mod daemon;
 pub mod display;
 pub mod doctor;
 pub mod events;
@@ -12,6 +13,8 @@ pub mod lifecycle;
 pub mod mcp;
 pub mod messaging;
 pub mod plugins;
+pub mod process;
+pub mod session;
 pub mod spec;
 pub mod state;
 pub mod store;

@@ -3,5 +3,5 @@
 //! `team-agent coordinator run` itself.
 
 fn main() -> std::process::ExitCode {
-    team_agent::coordinator::standalone_main()
+    team_agent::daemon::standalone_main()
 }

@@ -39,7 +39,13 @@ pub fn external(workspace: &Workspace, argv: &[String]) -> anyhow::Result<Reply>
             .reason("unknown_command")
             .into());
     }
-    let outcome = leader::launch(workspace, &registry, name, args)?;
+    let outcome =
+        leader::launch(workspace, &registry, name, args).map_err(|e| match e
+            .downcast::<leader::LeaderError>()
+        {
+            Ok(error) => UserError::from(error).into(),
+            Err(other) => other,
+        })?;
     let text = if outcome.started {
         format!(
             "started the {} leader in tmux session {}\nattach with: {}",
@@ -58,7 +64,7 @@ pub fn external(workspace: &Workspace, argv: &[String]) -> anyhow::Result<Reply>
 fn rebuild_display(workspace: &Workspace) {
     let registry = Registry::load(Some(workspace.root()));
     let ctx = crate::lifecycle::Context::new(workspace, &registry, &|_| {});
-    let _ = crate::display::rebuild(&ctx);
+    let _ = crate::display::rebuild(&ctx.display());
 }
 
 pub fn claim_leader(workspace: &Workspace, confirm: bool) -> anyhow::Result<Reply> {

@@ -297,9 +297,9 @@ pub fn coordinator(workspace: &Workspace, command: &CoordinatorCommand) -> anyho
             no_orphan_exit,
         } => {
             // The coordinator never recreates a workspace that was deleted under it.
-            let code = crate::coordinator::run(
+            let code = crate::daemon::run(
                 &workspace.clone().existing_only(),
-                &crate::coordinator::RunOptions {
+                &crate::daemon::RunOptions {
                     once: *once,
                     no_orphan_exit: *no_orphan_exit,
                 },
@@ -345,7 +345,7 @@ pub fn with_context(
     let registry = Registry::load(Some(workspace.root()));
     let ctx = Context::new(workspace, &registry, &progress);
     let outcome = run(&ctx)?;
-    let _ = crate::display::rebuild(&ctx);
+    let _ = crate::display::rebuild(&ctx.display());
     Ok(outcome)
 }
 

@@ -75,13 +75,7 @@ pub fn attach(workspace: &Workspace, id: &str) -> anyhow::Result<Reply> {
             .into());
     }
     server.run(&["select-window", "-t", &window])?;
-    use std::os::unix::process::CommandExt;
-    let error = std::process::Command::new("tmux")
-        .arg("-S")
-        .arg(server.socket())
-        .args(["attach-session", "-t", &format!("={}", team.session_name)])
-        .env_remove("TMUX")
-        .exec();
+    let error = server.exec_attach(&team.session_name, true);
     Err(UserError::new(format!("cannot run tmux attach: {error}"))
         .action(command)
         .into())
@@ -145,7 +139,7 @@ pub fn answer(workspace: &Workspace, id: &str, choice: &str) -> anyhow::Result<R
 pub fn acknowledge_idle(workspace: &Workspace) -> anyhow::Result<Reply> {
     let store = StateStore::new(workspace);
     let until = chrono::Utc::now()
-        + chrono::Duration::from_std(crate::coordinator::IDLE_ACK).unwrap_or_default();
+        + chrono::Duration::from_std(crate::daemon::IDLE_ACK).unwrap_or_default();
     let until = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let team = store.update(|state| {
         let Some(team) = state.team.as_mut() else {

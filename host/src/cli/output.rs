@@ -64,6 +64,17 @@ impl UserError {
     }
 }
 
+impl From<crate::leader::LeaderError> for UserError {
+    fn from(error: crate::leader::LeaderError) -> Self {
+        Self {
+            message: error.message,
+            action: error.action,
+            reason: error.reason,
+            details: Value::Null,
+        }
+    }
+}
+
 impl fmt::Display for UserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

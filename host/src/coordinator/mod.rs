@@ -1,21 +1,8 @@
-/*! The coordinator: one daemon per workspace (`team-agent coordinator run`) that keeps a running
-team healthy between commands. It starts detached (its own session and process group, stdin
-closed, output to `.team/runtime/coordinator.log`), holds a lock so a second copy exits at once,
-and writes pid and metadata files. Each tick runs the steps of [`tick`] in order; a failing tick
-backs off exponentially to 60 s. SIGTERM finishes the current tick and exits; so does the loss of
-the team's tmux session or of the workspace itself (then it also ends the team's tmux server).
-Sleeps are sliced, so every exit condition is seen within a tick interval even while backing off.
+/*! The coordinator from the outside: whether one runs for a workspace (its pid and lock), its
+health for `status` and `doctor`, starting it detached and stopping it. The daemon itself (its
+loop, tick, detectors and hand-off server) is the `daemon` module; this module never reaches into
+it, so every command can bring a coordinator up without linking its insides.
 */
-
-mod daemon;
-mod detectors;
-pub mod handoff;
-mod tick;
-mod turns;
-
-pub use daemon::{RunOptions, run};
-pub use detectors::{IDLE_ACK, SENDER as NOTICE_SENDER};
-pub use turns::read_tail;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -27,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::events::EventLog;
+use crate::process::alive;
 use crate::workspace::{FileLock, Workspace};
 
 /// The protocol of the pid/metadata files.
 pub const PROTOCOL: u32 = 1;
-const LOCK: &str = "coordinator.lock";
+pub(crate) const LOCK: &str = "coordinator.lock";
 
 /// `.team/runtime/coordinator.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,20 +33,6 @@ pub struct Metadata {
 
 fn lock_path(workspace: &Workspace) -> PathBuf {
     workspace.locks_dir().join(LOCK)
-}
-
-/// Whether a process exists and is not a zombie.
-pub fn alive(pid: u32) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => kill(Pid::from_raw(pid as i32), None).is_ok(),
-    }
 }
 
 fn read_pid(workspace: &Workspace) -> Option<u32> {
@@ -92,50 +66,6 @@ pub fn health(workspace: &Workspace) -> Value {
             None => json!({"status": "not_running", "pid": null}),
         },
     }
-}
-
-/// `team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]`: the
-/// coordinator as its own small binary (no command-line parser, MCP server or schema validator
-/// linked in), with the same arguments as `team-agent coordinator run`.
-pub fn standalone_main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = || {
-        eprintln!(
-            "usage: team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]\n(started for you by team-agent; see `team-agent coordinator --help`)"
-        );
-        std::process::ExitCode::from(2)
-    };
-    if args.len() < 2 || args[0] != "coordinator" || args[1] != "run" {
-        return usage();
-    }
-    let mut workspace = None;
-    let mut options = RunOptions {
-        once: false,
-        no_orphan_exit: false,
-    };
-    let mut rest = args[2..].iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--workspace" => workspace = rest.next().map(PathBuf::from),
-            "--once" => options.once = true,
-            "--no-orphan-exit" => options.no_orphan_exit = true,
-            _ => return usage(),
-        }
-    }
-    let Some(dir) = workspace else {
-        return usage();
-    };
-    let workspace = match Workspace::resolve(Some(&dir)) {
-        Ok(ws) => ws.existing_only(),
-        Err(e) => {
-            eprintln!("coordinator: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    if std::env::var_os("TEAM_AGENT_TMUX_CONTROL").is_none_or(|v| v != "0") {
-        crate::tmux::control::enable();
-    }
-    std::process::ExitCode::from(run(&workspace, &options).clamp(0, 255) as u8)
 }
 
 /// Starts the coordinator unless one runs; its pid.

@@ -16,12 +16,33 @@ use team_agent_plugin_api::{
     WorkerView,
 };
 
-use crate::lifecycle::{Context, LifecycleError};
-use crate::state::{AgentStatus, DisplayRecord, Spawned, TeamState};
+use crate::events::EventLog;
+use crate::plugins::Registry;
+use crate::spec::AUTO_DISPLAY as AUTO;
+use crate::state::{AgentStatus, DisplayRecord, Spawned, StateError, StateStore, TeamState};
 use crate::tmux::Server;
 
-/// The backend used when neither `--display` nor the team definition names one.
-pub const AUTO: &str = "auto";
+/// What showing the team works with.
+pub struct Context<'a> {
+    pub registry: &'a Registry,
+    pub events: &'a EventLog,
+    pub store: &'a StateStore,
+}
+
+impl Context<'_> {
+    fn team(&self) -> Result<TeamState, DisplayError> {
+        self.store.load()?.team.ok_or(DisplayError::NoTeam)
+    }
+}
+
+/// Why a display's record could not be read or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum DisplayError {
+    #[error("no team has run in this workspace: start one with `team-agent up DIR`")]
+    NoTeam,
+    #[error(transparent)]
+    State(#[from] StateError),
+}
 
 /// Which display to open: `--display`, else the one the team had before a shutdown, else the
 /// team definition's `display_backend`, else `auto`; `auto` is `tmux-overview` when the leader
@@ -45,8 +66,8 @@ pub fn choose(
 }
 
 /// Opens `backend` for the team recorded in the workspace and stores the outcome.
-pub fn open(ctx: &Context<'_>, backend: &str) -> Result<DisplayRecord, LifecycleError> {
-    let (_, team) = ctx.team()?;
+pub fn open(ctx: &Context<'_>, backend: &str) -> Result<DisplayRecord, DisplayError> {
+    let team = ctx.team()?;
     let record = open_record(ctx, &team, backend);
     store(ctx, Some(record.clone()))?;
     Ok(record)
@@ -79,8 +100,8 @@ pub fn close(ctx: &Context<'_>, team: &TeamState) -> Option<DisplayRecord> {
 
 /// Re-plans an open display for the team as it is now (workers added or stopped, a new leader
 /// pane); opens the chosen backend when none is open but one was asked for.
-pub fn rebuild(ctx: &Context<'_>) -> Result<Option<DisplayRecord>, LifecycleError> {
-    let (_, team) = ctx.team()?;
+pub fn rebuild(ctx: &Context<'_>) -> Result<Option<DisplayRecord>, DisplayError> {
+    let team = ctx.team()?;
     let Some(record) = team.display.clone() else {
         return Ok(None);
     };
@@ -95,12 +116,12 @@ pub fn rebuild(ctx: &Context<'_>) -> Result<Option<DisplayRecord>, LifecycleErro
     Ok(Some(reopened))
 }
 
-fn store(ctx: &Context<'_>, record: Option<DisplayRecord>) -> Result<(), LifecycleError> {
+fn store(ctx: &Context<'_>, record: Option<DisplayRecord>) -> Result<(), DisplayError> {
     ctx.store.update(|state| {
         if let Some(team) = state.team.as_mut() {
             team.display = record.clone();
         }
-        Ok::<_, LifecycleError>(())
+        Ok::<_, DisplayError>(())
     })
 }
 

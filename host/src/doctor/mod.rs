@@ -2,8 +2,6 @@
 run, and the repairs that need a human's go-ahead (restoring state from a team snapshot).
 */
 
-use std::process::Command;
-
 use serde::Serialize;
 use team_agent_plugin_api::loader::PluginStatus;
 
@@ -187,14 +185,9 @@ fn orphans() -> Check {
 }
 
 fn tmux() -> Check {
-    match Command::new("tmux").arg("-V").output() {
-        Ok(out) if out.status.success() => check(
-            "tmux",
-            Level::Ok,
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            None,
-        ),
-        _ => check(
+    match crate::tmux::version() {
+        Some(version) => check("tmux", Level::Ok, version, None),
+        None => check(
             "tmux",
             Level::Fail,
             "tmux is not installed or not on PATH",
@@ -369,7 +362,7 @@ pub fn find_orphans() -> Vec<Orphan> {
             continue;
         };
         use std::os::unix::fs::MetadataExt;
-        if meta.uid() != me || pid == std::process::id() || !crate::coordinator::alive(pid) {
+        if meta.uid() != me || pid == std::process::id() || !crate::process::alive(pid) {
             continue;
         }
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
@@ -416,14 +409,14 @@ pub fn cleanup_orphans(mut orphans: Vec<Orphan>) -> Vec<Orphan> {
     use nix::unistd::Pid;
     let wait = |pid: u32, secs: u64| {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        while crate::coordinator::alive(pid) && std::time::Instant::now() < until {
+        while crate::process::alive(pid) && std::time::Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        !crate::coordinator::alive(pid)
+        !crate::process::alive(pid)
     };
     for orphan in &mut orphans {
         let pid = Pid::from_raw(orphan.pid as i32);
-        if !crate::coordinator::alive(orphan.pid) {
+        if !crate::process::alive(orphan.pid) {
             orphan.outcome = Some("already_gone".into());
             continue;
         }

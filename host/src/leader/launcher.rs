@@ -14,7 +14,7 @@ use serde_json::json;
 use team_agent_plugin_api::loader::CallError;
 use team_agent_plugin_api::{ErrorKind, LaunchPlan, LeaderRequest, McpServer};
 
-use crate::cli::UserError;
+use super::LeaderError;
 use crate::events::EventLog;
 use crate::lifecycle::{WorkerEnv, resolvable, write_mcp_server};
 use crate::plugins::Registry;
@@ -46,13 +46,13 @@ pub fn launch(
 ) -> anyhow::Result<LaunchOutcome> {
     let provider = registry
         .provider(provider_name)
-        .map_err(|e| UserError::new(e.to_string()).action("see `team-agent plugins list`"))?;
+        .map_err(|e| LeaderError::new(e.to_string()).action("see `team-agent plugins list`"))?;
     let manifest = provider
         .manifest()
-        .map_err(|e| UserError::new(format!("provider '{provider_name}': {e}")))?;
+        .map_err(|e| LeaderError::new(format!("provider '{provider_name}': {e}")))?;
     let name = manifest.name.clone();
     if !resolvable(&manifest.executable) {
-        return Err(UserError::new(format!(
+        return Err(LeaderError::new(format!(
             "'{}' is not installed (not found on PATH)",
             manifest.executable
         ))
@@ -121,13 +121,9 @@ fn in_new_session(
         json!({"provider": provider, "session": session, "started": started}),
     );
     if interactive {
-        let error = std::process::Command::new("tmux")
-            .arg("-S")
-            .arg(server.socket())
-            .args(["attach-session", "-t", &format!("={session}")])
-            .exec();
+        let error = server.exec_attach(&session, false);
         return Err(
-            UserError::new(format!("cannot attach to tmux session {session}: {error}"))
+            LeaderError::new(format!("cannot attach to tmux session {session}: {error}"))
                 .action(format!("attach by hand: {attach_command}"))
                 .into(),
         );
@@ -146,7 +142,7 @@ fn create_session(
     workspace.ensure_dirs()?;
     let env_file = carry_environment(workspace)?;
     let exe = std::env::current_exe()
-        .map_err(|e| UserError::new(format!("cannot find the team-agent binary: {e}")))?;
+        .map_err(|e| LeaderError::new(format!("cannot find the team-agent binary: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();
     let root = workspace.root().to_string_lossy().into_owned();
     let mut command: Vec<String> = vec![
@@ -179,7 +175,7 @@ fn create_session(
         }
         Err(e) => {
             let _ = std::fs::remove_file(&env_file);
-            Err(UserError::new(format!("cannot create tmux session {session}: {e}"))
+            Err(LeaderError::new(format!("cannot create tmux session {session}: {e}"))
                 .action("check that tmux works: `tmux new-session -d -s probe && tmux kill-session -t probe`")
                 .into())
         }
@@ -201,7 +197,7 @@ fn carry_environment(workspace: &Workspace) -> anyhow::Result<PathBuf> {
         unset: NOT_FOR_THE_LEADER.iter().map(|s| s.to_string()).collect(),
     };
     crate::state::write_atomically(&file, &serde_json::to_vec(&env)?, 0o600)
-        .map_err(|e| UserError::new(format!("cannot write {}: {e}", file.display())))?;
+        .map_err(|e| LeaderError::new(format!("cannot write {}: {e}", file.display())))?;
     Ok(file)
 }
 
@@ -218,10 +214,11 @@ fn exec_here(
         Err(e) => return e,
     };
     let Some((program, rest)) = plan.argv.split_first() else {
-        return UserError::new(format!("provider '{name}' planned an empty leader command")).into();
+        return LeaderError::new(format!("provider '{name}' planned an empty leader command"))
+            .into();
     };
     if !resolvable(program) {
-        return UserError::new(format!("'{program}' is not installed (not found on PATH)"))
+        return LeaderError::new(format!("'{program}' is not installed (not found on PATH)"))
             .action(format!(
                 "install the {name} CLI, or put it on PATH, then run `team-agent {name}` again"
             ))
@@ -246,7 +243,7 @@ fn exec_here(
         .env("TEAM_AGENT_LEADER_PROVIDER", name)
         .envs(&plan.env);
     let error = cmd.exec();
-    UserError::new(format!("cannot start {program}: {error}")).into()
+    LeaderError::new(format!("cannot start {program}: {error}")).into()
 }
 
 /// The provider's leader plan, or its bare executable with the operator's arguments when the
@@ -281,7 +278,7 @@ fn leader_plan(
                 pre_steps: Vec::new(),
             })
         }
-        Err(e) => Err(UserError::new(format!("cannot plan the leader: {e}"))
+        Err(e) => Err(LeaderError::new(format!("cannot plan the leader: {e}"))
             .action("run `team-agent plugins list` and `team-agent doctor`")
             .into()),
     }
@@ -314,11 +311,11 @@ fn leader_mcp_server(workspace: &Workspace, provider: &str) -> anyhow::Result<Mc
     // Codex leader would otherwise miss the operator's proxy, PATH entries and CLI switches.
     let file = leader_environment(workspace, &env)?;
     env.insert(
-        crate::mcp::LEADER_ENV_VAR.to_string(),
+        super::LEADER_ENV_VAR.to_string(),
         file.to_string_lossy().into_owned(),
     );
     let file = workspace.runtime_dir().join("mcp").join("leader.json");
-    Ok(write_mcp_server(workspace, file, env).map_err(UserError::new)?)
+    Ok(write_mcp_server(workspace, file, env).map_err(LeaderError::new)?)
 }
 
 /// Writes the leader's environment (the operator's, as this process has it, with the leader's
@@ -341,7 +338,7 @@ fn leader_environment(
         unset: Vec::new(),
     };
     crate::state::write_atomically(&file, &serde_json::to_vec(&env)?, 0o600)
-        .map_err(|e| UserError::new(format!("cannot write {}: {e}", file.display())))?;
+        .map_err(|e| LeaderError::new(format!("cannot write {}: {e}", file.display())))?;
     Ok(file)
 }
 

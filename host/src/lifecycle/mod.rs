@@ -19,8 +19,7 @@ pub use agents::{
 };
 pub use exclusive::TeamLock;
 pub use launch::{
-    MCP_SERVER_NAME, WorkerEnv, capture_context, last_lines, new_session_id, read_profile,
-    record_session, resolvable, worker_exec, write_mcp_server,
+    WorkerEnv, new_session_id, read_profile, resolvable, worker_exec, write_mcp_server,
 };
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;
@@ -105,6 +104,15 @@ impl<'a> Context<'a> {
             events: EventLog::new(workspace),
             store: StateStore::new(workspace),
             progress,
+        }
+    }
+
+    /// What the display module works with.
+    pub fn display(&self) -> crate::display::Context<'_> {
+        crate::display::Context {
+            registry: self.registry,
+            events: &self.events,
+            store: &self.store,
         }
     }
 

@@ -300,7 +300,7 @@ pub fn restart(
         spec.spec.display_backend(),
         leader.is_some(),
     );
-    let display = crate::display::open(ctx, &backend)
+    let display = crate::display::open(&ctx.display(), &backend)
         .map(|d| crate::display::summary(Some(&d)))
         .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
     // After the display, like `up`: its view sessions exist before the coordinator's first tick.
@@ -334,7 +334,7 @@ fn resumability(
     if record.is_none() && previous.spawned_at.is_some() {
         let others: Vec<String> = Vec::new();
         record = provider
-            .capture_session_id(&launch::capture_context(previous, others))
+            .capture_session_id(&crate::session::capture_context(previous, others))
             .ok()
             .flatten();
         if let Some(r) = &record {

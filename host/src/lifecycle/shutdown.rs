@@ -64,7 +64,7 @@ pub fn shutdown(ctx: &Context<'_>) -> Result<ShutdownReport, LifecycleError> {
         }
     }
     // Before the server goes: the display's view sessions and windows are closed by its plan.
-    let display = crate::display::close(ctx, &team).or(team.display.clone());
+    let display = crate::display::close(&ctx.display(), &team).or(team.display.clone());
     // The team's server is private: ending it ends every window (and nothing of anyone else's).
     server.kill_server()?;
     let killed = reap(&pids);

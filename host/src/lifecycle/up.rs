@@ -267,7 +267,7 @@ pub fn up(
         spec.spec.display_backend(),
         leader.is_some(),
     );
-    let display = crate::display::open(ctx, &backend)
+    let display = crate::display::open(&ctx.display(), &backend)
         .map(|d| crate::display::summary(Some(&d)))
         .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
     let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
@@ -339,11 +339,11 @@ pub fn start_all_with_modes(
                     if let Ok(provider) = ctx.registry.provider(&state.provider) {
                         launch::settle_startup(server, &provider, &mut state, &ctx.events);
                         if state.status == AgentStatus::Running {
-                            launch::capture_session(
+                            crate::session::capture_session(
                                 &provider,
                                 &mut state,
                                 owned_by_others.to_vec(),
-                                launch::CAPTURE_BOUND,
+                                crate::session::CAPTURE_BOUND,
                                 &ctx.events,
                             );
                         }

@@ -131,7 +131,7 @@ impl TeamServer {
         let exe = std::env::current_exe()
             .map_err(|e| ToolError(format!("cannot find the team-agent binary: {e}")))?;
         let mut cmd = std::process::Command::new(exe);
-        if let Some(env) = std::env::var_os(LEADER_ENV_VAR)
+        if let Some(env) = std::env::var_os(crate::leader::LEADER_ENV_VAR)
             .and_then(|file| std::fs::read(file).ok())
             .and_then(|bytes| serde_json::from_slice::<crate::lifecycle::WorkerEnv>(&bytes).ok())
         {
@@ -400,9 +400,6 @@ fn tools() -> Vec<Tool> {
         ),
     ]
 }
-
-/// The variable that names the file holding the leader's environment (written by the launcher).
-pub const LEADER_ENV_VAR: &str = "TEAM_AGENT_LEADER_ENV_FILE";
 
 /// The leader's tools: talk to workers and run the team.
 fn leader_tools() -> Vec<Tool> {

@@ -10,6 +10,7 @@ Statuses only move forward: `accepted` → `delivering` → `submitted` → `ack
 */
 
 mod deliver;
+pub mod handoff;
 mod render;
 mod results;
 
@@ -37,6 +38,9 @@ pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// The leader's address.
 pub const LEADER: &str = "leader";
+
+/// The sender of the coordinator's own notices to the leader (a worker idle, stuck, …).
+pub const NOTICE_SENDER: &str = "team-agent";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessagingError {
@@ -184,9 +188,7 @@ pub fn send(
             // The running coordinator delivers fastest (plugins loaded, tmux connection open);
             // without one answering, this process delivers by itself.
             let handed = (recipient != LEADER)
-                .then(|| {
-                    crate::coordinator::handoff::request(messenger.workspace, &message.message_id)
-                })
+                .then(|| handoff::request(messenger.workspace, &message.message_id))
                 .flatten();
             match handed {
                 Some(status) => status,
@@ -209,9 +211,7 @@ pub fn send(
         });
     }
     // A mutating command brings a missing coordinator back (it delivers what waits).
-    if team.status == crate::state::TeamStatus::Running
-        && sender != crate::coordinator::NOTICE_SENDER
-    {
+    if team.status == crate::state::TeamStatus::Running && sender != NOTICE_SENDER {
         let _ = crate::coordinator::ensure_running(messenger.workspace, &messenger.events);
     }
     Ok(outcomes)
@@ -341,7 +341,7 @@ pub(super) fn claim_and_paste(
         .map_err(|e| MessagingError::Refused(e.to_string()))?;
     let stale = message
         .delivering_pid
-        .filter(|pid| !crate::coordinator::alive(*pid as u32));
+        .filter(|pid| !crate::process::alive(*pid as u32));
     let Some(claimed) = messenger
         .store
         .claim(&message.message_id, std::process::id(), stale)?
@@ -453,7 +453,7 @@ pub fn deliver_pending(
         if message.status == MessageStatus::Delivering
             && message
                 .delivering_pid
-                .is_some_and(|pid| crate::coordinator::alive(pid as u32))
+                .is_some_and(|pid| crate::process::alive(pid as u32))
         {
             still_pending = true;
             continue;

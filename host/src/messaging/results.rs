@@ -247,7 +247,7 @@ pub fn notify_pending_results(
         }
         if open.claimed_by != me {
             // Someone alive is on it; a dead claimer's claim is taken over.
-            if crate::coordinator::alive(open.claimed_by as u32)
+            if crate::process::alive(open.claimed_by as u32)
                 || !messenger.store.reclaim_notification(
                     &open.result_id,
                     &team.name,
@@ -391,7 +391,7 @@ fn to_inbox(
         pid,
         message
             .delivering_pid
-            .filter(|p| !crate::coordinator::alive(*p as u32)),
+            .filter(|p| !crate::process::alive(*p as u32)),
     )? {
         messenger
             .store

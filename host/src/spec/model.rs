@@ -208,6 +208,9 @@ impl TeamSpec {
     }
 }
 
+/// The display backend used when neither `--display` nor the team definition names one.
+pub const AUTO_DISPLAY: &str = "auto";
+
 /// Maps the reference system's display backend names onto our plugins' names.
 pub fn map_display_backend(name: &str) -> String {
     match name {

@@ -114,7 +114,7 @@ pub fn check(spec: &Value, catalog: &Catalog, spec_dir: &Path, workspace: &Path)
     }
     if let Some(display) = spec["runtime"]["display_backend"].as_str() {
         let mapped = super::model::map_display_backend(display);
-        if mapped != crate::display::AUTO && !catalog.displays.contains(&mapped) {
+        if mapped != super::model::AUTO_DISPLAY && !catalog.displays.contains(&mapped) {
             found.push(warning(
                 "/runtime/display_backend",
                 format!("no installed display plugin \"{mapped}\" (installed: {}); the team starts without one", list(&catalog.displays)),

@@ -170,7 +170,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let (live, gone): (Vec<Watcher>, Vec<Watcher>) = all
             .into_iter()
-            .partition(|w| crate::coordinator::alive(w.pid as u32));
+            .partition(|w| crate::process::alive(w.pid as u32));
         for w in gone {
             self.remove_watcher(&w.watcher_id)?;
         }

@@ -5,7 +5,7 @@ tmux client process: about 0.05 ms instead of 3–4 ms on the reference machine.
 Only the coordinator calls [`enable`], so a team server has at most one such client: tmux 3.3a's
 server crashed (SIGSEGV) within seconds when five control clients came and went at once, and a
 `send` burst would make fifty. Commands hand their deliveries to the coordinator instead (see
-`coordinator::handoff`). Only a team's private server (a socket named `ta-…`) is used this way,
+`daemon::handoff`). Only a team's private server (a socket named `ta-…`) is used this way,
 never a leader's or anyone else's. The client attaches to the team's session with `ignore-size` (it never changes a window's size) and `no-output` (no `%output`
 stream); it ends with the process that opened it (its stdin closes).
 It carries the commands that read panes and put input into them; everything else falls back to a

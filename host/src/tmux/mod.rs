@@ -350,6 +350,21 @@ impl Server {
         outcome
     }
 
+    /// Replaces this process with a tmux client attached to `session` (the operator's terminal
+    /// shows it); returns only the error when that client could not start. `nested` drops
+    /// `$TMUX`, so an operator inside another tmux gets a client of its own there.
+    pub fn exec_attach(&self, session: &str, nested: bool) -> std::io::Error {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S")
+            .arg(&self.socket)
+            .args(["attach-session", "-t", &format!("={session}")]);
+        if nested {
+            cmd.env_remove("TMUX");
+        }
+        cmd.exec()
+    }
+
     /// A dead server leaves its socket file behind, and a team's would pile up in the socket
     /// directory: removed once nothing answers on it (never a socket a live server still uses).
     fn remove_socket_file(&self) {
@@ -360,6 +375,16 @@ impl Server {
             let _ = std::fs::remove_file(&self.socket);
         }
     }
+}
+
+/// The installed tmux's version line (`tmux 3.4`), or `None` when tmux cannot be run.
+pub fn version() -> Option<String> {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The directory tmux keeps its sockets in: `$TMUX_TMPDIR` (or `/tmp`) + `tmux-<uid>`.

@@ -1,4 +1,20 @@
-//! The coordinator's main loop: lock, pid files, signals, ticks, back-off, and exits.
+/*! The coordinator daemon: one per workspace (`team-agent coordinator run`) that keeps a running
+team healthy between commands. It starts detached (its own session and process group, stdin
+closed, output to `.team/runtime/coordinator.log`; see `crate::coordinator` for starting and
+stopping it), holds a lock so a second copy exits at once, and writes pid and metadata files.
+Each tick runs the steps of [`tick`] in order; a failing tick backs off exponentially to 60 s.
+SIGTERM finishes the current tick and exits; so does the loss of the team's tmux session or of
+the workspace itself (then it also ends the team's tmux server). Sleeps are sliced, so every
+exit condition is seen within a tick interval even while backing off.
+*/
+
+mod detectors;
+mod handoff;
+mod tick;
+mod turns;
+
+pub use detectors::IDLE_ACK;
+pub use turns::read_tail;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,12 +23,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use serde_json::json;
 
-use super::tick::{self, Outcome};
-use super::{LOCK, Metadata, PROTOCOL};
+use crate::coordinator::{LOCK, Metadata, PROTOCOL};
 use crate::events::{EventLog, now_rfc3339};
 use crate::plugins::Registry;
 use crate::tmux::Server;
 use crate::workspace::{FileLock, Workspace};
+use tick::Outcome;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -114,7 +130,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
             .name("handoff".into())
             .spawn(move || {
                 block_stop_signals();
-                super::handoff::serve(&handoff_workspace, registry)
+                handoff::serve(&handoff_workspace, registry)
             });
     }
     let mut runner = tick::Runner::new(workspace.clone(), registry, events.clone());
@@ -172,7 +188,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         || (reason == "no_team" && runner.last_socket().is_some());
     if reason == "providers_changed" {
         events.emit("coordinator.reload", json!({"pid": pid}));
-        super::handoff::remove(workspace);
+        handoff::remove(workspace);
         drop(lock);
         // The same process again (same pid, which the pid file names), reading the team anew.
         use std::os::unix::process::CommandExt;
@@ -204,7 +220,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
             let _ = std::fs::remove_file(workspace.coordinator_meta_file());
         }
     }
-    super::handoff::remove(workspace);
+    handoff::remove(workspace);
     drop(lock);
     eprintln!("coordinator {pid}: exit ({reason})");
     0
@@ -266,4 +282,48 @@ pub(super) fn block_stop_signals() {
 
 fn workspace_exists(root: PathBuf) -> bool {
     root.join(".team").is_dir()
+}
+
+/// `team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]`: the
+/// coordinator as its own small binary (no command-line parser, MCP server or schema validator
+/// linked in), with the same arguments as `team-agent coordinator run`.
+pub fn standalone_main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || {
+        eprintln!(
+            "usage: team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]\n(started for you by team-agent; see `team-agent coordinator --help`)"
+        );
+        std::process::ExitCode::from(2)
+    };
+    if args.len() < 2 || args[0] != "coordinator" || args[1] != "run" {
+        return usage();
+    }
+    let mut workspace = None;
+    let mut options = RunOptions {
+        once: false,
+        no_orphan_exit: false,
+    };
+    let mut rest = args[2..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--workspace" => workspace = rest.next().map(PathBuf::from),
+            "--once" => options.once = true,
+            "--no-orphan-exit" => options.no_orphan_exit = true,
+            _ => return usage(),
+        }
+    }
+    let Some(dir) = workspace else {
+        return usage();
+    };
+    let workspace = match Workspace::resolve(Some(&dir)) {
+        Ok(ws) => ws.existing_only(),
+        Err(e) => {
+            eprintln!("coordinator: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    if std::env::var_os("TEAM_AGENT_TMUX_CONTROL").is_none_or(|v| v != "0") {
+        crate::tmux::control::enable();
+    }
+    std::process::ExitCode::from(run(&workspace, &options).clamp(0, 255) as u8)
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use team_agent_plugin_api::{ScreenState, TurnState};
 
 use crate::events::{EventLog, now_rfc3339};
-use crate::messaging::{self, LEADER, Messenger};
+use crate::messaging::{self, LEADER, Messenger, NOTICE_SENDER};
 use crate::plugins::Registry;
 use crate::state::{Activity, AgentStatus, ReportWatch, StateStore, TeamState};
 
@@ -29,9 +29,6 @@ fn idle_debounce() -> Duration {
 pub const IDLE_ACK: Duration = Duration::from_secs(30 * 60);
 /// How long a worker may stay in API errors before the leader is told.
 const API_ERROR_GRACE: Duration = Duration::from_secs(60);
-
-/// The name messages from team-agent itself carry.
-pub const SENDER: &str = "team-agent";
 
 pub struct Detectors<'a> {
     pub messenger: &'a Messenger<'a>,
@@ -52,7 +49,14 @@ fn tell_leader(d: &Detectors<'_>, text: &str) {
 
 /// Sends a notice from team-agent to the leader; a failure is an event, never an error.
 pub fn notify_leader(messenger: &Messenger<'_>, events: &EventLog, text: &str) {
-    if let Err(e) = messaging::send(messenger, SENDER, &[LEADER.to_string()], None, text, true) {
+    if let Err(e) = messaging::send(
+        messenger,
+        NOTICE_SENDER,
+        &[LEADER.to_string()],
+        None,
+        text,
+        true,
+    ) {
         events.emit("coordinator.notice_failed", json!({"error": e.to_string()}));
     }
 }
@@ -157,7 +161,7 @@ If you are still working on it, go on and report when it is done."
                 let reminded_at = now_rfc3339();
                 if let Err(e) = messaging::send(
                     d.messenger,
-                    SENDER,
+                    NOTICE_SENDER,
                     std::slice::from_ref(&agent.id),
                     Some(task),
                     &text,

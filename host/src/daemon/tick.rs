@@ -16,9 +16,9 @@ use super::turns::TurnReader;
 use team_agent_plugin_api::loader::ProviderClient;
 
 use crate::events::{EventLog, now_rfc3339};
-use crate::lifecycle::{capture_context, last_lines, record_session};
 use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
+use crate::session::{capture_context, last_lines, record_session};
 use crate::state::{
     Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus, TurnRecord,
 };
@@ -490,7 +490,7 @@ impl<'a> Runner<'a> {
         observation: &mut Observation,
     ) {
         let policy = ApprovalPolicy::AllowTools {
-            server: crate::lifecycle::MCP_SERVER_NAME.into(),
+            server: crate::session::MCP_SERVER_NAME.into(),
             tools: TEAM_TOOLS.iter().map(|t| t.to_string()).collect(),
             commands: agent.auto_approve.clone(),
         };
