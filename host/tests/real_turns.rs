@@ -183,7 +183,15 @@ fn the_teams_own_tools_never_stop_a_worker_at_a_prompt() {
         assert!(ok, "{agent}: {waited}\n{}", team.screens());
         assert_eq!(waited["envelope"]["summary"], "told and reported");
     }
-    // Both tools ran, and the model got their answers back.
+    // Both tools ran, and the model got their answers back (the request after the last tool
+    // may still be on its way when `wait` returns: the result is stored before the tool answers).
+    wait_until(30, || {
+        ["responses", "anthropic"].iter().all(|api| {
+            team.turns_of(api)
+                .iter()
+                .any(|r| r.rule_id() == Some("reported"))
+        })
+    });
     for api in ["responses", "anthropic"] {
         let turns = team.turns_of(api);
         for rule in ["report", "reported"] {

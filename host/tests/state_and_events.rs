@@ -130,6 +130,9 @@ fn a_corrupt_state_file_is_preserved_never_overwritten_and_restorable() {
                 owner: None,
                 display: None,
                 timing: Default::default(),
+                idle_monitor: Default::default(),
+                idle_acknowledged_until: None,
+                leader_api_error: None,
                 extra: Default::default(),
             });
             Ok::<_, StateError>(())

@@ -79,71 +79,9 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
     );
     let messenger =
         Messenger::open(&workspace, &registry).map_err(|e| UserError::new(e.to_string()))?;
-    for (i, (id, _, summary)) in WORKERS.iter().enumerate() {
-        let task = format!("demo-{}", i + 1);
-        let content = format!(
-            "Please take task {task}.\n@scripted sleep 1\n@scripted report success {summary}"
-        );
-        let sent = messaging::send(
-            &messenger,
-            LEADER,
-            &[id.to_string()],
-            Some(&task),
-            &content,
-            true,
-        )
-        .map_err(|e| UserError::new(e.to_string()))?;
-        out!("  sent {task} to {id}: {}", sent[0].status);
-    }
-    let team = messenger
-        .team()
-        .map_err(|e| UserError::new(e.to_string()))?;
-    let mut reported: Vec<crate::store::ResultRow> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while reported.len() < WORKERS.len() && Instant::now() < deadline {
-        for i in 0..WORKERS.len() {
-            let task = format!("demo-{}", i + 1);
-            if reported.iter().any(|r| r.task_id == task) {
-                continue;
-            }
-            if let Some(row) = messenger
-                .store
-                .latest_result(&team.name, &task)
-                .map_err(|e| UserError::new(e.to_string()))?
-            {
-                out!(
-                    "  result from {} on {}: {} — {}",
-                    row.agent_id,
-                    task,
-                    row.status,
-                    row.envelope["summary"].as_str().unwrap_or("")
-                );
-                reported.push(row);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = lifecycle::status(&ctx, None, &Default::default())
-        .map_err(super::lifecycle_cmd::user_error)?;
-    out!(
-        "
-  AGENT    ROLE         TASK     RESULT    SESSION"
-    );
-    for (i, (id, role, _)) in WORKERS.iter().enumerate() {
-        let task = format!("demo-{}", i + 1);
-        let result = reported
-            .iter()
-            .find(|r| r.task_id == task)
-            .map(|r| r.status.as_str())
-            .unwrap_or("missing");
-        let session = status
-            .agents
-            .iter()
-            .find(|a| a.id == *id)
-            .and_then(|a| a.session_id.clone())
-            .unwrap_or_default();
-        out!("  {id:<8} {role:<12} {task:<8} {result:<9} {session}");
-    }
+    give_tasks(&messenger)?;
+    let reported = await_results(&messenger)?;
+    print_table(&ctx, &reported)?;
     let ok = reported.len() == WORKERS.len() && reported.iter().all(|r| r.status == "success");
     if keep {
         out!(
@@ -178,6 +116,86 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
         json!({"ok": ok, "workspace": workspace.root().to_string_lossy(), "results": reported, "kept": keep}),
         line,
     ))
+}
+
+/// One task per worker, each a scripted sleep and a report.
+fn give_tasks(messenger: &Messenger<'_>) -> anyhow::Result<()> {
+    for (i, (id, _, summary)) in WORKERS.iter().enumerate() {
+        let task = format!("demo-{}", i + 1);
+        let content = format!(
+            "Please take task {task}.\n@scripted sleep 1\n@scripted report success {summary}"
+        );
+        let sent = messaging::send(
+            &messenger,
+            LEADER,
+            &[id.to_string()],
+            Some(&task),
+            &content,
+            true,
+        )
+        .map_err(|e| UserError::new(e.to_string()))?;
+        out!("  sent {task} to {id}: {}", sent[0].status);
+    }
+    Ok(())
+}
+
+/// The workers' results as they arrive, for up to 90 s.
+fn await_results(messenger: &Messenger<'_>) -> anyhow::Result<Vec<crate::store::ResultRow>> {
+    let team = messenger
+        .team()
+        .map_err(|e| UserError::new(e.to_string()))?;
+    let mut reported: Vec<crate::store::ResultRow> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while reported.len() < WORKERS.len() && Instant::now() < deadline {
+        for i in 0..WORKERS.len() {
+            let task = format!("demo-{}", i + 1);
+            if reported.iter().any(|r| r.task_id == task) {
+                continue;
+            }
+            if let Some(row) = messenger
+                .store
+                .latest_result(&team.name, &task)
+                .map_err(|e| UserError::new(e.to_string()))?
+            {
+                out!(
+                    "  result from {} on {}: {} — {}",
+                    row.agent_id,
+                    task,
+                    row.status,
+                    row.envelope["summary"].as_str().unwrap_or("")
+                );
+                reported.push(row);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(reported)
+}
+
+/// Each worker's task, result and session.
+fn print_table(ctx: &Context<'_>, reported: &[crate::store::ResultRow]) -> anyhow::Result<()> {
+    let status = lifecycle::status(ctx, None, &Default::default())
+        .map_err(super::lifecycle_cmd::user_error)?;
+    out!(
+        "
+  AGENT    ROLE         TASK     RESULT    SESSION"
+    );
+    for (i, (id, role, _)) in WORKERS.iter().enumerate() {
+        let task = format!("demo-{}", i + 1);
+        let result = reported
+            .iter()
+            .find(|r| r.task_id == task)
+            .map(|r| r.status.as_str())
+            .unwrap_or("missing");
+        let session = status
+            .agents
+            .iter()
+            .find(|a| a.id == *id)
+            .and_then(|a| a.session_id.clone())
+            .unwrap_or_default();
+        out!("  {id:<8} {role:<12} {task:<8} {result:<9} {session}");
+    }
+    Ok(())
 }
 
 fn tempfile_dir() -> std::io::Result<PathBuf> {

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::lifecycle;
+use crate::workspace::Workspace;
 
 const ABOUT: &str =
     "Lead a team of AI coding-agent CLIs (Codex, Claude Code, …) from one leader agent.";
@@ -464,6 +465,25 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Reply> {
     let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
+    // A team-changing command: under the team lock, and only from the owning leader's pane.
+    let changing = |command: &str, act: &dyn Fn(&Workspace) -> anyhow::Result<Reply>| {
+        let ws = workspace()?;
+        let _team = team_lock(&ws, command)?;
+        owner_gate(&ws)?;
+        act(&ws)
+    };
+    // One agent changed; the open display is rebuilt after it.
+    let agent_change = |command: &str, op: &dyn Fn(&lifecycle::Context<'_>) -> AgentResult| {
+        changing(command, &|ws| {
+            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(ws, op))
+        })
+    };
+    // Only from the owning leader's pane, no team lock (the worker is reached, the team kept).
+    let owner_only = |act: &dyn Fn(&Workspace) -> anyhow::Result<Reply>| {
+        let ws = workspace()?;
+        owner_gate(&ws)?;
+        act(&ws)
+    };
     match cli.command {
         Command::Demo { keep } => demo_cmd::demo(keep),
         Command::Init { dir, force } => spec_cmd::init(dir.as_deref(), force),
@@ -477,104 +497,59 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             fresh,
             display,
         } => {
+            // Not owner-gated: `up` is how a pane comes to own a team.
             let ws = workspace()?;
             let _team = team_lock(&ws, "up")?;
             lifecycle_cmd::up(&ws, &definition, yes, fresh, display)
         }
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
-        Command::Shutdown => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "shutdown")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::shutdown(&ws)
-        }
+        Command::Shutdown => changing("shutdown", &lifecycle_cmd::shutdown),
         Command::Restart {
             allow_fresh,
             display,
-        } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "restart")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::restart(&ws, allow_fresh, display)
-        }
+        } => changing("restart", &|ws| {
+            lifecycle_cmd::restart(ws, allow_fresh, display.clone())
+        }),
         Command::StartAgent {
             agent,
             force,
             allow_fresh,
-        } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "start-agent")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
-                lifecycle::start_agent(ctx, &agent, force, allow_fresh)
-            }))
-        }
+        } => agent_change("start-agent", &|ctx| {
+            lifecycle::start_agent(ctx, &agent, force, allow_fresh)
+        }),
         Command::StopAgent { agent } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "stop-agent")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
-                lifecycle::stop_agent(ctx, &agent)
-            }))
+            agent_change("stop-agent", &|ctx| lifecycle::stop_agent(ctx, &agent))
         }
         Command::ResetAgent {
             agent,
             discard_session,
-        } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "reset-agent")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
-                lifecycle::reset_agent(ctx, &agent, discard_session)
-            }))
-        }
+        } => agent_change("reset-agent", &|ctx| {
+            lifecycle::reset_agent(ctx, &agent, discard_session)
+        }),
         Command::AddAgent { id, role_file } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "add-agent")?;
-            owner_gate(&ws)?;
             let role_file = lifecycle_cmd::resolve_role_file(&role_file);
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
+            agent_change("add-agent", &|ctx| {
                 lifecycle::add_agent(ctx, &id, &role_file)
-            }))
+            })
         }
         Command::ForkAgent {
             source,
             new_id,
             label,
-        } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "fork-agent")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
-                lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
-            }))
-        }
-        Command::RemoveAgent { agent, force } => {
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "remove-agent")?;
-            owner_gate(&ws)?;
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, |ctx| {
-                lifecycle::remove_agent(ctx, &agent, force)
-            }))
-        }
+        } => agent_change("fork-agent", &|ctx| {
+            lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
+        }),
+        Command::RemoveAgent { agent, force } => agent_change("remove-agent", &|ctx| {
+            lifecycle::remove_agent(ctx, &agent, force)
+        }),
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
         Command::Peek { agent, lines } => operator_cmd::peek(&workspace()?, &agent, lines),
         Command::Attach { agent } => operator_cmd::attach(&workspace()?, &agent),
-        Command::Interrupt { agent } => {
-            let ws = workspace()?;
-            owner_gate(&ws)?;
-            operator_cmd::interrupt(&ws, &agent)
-        }
+        Command::Interrupt { agent } => owner_only(&|ws| operator_cmd::interrupt(ws, &agent)),
         Command::Answer { agent, choice } => {
-            let ws = workspace()?;
-            owner_gate(&ws)?;
-            operator_cmd::answer(&ws, &agent, &choice)
+            owner_only(&|ws| operator_cmd::answer(ws, &agent, &choice))
         }
-        Command::AcknowledgeIdle => {
-            let ws = workspace()?;
-            owner_gate(&ws)?;
-            operator_cmd::acknowledge_idle(&ws)
-        }
+        Command::AcknowledgeIdle => owner_only(&operator_cmd::acknowledge_idle),
         Command::WorkerExec { env_file, argv } => {
             let error = lifecycle::worker_exec(&env_file, &argv);
             err_out!(
@@ -608,34 +583,19 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             file,
             no_wait,
         } => {
-            let (targets, message) = match (to.is_empty(), target, message) {
-                (true, Some(t), m) => (vec![t], m),
-                (false, Some(first), None) => (to, Some(first)),
-                (false, None, m) => (to, m),
-                (false, Some(_), Some(_)) => {
-                    return Err(UserError::new(
-                        "give the recipient either as AGENT or with --to, not both",
-                    )
-                    .into());
-                }
-                (true, None, _) => {
-                    return Err(UserError::new("no recipient")
-                        .action("example: team-agent send alice \"hello\"")
-                        .into());
-                }
-            };
-            let ws = workspace()?;
-            owner_gate(&ws)?;
-            messaging_cmd::send(
-                &ws,
-                messaging_cmd::SendArgs {
-                    targets,
-                    message: message.as_deref(),
-                    file: file.as_deref(),
-                    task: task.as_deref(),
-                    no_wait,
-                },
-            )
+            let (targets, message) = send_targets(target, message, to)?;
+            owner_only(&|ws| {
+                messaging_cmd::send(
+                    ws,
+                    messaging_cmd::SendArgs {
+                        targets: targets.clone(),
+                        message: message.as_deref(),
+                        file: file.as_deref(),
+                        task: task.as_deref(),
+                        no_wait,
+                    },
+                )
+            })
         }
         Command::ReportResult { file } => {
             messaging_cmd::report_result(&workspace_from_env(cli.workspace.as_deref())?, &file)
@@ -661,5 +621,26 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+    }
+}
+
+type AgentResult = Result<lifecycle::AgentOp, lifecycle::LifecycleError>;
+
+/// `send`'s recipients and text: `send AGENT TEXT`, or `--to A --to B [TEXT]`.
+fn send_targets(
+    target: Option<String>,
+    message: Option<String>,
+    to: Vec<String>,
+) -> anyhow::Result<(Vec<String>, Option<String>)> {
+    match (to.is_empty(), target, message) {
+        (true, Some(t), m) => Ok((vec![t], m)),
+        (false, Some(first), None) => Ok((to, Some(first))),
+        (false, None, m) => Ok((to, m)),
+        (false, Some(_), Some(_)) => {
+            Err(UserError::new("give the recipient either as AGENT or with --to, not both").into())
+        }
+        (true, None, _) => Err(UserError::new("no recipient")
+            .action("example: team-agent send alice \"hello\"")
+            .into()),
     }
 }

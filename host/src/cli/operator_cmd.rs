@@ -145,8 +145,7 @@ pub fn acknowledge_idle(workspace: &Workspace) -> anyhow::Result<Reply> {
         let Some(team) = state.team.as_mut() else {
             return Err(UserError::new("no team runs in this workspace"));
         };
-        team.extra
-            .insert("idle_acknowledged_until".into(), json!(until));
+        team.idle_acknowledged_until = Some(until.clone());
         Ok(team.name.clone())
     })?;
     let registry = Registry::load_from(&[]);

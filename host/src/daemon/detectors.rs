@@ -7,13 +7,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use team_agent_plugin_api::{ScreenState, TurnState};
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::messaging::{self, LEADER, Messenger, NOTICE_SENDER};
 use crate::plugins::Registry;
-use crate::state::{Activity, AgentStatus, ReportWatch, StateStore, TeamState};
+use crate::state::{
+    Activity, AgentState, AgentStatus, IdleMonitor, LeaderApiError, ReportWatch, StateStore,
+    TeamState,
+};
 
 /// How long every worker must stay idle before the leader is reminded (60 s;
 /// `TEAM_AGENT_IDLE_DEBOUNCE_SECS` overrides it, for tests and demos).
@@ -61,21 +64,21 @@ pub fn notify_leader(messenger: &Messenger<'_>, events: &EventLog, text: &str) {
     }
 }
 
-/// Sets one flag in an agent's or the team's `extra` (under the state lock).
-fn set_flag(store: &StateStore, agent: Option<&str>, key: &str, value: Value) {
+/// Changes one agent's record (under the state lock).
+fn update_agent(store: &StateStore, id: &str, change: impl FnOnce(&mut AgentState)) {
+    let _ = store.update(|state| {
+        if let Some(agent) = state.team.as_mut().and_then(|t| t.agents.get_mut(id)) {
+            change(agent);
+        }
+        Ok::<_, crate::state::StateError>(())
+    });
+}
+
+/// Changes the team's record (under the state lock).
+fn update_team(store: &StateStore, change: impl FnOnce(&mut TeamState)) {
     let _ = store.update(|state| {
         if let Some(team) = state.team.as_mut() {
-            let extra = match agent {
-                Some(id) => team.agents.get_mut(id).map(|a| &mut a.extra),
-                None => Some(&mut team.extra),
-            };
-            if let Some(extra) = extra {
-                if value.is_null() {
-                    extra.remove(key);
-                } else {
-                    extra.insert(key.into(), value.clone());
-                }
-            }
+            change(team);
         }
         Ok::<_, crate::state::StateError>(())
     });
@@ -210,7 +213,7 @@ fn stuck(d: &Detectors<'_>, team: &TeamState, work: &HashMap<String, u64>) {
         let busy = agent.activity == Some(Activity::Busy);
         let quiet = age(agent.last_output_at.as_deref()).is_some_and(|a| a >= d.stuck_timeout);
         let has_work = work.get(&agent.id).copied().unwrap_or(0) > 0;
-        let notified = agent.extra.contains_key("stuck_notified_at");
+        let notified = agent.stuck_notified_at.is_some();
         if busy && quiet && has_work && !notified {
             d.events.emit(
                 "coordinator.agent_stuck",
@@ -228,14 +231,11 @@ Look with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or res
                     agent.id
                 ),
             );
-            set_flag(
-                d.store,
-                Some(&agent.id),
-                "stuck_notified_at",
-                json!(now_rfc3339()),
-            );
+            update_agent(d.store, &agent.id, |a| {
+                a.stuck_notified_at = Some(now_rfc3339())
+            });
         } else if notified && !(busy && quiet) {
-            set_flag(d.store, Some(&agent.id), "stuck_notified_at", Value::Null);
+            update_agent(d.store, &agent.id, |a| a.stuck_notified_at = None);
         }
     }
 }
@@ -248,25 +248,16 @@ fn api_errors(d: &Detectors<'_>, team: &TeamState) {
         .values()
         .filter(|a| a.status == AgentStatus::Running)
     {
-        let error = agent.extra.get("api_error");
-        let since = error.and_then(|e| e.get("since")).and_then(Value::as_str);
-        let ended = error
-            .and_then(|e| e.get("ended"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let error = agent.api_error.as_ref();
+        let since = error.map(|e| e.since.as_str());
+        let ended = error.is_some_and(|e| e.ended);
         // An episode is named by its start; a new class or kind of error starts a new one.
-        let notified_of = agent
-            .extra
-            .get("api_error_notified")
-            .and_then(Value::as_str);
+        let notified_of = agent.api_error_notified.as_deref();
         let notified = notified_of.is_some() && notified_of == since;
         let due = ended || age(since).is_some_and(|a| a >= API_ERROR_GRACE);
         match (agent.activity == Some(Activity::ApiError), since) {
             (true, Some(_)) if !notified && due => {
-                let class = error
-                    .and_then(|e| e.get("class"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("other");
+                let class = error.map_or("other", |e| e.class.as_str());
                 d.events.emit(
                     "coordinator.api_error_reported",
                     json!({"agent_id": agent.id, "class": class, "ended": ended}),
@@ -286,10 +277,11 @@ Check the provider's status or credentials; `team-agent peek {id}` shows its scr
                     )
                 };
                 tell_leader(d, &text);
-                set_flag(d.store, Some(&agent.id), "api_error_notified", json!(since));
+                let since = since.map(str::to_string);
+                update_agent(d.store, &agent.id, |a| a.api_error_notified = since);
             }
             (false, _) if notified_of.is_some() => {
-                set_flag(d.store, Some(&agent.id), "api_error_notified", Value::Null)
+                update_agent(d.store, &agent.id, |a| a.api_error_notified = None)
             }
             _ => {}
         }
@@ -325,38 +317,37 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
         return;
     }
     let verdicts: Vec<Option<bool>> = workers.iter().map(|a| idle(a)).collect();
-    let monitor = team
-        .extra
-        .get("idle_monitor")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let armed = monitor["armed"].as_bool().unwrap_or(false);
+    let monitor = &team.idle_monitor;
     let all_idle = verdicts.iter().all(|v| *v == Some(true));
     if !all_idle {
-        if verdicts.contains(&Some(false)) && (!armed || monitor.get("idle_since").is_some()) {
-            set_flag(d.store, None, "idle_monitor", json!({"armed": true}));
+        if verdicts.contains(&Some(false)) && (!monitor.armed || monitor.idle_since.is_some()) {
+            update_team(d.store, |t| {
+                t.idle_monitor = IdleMonitor {
+                    armed: true,
+                    idle_since: None,
+                }
+            });
         }
         return;
     }
-    if !armed {
+    if !monitor.armed {
         return;
     }
-    let Some(since) = monitor["idle_since"].as_str().map(str::to_string) else {
-        set_flag(
-            d.store,
-            None,
-            "idle_monitor",
-            json!({"armed": true, "idle_since": now_rfc3339()}),
-        );
+    let Some(since) = monitor.idle_since.clone() else {
+        update_team(d.store, |t| {
+            t.idle_monitor = IdleMonitor {
+                armed: true,
+                idle_since: Some(now_rfc3339()),
+            }
+        });
         return;
     };
     if age(Some(&since)).is_none_or(|a| a < idle_debounce()) {
         return;
     }
     let acknowledged = team
-        .extra
-        .get("idle_acknowledged_until")
-        .and_then(Value::as_str)
+        .idle_acknowledged_until
+        .as_deref()
         .is_some_and(|until| {
             DateTime::parse_from_rfc3339(until).is_ok_and(|u| u.with_timezone(&Utc) > Utc::now())
         });
@@ -382,7 +373,7 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
         );
     }
     // The episode ends here: the next reminder needs a worker to work again first.
-    set_flag(d.store, None, "idle_monitor", json!({"armed": false}));
+    update_team(d.store, |t| t.idle_monitor = IdleMonitor::default());
 }
 
 /// API errors on the leader's own pane (when its provider has a plugin): one event per
@@ -416,11 +407,11 @@ pub fn leader_api_errors(d: &Detectors<'_>, team: &TeamState, last: &mut Option<
             );
         }
         // Kept in the state so `status` shows it.
-        let seen = class
-            .as_ref()
-            .map(|c| json!({"class": c, "since": now_rfc3339()}))
-            .unwrap_or(Value::Null);
-        set_flag(d.store, None, "leader_api_error", seen);
+        let seen = class.as_ref().map(|c| LeaderApiError {
+            class: c.clone(),
+            since: now_rfc3339(),
+        });
+        update_team(d.store, |t| t.leader_api_error = seen);
         *last = class;
     }
 }

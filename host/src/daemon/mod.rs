@@ -69,61 +69,14 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
         }
     };
     let pid = std::process::id();
-    let meta = Metadata {
-        pid,
-        version: env!("CARGO_PKG_VERSION").into(),
-        protocol: PROTOCOL,
-        started_at: now_rfc3339(),
-        workspace: workspace.root().to_path_buf(),
-    };
-    let _ = crate::state::write_atomically(
-        &workspace.coordinator_pid_file(),
-        format!("{pid}\n").as_bytes(),
-        0o600,
-    );
-    let _ = crate::state::write_atomically(
-        &workspace.coordinator_meta_file(),
-        serde_json::to_string_pretty(&meta)
-            .unwrap_or_default()
-            .as_bytes(),
-        0o600,
-    );
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        let _ = sigaction(Signal::SIGTERM, &action);
-        let _ = sigaction(Signal::SIGINT, &action);
-        let _ = sigaction(Signal::SIGHUP, &action);
-    }
+    write_pid_files(workspace, pid);
+    catch_stop_signals();
     let events = EventLog::new(workspace);
     events.emit(
         "coordinator.boot",
         json!({"pid": pid, "once": options.once}),
     );
-    // Lives as long as the process: the handoff thread delivers with it until the process ends.
-    // Only the providers the team uses (and the leader's): every plugin mapped in would stay in
-    // this long-lived process's memory for nothing.
-    let providers: Vec<String> = crate::state::StateStore::new(workspace)
-        .load()
-        .ok()
-        .and_then(|s| s.team)
-        .map(|team| {
-            let mut names: Vec<String> = team.agents.values().map(|a| a.provider.clone()).collect();
-            names.extend(team.leader.and_then(|l| l.provider));
-            names.sort();
-            names.dedup();
-            names
-        })
-        .unwrap_or_default();
-    let registry: &'static Registry = Box::leak(Box::new(if providers.is_empty() {
-        Registry::load(Some(workspace.root()))
-    } else {
-        Registry::load_named(Some(workspace.root()), &providers)
-    }));
+    let registry = team_registry(workspace);
     if !options.once {
         let handoff_workspace = workspace.clone();
         let _ = std::thread::Builder::new()
@@ -134,54 +87,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
             });
     }
     let mut runner = tick::Runner::new(workspace.clone(), registry, events.clone());
-    let mut failures: u32 = 0;
-    let reason = loop {
-        if STOP.load(Ordering::SeqCst) {
-            break "signal";
-        }
-        if options.no_orphan_exit && !workspace_exists(workspace.root().to_path_buf()) {
-            // Told to outlive its workspace (testing orphan cleanup): nothing to tick.
-            std::thread::sleep(SLICE);
-            continue;
-        }
-        let started = Instant::now();
-        let pause = match runner.tick() {
-            Ok(Outcome::Continue { busy }) => {
-                if failures > 0 {
-                    events.emit(
-                        "coordinator.tick_recovered",
-                        json!({"after_failures": failures}),
-                    );
-                }
-                failures = 0;
-                if busy {
-                    tick::BUSY_INTERVAL
-                } else {
-                    runner.interval()
-                }
-            }
-            // Told to outlive its workspace: a workspace (or state) vanishing mid-tick is no exit.
-            Ok(Outcome::Stop("workspace_deleted" | "no_team")) if options.no_orphan_exit => SLICE,
-            Ok(Outcome::Stop(why)) => break why,
-            Err(error) => {
-                failures += 1;
-                let pause = backoff(runner.interval(), failures);
-                if failures == 1 || failures.is_multiple_of(12) {
-                    events.emit(
-                        "coordinator.tick_error",
-                        json!({"error": error, "consecutive_failures": failures, "next_sleep_sec": pause.as_secs_f64()}),
-                    );
-                }
-                pause
-            }
-        };
-        if options.once {
-            break "once";
-        }
-        if let Some(why) = sleep_until(started + pause, workspace, options, &runner) {
-            break why;
-        }
-    };
+    let reason = tick_until_exit(workspace, options, &mut runner, &events);
     // However the loop ended, a workspace (or a state) that is gone leaves nothing that could use
     // the team's server: a team this coordinator ran vanished from under it.
     let vanished = !workspace_exists(workspace.root().to_path_buf())
@@ -224,6 +130,124 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
     drop(lock);
     eprintln!("coordinator {pid}: exit ({reason})");
     0
+}
+
+/// The pid and metadata files `coordinator::running_pid` and `status` read.
+fn write_pid_files(workspace: &Workspace, pid: u32) {
+    let meta = Metadata {
+        pid,
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol: PROTOCOL,
+        started_at: now_rfc3339(),
+        workspace: workspace.root().to_path_buf(),
+    };
+    let _ = crate::state::write_atomically(
+        &workspace.coordinator_pid_file(),
+        format!("{pid}\n").as_bytes(),
+        0o600,
+    );
+    let _ = crate::state::write_atomically(
+        &workspace.coordinator_meta_file(),
+        serde_json::to_string_pretty(&meta)
+            .unwrap_or_default()
+            .as_bytes(),
+        0o600,
+    );
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the loop after the current tick.
+fn catch_stop_signals() {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let _ = sigaction(Signal::SIGTERM, &action);
+        let _ = sigaction(Signal::SIGINT, &action);
+        let _ = sigaction(Signal::SIGHUP, &action);
+    }
+}
+
+/// The plugins this coordinator loads: only the providers the team uses (and the leader's),
+/// since every plugin mapped in would stay in this long-lived process's memory for nothing.
+/// Lives as long as the process: the hand-off thread delivers with it until the process ends.
+fn team_registry(workspace: &Workspace) -> &'static Registry {
+    let providers: Vec<String> = crate::state::StateStore::new(workspace)
+        .load()
+        .ok()
+        .and_then(|s| s.team)
+        .map(|team| {
+            let mut names: Vec<String> = team.agents.values().map(|a| a.provider.clone()).collect();
+            names.extend(team.leader.and_then(|l| l.provider));
+            names.sort();
+            names.dedup();
+            names
+        })
+        .unwrap_or_default();
+    Box::leak(Box::new(if providers.is_empty() {
+        Registry::load(Some(workspace.root()))
+    } else {
+        Registry::load_named(Some(workspace.root()), &providers)
+    }))
+}
+
+/// Ticks until a stop signal, an exit condition or `--once`; why it stopped.
+fn tick_until_exit(
+    workspace: &Workspace,
+    options: &RunOptions,
+    runner: &mut tick::Runner<'_>,
+    events: &EventLog,
+) -> &'static str {
+    let mut failures: u32 = 0;
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            return "signal";
+        }
+        if options.no_orphan_exit && !workspace_exists(workspace.root().to_path_buf()) {
+            // Told to outlive its workspace (testing orphan cleanup): nothing to tick.
+            std::thread::sleep(SLICE);
+            continue;
+        }
+        let started = Instant::now();
+        let pause = match runner.tick() {
+            Ok(Outcome::Continue { busy }) => {
+                if failures > 0 {
+                    events.emit(
+                        "coordinator.tick_recovered",
+                        json!({"after_failures": failures}),
+                    );
+                }
+                failures = 0;
+                if busy {
+                    tick::BUSY_INTERVAL
+                } else {
+                    runner.interval()
+                }
+            }
+            // Told to outlive its workspace: a workspace (or state) vanishing mid-tick is no exit.
+            Ok(Outcome::Stop("workspace_deleted" | "no_team")) if options.no_orphan_exit => SLICE,
+            Ok(Outcome::Stop(why)) => return why,
+            Err(error) => {
+                failures += 1;
+                let pause = backoff(runner.interval(), failures);
+                if failures == 1 || failures.is_multiple_of(12) {
+                    events.emit(
+                        "coordinator.tick_error",
+                        json!({"error": error, "consecutive_failures": failures, "next_sleep_sec": pause.as_secs_f64()}),
+                    );
+                }
+                pause
+            }
+        };
+        if options.once {
+            return "once";
+        }
+        if let Some(why) = sleep_until(started + pause, workspace, options, runner) {
+            return why;
+        }
+    }
 }
 
 fn backoff(interval: Duration, failures: u32) -> Duration {

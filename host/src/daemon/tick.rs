@@ -20,7 +20,8 @@ use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
 use crate::session::{capture_context, last_lines, record_session};
 use crate::state::{
-    Activity, AgentState, AgentStatus, StateStore, TeamState, TeamStatus, TurnRecord,
+    Activity, AgentState, AgentStatus, ApiErrorEpisode, StateStore, TeamState, TeamStatus,
+    TurnRecord,
 };
 use crate::tmux::{PaneInfo, Server, Snapshot};
 use crate::workspace::Workspace;
@@ -68,9 +69,11 @@ struct Observation {
     output_changed: Option<u64>,
     session: Option<team_agent_plugin_api::SessionRecord>,
     turn: Option<TurnSummary>,
-    api_error: Option<serde_json::Value>,
-    /// Episode memory to keep in the agent's record.
-    flags: Vec<(String, serde_json::Value)>,
+    api_error: Option<ApiErrorEpisode>,
+    /// When the pane was first seen dead without its exit code.
+    dead_seen: Option<String>,
+    /// The approval prompt the leader has now been asked about.
+    approval_notified: Option<String>,
 }
 
 pub struct Runner<'a> {
@@ -305,13 +308,13 @@ impl<'a> Runner<'a> {
         // tmux can see the pane close a moment before it has the exit code: wait one tick for it.
         if pane.exit_code().is_none()
             && agent.status != AgentStatus::Exited
-            && !agent.extra.contains_key("dead_seen")
+            && agent.dead_seen.is_none()
         {
             let mut wait = Observation {
                 pane_id: pane.pane_id.clone(),
                 ..Default::default()
             };
-            wait.flags.push(("dead_seen".into(), json!(now_rfc3339())));
+            wait.dead_seen = Some(now_rfc3339());
             return wait;
         }
         let mut observation = Observation {
@@ -446,18 +449,22 @@ impl<'a> Runner<'a> {
                     Activity::AwaitingApproval
                 }
                 ScreenState::ApiError { class, ended } => {
-                    let class = serde_json::to_value(class).unwrap_or_default();
-                    let known = agent.extra.get("api_error");
-                    if known.and_then(|e| e.get("class")) != Some(&class)
-                        || known.and_then(|e| e.get("ended")) != Some(&json!(ended))
-                    {
+                    let class = serde_json::to_value(class)
+                        .ok()
+                        .and_then(|c| c.as_str().map(str::to_string))
+                        .unwrap_or_else(|| "other".into());
+                    let known = agent.api_error.as_ref();
+                    if known.is_none_or(|e| e.class != class || e.ended != ended) {
                         self.events.emit(
                             "agent.api_error",
                             json!({"agent_id": agent.id, "class": class, "ended": ended, "rule": verdict.rule}),
                         );
                     }
-                    observation.api_error =
-                        Some(json!({"class": class, "ended": ended, "since": now_rfc3339()}));
+                    observation.api_error = Some(ApiErrorEpisode {
+                        class,
+                        ended,
+                        since: now_rfc3339(),
+                    });
                     Activity::ApiError
                 }
                 ScreenState::TrustPrompt | ScreenState::Exited | ScreenState::Unknown => {
@@ -504,12 +511,7 @@ impl<'a> Runner<'a> {
                 let _ = server.send_keys(pane_id, &keys);
             }
             Ok((ApprovalDecision::Defer { reason }, _)) => {
-                if agent
-                    .extra
-                    .get("approval_notified")
-                    .and_then(|v| v.as_str())
-                    == Some(prompt)
-                {
+                if agent.approval_notified.as_deref() == Some(prompt) {
                     return;
                 }
                 self.events.emit(
@@ -522,9 +524,7 @@ impl<'a> Runner<'a> {
                     agent.id, agent.id, agent.id
                 );
                 detectors::notify_leader(messenger, &self.events, &notice);
-                observation
-                    .flags
-                    .push(("approval_notified".into(), json!(prompt)));
+                observation.approval_notified = Some(prompt.to_string());
             }
             Err(e) => self.events.emit(
                 "approval.plugin_failed",
@@ -580,20 +580,21 @@ impl Observation {
             && self.turn.is_none()
             && self.output_changed.is_none()
             && self.last_lines.is_none()
-            && self.flags.is_empty()
+            && self.dead_seen.is_none()
+            && self.approval_notified.is_none()
     }
 
     fn apply(self, agent: &mut AgentState, events: &EventLog) {
         if let Some(status) = self.status {
             agent.status = status;
             if status != AgentStatus::Exited {
-                agent.extra.remove("dead_seen");
+                agent.dead_seen = None;
             }
         }
         if let Some(activity) = self.activity {
             agent.activity = Some(activity);
             if activity != Activity::ApiError {
-                agent.extra.remove("api_error");
+                agent.api_error = None;
             }
         }
         if let Some(reason) = self.blocked_reason {
@@ -611,15 +612,17 @@ impl Observation {
         }
         if let Some(error) = self.api_error {
             // The episode keeps its start while its class and kind stay the same.
-            let same = |known: &serde_json::Value| {
-                known.get("class") == error.get("class") && known.get("ended") == error.get("ended")
-            };
-            if !agent.extra.get("api_error").is_some_and(same) {
-                agent.extra.insert("api_error".into(), error);
+            let same =
+                |known: &ApiErrorEpisode| known.class == error.class && known.ended == error.ended;
+            if !agent.api_error.as_ref().is_some_and(same) {
+                agent.api_error = Some(error);
             }
         }
-        for (key, value) in self.flags {
-            agent.extra.insert(key, value);
+        if let Some(at) = self.dead_seen {
+            agent.dead_seen = Some(at);
+        }
+        if let Some(prompt) = self.approval_notified {
+            agent.approval_notified = Some(prompt);
         }
         if let Some(summary) = self.turn {
             let since = match &agent.turn {

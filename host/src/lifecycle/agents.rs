@@ -7,8 +7,11 @@ use serde::Serialize;
 use serde_json::json;
 use team_agent_plugin_api::{LaunchMode, ResumeCheck};
 
+use super::bring_up::{
+    StartedAgent, died_resuming, plan_workers, start_workers, write_tmux_config,
+};
 use super::launch;
-use super::up::{StartedAgent, start_all_with_modes, write_tmux_config};
+use super::resume::carry_over;
 use super::{Context, LifecycleError, server_of};
 use crate::events::now_rfc3339;
 use crate::spec::{self, LoadedSpec};
@@ -84,6 +87,7 @@ pub fn start_agent(
     force: bool,
     allow_fresh: bool,
 ) -> Result<AgentOp, LifecycleError> {
+    // 1. Decide: the agent, its running window (kept unless --force), how it starts.
     let team = running_team(ctx)?;
     let spec = load_definition(ctx, &team)?;
     let agent = spec
@@ -110,72 +114,20 @@ pub fn start_agent(
                 .map_err(|e| LifecycleError::spawn(format!("step kill_window failed: {e}")))?;
         }
     }
-    let provider = ctx
-        .registry
-        .provider(&agent.provider)
-        .map_err(|e| LifecycleError::plan(e.to_string()))?;
-    let mode = match previous.as_ref().and_then(|p| p.session.clone()) {
-        Some(record) => {
-            let check = ResumeCheck {
-                agent_id: id.into(),
-                cwd: previous
-                    .as_ref()
-                    .and_then(|p| p.spawn_cwd.clone())
-                    .unwrap_or_else(|| spec.working_directory(agent)),
-                home: std::env::var_os("HOME").map(Into::into).unwrap_or_default(),
-                record: Some(record.clone()),
-            };
-            match provider.session_is_resumable(&check) {
-                Ok(r) if r.resumable => LaunchMode::Resume {
-                    session_id: record.session_id,
-                },
-                Ok(r)
-                    if allow_fresh
-                        || previous.as_ref().is_none_or(|p| p.first_send_at.is_none()) =>
-                {
-                    ctx.events.emit(
-                        "start_agent.fresh",
-                        json!({"agent_id": id, "blocker": r.blocker}),
-                    );
-                    LaunchMode::Fresh
-                }
-                Ok(r) => {
-                    return Err(LifecycleError::refused(
-                        "resume_unavailable",
-                        format!(
-                            "{id}'s session {} cannot be resumed ({})",
-                            check.record.map(|r| r.session_id).unwrap_or_default(),
-                            r.detail
-                        ),
-                        format!(
-                            "start it fresh, losing its context: `team-agent start-agent {id} --allow-fresh`"
-                        ),
-                    ));
-                }
-                Err(e) => return Err(LifecycleError::plan(e.to_string())),
-            }
-        }
-        None => LaunchMode::Fresh,
-    };
-    let planned = launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone())?;
-    launch::run_pre_steps(&planned, &ctx.events)?;
+    let mode = start_mode(ctx, &spec, agent, previous.as_ref(), allow_fresh)?;
+    // 2. Act: plan, then the window; a resume that dies at once leaves no window behind.
+    let planned = plan_workers(ctx, &spec, &[(agent, mode.clone())])?;
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
-    let others: Vec<String> = team
-        .agents
-        .values()
-        .filter(|a| a.id != id)
-        .filter_map(|a| a.session_id().map(str::to_string))
-        .collect();
-    let mut started = start_all_with_modes(
+    let mut started = start_workers(
         ctx,
         &server,
         &team.session_name,
-        std::slice::from_ref(&planned),
+        &planned,
         std::slice::from_ref(&mode),
-        &others,
+        &sessions_of_others(&team, id),
     )?;
     let mut state = started.remove(0);
-    if state.status == AgentStatus::Exited && matches!(mode, LaunchMode::Resume { .. }) {
+    if died_resuming(std::slice::from_ref(&state), std::slice::from_ref(&mode)).is_some() {
         if let Some(window) = &state.window_id {
             let _ = server.kill_window(window);
         }
@@ -185,22 +137,11 @@ pub fn start_agent(
             state.last_lines.join(" | ")
         )));
     }
-    if let Some(prev) = &previous
-        && matches!(mode, LaunchMode::Resume { .. })
-    {
-        state.first_send_at = prev.first_send_at.clone();
-        if state.session.is_none() {
-            state.session = prev.session.clone();
-            state.capture_state = prev.capture_state;
-        }
+    // 3. Record.
+    if let Some(prev) = &previous {
+        carry_over(&mut state, prev, &mode);
     }
-    let record = state.clone();
-    ctx.store.update(|s| {
-        if let Some(team) = s.team.as_mut() {
-            team.agents.insert(record.id.clone(), record.clone());
-        }
-        Ok::<_, LifecycleError>(())
-    })?;
+    insert_agent(ctx, &state)?;
     crate::coordinator::ensure_running(ctx.workspace, &ctx.events).ok();
     let action = if matches!(mode, LaunchMode::Resume { .. }) {
         "resumed"
@@ -217,6 +158,75 @@ pub fn start_agent(
         action,
         agent: Some(StartedAgent::of(&state)),
         message: format!("{id} started ({action})"),
+    })
+}
+
+/// How `start-agent` starts a worker: resuming its recorded session when the provider says it
+/// can; fresh when it has none, when it never got work, or with `--allow-fresh`; else refused.
+fn start_mode(
+    ctx: &Context<'_>,
+    spec: &LoadedSpec,
+    agent: &crate::spec::Agent,
+    previous: Option<&AgentState>,
+    allow_fresh: bool,
+) -> Result<LaunchMode, LifecycleError> {
+    let id = agent.id.as_str();
+    let Some(record) = previous.and_then(|p| p.session.clone()) else {
+        return Ok(LaunchMode::Fresh);
+    };
+    let provider = ctx
+        .registry
+        .provider(&agent.provider)
+        .map_err(|e| LifecycleError::plan(e.to_string()))?;
+    let check = ResumeCheck {
+        agent_id: id.into(),
+        cwd: previous
+            .and_then(|p| p.spawn_cwd.clone())
+            .unwrap_or_else(|| spec.working_directory(agent)),
+        home: std::env::var_os("HOME").map(Into::into).unwrap_or_default(),
+        record: Some(record.clone()),
+    };
+    match provider.session_is_resumable(&check) {
+        Ok(r) if r.resumable => Ok(LaunchMode::Resume {
+            session_id: record.session_id,
+        }),
+        Ok(r) if allow_fresh || previous.is_none_or(|p| p.first_send_at.is_none()) => {
+            ctx.events.emit(
+                "start_agent.fresh",
+                json!({"agent_id": id, "blocker": r.blocker}),
+            );
+            Ok(LaunchMode::Fresh)
+        }
+        Ok(r) => Err(LifecycleError::refused(
+            "resume_unavailable",
+            format!(
+                "{id}'s session {} cannot be resumed ({})",
+                record.session_id, r.detail
+            ),
+            format!(
+                "start it fresh, losing its context: `team-agent start-agent {id} --allow-fresh`"
+            ),
+        )),
+        Err(e) => Err(LifecycleError::plan(e.to_string())),
+    }
+}
+
+/// The sessions the team's other workers hold (a capture must never take one of them).
+fn sessions_of_others(team: &TeamState, id: &str) -> Vec<String> {
+    team.agents
+        .values()
+        .filter(|a| a.id != id)
+        .filter_map(|a| a.session_id().map(str::to_string))
+        .collect()
+}
+
+/// Records one agent in the team (replacing its previous record).
+fn insert_agent(ctx: &Context<'_>, state: &AgentState) -> Result<(), LifecycleError> {
+    ctx.store.update(|s| {
+        if let Some(team) = s.team.as_mut() {
+            team.agents.insert(state.id.clone(), state.clone());
+        }
+        Ok::<_, LifecycleError>(())
     })
 }
 
@@ -347,13 +357,94 @@ pub fn fork_agent(
     new_id: &str,
     label: Option<&str>,
 ) -> Result<AgentOp, LifecycleError> {
+    // 1. Decide: the source's session, a provider that can fork it, a free id.
     let team = running_team(ctx)?;
     let dir = team_dir_of(&team)?;
+    let (origin, source_session) = fork_source(ctx, &team, source, new_id)?;
+    // 2. Act: the new role file, the plan, the window; a failure removes what it made.
+    let target = write_forked_role(&dir, source, new_id, label)?;
+    let undo = |window: Option<&str>| {
+        let _ = std::fs::remove_file(&target);
+        if let Some(w) = window {
+            let _ = server_of(&team).kill_window(w);
+        }
+    };
+    let spec = load_definition(ctx, &team).map_err(|e| {
+        undo(None);
+        LifecycleError::plan(format!("step validate failed (nothing was created): {e}"))
+    })?;
+    let agent = spec
+        .spec
+        .agent(new_id)
+        .expect("the forked role file names the new agent");
+    let mode = LaunchMode::Fork {
+        source_session_id: source_session.clone(),
+    };
+    let provider = ctx
+        .registry
+        .provider(&origin.provider)
+        .map_err(|e| LifecycleError::plan(e.to_string()))?;
+    let planned =
+        launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone()).map_err(|e| {
+            undo(None);
+            LifecycleError::plan(format!("step plan failed (nothing was created): {e}"))
+        })?;
+    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
+    let others: Vec<String> = team
+        .agents
+        .values()
+        .filter_map(|a| a.session_id().map(str::to_string))
+        .collect();
+    let mut started = start_workers(
+        ctx,
+        &server,
+        &team.session_name,
+        std::slice::from_ref(&planned),
+        std::slice::from_ref(&mode),
+        &others,
+    )
+    .map_err(|e| {
+        undo(None);
+        LifecycleError::spawn(format!("step start failed (rolled back): {e}"))
+    })?;
+    let mut state = started.remove(0);
+    if state.status == AgentStatus::Exited {
+        undo(state.window_id.as_deref());
+        return Err(LifecycleError::spawn(format!(
+            "step start failed: the fork of {source} exited at once (code {:?}): {}; rolled back",
+            state.exit_code,
+            state.last_lines.join(" | ")
+        )));
+    }
+    // 3. Record.
+    state.forked_from_agent = Some(source.to_string());
+    insert_agent(ctx, &state)?;
+    ctx.events.emit("fork_agent.complete", json!({"source": source, "agent_id": new_id, "source_session_id": source_session, "session_id": state.session_id()}));
+    Ok(AgentOp {
+        ok: true,
+        agent_id: new_id.into(),
+        action: "forked",
+        agent: Some(StartedAgent::of(&state)),
+        message: format!(
+            "{new_id} forked from {source} (session {source_session}); its role file is {}",
+            target.display()
+        ),
+    })
+}
+
+/// The agent a fork starts from and its session; refused when the id is taken, the source has
+/// no session yet, or its provider cannot fork.
+fn fork_source(
+    ctx: &Context<'_>,
+    team: &TeamState,
+    source: &str,
+    new_id: &str,
+) -> Result<(AgentState, String), LifecycleError> {
     let origin = team
         .agents
         .get(source)
         .cloned()
-        .ok_or_else(|| unknown_agent(&team, source))?;
+        .ok_or_else(|| unknown_agent(team, source))?;
     if team.agents.contains_key(new_id) {
         return Err(LifecycleError::refused(
             "agent_exists",
@@ -383,6 +474,17 @@ pub fn fork_agent(
             format!("add a fresh worker instead: `team-agent add-agent {new_id} --role-file FILE`"),
         ));
     }
+    Ok((origin, source_session))
+}
+
+/// Writes the fork's role file beside the source's: the source's, with the new name (and
+/// role label); its path. Refused when the file exists.
+fn write_forked_role(
+    dir: &Path,
+    source: &str,
+    new_id: &str,
+    label: Option<&str>,
+) -> Result<PathBuf, LifecycleError> {
     let role = std::fs::read_dir(dir.join("agents"))
         .into_iter()
         .flatten()
@@ -397,6 +499,24 @@ pub fn fork_agent(
         })?;
     let text = std::fs::read_to_string(&role)
         .map_err(|e| LifecycleError::plan(format!("step read_role_file failed: {e}")))?;
+    let target = dir
+        .join("agents")
+        .join(format!("{}.md", crate::workspace::safe_name(new_id)));
+    if target.exists() {
+        return Err(LifecycleError::refused(
+            "role_file_exists",
+            format!("{} already exists", target.display()),
+            "remove it or pick another id",
+        ));
+    }
+    std::fs::write(&target, forked_role(&text, new_id, label) + "\n")
+        .map_err(|e| LifecycleError::plan(format!("step write_role_file failed: {e}")))?;
+    Ok(target)
+}
+
+/// A role file's text renamed for a fork: `name:` (and `role:`, given a label) in its front
+/// matter replaced, everything else as it was.
+fn forked_role(text: &str, new_id: &str, label: Option<&str>) -> String {
     let mut forked: Vec<String> = Vec::new();
     let mut in_front = false;
     for (n, line) in text.lines().enumerate() {
@@ -416,101 +536,7 @@ pub fn fork_agent(
         }
         forked.push(line.to_string());
     }
-    let target = dir
-        .join("agents")
-        .join(format!("{}.md", crate::workspace::safe_name(new_id)));
-    if target.exists() {
-        return Err(LifecycleError::refused(
-            "role_file_exists",
-            format!("{} already exists", target.display()),
-            "remove it or pick another id",
-        ));
-    }
-    std::fs::write(&target, forked.join("\n") + "\n")
-        .map_err(|e| LifecycleError::plan(format!("step write_role_file failed: {e}")))?;
-    let undo = |window: Option<&str>| {
-        let _ = std::fs::remove_file(&target);
-        if let Some(w) = window {
-            let _ = server_of(&team).kill_window(w);
-        }
-    };
-    let spec = match load_definition(ctx, &team) {
-        Ok(s) => s,
-        Err(e) => {
-            undo(None);
-            return Err(LifecycleError::plan(format!(
-                "step validate failed (nothing was created): {e}"
-            )));
-        }
-    };
-    let agent = spec
-        .spec
-        .agent(new_id)
-        .expect("the forked role file names the new agent");
-    let mode = LaunchMode::Fork {
-        source_session_id: source_session.clone(),
-    };
-    let planned = match launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone()) {
-        Ok(p) => p,
-        Err(e) => {
-            undo(None);
-            return Err(LifecycleError::plan(format!(
-                "step plan failed (nothing was created): {e}"
-            )));
-        }
-    };
-    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
-    let others: Vec<String> = team
-        .agents
-        .values()
-        .filter_map(|a| a.session_id().map(str::to_string))
-        .collect();
-    let mut started = match start_all_with_modes(
-        ctx,
-        &server,
-        &team.session_name,
-        std::slice::from_ref(&planned),
-        std::slice::from_ref(&mode),
-        &others,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            undo(None);
-            return Err(LifecycleError::spawn(format!(
-                "step start failed (rolled back): {e}"
-            )));
-        }
-    };
-    let mut state = started.remove(0);
-    if state.status == AgentStatus::Exited {
-        undo(state.window_id.as_deref());
-        return Err(LifecycleError::spawn(format!(
-            "step start failed: the fork of {source} exited at once (code {:?}): {}; rolled back",
-            state.exit_code,
-            state.last_lines.join(" | ")
-        )));
-    }
-    state
-        .extra
-        .insert("forked_from_agent".into(), serde_json::json!(source));
-    let record = state.clone();
-    ctx.store.update(|s| {
-        if let Some(t) = s.team.as_mut() {
-            t.agents.insert(record.id.clone(), record.clone());
-        }
-        Ok::<_, LifecycleError>(())
-    })?;
-    ctx.events.emit("fork_agent.complete", json!({"source": source, "agent_id": new_id, "source_session_id": source_session, "session_id": state.session_id()}));
-    Ok(AgentOp {
-        ok: true,
-        agent_id: new_id.into(),
-        action: "forked",
-        agent: Some(StartedAgent::of(&state)),
-        message: format!(
-            "{new_id} forked from {source} (session {source_session}); its role file is {}",
-            target.display()
-        ),
-    })
+    forked.join("\n")
 }
 
 /// `team-agent add-agent ID --role-file FILE`: adds a worker from a role file and starts it.

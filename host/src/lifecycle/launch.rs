@@ -454,16 +454,11 @@ pub fn spawn(
     state.spawn_cwd = Some(planned.cwd.clone());
     state.expected_session_id = planned.plan.expected_session_id.clone();
     state.auto_approve = planned.auto_approve.clone();
-    state.extra.insert("pane_pid".into(), json!(pane.pane_pid));
+    state.pane_pid = Some(pane.pane_pid);
     if let LaunchMode::Fork { source_session_id } = mode {
-        state
-            .extra
-            .insert("forked_from".into(), json!(source_session_id));
+        state.forked_from = Some(source_session_id.clone());
     }
-    state.extra.insert(
-        "launch_mode".into(),
-        serde_json::to_value(mode).unwrap_or_default(),
-    );
+    state.launch_mode = Some(mode.clone());
     Ok(state)
 }
 

@@ -7,9 +7,11 @@ tmux, and a failure part-way undoes what the operation itself created.
 */
 
 mod agents;
+mod bring_up;
 mod exclusive;
 mod launch;
 mod restart;
+mod resume;
 mod shutdown;
 mod status;
 mod up;

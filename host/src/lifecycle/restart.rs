@@ -4,16 +4,17 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use team_agent_plugin_api::{LaunchMode, ResumeCheck};
+use team_agent_plugin_api::LaunchMode;
 
-use super::launch::{self, Planned};
-use super::up::{
-    StartedAgent, caller_pane, coordinator_json, start_all_with_modes, write_tmux_config,
+use super::bring_up::{
+    StartedAgent, died_resuming, leader_from_caller, plan_workers, show_and_coordinate,
+    start_workers, write_tmux_config,
 };
+use super::resume::{FirstSend, carry_over, first_send, resumability};
 use super::{Context, LifecycleError, server_of};
 use crate::events::now_rfc3339;
 use crate::spec::{self, LoadedSpec};
-use crate::state::{AgentState, AgentStatus, LeaderBinding, TeamStatus};
+use crate::state::{AgentState, LeaderBinding, TeamState, TeamStatus};
 use crate::tmux::Server;
 
 pub struct RestartOptions {
@@ -49,20 +50,21 @@ pub struct RestartReport {
     pub display: Value,
 }
 
-/// `first_send_at` as recorded: never used (null), used at a time, or corrupt.
-enum FirstSend {
-    Never,
-    At(String),
-    Corrupt(Value),
+/// One worker's restart, decided before anything is touched.
+struct Decided<'a> {
+    agent: &'a crate::spec::Agent,
+    decision: Decision,
+    session_id: Option<String>,
 }
 
-fn first_send(agent: Option<&AgentState>) -> FirstSend {
-    match agent.and_then(|a| a.first_send_at.clone()) {
-        None | Some(Value::Null) => FirstSend::Never,
-        Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(&s).is_ok() => {
-            FirstSend::At(s)
+impl Decided<'_> {
+    fn mode(&self) -> LaunchMode {
+        match (self.decision, &self.session_id) {
+            (Decision::Resume, Some(sid)) => LaunchMode::Resume {
+                session_id: sid.clone(),
+            },
+            _ => LaunchMode::Fresh,
         }
-        Some(other) => FirstSend::Corrupt(other),
     }
 }
 
@@ -71,8 +73,77 @@ pub fn restart(
     options: &RestartOptions,
 ) -> Result<RestartReport, LifecycleError> {
     let (_, team) = ctx.team()?;
-    let recorded = server_of(&team);
-    if recorded.has_session(&team.session_name) {
+    refuse_if_running(&team)?;
+    let spec = load_definition(ctx, &team)?;
+    // 1. Decide, touching nothing; 2. plan every worker, still creating nothing.
+    let decided = decide(ctx, &team, &spec, options)?;
+    let workers: Vec<_> = decided.iter().map(|d| (d.agent, d.mode())).collect();
+    let planned = plan_workers(ctx, &spec, &workers)?;
+    let modes: Vec<LaunchMode> = workers.into_iter().map(|(_, mode)| mode).collect();
+    // 3. Start; a resumed window that dies at once rolls the whole restart back.
+    ctx.workspace.ensure_dirs()?;
+    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
+    let session = spec.spec.runtime.session_name.clone();
+    let mut started = start_workers(ctx, &server, &session, &planned, &modes, &[])
+        .inspect_err(|_| drop(server.kill_server()))?;
+    if let Some(dead) = died_resuming(&started, &modes) {
+        let _ = server.kill_server();
+        ctx.events.emit("restart.rolled_back", json!({"agent_id": dead.id, "exit_code": dead.exit_code, "last_lines": dead.last_lines}));
+        return Err(LifecycleError::spawn(format!(
+            "restart rolled back: the resumed worker '{}' exited at once (code {:?}): {}; nothing is left running. \
+`team-agent restart --allow-fresh` starts workers that cannot resume fresh",
+            dead.id,
+            dead.exit_code,
+            dead.last_lines.join(" | ")
+        )));
+    }
+    // 4. Record (keeping what restart does not change), show the team, bring the coordinator up.
+    for (state, mode) in started.iter_mut().zip(&modes) {
+        if let Some(previous) = team.agents.get(&state.id) {
+            carry_over(state, previous, mode);
+            state.restarted_at = Some(now_rfc3339());
+        }
+    }
+    let leader = leader_from_caller(&spec).or(team.leader.clone());
+    record(ctx, &spec, &session, leader.clone(), &started)?;
+    let agents: Vec<RestartedAgent> = started
+        .iter()
+        .zip(&modes)
+        .map(|(s, m)| RestartedAgent {
+            agent: StartedAgent::of(s),
+            restart_mode: if matches!(m, LaunchMode::Resume { .. }) {
+                "resumed"
+            } else {
+                "fresh"
+            },
+        })
+        .collect();
+    // The display is rebuilt for the new windows (and a leader that may have moved).
+    let (display, coordinator) = show_and_coordinate(
+        ctx,
+        &spec,
+        options.display.as_deref(),
+        team.display.as_ref(),
+        leader.is_some(),
+    );
+    ctx.events.emit(
+        "restart.complete",
+        json!({"team": team.name, "agents": agents}),
+    );
+    Ok(RestartReport {
+        ok: true,
+        team: team.name.clone(),
+        session_name: session,
+        tmux_socket: team.tmux_socket.clone(),
+        agents,
+        coordinator,
+        display,
+    })
+}
+
+/// A team whose tmux session still exists is running: restart refuses.
+fn refuse_if_running(team: &TeamState) -> Result<(), LifecycleError> {
+    if server_of(team).has_session(&team.session_name) {
         return Err(LifecycleError::refused(
             "team_running",
             format!(
@@ -82,7 +153,12 @@ pub fn restart(
             "shut it down first: `team-agent shutdown`, then `team-agent restart`",
         ));
     }
-    let spec = spec::load(
+    Ok(())
+}
+
+/// The team's definition as it is now; one that no longer validates is a refusal.
+fn load_definition(ctx: &Context<'_>, team: &TeamState) -> Result<LoadedSpec, LifecycleError> {
+    spec::load(
         &team.definition,
         ctx.workspace.root(),
         &ctx.registry.catalog(),
@@ -98,12 +174,20 @@ pub fn restart(
             team.definition.display(),
             lines.join("\n")
         ))
-    })?;
+    })
+}
 
-    // 1. Decide, touching nothing.
+/// Per worker (not paused): resume when its session can be resumed, fresh when it never got
+/// work (or `--allow-fresh`), else refuse. One corrupt record or one refusal refuses it all.
+fn decide<'s>(
+    ctx: &Context<'_>,
+    team: &TeamState,
+    spec: &'s LoadedSpec,
+    options: &RestartOptions,
+) -> Result<Vec<Decided<'s>>, LifecycleError> {
     let mut corrupt = Vec::new();
     let mut unresumable = Vec::new();
-    let mut decisions: Vec<(String, Decision, Option<String>)> = Vec::new();
+    let mut decided = Vec::new();
     for agent in spec.spec.startup_order().into_iter().filter(|a| !a.paused) {
         let previous = team.agents.get(&agent.id);
         if previous.is_some_and(|p| p.paused) {
@@ -122,7 +206,7 @@ pub fn restart(
             .registry
             .provider(&agent.provider)
             .map_err(|e| LifecycleError::plan(e.to_string()))?;
-        let (resumable, blocker, session_id) = resumability(ctx, &provider, &spec, agent, previous);
+        let (resumable, blocker, session_id) = resumability(ctx, &provider, spec, agent, previous);
         let first_send_at = match &first {
             FirstSend::At(at) => Some(at.clone()),
             _ => None,
@@ -143,228 +227,90 @@ pub fn restart(
         if decision == Decision::Refuse {
             unresumable.push(json!({"agent_id": agent.id, "reason": blocker, "session_id": session_id, "first_send_at": first_send_at}));
         }
-        decisions.push((agent.id.clone(), decision, session_id));
+        decided.push(Decided {
+            agent,
+            decision,
+            session_id,
+        });
     }
     if !corrupt.is_empty() {
-        let names: Vec<String> = corrupt
-            .iter()
-            .map(|c| c["agent_id"].as_str().unwrap_or("").to_string())
-            .collect();
-        return Err(LifecycleError::Refused {
-            reason: "invalid_first_send_at",
-            message: format!(
-                "restart refused: the recorded first_send_at of {} is not a time, so whether it was given work is unknown",
-                names.join(", ")
-            ),
-            action: "inspect .team/runtime/state.json (`team-agent doctor`); nothing was changed"
-                .into(),
-            details: json!({"invalid_first_send_at": corrupt, "allow_fresh": options.allow_fresh}),
-        });
+        return Err(corrupt_refusal(&corrupt, options));
     }
     if !unresumable.is_empty() {
         ctx.events.emit(
             "restart.atomic_refusal",
             json!({"unresumable": unresumable, "allow_fresh": options.allow_fresh}),
         );
-        let lines: Vec<String> = unresumable
-            .iter()
-            .map(|u| {
-                format!(
-                    "{} (first given work at {}; {})",
-                    u["agent_id"].as_str().unwrap_or(""),
-                    u["first_send_at"].as_str().unwrap_or("?"),
-                    u["reason"].as_str().unwrap_or("not resumable")
-                )
-            })
-            .collect();
-        return Err(LifecycleError::Refused {
-            reason: "resume_atomicity",
-            message: format!("restart refused, nothing was started: these workers were given work but their sessions cannot be resumed: {}", lines.join("; ")),
-            action: "run `team-agent restart --allow-fresh` to start them fresh (they lose their context)".into(),
-            details: json!({"status": "refused", "unresumable": unresumable, "allow_fresh": options.allow_fresh}),
-        });
+        return Err(unresumable_refusal(&unresumable, options));
     }
+    Ok(decided)
+}
 
-    // 2. Plan every worker; still nothing created.
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut modes = Vec::new();
-    for (id, decision, session_id) in &decisions {
-        let agent = spec.spec.agent(id).expect("decided from the spec");
-        let provider = ctx
-            .registry
-            .provider(&agent.provider)
-            .map_err(|e| LifecycleError::plan(e.to_string()))?;
-        let mode = match (decision, session_id) {
-            (Decision::Resume, Some(sid)) => LaunchMode::Resume {
-                session_id: sid.clone(),
-            },
-            _ => LaunchMode::Fresh,
-        };
-        planned.push(launch::plan(
-            &provider,
-            ctx.workspace,
-            &spec,
-            agent,
-            mode.clone(),
-        )?);
-        modes.push(mode);
-    }
-    for p in &planned {
-        launch::run_pre_steps(p, &ctx.events)?;
-    }
-
-    // 3. Start; a resumed window that dies at once rolls the whole restart back.
-    ctx.workspace.ensure_dirs()?;
-    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
-    let session = spec.spec.runtime.session_name.clone();
-    let mut started = match start_all_with_modes(ctx, &server, &session, &planned, &modes, &[]) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = server.kill_server();
-            return Err(e);
-        }
-    };
-    if let Some(dead) = started
+fn corrupt_refusal(corrupt: &[Value], options: &RestartOptions) -> LifecycleError {
+    let names: Vec<String> = corrupt
         .iter()
-        .zip(&modes)
-        .find(|(s, m)| s.status == AgentStatus::Exited && matches!(m, LaunchMode::Resume { .. }))
-        .map(|(s, _)| s.clone())
-    {
-        let _ = server.kill_server();
-        ctx.events.emit("restart.rolled_back", json!({"agent_id": dead.id, "exit_code": dead.exit_code, "last_lines": dead.last_lines}));
-        return Err(LifecycleError::spawn(format!(
-            "restart rolled back: the resumed worker '{}' exited at once (code {:?}): {}; nothing is left running. \
-`team-agent restart --allow-fresh` starts workers that cannot resume fresh",
-            dead.id,
-            dead.exit_code,
-            dead.last_lines.join(" | ")
-        )));
+        .map(|c| c["agent_id"].as_str().unwrap_or("").to_string())
+        .collect();
+    LifecycleError::Refused {
+        reason: "invalid_first_send_at",
+        message: format!(
+            "restart refused: the recorded first_send_at of {} is not a time, so whether it was given work is unknown",
+            names.join(", ")
+        ),
+        action: "inspect .team/runtime/state.json (`team-agent doctor`); nothing was changed"
+            .into(),
+        details: json!({"invalid_first_send_at": corrupt, "allow_fresh": options.allow_fresh}),
     }
-    // Keep what restart does not change (first use, pause) from the previous records.
-    for (state, mode) in started.iter_mut().zip(&modes) {
-        if let Some(previous) = team.agents.get(&state.id) {
-            if matches!(mode, LaunchMode::Resume { .. }) {
-                state.first_send_at = previous.first_send_at.clone();
-                if state.session.is_none() {
-                    state.session = previous.session.clone();
-                    state.capture_state = previous.capture_state;
-                }
-            }
-            state
-                .extra
-                .insert("restarted_at".into(), json!(now_rfc3339()));
-        }
-    }
-    let leader = caller_pane()
-        .map(|(pane_id, socket)| LeaderBinding {
-            pane_id,
-            socket,
-            provider: Some(super::up::leader_provider(&spec)),
-            bound_at: now_rfc3339(),
-            extra: Default::default(),
+}
+
+fn unresumable_refusal(unresumable: &[Value], options: &RestartOptions) -> LifecycleError {
+    let lines: Vec<String> = unresumable
+        .iter()
+        .map(|u| {
+            format!(
+                "{} (first given work at {}; {})",
+                u["agent_id"].as_str().unwrap_or(""),
+                u["first_send_at"].as_str().unwrap_or("?"),
+                u["reason"].as_str().unwrap_or("not resumable")
+            )
         })
-        .or(team.leader.clone());
-    let name = team.name.clone();
+        .collect();
+    LifecycleError::Refused {
+        reason: "resume_atomicity",
+        message: format!(
+            "restart refused, nothing was started: these workers were given work but their sessions cannot be resumed: {}",
+            lines.join("; ")
+        ),
+        action:
+            "run `team-agent restart --allow-fresh` to start them fresh (they lose their context)"
+                .into(),
+        details: json!({"status": "refused", "unresumable": unresumable, "allow_fresh": options.allow_fresh}),
+    }
+}
+
+/// The restarted team in the state: running again, on the definition's session and timing,
+/// with its new windows and its leader.
+fn record(
+    ctx: &Context<'_>,
+    spec: &LoadedSpec,
+    session: &str,
+    leader: Option<LeaderBinding>,
+    started: &[AgentState],
+) -> Result<(), LifecycleError> {
     ctx.store.update(|state| {
         let team = state.team.as_mut().expect("restart loaded a team");
         team.status = TeamStatus::Running;
         team.started_at = Some(now_rfc3339());
         team.stopped_at = None;
-        team.session_name = session.clone();
+        team.session_name = session.to_string();
         team.timing = crate::state::Timing {
             tick_interval_sec: spec.spec.runtime.tick_interval_sec,
             stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
         };
-        team.leader = leader.clone();
-        for agent in &started {
+        team.leader = leader;
+        for agent in started {
             team.agents.insert(agent.id.clone(), agent.clone());
         }
         Ok::<_, LifecycleError>(())
-    })?;
-    let agents: Vec<RestartedAgent> = started
-        .iter()
-        .zip(&modes)
-        .map(|(s, m)| RestartedAgent {
-            agent: StartedAgent::of(s),
-            restart_mode: if matches!(m, LaunchMode::Resume { .. }) {
-                "resumed"
-            } else {
-                "fresh"
-            },
-        })
-        .collect();
-    // The display is rebuilt for the new windows (and a leader that may have moved).
-    let backend = crate::display::choose(
-        options.display.as_deref(),
-        team.display.as_ref(),
-        spec.spec.display_backend(),
-        leader.is_some(),
-    );
-    let display = crate::display::open(&ctx.display(), &backend)
-        .map(|d| crate::display::summary(Some(&d)))
-        .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
-    // After the display, like `up`: its view sessions exist before the coordinator's first tick.
-    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
-    ctx.events
-        .emit("restart.complete", json!({"team": name, "agents": agents}));
-    Ok(RestartReport {
-        ok: true,
-        team: name,
-        session_name: session,
-        tmux_socket: team.tmux_socket.clone(),
-        agents,
-        coordinator: coordinator_json(&coordinator),
-        display,
     })
-}
-
-/// Whether an agent's recorded session can be resumed now, why not, and its id. A session the
-/// provider wrote after the last capture attempt is looked for once more first.
-fn resumability(
-    ctx: &Context<'_>,
-    provider: &team_agent_plugin_api::loader::ProviderClient<'_>,
-    spec: &LoadedSpec,
-    agent: &crate::spec::Agent,
-    previous: Option<&AgentState>,
-) -> (bool, Option<&'static str>, Option<String>) {
-    let Some(previous) = previous else {
-        return (false, Some("no_persisted_session_id"), None);
-    };
-    let mut record = previous.session.clone();
-    if record.is_none() && previous.spawned_at.is_some() {
-        let others: Vec<String> = Vec::new();
-        record = provider
-            .capture_session_id(&crate::session::capture_context(previous, others))
-            .ok()
-            .flatten();
-        if let Some(r) = &record {
-            ctx.events.emit(
-                "session.captured",
-                json!({"agent_id": agent.id, "session_id": r.session_id, "during": "restart"}),
-            );
-        }
-    }
-    let session_id = record.as_ref().map(|r| r.session_id.clone());
-    let check = ResumeCheck {
-        agent_id: agent.id.clone(),
-        cwd: previous
-            .spawn_cwd
-            .clone()
-            .unwrap_or_else(|| spec.working_directory(agent)),
-        home: std::env::var_os("HOME").map(Into::into).unwrap_or_default(),
-        record,
-    };
-    match provider.session_is_resumable(&check) {
-        Ok(r) if r.resumable => (true, None, session_id),
-        Ok(r) => (
-            false,
-            Some(
-                r.blocker
-                    .map(|b| b.as_str())
-                    .unwrap_or("session_unresumable"),
-            ),
-            session_id,
-        ),
-        Err(_) => (false, Some("session_unresumable"), session_id),
-    }
 }

@@ -165,7 +165,7 @@ pub fn status(
                 first_send_at: a.first_send_at.clone(),
                 last_output_age_s: age_seconds(a.last_output_at.as_deref()),
                 pending_messages: pending.get(&a.id).copied().unwrap_or(0),
-                api_error: a.extra.get("api_error").cloned(),
+                api_error: a.api_error.as_ref().map(|e| serde_json::json!(e)),
                 turn: a.turn.as_ref().filter(|_| status == AgentStatus::Running).map(|t| {
                     serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule})
                 }),
@@ -175,7 +175,7 @@ pub fn status(
     let leader = team.leader.as_ref().map(|l: &LeaderBinding| {
         let alive = crate::tmux::Server::at(&l.socket).display(&l.pane_id, "#{pane_dead}").map(|d| d == "0").unwrap_or(false);
         serde_json::json!({"pane_id": l.pane_id, "socket": l.socket, "provider": l.provider, "alive": alive, "bound_at": l.bound_at,
-                           "owner_epoch": team.owner.as_ref().map(|o| o.epoch), "api_error": team.extra.get("leader_api_error")})
+                           "owner_epoch": team.owner.as_ref().map(|o| o.epoch), "api_error": team.leader_api_error})
     });
     let inbox = ctx.workspace.leader_inbox();
     let leader_inbox = std::fs::metadata(&inbox)

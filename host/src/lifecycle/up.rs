@@ -8,7 +8,10 @@ use serde::Serialize;
 use serde_json::json;
 use team_agent_plugin_api::LaunchMode;
 
-use super::launch::{self, Planned};
+use super::bring_up::{
+    StartedAgent, leader_from_caller, plan_workers, show_and_coordinate, start_workers,
+    write_tmux_config,
+};
 use super::{Context, LifecycleError};
 use crate::events::now_rfc3339;
 use crate::spec::LoadedSpec;
@@ -27,31 +30,6 @@ pub struct UpOptions {
     pub display: Option<String>,
 }
 
-/// One started worker.
-#[derive(Debug, Clone, Serialize)]
-pub struct StartedAgent {
-    pub id: String,
-    pub provider: String,
-    pub status: &'static str,
-    pub pane_id: Option<String>,
-    pub session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocked_reason: Option<String>,
-}
-
-impl StartedAgent {
-    pub fn of(state: &AgentState) -> Self {
-        Self {
-            id: state.id.clone(),
-            provider: state.provider.clone(),
-            status: state.status.as_str(),
-            pane_id: state.pane_id.clone(),
-            session_id: state.session_id().map(str::to_string),
-            blocked_reason: state.blocked_reason.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct UpReport {
     pub ok: bool,
@@ -63,18 +41,6 @@ pub struct UpReport {
     pub leader: Option<LeaderBinding>,
     /// The display opened for the operator (a failed one is reported here, never fatal).
     pub display: serde_json::Value,
-}
-
-/// The caller's tmux pane, when `up` runs inside tmux (and not inside a worker).
-pub fn caller_pane() -> Option<(String, PathBuf)> {
-    if std::env::var_os("TEAM_AGENT_ID").is_some() {
-        return None;
-    }
-    let pane = std::env::var("TMUX_PANE")
-        .ok()
-        .filter(|p| p.starts_with('%'))?;
-    let server = Server::from_tmux_env(&std::env::var("TMUX").ok()?)?;
-    Some((pane, server.socket().to_path_buf()))
 }
 
 fn ask_approval(spec: &LoadedSpec, yes: bool) -> Result<(), LifecycleError> {
@@ -153,6 +119,7 @@ pub fn up(
     spec: &LoadedSpec,
     options: &UpOptions,
 ) -> Result<UpReport, LifecycleError> {
+    // 1. Decide: refusals, consent, and every worker's plan before any window exists.
     check_not_running(ctx, options.fresh)?;
     ask_approval(spec, options.yes)?;
     ctx.workspace.ensure_dirs()?;
@@ -168,29 +135,21 @@ pub fn up(
             "shut it down with `team-agent shutdown` (or pick another session_name)",
         ));
     }
-    // Decide everything first: every worker's plan is built and checked before any window exists.
-    let mut planned: Vec<Planned> = Vec::new();
-    for agent in spec.spec.startup_order().into_iter().filter(|a| !a.paused) {
-        let provider = ctx
-            .registry
-            .provider(&agent.provider)
-            .map_err(|e| LifecycleError::plan(e.to_string()))?;
-        planned.push(launch::plan(
-            &provider,
-            ctx.workspace,
-            spec,
-            agent,
-            LaunchMode::Fresh,
-        )?);
-    }
-    for p in &planned {
-        launch::run_pre_steps(p, &ctx.events)?;
-    }
+    let workers: Vec<_> = spec
+        .spec
+        .startup_order()
+        .into_iter()
+        .filter(|a| !a.paused)
+        .map(|a| (a, LaunchMode::Fresh))
+        .collect();
+    let planned = plan_workers(ctx, spec, &workers)?;
+    // 2. Act: the windows; a failure kills the server this `up` started.
     ctx.events.emit(
         "team.up_started",
         json!({"team": spec.spec.team.name, "session_name": session, "agents": planned.len()}),
     );
-    let agents = match start_all(ctx, &server, &session, &planned) {
+    let modes = vec![LaunchMode::Fresh; planned.len()];
+    let agents = match start_workers(ctx, &server, &session, &planned, &modes, &[]) {
         Ok(agents) => agents,
         Err(e) => {
             let _ = server.kill_server();
@@ -201,18 +160,55 @@ pub fn up(
             return Err(e);
         }
     };
-    let leader = caller_pane()
-        .filter(|_| options.bind_leader)
-        .map(|(pane_id, socket)| LeaderBinding {
-            pane_id,
-            socket,
-            provider: Some(leader_provider(spec)),
-            bound_at: now_rfc3339(),
-            extra: Default::default(),
-        });
+    // 3. Record, then show the team and bring the coordinator up.
+    let leader = leader_from_caller(spec).filter(|_| options.bind_leader);
+    let team = team_record(spec, &server, &session, leader.clone(), &agents);
+    ctx.store.update(|state| {
+        if let Some(old) = state.team.take() {
+            state.previous_team = Some(crate::state::PreviousTeam {
+                name: old.name,
+                stopped_at: old.stopped_at,
+            });
+        }
+        state.team = Some(team.clone());
+        Ok::<_, LifecycleError>(())
+    })?;
+    let (display, coordinator) = show_and_coordinate(
+        ctx,
+        spec,
+        options.display.as_deref(),
+        None,
+        leader.is_some(),
+    );
+    ctx.events.emit(
+        "team.up",
+        json!({"team": team.name, "session_name": session, "agents": agents.iter().map(|a| &a.id).collect::<Vec<_>>(),
+               "leader_pane": leader.as_ref().map(|l| &l.pane_id)}),
+    );
+    Ok(UpReport {
+        ok: true,
+        team: team.name,
+        session_name: session,
+        tmux_socket: server.socket().to_path_buf(),
+        agents: agents.iter().map(StartedAgent::of).collect(),
+        coordinator,
+        leader,
+        display,
+    })
+}
+
+/// The record of a team `up` started: its started workers, its paused ones stopped, the
+/// caller's pane (if bound) as leader and owner.
+fn team_record(
+    spec: &LoadedSpec,
+    server: &Server,
+    session: &str,
+    leader: Option<LeaderBinding>,
+    agents: &[AgentState],
+) -> TeamState {
     let mut team = TeamState {
         name: spec.spec.team.name.clone(),
-        session_name: session.clone(),
+        session_name: session.to_string(),
         tmux_socket: server.socket().to_path_buf(),
         definition: spec.origin.path().to_path_buf(),
         status: TeamStatus::Running,
@@ -230,7 +226,6 @@ pub fn up(
                 (a.id.clone(), s)
             })
             .collect(),
-        leader: leader.clone(),
         owner: leader.as_ref().map(|l| Owner {
             pane_id: l.pane_id.clone(),
             socket: l.socket.clone(),
@@ -239,163 +234,19 @@ pub fn up(
             claimed_via: "up".into(),
             extra: Default::default(),
         }),
+        leader,
         display: None,
         timing: crate::state::Timing {
             tick_interval_sec: spec.spec.runtime.tick_interval_sec,
             stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
         },
+        idle_monitor: Default::default(),
+        idle_acknowledged_until: None,
+        leader_api_error: None,
         extra: Default::default(),
     };
-    for agent in &agents {
+    for agent in agents {
         team.agents.insert(agent.id.clone(), agent.clone());
     }
-    ctx.store.update(|state| {
-        if let Some(old) = state.team.take() {
-            state.extra.insert(
-                "previous_team".into(),
-                json!({"name": old.name, "stopped_at": old.stopped_at}),
-            );
-        }
-        state.team = Some(team.clone());
-        Ok::<_, LifecycleError>(())
-    })?;
-    // The display first: its view sessions exist before the coordinator's first tick, so the
-    // coordinator never holds a control-mode client beside them (see tmux::control).
-    let backend = crate::display::choose(
-        options.display.as_deref(),
-        None,
-        spec.spec.display_backend(),
-        leader.is_some(),
-    );
-    let display = crate::display::open(&ctx.display(), &backend)
-        .map(|d| crate::display::summary(Some(&d)))
-        .unwrap_or_else(|e| json!({"backend": backend, "open": false, "error": e.to_string()}));
-    let coordinator = crate::coordinator::ensure_running(ctx.workspace, &ctx.events);
-    ctx.events.emit(
-        "team.up",
-        json!({"team": team.name, "session_name": session, "agents": agents.iter().map(|a| &a.id).collect::<Vec<_>>(),
-               "leader_pane": leader.as_ref().map(|l| &l.pane_id)}),
-    );
-    Ok(UpReport {
-        ok: true,
-        team: team.name,
-        session_name: session,
-        tmux_socket: server.socket().to_path_buf(),
-        agents: agents.iter().map(StartedAgent::of).collect(),
-        coordinator: coordinator_json(&coordinator),
-        leader,
-        display,
-    })
-}
-
-pub fn coordinator_json(outcome: &Result<u32, String>) -> serde_json::Value {
-    match outcome {
-        Ok(pid) => json!({"pid": pid, "status": "running"}),
-        Err(e) => json!({"pid": null, "status": "not_running", "error": e}),
-    }
-}
-
-/// Spawns every planned window, then settles them all at once (startup dialogs, session
-/// capture). The caller rolls back on error.
-pub fn start_all(
-    ctx: &Context<'_>,
-    server: &Server,
-    session: &str,
-    planned: &[Planned],
-) -> Result<Vec<AgentState>, LifecycleError> {
-    start_all_with_modes(
-        ctx,
-        server,
-        session,
-        planned,
-        &vec![LaunchMode::Fresh; planned.len()],
-        &[],
-    )
-}
-
-pub fn start_all_with_modes(
-    ctx: &Context<'_>,
-    server: &Server,
-    session: &str,
-    planned: &[Planned],
-    modes: &[LaunchMode],
-    owned_by_others: &[String],
-) -> Result<Vec<AgentState>, LifecycleError> {
-    let mut states = Vec::new();
-    for (p, mode) in planned.iter().zip(modes) {
-        (ctx.progress)(&format!("{}: starting ({})", p.agent_id, p.provider));
-        let state = launch::spawn(ctx.workspace, server, session, p, mode)?;
-        ctx.events.emit(
-            "agent.spawned",
-            json!({"agent_id": state.id, "provider": state.provider, "pane_id": state.pane_id, "cwd": p.cwd, "mode": mode}),
-        );
-        states.push(state);
-    }
-    let settled: Vec<AgentState> = std::thread::scope(|scope| {
-        let handles: Vec<_> = states
-            .into_iter()
-            .map(|mut state| {
-                scope.spawn(move || {
-                    if let Ok(provider) = ctx.registry.provider(&state.provider) {
-                        launch::settle_startup(server, &provider, &mut state, &ctx.events);
-                        if state.status == AgentStatus::Running {
-                            crate::session::capture_session(
-                                &provider,
-                                &mut state,
-                                owned_by_others.to_vec(),
-                                crate::session::CAPTURE_BOUND,
-                                &ctx.events,
-                            );
-                        }
-                    }
-                    state
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a settle thread never panics"))
-            .collect()
-    });
-    for state in &settled {
-        let detail = match state.status {
-            AgentStatus::Running => match state.session_id() {
-                Some(id) => format!("ready (session {id})"),
-                None => "ready (session not captured yet)".to_string(),
-            },
-            AgentStatus::Blocked => format!(
-                "blocked: {}",
-                state.blocked_reason.as_deref().unwrap_or("needs a human")
-            ),
-            AgentStatus::Exited => format!(
-                "exited (code {:?}): {}",
-                state.exit_code,
-                state.last_lines.join(" | ")
-            ),
-            _ => "still starting; the coordinator keeps answering its startup dialogs".to_string(),
-        };
-        (ctx.progress)(&format!("{}: {detail}", state.id));
-    }
-    Ok(settled)
-}
-
-/// Writes the team server's config (read when `up` or `restart` starts the server).
-pub fn write_tmux_config(ctx: &Context<'_>) -> Result<PathBuf, LifecycleError> {
-    let path = ctx.workspace.runtime_dir().join("tmux.conf");
-    let config = "# Written by team-agent for the team's private tmux server.\n\
-set -g remain-on-exit on\n\
-set -g history-limit 50000\n\
-set -g exit-empty on\n";
-    crate::state::write_atomically(&path, config.as_bytes(), 0o600)
-        .map_err(|e| LifecycleError::spawn(format!("cannot write {}: {e}", path.display())))?;
-    Ok(path)
-}
-
-/// The provider of the pane that starts the team: a leader started by `team-agent PROVIDER`
-/// knows its provider better than the spec does.
-pub(super) fn leader_provider(spec: &LoadedSpec) -> String {
-    std::env::var("TEAM_AGENT_LEADER_PROVIDER")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| spec.spec.leader.provider.clone())
+    team
 }

@@ -42,11 +42,7 @@ pub fn capture_context(state: &AgentState, owned_by_others: Vec<String>) -> Capt
         home: std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default(),
-        forked_from: state
-            .extra
-            .get("forked_from")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+        forked_from: state.forked_from.clone(),
     }
 }
 

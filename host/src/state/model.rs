@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use team_agent_plugin_api::{EndedTurn, SessionRecord, TurnState};
+use team_agent_plugin_api::{EndedTurn, LaunchMode, SessionRecord, TurnState};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeState {
@@ -20,8 +20,19 @@ pub struct RuntimeState {
     /// The workspace's team (one per workspace for now).
     #[serde(default)]
     pub team: Option<TeamState>,
+    /// The team an `up` replaced (its name and when it stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_team: Option<PreviousTeam>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A team a new `up` took the place of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousTeam {
+    pub name: String,
+    #[serde(default)]
+    pub stopped_at: Option<String>,
 }
 
 /// Whether a team is up.
@@ -57,8 +68,50 @@ pub struct TeamState {
     /// never needs to load (and validate) the definition itself.
     #[serde(default)]
     pub timing: Timing,
+    /// The all-idle reminder's episode (kept by the coordinator).
+    #[serde(default, skip_serializing_if = "IdleMonitor::is_unset")]
+    pub idle_monitor: IdleMonitor,
+    /// `acknowledge-idle`: no all-idle reminder until then (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_acknowledged_until: Option<String>,
+    /// The API error the leader's own pane shows, if it shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_api_error: Option<LeaderApiError>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Whether the all-idle reminder may fire: armed once a worker works, and since when all are
+/// idle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleMonitor {
+    #[serde(default)]
+    pub armed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_since: Option<String>,
+}
+
+impl IdleMonitor {
+    fn is_unset(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An API error on the leader's pane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderApiError {
+    pub class: String,
+    pub since: String,
+}
+
+/// A worker's episode of provider API errors: its kind and when it began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorEpisode {
+    /// The plugin API's `ApiErrorClass` as its name (a class a newer plugin adds is kept).
+    pub class: String,
+    /// The turn ended on it (nothing retries); else the CLI retries by itself.
+    pub ended: bool,
+    pub since: String,
 }
 
 /// An agent's lifecycle.
@@ -172,6 +225,37 @@ pub struct AgentState {
     /// A task whose turn ended without a result, after the worker was reminded to report it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_watch: Option<ReportWatch>,
+    /// The pid of the pane's first process, at spawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane_pid: Option<u32>,
+    /// How it was started: a fresh session, a resume or a fork.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_mode: Option<LaunchMode>,
+    /// The session it was forked from (a fork's capture must not take that one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<String>,
+    /// The agent it was forked from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from_agent: Option<String>,
+    /// When a restart last started it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
+    /// When its pane was first seen dead without an exit code (tmux sees the close a moment
+    /// before the code): the coordinator waits one tick for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_seen: Option<String>,
+    /// The API error episode it is in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_error: Option<ApiErrorEpisode>,
+    /// The start of the API error episode the leader was told of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_error_notified: Option<String>,
+    /// When the leader was told it looks stuck (cleared once it moves again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_notified_at: Option<String>,
+    /// The approval prompt the leader was last asked to answer for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_notified: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -230,6 +314,16 @@ impl AgentState {
             turn: None,
             auto_approve: Vec::new(),
             report_watch: None,
+            pane_pid: None,
+            launch_mode: None,
+            forked_from: None,
+            forked_from_agent: None,
+            restarted_at: None,
+            dead_seen: None,
+            api_error: None,
+            api_error_notified: None,
+            stuck_notified_at: None,
+            approval_notified: None,
             extra: Map::new(),
         }
     }
