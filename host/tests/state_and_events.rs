@@ -183,6 +183,65 @@ fn fields_from_a_newer_version_survive_a_save() {
     assert_eq!(value["revision"], 5);
 }
 
+/// A state written before these fields were typed (they lived in `extra` under the same keys)
+/// loads into the typed fields, and a key no version knows still survives a save.
+#[test]
+fn a_state_from_before_the_typed_fields_loads_into_them_and_keeps_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(&Workspace::at(dir.path()));
+    std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+    let old = json!({
+        "revision": 3,
+        "team": {
+            "name": "t", "session_name": "team-t", "tmux_socket": "/tmp/s", "definition": "/tmp/t",
+            "status": "running",
+            "idle_monitor": {"armed": true, "idle_since": "2026-12-01T00:00:00.000Z"},
+            "idle_acknowledged_until": "2026-12-01T01:00:00.000Z",
+            "leader_api_error": {"class": "overloaded", "since": "2026-12-01T00:00:00.000Z"},
+            "a_future_team_key": [1, 2],
+            "agents": {"alice": {
+                "id": "alice", "provider": "scripted", "status": "running",
+                "pane_pid": 4242,
+                "launch_mode": {"kind": "fork", "source_session_id": "s-1"},
+                "forked_from": "s-1",
+                "api_error": {"class": "rate_limit", "ended": true, "since": "2026-12-01T00:00:00.000Z"},
+                "api_error_notified": "2026-12-01T00:00:00.000Z",
+                "stuck_notified_at": "2026-12-01T00:00:00.000Z",
+                "approval_notified": "Allow?",
+                "a_future_agent_key": {"x": true}
+            }}
+        }
+    });
+    std::fs::write(store.path(), old.to_string()).unwrap();
+    let team = store.load().unwrap().team.unwrap();
+    assert!(team.idle_monitor.armed);
+    assert_eq!(team.leader_api_error.as_ref().unwrap().class, "overloaded");
+    let alice = &team.agents["alice"];
+    assert_eq!(alice.pane_pid, Some(4242));
+    assert_eq!(alice.forked_from.as_deref(), Some("s-1"));
+    let episode = alice.api_error.as_ref().unwrap();
+    assert_eq!(
+        (episode.class.as_str(), episode.ended),
+        ("rate_limit", true)
+    );
+    assert_eq!(alice.approval_notified.as_deref(), Some("Allow?"));
+    assert!(alice.extra.contains_key("a_future_agent_key"));
+    assert!(
+        !alice.extra.contains_key("pane_pid"),
+        "typed, not left in extra"
+    );
+    store.update(|_| Ok::<_, StateError>(())).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.path()).unwrap()).unwrap();
+    assert_eq!(saved["team"]["a_future_team_key"], json!([1, 2]));
+    assert_eq!(
+        saved["team"]["agents"]["alice"]["a_future_agent_key"],
+        json!({"x": true})
+    );
+    assert_eq!(saved["team"]["agents"]["alice"]["pane_pid"], 4242);
+    assert_eq!(saved["team"]["idle_monitor"]["armed"], true);
+}
+
 /// An event writer: 10,000 events, then exit.
 #[test]
 fn events_writer_process() {

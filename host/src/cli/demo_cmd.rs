@@ -126,7 +126,7 @@ fn give_tasks(messenger: &Messenger<'_>) -> anyhow::Result<()> {
             "Please take task {task}.\n@scripted sleep 1\n@scripted report success {summary}"
         );
         let sent = messaging::send(
-            &messenger,
+            messenger,
             LEADER,
             &[id.to_string()],
             Some(&task),

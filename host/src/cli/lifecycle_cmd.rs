@@ -175,14 +175,7 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
             ));
         }
     }
-    text.push_str(&format!(
-        "coordinator: {}{}\n",
-        report.coordinator["status"].as_str().unwrap_or("unknown"),
-        report.coordinator["pid"]
-            .as_u64()
-            .map(|p| format!(" (pid {p})"))
-            .unwrap_or_default()
-    ));
+    text.push_str(&format!("coordinator: {}\n", report.coordinator));
     if let Some(leader) = &report.leader {
         text.push_str(&format!(
             "leader: pane {} ({})\n",

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::events::EventLog;
 use crate::process::alive;
@@ -57,13 +57,59 @@ pub fn running_pid(workspace: &Workspace) -> Option<u32> {
     (!lock_free).then_some(pid)
 }
 
-/// `{"status": "running"|"not_running", "pid"}` for status and doctor.
-pub fn health(workspace: &Workspace) -> Value {
+/// Whether a workspace's coordinator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Running {
+        pid: u32,
+    },
+    /// Not running, but its pid file is left (it was killed, or the machine rebooted).
+    Stale {
+        stale_pid: u32,
+    },
+    NotRunning,
+}
+
+impl Health {
+    pub fn is_running(&self) -> bool {
+        matches!(self, Self::Running { .. })
+    }
+}
+
+/// As `status --json` shows it: `{"status": "running"|"stale"|"not_running", "pid", "stale_pid"}`.
+impl Serialize for Health {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Running { pid } => json!({"status": "running", "pid": pid}),
+            Self::Stale { stale_pid } => {
+                json!({"status": "stale", "pid": null, "stale_pid": stale_pid})
+            }
+            Self::NotRunning => json!({"status": "not_running", "pid": null}),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Running { pid } => write!(f, "running (pid {pid})"),
+            Self::Stale { stale_pid } => write!(
+                f,
+                "not running (its pid file names {stale_pid}, which is gone; `team-agent coordinator start` starts it)"
+            ),
+            Self::NotRunning => f.write_str("not running"),
+        }
+    }
+}
+
+/// The coordinator's health, for status and doctor.
+pub fn health(workspace: &Workspace) -> Health {
     match running_pid(workspace) {
-        Some(pid) => json!({"status": "running", "pid": pid}),
+        Some(pid) => Health::Running { pid },
         None => match read_pid(workspace) {
-            Some(pid) => json!({"status": "stale", "pid": null, "stale_pid": pid}),
-            None => json!({"status": "not_running", "pid": null}),
+            Some(stale_pid) => Health::Stale { stale_pid },
+            None => Health::NotRunning,
         },
     }
 }

@@ -190,7 +190,7 @@ fn start_mode(
         Ok(r) if r.resumable => Ok(LaunchMode::Resume {
             session_id: record.session_id,
         }),
-        Ok(r) if allow_fresh || previous.is_none_or(|p| p.first_send_at.is_none()) => {
+        Ok(r) if allow_fresh || previous.is_none_or(|p| p.first_send_at.is_never()) => {
             ctx.events.emit(
                 "start_agent.fresh",
                 json!({"agent_id": id, "blocker": r.blocker}),
@@ -298,7 +298,7 @@ pub fn reset_agent(
             a.session = None;
             a.expected_session_id = None;
             a.capture_state = CaptureState::Pending;
-            a.first_send_at = None;
+            a.first_send_at = crate::state::FirstSend::Never;
         }
         Ok::<_, LifecycleError>(())
     })?;

@@ -1,28 +1,17 @@
 //! Whether a worker's session can be resumed, and what a resumed worker keeps of its previous
 //! record: the judgement `restart` and `start-agent` share.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use team_agent_plugin_api::{LaunchMode, ResumeCheck};
 
 use super::Context;
 use crate::spec::LoadedSpec;
 use crate::state::AgentState;
+pub(super) use crate::state::FirstSend;
 
-/// `first_send_at` as recorded: never used (null), used at a time, or corrupt.
-pub(super) enum FirstSend {
-    Never,
-    At(String),
-    Corrupt(Value),
-}
-
+/// `first_send_at` as recorded (never, when no record).
 pub(super) fn first_send(agent: Option<&AgentState>) -> FirstSend {
-    match agent.and_then(|a| a.first_send_at.clone()) {
-        None | Some(Value::Null) => FirstSend::Never,
-        Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(&s).is_ok() => {
-            FirstSend::At(s)
-        }
-        Some(other) => FirstSend::Corrupt(other),
-    }
+    agent.map(|a| a.first_send_at.clone()).unwrap_or_default()
 }
 
 /// Whether an agent's recorded session can be resumed now, why not, and its id. A session the

@@ -25,7 +25,7 @@ pub struct AgentRow {
     pub session_id: Option<String>,
     pub capture_state: CaptureState,
     pub transcript_path: Option<PathBuf>,
-    pub first_send_at: Option<Value>,
+    pub first_send_at: crate::state::FirstSend,
     pub last_output_age_s: Option<u64>,
     pub pending_messages: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,7 +43,7 @@ pub struct StatusReport {
     pub session_name: Option<String>,
     pub tmux_socket: Option<PathBuf>,
     pub agents: Vec<AgentRow>,
-    pub coordinator: Value,
+    pub coordinator: crate::coordinator::Health,
     pub leader: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leader_inbox: Option<Value>,
@@ -133,7 +133,7 @@ pub fn status(
         Snapshot::default()
     };
     let running = snapshot.has_session(&team.session_name);
-    let watched = coordinator["status"] == "running";
+    let watched = coordinator.is_running();
     let agents: Vec<AgentRow> =
         team.agents
             .values()

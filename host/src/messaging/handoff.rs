@@ -54,5 +54,5 @@ pub fn request(workspace: &Workspace, message_id: &str) -> Option<MessageStatus>
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).ok()?;
     let answer: serde_json::Value = serde_json::from_str(answer.trim()).ok()?;
-    Some(MessageStatus::parse(answer["status"].as_str()?))
+    MessageStatus::parse(answer["status"].as_str()?).ok()
 }

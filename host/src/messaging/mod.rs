@@ -290,7 +290,7 @@ pub fn deliver(
                 .store
                 .mark_submitted(&claimed.message_id, verified, &at)?;
             // Known from the team this delivery started from: no state read once it is stamped.
-            if agent.first_send_at.is_none() {
+            if agent.first_send_at.is_never() {
                 stamp_first_send(messenger, &claimed.recipient)?;
             }
             messenger.events.emit(
@@ -401,16 +401,16 @@ fn stamp_first_send(messenger: &Messenger<'_>, agent_id: &str) -> Result<(), Mes
         .state
         .load()?
         .team
-        .and_then(|t| t.agents.get(agent_id).map(|a| a.first_send_at.is_none()))
+        .and_then(|t| t.agents.get(agent_id).map(|a| a.first_send_at.is_never()))
         .unwrap_or(false);
     if !needs {
         return Ok(());
     }
     messenger.state.update(|state| {
         if let Some(agent) = state.team.as_mut().and_then(|t| t.agents.get_mut(agent_id))
-            && agent.first_send_at.is_none()
+            && agent.first_send_at.is_never()
         {
-            agent.first_send_at = Some(json!(now_rfc3339()));
+            agent.first_send_at = crate::state::FirstSend::At(now_rfc3339());
         }
         Ok::<_, crate::state::StateError>(())
     })?;

@@ -202,10 +202,9 @@ pub struct AgentState {
     pub captured_at: Option<String>,
     #[serde(default = "pending")]
     pub capture_state: CaptureState,
-    /// When the leader first delivered a message to it (RFC 3339; null = never). Kept raw so a
-    /// corrupt value is seen and refused by restart, never silently dropped.
+    /// When the leader first delivered a message to it.
     #[serde(default)]
-    pub first_send_at: Option<Value>,
+    pub first_send_at: FirstSend,
     #[serde(default)]
     pub paused: bool,
     #[serde(default)]
@@ -260,6 +259,50 @@ pub struct AgentState {
     pub extra: Map<String, Value>,
 }
 
+/// When a worker was first given work, as recorded: never (null), at a time (RFC 3339), or a
+/// value that is neither, kept as found so `restart` sees it and refuses rather than guess.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FirstSend {
+    #[default]
+    Never,
+    At(String),
+    Corrupt(Value),
+}
+
+impl FirstSend {
+    pub fn is_never(&self) -> bool {
+        *self == Self::Never
+    }
+
+    /// The time, when it is one.
+    pub fn at(&self) -> Option<&str> {
+        match self {
+            Self::At(at) => Some(at),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for FirstSend {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Never => serializer.serialize_none(),
+            Self::At(at) => serializer.serialize_str(at),
+            Self::Corrupt(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FirstSend {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::Null => Self::Never,
+            Value::String(s) if chrono::DateTime::parse_from_rfc3339(&s).is_ok() => Self::At(s),
+            other => Self::Corrupt(other),
+        })
+    }
+}
+
 /// What a worker's transcript says of its turns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TurnRecord {
@@ -305,7 +348,7 @@ impl AgentState {
             session: None,
             captured_at: None,
             capture_state: CaptureState::Pending,
-            first_send_at: None,
+            first_send_at: FirstSend::Never,
             paused: false,
             exit_code: None,
             last_lines: Vec::new(),

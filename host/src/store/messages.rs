@@ -21,8 +21,6 @@ pub enum MessageStatus {
     Acknowledged,
     /// Waiting for the recipient to take input; the coordinator retries.
     Queued(String),
-    /// Written to the leader's inbox file (the leader pane was unreachable).
-    FallbackInbox,
     Failed,
 }
 
@@ -34,21 +32,23 @@ impl MessageStatus {
             Self::Submitted => "submitted".into(),
             Self::Acknowledged => "acknowledged".into(),
             Self::Queued(reason) => format!("queued_{reason}"),
-            Self::FallbackInbox => "fallback_inbox".into(),
             Self::Failed => "failed".into(),
         }
     }
 
-    pub fn parse(text: &str) -> Self {
-        match text {
+    /// A status as stored; text no status of this team-agent reads as is an error naming it.
+    pub fn parse(text: &str) -> Result<Self, UnknownStatus> {
+        Ok(match text {
             "accepted" => Self::Accepted,
             "delivering" => Self::Delivering,
             "submitted" => Self::Submitted,
             "acknowledged" => Self::Acknowledged,
-            "fallback_inbox" => Self::FallbackInbox,
             "failed" => Self::Failed,
-            other => Self::Queued(other.strip_prefix("queued_").unwrap_or(other).to_string()),
-        }
+            other => match other.strip_prefix("queued_") {
+                Some(reason) if !reason.is_empty() => Self::Queued(reason.to_string()),
+                _ => return Err(UnknownStatus(other.to_string())),
+            },
+        })
     }
 
     /// Still to be delivered.
@@ -56,6 +56,11 @@ impl MessageStatus {
         matches!(self, Self::Accepted | Self::Queued(_) | Self::Delivering)
     }
 }
+
+/// A message status this team-agent does not know (a newer one may have written it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown message status '{0}' in the store (written by a newer team-agent?)")]
+pub struct UnknownStatus(pub String);
 
 impl From<MessageStatus> for String {
     fn from(status: MessageStatus) -> Self {
@@ -106,7 +111,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         task_id: row.get(2)?,
         sender: row.get(3)?,
         recipient: row.get(4)?,
-        status: MessageStatus::parse(&row.get::<_, String>(5)?),
+        status: MessageStatus::parse(&row.get::<_, String>(5)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         content: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
@@ -251,10 +258,6 @@ impl Store {
             .and_then(|mut s| s.execute(params![id, now, verified, at]))
             .map(drop)
             .map_err(|e| self.err(e))
-    }
-
-    pub fn mark_fallback(&self, id: &str, error: &str) -> Result<(), StoreError> {
-        self.set_final(id, "fallback_inbox", error)
     }
 
     pub fn mark_failed(&self, id: &str, error: &str) -> Result<(), StoreError> {

@@ -92,10 +92,12 @@ const MIGRATIONS: [&str; 4] = [
     // same moment are never ordered by clocks read before either held it), and when a
     // deliverer pressed (or was about to press) a message's submit keys: what tells a later
     // deliverer that a message whose claim it takes over may already be in the worker's session.
+    // The agent_health table, never written, goes.
     "ALTER TABLE messages ADD COLUMN seq INTEGER;
     UPDATE messages SET seq = rowid;
     CREATE UNIQUE INDEX messages_seq ON messages (seq);
-    ALTER TABLE messages ADD COLUMN submit_sent_at TEXT;",
+    ALTER TABLE messages ADD COLUMN submit_sent_at TEXT;
+    DROP TABLE agent_health;",
 ];
 
 #[derive(Debug)]
@@ -247,6 +249,31 @@ mod tests {
                 "{query}: {plan:?}"
             );
         }
+    }
+
+    /// A status this team-agent does not know is an error that names it, never "queued".
+    #[test]
+    fn an_unknown_status_is_an_error_naming_it() {
+        use crate::store::MessageStatus;
+        assert_eq!(
+            MessageStatus::parse("queued_busy").unwrap(),
+            MessageStatus::Queued("busy".into())
+        );
+        let error = MessageStatus::parse("teleported").unwrap_err();
+        assert!(error.to_string().contains("'teleported'"), "{error}");
+        assert!(MessageStatus::parse("queued_").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("team.db"), super::LATEST).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO messages (message_id, team, sender, recipient, status, content, created_at, updated_at, seq)
+                 VALUES ('msg_x', 't', 'leader', 'alice', 'teleported', 'c', 'x', 'x', 1)",
+                [],
+            )
+            .unwrap();
+        let error = store.message("msg_x").unwrap_err();
+        assert!(error.to_string().contains("teleported"), "{error}");
     }
 
     #[test]

@@ -120,26 +120,6 @@ impl Store {
             source,
         }
     }
-
-    /// Records what the coordinator last saw of an agent.
-    pub fn upsert_health(
-        &self,
-        team: &str,
-        agent: &str,
-        status: &str,
-        activity: Option<&str>,
-        last_output_at: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO agent_health (team, agent_id, status, activity, last_output_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (team, agent_id) DO UPDATE SET status = ?3, activity = ?4, last_output_at = ?5, updated_at = ?6",
-            )
-            .and_then(|mut s| s.execute(rusqlite::params![team, agent, status, activity, last_output_at, crate::events::now_rfc3339()]))
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
 }
 
 /// A fresh id: a prefix, the time in microseconds and 24 random bits, so ids sort by creation

@@ -165,11 +165,6 @@ impl Server {
             .is_ok()
     }
 
-    /// Whether the server runs at all.
-    pub fn is_running(&self) -> bool {
-        self.socket.exists() && self.run(&["list-sessions"]).is_ok()
-    }
-
     /// Creates a window running `spawn.argv`: the session's first (creating the session) or
     /// another one. Fixed 200×50.
     pub fn spawn_window(&self, spawn: &Spawn<'_>) -> Result<NewPane, TmuxError> {
@@ -311,11 +306,6 @@ impl Server {
 
     pub fn kill_window(&self, target: &str) -> Result<(), TmuxError> {
         self.run(&["kill-window", "-t", target]).map(drop)
-    }
-
-    pub fn kill_session(&self, session: &str) -> Result<(), TmuxError> {
-        self.run(&["kill-session", "-t", &format!("={session}")])
-            .map(drop)
     }
 
     /// Ends the server. Only ever called on a team's private server.

@@ -48,14 +48,6 @@ impl CallError {
     pub fn is_panic(&self) -> bool {
         matches!(self, Self::Plugin { error, .. } if error.kind == ErrorKind::Panicked)
     }
-
-    /// The plugin's own error, when it returned one.
-    pub fn plugin_error(&self) -> Option<&PluginError> {
-        match self {
-            Self::Plugin { error, .. } => Some(error),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for CallError {
