@@ -65,7 +65,6 @@ pub fn demo(keep: bool) -> anyhow::Result<Reply> {
     let progress = |line: &str| out!("  {line}");
     let ctx = Context::new(&workspace, &registry, &progress);
     let options = lifecycle::UpOptions {
-        definition: team_dir.clone(),
         yes: true,
         fresh: false,
         bind_leader: false,

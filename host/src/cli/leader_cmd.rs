@@ -39,13 +39,7 @@ pub fn external(workspace: &Workspace, argv: &[String]) -> anyhow::Result<Reply>
             .reason("unknown_command")
             .into());
     }
-    let outcome =
-        leader::launch(workspace, &registry, name, args).map_err(|e| match e
-            .downcast::<leader::LeaderError>()
-        {
-            Ok(error) => UserError::from(error).into(),
-            Err(other) => other,
-        })?;
+    let outcome = leader::launch(workspace, &registry, name, args)?;
     let text = if outcome.started {
         format!(
             "started the {} leader in tmux session {}\nattach with: {}",

@@ -75,7 +75,6 @@ pub fn up(
         spec.spec.runtime.session_name
     );
     let options = lifecycle::UpOptions {
-        definition: definition.to_path_buf(),
         yes,
         fresh,
         bind_leader: true,

@@ -287,60 +287,13 @@ pub fn attach_leader(
                     .action("pass --socket PATH (see `tmux display -p '#{socket_path}'`)")
             })?,
     };
-    if !pane.starts_with('%') {
-        return Err(UserError::new(format!("--pane {pane:?} is not a pane id"))
-            .action("pane ids look like %3: `tmux display -p '#{pane_id}'`")
-            .into());
-    }
-    let alive = server.display(pane, "#{pane_dead}").map_err(|e| {
-        UserError::new(format!("pane {pane} on {}: {e}", server.socket().display()))
-            .action("check the pane id and the socket")
-    })?;
-    if alive != "0" {
-        return Err(UserError::new(format!("pane {pane} is dead")).into());
-    }
-    let store = crate::state::StateStore::new(workspace);
-    let socket_path =
-        std::path::absolute(server.socket()).unwrap_or_else(|_| server.socket().to_path_buf());
-    let binding = store
-        .update(|state| {
-            let Some(team) = state.team.as_mut() else {
-                return Err(UserError::new("no team runs in this workspace")
-                    .action("start one with `team-agent up DIR`"));
-            };
-            let binding = crate::state::LeaderBinding {
-                pane_id: pane.to_string(),
-                socket: socket_path.clone(),
-                provider: provider
-                    .map(str::to_string)
-                    .or_else(|| team.leader.as_ref().and_then(|l| l.provider.clone())),
-                bound_at: crate::events::now_rfc3339(),
-                extra: Default::default(),
-            };
-            team.leader = Some(binding.clone());
-            if team.owner.is_none() {
-                team.owner = Some(crate::state::Owner {
-                    pane_id: pane.to_string(),
-                    socket: socket_path.clone(),
-                    epoch: 0,
-                    claimed_at: binding.bound_at.clone(),
-                    claimed_via: "attach-leader".into(),
-                    extra: Default::default(),
-                });
-            }
-            Ok(binding)
-        })
-        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let events = crate::events::EventLog::new(workspace);
-    events.emit(
-        "leader.attached",
-        json!({"pane_id": pane, "socket": socket_path, "provider": binding.provider}),
-    );
-    // Leader messages that waited in the inbox file go to the pane now.
-    let _ = crate::coordinator::ensure_running(workspace, &events);
+    let binding = crate::leader::attach(workspace, &server, pane, provider)?;
     Ok(Reply::ok(
         json!({"ok": true, "leader": binding}),
-        format!("leader bound to pane {pane} on {}\n", socket_path.display()),
+        format!(
+            "leader bound to pane {pane} on {}\n",
+            binding.socket.display()
+        ),
     ))
 }
 

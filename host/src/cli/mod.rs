@@ -14,7 +14,7 @@ mod operator_cmd;
 mod plugins_cmd;
 pub(crate) mod spec_cmd;
 
-pub use output::{Reply, UserError};
+pub(crate) use output::{Reply, UserError};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +49,7 @@ current directory). Exit codes: 0 success, 1 refused or failed, 2 usage.";
 
 #[derive(Debug, Parser)]
 #[command(name = "team-agent", version, about = ABOUT, after_help = EXAMPLES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The workspace the team works in (default: the current directory).
     #[arg(long, global = true, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -63,7 +63,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a real team of three scripted workers in a temporary workspace: start it, give each a
     /// task, collect the results, shut it down. No network, no API key.
     #[command(
@@ -465,25 +465,6 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Reply> {
     let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
-    // A team-changing command: under the team lock, and only from the owning leader's pane.
-    let changing = |command: &str, act: &dyn Fn(&Workspace) -> anyhow::Result<Reply>| {
-        let ws = workspace()?;
-        let _team = team_lock(&ws, command)?;
-        owner_gate(&ws)?;
-        act(&ws)
-    };
-    // One agent changed; the open display is rebuilt after it.
-    let agent_change = |command: &str, op: &dyn Fn(&lifecycle::Context<'_>) -> AgentResult| {
-        changing(command, &|ws| {
-            lifecycle_cmd::agent_op(lifecycle_cmd::with_context(ws, op))
-        })
-    };
-    // Only from the owning leader's pane, no team lock (the worker is reached, the team kept).
-    let owner_only = |act: &dyn Fn(&Workspace) -> anyhow::Result<Reply>| {
-        let ws = workspace()?;
-        owner_gate(&ws)?;
-        act(&ws)
-    };
     match cli.command {
         Command::Demo { keep } => demo_cmd::demo(keep),
         Command::Init { dir, force } => spec_cmd::init(dir.as_deref(), force),
@@ -503,53 +484,21 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             lifecycle_cmd::up(&ws, &definition, yes, fresh, display)
         }
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
-        Command::Shutdown => changing("shutdown", &lifecycle_cmd::shutdown),
-        Command::Restart {
-            allow_fresh,
-            display,
-        } => changing("restart", &|ws| {
-            lifecycle_cmd::restart(ws, allow_fresh, display.clone())
-        }),
-        Command::StartAgent {
-            agent,
-            force,
-            allow_fresh,
-        } => agent_change("start-agent", &|ctx| {
-            lifecycle::start_agent(ctx, &agent, force, allow_fresh)
-        }),
-        Command::StopAgent { agent } => {
-            agent_change("stop-agent", &|ctx| lifecycle::stop_agent(ctx, &agent))
-        }
-        Command::ResetAgent {
-            agent,
-            discard_session,
-        } => agent_change("reset-agent", &|ctx| {
-            lifecycle::reset_agent(ctx, &agent, discard_session)
-        }),
-        Command::AddAgent { id, role_file } => {
-            let role_file = lifecycle_cmd::resolve_role_file(&role_file);
-            agent_change("add-agent", &|ctx| {
-                lifecycle::add_agent(ctx, &id, &role_file)
-            })
-        }
-        Command::ForkAgent {
-            source,
-            new_id,
-            label,
-        } => agent_change("fork-agent", &|ctx| {
-            lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())
-        }),
-        Command::RemoveAgent { agent, force } => agent_change("remove-agent", &|ctx| {
-            lifecycle::remove_agent(ctx, &agent, force)
-        }),
+        command @ (Command::Shutdown
+        | Command::Restart { .. }
+        | Command::StartAgent { .. }
+        | Command::StopAgent { .. }
+        | Command::ResetAgent { .. }
+        | Command::AddAgent { .. }
+        | Command::ForkAgent { .. }
+        | Command::RemoveAgent { .. }) => team_change(command, cli.workspace.as_deref()),
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
         Command::Peek { agent, lines } => operator_cmd::peek(&workspace()?, &agent, lines),
         Command::Attach { agent } => operator_cmd::attach(&workspace()?, &agent),
-        Command::Interrupt { agent } => owner_only(&|ws| operator_cmd::interrupt(ws, &agent)),
-        Command::Answer { agent, choice } => {
-            owner_only(&|ws| operator_cmd::answer(ws, &agent, &choice))
-        }
-        Command::AcknowledgeIdle => owner_only(&operator_cmd::acknowledge_idle),
+        command @ (Command::Interrupt { .. }
+        | Command::Answer { .. }
+        | Command::AcknowledgeIdle
+        | Command::Send { .. }) => owner_command(command, cli.workspace.as_deref()),
         Command::WorkerExec { env_file, argv } => {
             let error = lifecycle::worker_exec(&env_file, &argv);
             err_out!(
@@ -575,28 +524,6 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;
             Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
         }
-        Command::Send {
-            target,
-            message,
-            to,
-            task,
-            file,
-            no_wait,
-        } => {
-            let (targets, message) = send_targets(target, message, to)?;
-            owner_only(&|ws| {
-                messaging_cmd::send(
-                    ws,
-                    messaging_cmd::SendArgs {
-                        targets: targets.clone(),
-                        message: message.as_deref(),
-                        file: file.as_deref(),
-                        task: task.as_deref(),
-                        no_wait,
-                    },
-                )
-            })
-        }
         Command::ReportResult { file } => {
             messaging_cmd::report_result(&workspace_from_env(cli.workspace.as_deref())?, &file)
         }
@@ -621,6 +548,100 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+    }
+}
+
+/// A team-changing command: under the team lock, and only from the owning leader's pane; an
+/// agent's change rebuilds the open display after it.
+fn team_change(command: Command, workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
+    let ws = Workspace::resolve(workspace)?;
+    let _team = team_lock(&ws, command_name(&command))?;
+    owner_gate(&ws)?;
+    let agent_change = |op: &dyn Fn(&lifecycle::Context<'_>) -> AgentResult| {
+        lifecycle_cmd::agent_op(lifecycle_cmd::with_context(&ws, op))
+    };
+    match command {
+        Command::Shutdown => lifecycle_cmd::shutdown(&ws),
+        Command::Restart {
+            allow_fresh,
+            display,
+        } => lifecycle_cmd::restart(&ws, allow_fresh, display),
+        Command::StartAgent {
+            agent,
+            force,
+            allow_fresh,
+        } => agent_change(&|ctx| lifecycle::start_agent(ctx, &agent, force, allow_fresh)),
+        Command::StopAgent { agent } => agent_change(&|ctx| lifecycle::stop_agent(ctx, &agent)),
+        Command::ResetAgent {
+            agent,
+            discard_session,
+        } => agent_change(&|ctx| lifecycle::reset_agent(ctx, &agent, discard_session)),
+        Command::AddAgent { id, role_file } => {
+            let role_file = lifecycle_cmd::resolve_role_file(&role_file);
+            agent_change(&|ctx| lifecycle::add_agent(ctx, &id, &role_file))
+        }
+        Command::ForkAgent {
+            source,
+            new_id,
+            label,
+        } => agent_change(&|ctx| lifecycle::fork_agent(ctx, &source, &new_id, label.as_deref())),
+        Command::RemoveAgent { agent, force } => {
+            agent_change(&|ctx| lifecycle::remove_agent(ctx, &agent, force))
+        }
+        // `run` sends only the commands above here.
+        _ => unreachable!("team_change called with a command that changes no team"),
+    }
+}
+
+/// A command only the owning leader's pane may give, without the team lock (it reaches a
+/// worker and keeps the team as it is).
+fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
+    if let Command::Send {
+        target,
+        message,
+        to,
+        task,
+        file,
+        no_wait,
+    } = command
+    {
+        let (targets, message) = send_targets(target, message, to)?;
+        let ws = Workspace::resolve(workspace)?;
+        owner_gate(&ws)?;
+        return messaging_cmd::send(
+            &ws,
+            messaging_cmd::SendArgs {
+                targets,
+                message: message.as_deref(),
+                file: file.as_deref(),
+                task: task.as_deref(),
+                no_wait,
+            },
+        );
+    }
+    let ws = Workspace::resolve(workspace)?;
+    owner_gate(&ws)?;
+    match command {
+        Command::Interrupt { agent } => operator_cmd::interrupt(&ws, &agent),
+        Command::Answer { agent, choice } => operator_cmd::answer(&ws, &agent, &choice),
+        Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(&ws),
+        // `run` sends only the commands above here.
+        _ => unreachable!("owner_command called with a command it does not run"),
+    }
+}
+
+/// A team-changing command's name as typed, for the team lock's holder file.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Shutdown => "shutdown",
+        Command::Restart { .. } => "restart",
+        Command::StartAgent { .. } => "start-agent",
+        Command::StopAgent { .. } => "stop-agent",
+        Command::ResetAgent { .. } => "reset-agent",
+        Command::AddAgent { .. } => "add-agent",
+        Command::ForkAgent { .. } => "fork-agent",
+        Command::RemoveAgent { .. } => "remove-agent",
+        _ => "team-agent",
     }
 }
 

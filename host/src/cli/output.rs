@@ -1,8 +1,6 @@
 //! How every command answers: a JSON object for scripts, text for people, and an exit code
 //! (0 success, 1 refused or failed, 2 usage).
 
-use std::fmt;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -28,60 +26,7 @@ impl Reply {
     }
 }
 
-/// An error a user can act on: what went wrong, what to do, and a stable reason code.
-#[derive(Debug)]
-pub struct UserError {
-    pub message: String,
-    pub action: Option<String>,
-    pub reason: Option<&'static str>,
-    /// Extra fields for the JSON answer.
-    pub details: Value,
-}
-
-impl UserError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            action: None,
-            reason: None,
-            details: Value::Null,
-        }
-    }
-
-    pub fn action(mut self, action: impl Into<String>) -> Self {
-        self.action = Some(action.into());
-        self
-    }
-
-    pub fn reason(mut self, reason: &'static str) -> Self {
-        self.reason = Some(reason);
-        self
-    }
-
-    pub fn details(mut self, details: impl Serialize) -> Self {
-        self.details = serde_json::to_value(details).unwrap_or(Value::Null);
-        self
-    }
-}
-
-impl From<crate::leader::LeaderError> for UserError {
-    fn from(error: crate::leader::LeaderError) -> Self {
-        Self {
-            message: error.message,
-            action: error.action,
-            reason: error.reason,
-            details: Value::Null,
-        }
-    }
-}
-
-impl fmt::Display for UserError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UserError {}
+pub use crate::error::Refusal as UserError;
 
 /// Writes one line to stdout, through [`for_terminal`] (JSON loses nothing: it carries no raw
 /// control characters). A reader that went away (`team-agent inbox alice | head -1`) ends the
@@ -172,10 +117,4 @@ pub fn print_error(error: &anyhow::Error, json: bool) -> u8 {
         }
     }
     1
-}
-
-impl From<crate::state::StateError> for UserError {
-    fn from(e: crate::state::StateError) -> Self {
-        Self::new(e.to_string()).action("see `team-agent doctor`")
-    }
 }

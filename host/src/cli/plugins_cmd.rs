@@ -4,7 +4,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{Value, json};
+use team_agent_plugin_api::loader::ProviderClient;
 use team_agent_plugin_api::{ApprovalDecision, ScreenState, StartupDecision};
 
 use crate::cli::{Reply, UserError};
@@ -194,76 +195,7 @@ fn probe(
     let mut answer = serde_json::Map::new();
     let mut text = String::new();
     if let Some(path) = screen {
-        let screen = read_input(path)?;
-        let startup = provider.handle_startup_prompts(&screen)?;
-        let (decision, prompt, keys, reason) = match &startup.value {
-            StartupDecision::Ready => ("ready", None, vec![], None),
-            StartupDecision::Answer { prompt, keys } => {
-                ("answer", Some(prompt.clone()), keys.clone(), None)
-            }
-            StartupDecision::Waiting => ("waiting", None, vec![], None),
-            StartupDecision::Blocked { reason } => ("blocked", None, vec![], Some(reason.clone())),
-        };
-        answer.insert(
-            "startup".into(),
-            json!({"decision": decision, "prompt": prompt, "keys": keys, "reason": reason, "rule": startup.rule}),
-        );
-        let classified = provider.classify_screen(&screen)?;
-        let (state, detail) = match &classified.value {
-            ScreenState::Idle => ("idle", None),
-            ScreenState::Busy => ("busy", None),
-            ScreenState::AwaitingApproval { prompt } => ("awaiting_approval", Some(prompt.clone())),
-            ScreenState::TrustPrompt => ("trust_prompt", None),
-            ScreenState::ApiError { class, ended } => (
-                "api_error",
-                Some(format!(
-                    "{}{}",
-                    serde_json::to_value(class)?.as_str().unwrap_or(""),
-                    if *ended {
-                        ", the turn ended"
-                    } else {
-                        ", retrying"
-                    }
-                )),
-            ),
-            ScreenState::Exited => ("exited", None),
-            ScreenState::Unknown => ("unknown", None),
-        };
-        answer.insert(
-            "screen".into(),
-            json!({"state": state, "detail": detail, "rule": classified.rule}),
-        );
-        text.push_str(&format!(
-            "startup: {decision}{}{} (rule {})\n",
-            prompt.map(|p| format!(" {p}")).unwrap_or_default(),
-            if keys.is_empty() {
-                String::new()
-            } else {
-                format!(" keys {}", keys.join(" "))
-            },
-            startup.rule.as_deref().unwrap_or("-")
-        ));
-        text.push_str(&format!(
-            "screen:  {state}{} (rule {})\n",
-            detail.map(|d| format!(" ({d})")).unwrap_or_default(),
-            classified.rule.as_deref().unwrap_or("-")
-        ));
-        if let ScreenState::AwaitingApproval { .. } = classified.value {
-            let request = team_agent_plugin_api::ApprovalRequest {
-                screen: screen.clone(),
-                policy: team_agent_plugin_api::ApprovalPolicy::Choose {
-                    choice: "yes".into(),
-                },
-            };
-            let approval = provider.approval_keys(&request)?;
-            if let ApprovalDecision::Answer { keys, choice } = &approval.value {
-                text.push_str(&format!(
-                    "approval: answering yes would press {} ({choice})\n",
-                    keys.join(" ")
-                ));
-            }
-            answer.insert("approval".into(), serde_json::to_value(&approval)?);
-        }
+        probe_screen(&provider, &read_input(path)?, &mut answer, &mut text)?;
     }
     if let Some(path) = transcript {
         let tail = tail(read_input(path)?);
@@ -277,4 +209,84 @@ fn probe(
         ));
     }
     Ok(Reply::ok(answer, text))
+}
+
+/// What the provider makes of a screen: its startup decision, its verdict, and for an approval
+/// prompt the keys a "yes" would press.
+fn probe_screen(
+    provider: &ProviderClient<'_>,
+    screen: &str,
+    answer: &mut serde_json::Map<String, Value>,
+    text: &mut String,
+) -> anyhow::Result<()> {
+    let startup = provider.handle_startup_prompts(screen)?;
+    let (decision, prompt, keys, reason) = match &startup.value {
+        StartupDecision::Ready => ("ready", None, vec![], None),
+        StartupDecision::Answer { prompt, keys } => {
+            ("answer", Some(prompt.clone()), keys.clone(), None)
+        }
+        StartupDecision::Waiting => ("waiting", None, vec![], None),
+        StartupDecision::Blocked { reason } => ("blocked", None, vec![], Some(reason.clone())),
+    };
+    answer.insert(
+        "startup".into(),
+        json!({"decision": decision, "prompt": prompt, "keys": keys, "reason": reason, "rule": startup.rule}),
+    );
+    let classified = provider.classify_screen(screen)?;
+    let (state, detail) = match &classified.value {
+        ScreenState::Idle => ("idle", None),
+        ScreenState::Busy => ("busy", None),
+        ScreenState::AwaitingApproval { prompt } => ("awaiting_approval", Some(prompt.clone())),
+        ScreenState::TrustPrompt => ("trust_prompt", None),
+        ScreenState::ApiError { class, ended } => (
+            "api_error",
+            Some(format!(
+                "{}{}",
+                serde_json::to_value(class)?.as_str().unwrap_or(""),
+                if *ended {
+                    ", the turn ended"
+                } else {
+                    ", retrying"
+                }
+            )),
+        ),
+        ScreenState::Exited => ("exited", None),
+        ScreenState::Unknown => ("unknown", None),
+    };
+    answer.insert(
+        "screen".into(),
+        json!({"state": state, "detail": detail, "rule": classified.rule}),
+    );
+    text.push_str(&format!(
+        "startup: {decision}{}{} (rule {})\n",
+        prompt.map(|p| format!(" {p}")).unwrap_or_default(),
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" keys {}", keys.join(" "))
+        },
+        startup.rule.as_deref().unwrap_or("-")
+    ));
+    text.push_str(&format!(
+        "screen:  {state}{} (rule {})\n",
+        detail.map(|d| format!(" ({d})")).unwrap_or_default(),
+        classified.rule.as_deref().unwrap_or("-")
+    ));
+    if let ScreenState::AwaitingApproval { .. } = classified.value {
+        let request = team_agent_plugin_api::ApprovalRequest {
+            screen: screen.to_string(),
+            policy: team_agent_plugin_api::ApprovalPolicy::Choose {
+                choice: "yes".into(),
+            },
+        };
+        let approval = provider.approval_keys(&request)?;
+        if let ApprovalDecision::Answer { keys, choice } = &approval.value {
+            text.push_str(&format!(
+                "approval: answering yes would press {} ({choice})\n",
+                keys.join(" ")
+            ));
+        }
+        answer.insert("approval".into(), serde_json::to_value(&approval)?);
+    }
+    Ok(())
 }

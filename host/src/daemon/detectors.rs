@@ -84,6 +84,43 @@ fn update_team(store: &StateStore, change: impl FnOnce(&mut TeamState)) {
     });
 }
 
+/// Why `acknowledge-idle` did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum IdleError {
+    #[error("no team runs in this workspace")]
+    NoTeam,
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+/// `acknowledge-idle`: no all-idle reminder for [`IDLE_ACK`]; when the silence ends (RFC 3339).
+pub fn acknowledge_idle(workspace: &crate::workspace::Workspace) -> Result<String, IdleError> {
+    let store = StateStore::new(workspace);
+    let until = Utc::now() + chrono::Duration::from_std(IDLE_ACK).unwrap_or_default();
+    let until = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let team = store.update(|state| {
+        let Some(team) = state.team.as_mut() else {
+            return Err(IdleError::NoTeam);
+        };
+        team.idle_acknowledged_until = Some(until.clone());
+        Ok(team.name.clone())
+    })?;
+    let registry = crate::plugins::Registry::load_from(&[]);
+    if let Ok(messenger) = Messenger::open(workspace, &registry) {
+        let _ = messenger.store.schedule(
+            &team,
+            "idle_acknowledgement_expires",
+            &until,
+            &json!({"acknowledged_at": now_rfc3339()}),
+        );
+    }
+    crate::events::EventLog::new(workspace).emit(
+        "coordinator.idle_acknowledged",
+        json!({"team": team, "until": until}),
+    );
+    Ok(until)
+}
+
 /// Runs every detector on the team as the tick left it.
 pub fn run(d: &Detectors<'_>, team: &TeamState) {
     let work = d.messenger.store.open_work(&team.name).unwrap_or_default();

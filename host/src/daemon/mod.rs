@@ -13,8 +13,7 @@ mod handoff;
 mod tick;
 mod turns;
 
-pub use detectors::IDLE_ACK;
-pub use turns::read_tail;
+pub(crate) use detectors::acknowledge_idle;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +35,7 @@ extern "C" fn on_signal(_: i32) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Run one tick and exit (tests, debugging).
     pub once: bool,
     /// Keep running when the workspace is deleted (only for testing orphan cleanup).
@@ -49,7 +48,7 @@ const SLICE: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Runs the coordinator for `workspace` until told to stop; the process exit code.
-pub fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
+pub(crate) fn run(workspace: &Workspace, options: &RunOptions) -> i32 {
     if let Err(e) = workspace.ensure_dirs() {
         eprintln!("coordinator: {e}");
         return 1;

@@ -144,17 +144,7 @@ impl<'a> Runner<'a> {
             let interval = self.interval_of(&team);
             self.interval = Some(interval);
         }
-        // A worker whose provider this process did not load (added since it started): start
-        // again with it (the daemon re-executes itself).
-        let missing = |name: &str| self.registry.provider(name).is_err();
-        if self.registry.partial
-            && (team.agents.values().any(|a| missing(&a.provider))
-                || team
-                    .leader
-                    .as_ref()
-                    .and_then(|l| l.provider.as_deref())
-                    .is_some_and(missing))
-        {
+        if self.lacks_a_provider(&team) {
             return Ok(Outcome::Stop("providers_changed"));
         }
         let server = Server::at(&team.tmux_socket);
@@ -168,17 +158,7 @@ impl<'a> Runner<'a> {
             return Ok(Outcome::Stop("tmux_session_missing"));
         }
         let workspace = self.workspace.clone();
-        let db = match self.db.take() {
-            Some(db) if !db.replaced() => db,
-            Some(_) => {
-                self.events.emit(
-                    "coordinator.store_reopened",
-                    json!({"path": workspace.database()}),
-                );
-                crate::store::Store::open(&workspace).map_err(|e| e.to_string())?
-            }
-            None => crate::store::Store::open(&workspace).map_err(|e| e.to_string())?,
-        };
+        let db = self.store_for_tick()?;
         let messenger = Messenger::with_store(&workspace, self.registry, db);
         // 3–5. Sessions, startup and runtime prompts, health and activity.
         let observations = self.observe_agents(&team, &server, &snapshot, &messenger);
@@ -226,6 +206,35 @@ impl<'a> Runner<'a> {
         self.urgent = false;
         let busy = still_pending || tick_started.elapsed() > self.interval();
         Ok(Outcome::Continue { busy })
+    }
+
+    /// A worker whose provider this process did not load (added since it started): the daemon
+    /// starts again with it (it re-executes itself).
+    fn lacks_a_provider(&self, team: &TeamState) -> bool {
+        let missing = |name: &str| self.registry.provider(name).is_err();
+        self.registry.partial
+            && (team.agents.values().any(|a| missing(&a.provider))
+                || team
+                    .leader
+                    .as_ref()
+                    .and_then(|l| l.provider.as_deref())
+                    .is_some_and(missing))
+    }
+
+    /// The store the last tick used, or a newly opened one when there was none or the file was
+    /// replaced meanwhile (moved aside, restored).
+    fn store_for_tick(&mut self) -> Result<crate::store::Store, String> {
+        match self.db.take() {
+            Some(db) if !db.replaced() => Ok(db),
+            Some(_) => {
+                self.events.emit(
+                    "coordinator.store_reopened",
+                    json!({"path": self.workspace.database()}),
+                );
+                crate::store::Store::open(&self.workspace).map_err(|e| e.to_string())
+            }
+            None => crate::store::Store::open(&self.workspace).map_err(|e| e.to_string()),
+        }
     }
 
     /// The tick interval and the stuck timeout, as `up`/`restart` recorded them (once).
@@ -405,46 +414,92 @@ impl<'a> Runner<'a> {
             observation.output_changed = Some(hash);
         }
         if starting && within_startup_window(agent) {
-            match provider
-                .handle_startup_prompts(&screen)
-                .map(|v| (v.value, v.rule))
-            {
-                Ok((StartupDecision::Ready, _)) => {
-                    observation.status = Some(AgentStatus::Running);
-                    observation.blocked_reason = Some(None);
-                }
-                Ok((StartupDecision::Answer { prompt, keys }, rule)) => {
-                    self.events.emit("agent.startup_prompt_answered", json!({"agent_id": agent.id, "prompt": prompt, "keys": keys, "rule": rule, "by": "coordinator"}));
-                    let _ = server.send_keys(&pane.pane_id, &keys);
-                }
-                Ok((StartupDecision::Blocked { reason }, _)) => {
-                    if agent.blocked_reason.as_deref() != Some(reason.as_str()) {
-                        self.events.emit(
-                            "agent.blocked",
-                            json!({"agent_id": agent.id, "reason": reason}),
-                        );
-                    }
-                    observation.status = Some(AgentStatus::Blocked);
-                    observation.blocked_reason = Some(Some(reason));
-                }
-                Ok((StartupDecision::Waiting, _)) | Err(_) => {}
-            }
+            self.answer_startup(
+                &provider,
+                agent,
+                &pane.pane_id,
+                &screen,
+                server,
+                &mut observation,
+            );
             return observation;
         }
-        if let Ok(verdict) = provider.classify_screen(&screen) {
+        self.classify(
+            &provider,
+            agent,
+            &pane.pane_id,
+            &screen,
+            server,
+            messenger,
+            &mut observation,
+        );
+        observation
+    }
+
+    /// A starting worker's screen: its startup dialog answered (or its block recorded), or it
+    /// is ready.
+    fn answer_startup(
+        &self,
+        provider: &ProviderClient<'_>,
+        agent: &AgentState,
+        pane_id: &str,
+        screen: &str,
+        server: &Server,
+        observation: &mut Observation,
+    ) {
+        match provider
+            .handle_startup_prompts(screen)
+            .map(|v| (v.value, v.rule))
+        {
+            Ok((StartupDecision::Ready, _)) => {
+                observation.status = Some(AgentStatus::Running);
+                observation.blocked_reason = Some(None);
+            }
+            Ok((StartupDecision::Answer { prompt, keys }, rule)) => {
+                self.events.emit("agent.startup_prompt_answered", json!({"agent_id": agent.id, "prompt": prompt, "keys": keys, "rule": rule, "by": "coordinator"}));
+                let _ = server.send_keys(pane_id, &keys);
+            }
+            Ok((StartupDecision::Blocked { reason }, _)) => {
+                if agent.blocked_reason.as_deref() != Some(reason.as_str()) {
+                    self.events.emit(
+                        "agent.blocked",
+                        json!({"agent_id": agent.id, "reason": reason}),
+                    );
+                }
+                observation.status = Some(AgentStatus::Blocked);
+                observation.blocked_reason = Some(Some(reason));
+            }
+            Ok((StartupDecision::Waiting, _)) | Err(_) => {}
+        }
+    }
+
+    /// A running worker's screen as its provider judges it: its activity, an approval answered
+    /// or passed to the leader, an API error episode.
+    #[allow(clippy::too_many_arguments)]
+    fn classify(
+        &self,
+        provider: &ProviderClient<'_>,
+        agent: &AgentState,
+        pane_id: &str,
+        screen: &str,
+        server: &Server,
+        messenger: &Messenger<'_>,
+        observation: &mut Observation,
+    ) {
+        if let Ok(verdict) = provider.classify_screen(screen) {
             let activity = match verdict.value {
                 ScreenState::Idle => Activity::Idle,
                 ScreenState::Busy => Activity::Busy,
                 ScreenState::AwaitingApproval { prompt } => {
                     self.answer_approval(
-                        &provider,
+                        provider,
                         agent,
-                        &pane.pane_id,
-                        &screen,
+                        pane_id,
+                        screen,
                         &prompt,
                         server,
                         messenger,
-                        &mut observation,
+                        observation,
                     );
                     Activity::AwaitingApproval
                 }
@@ -456,9 +511,9 @@ impl<'a> Runner<'a> {
                     let known = agent.api_error.as_ref();
                     if known.is_none_or(|e| e.class != class || e.ended != ended) {
                         self.events.emit(
-                            "agent.api_error",
-                            json!({"agent_id": agent.id, "class": class, "ended": ended, "rule": verdict.rule}),
-                        );
+                        "agent.api_error",
+                        json!({"agent_id": agent.id, "class": class, "ended": ended, "rule": verdict.rule}),
+                    );
                     }
                     observation.api_error = Some(ApiErrorEpisode {
                         class,
@@ -479,7 +534,6 @@ impl<'a> Runner<'a> {
             }
             observation.activity = Some(activity);
         }
-        observation
     }
 
     /// Answers a runtime approval prompt when the policy allows it (calls of the team's own MCP

@@ -12,7 +12,7 @@ use super::bring_up::{
 };
 use super::launch;
 use super::resume::carry_over;
-use super::{Context, LifecycleError, server_of};
+use super::{Context, LifecycleError, load_definition, server_of, unknown_agent};
 use crate::events::now_rfc3339;
 use crate::spec::{self, LoadedSpec};
 use crate::state::{AgentState, AgentStatus, CaptureState, TeamState};
@@ -39,37 +39,6 @@ fn running_team(ctx: &Context<'_>) -> Result<TeamState, LifecycleError> {
         ));
     }
     Ok(team)
-}
-
-fn load_definition(ctx: &Context<'_>, team: &TeamState) -> Result<LoadedSpec, LifecycleError> {
-    spec::load(
-        &team.definition,
-        ctx.workspace.root(),
-        &ctx.registry.catalog(),
-    )
-    .map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.to_string())
-            .collect();
-        LifecycleError::plan(format!(
-            "the team definition does not validate:\n{}",
-            lines.join("\n")
-        ))
-    })
-}
-
-fn unknown_agent(team: &TeamState, id: &str) -> LifecycleError {
-    LifecycleError::refused(
-        "unknown_agent",
-        format!(
-            "no agent '{id}' in team '{}' (agents: {})",
-            team.name,
-            team.agents.keys().cloned().collect::<Vec<_>>().join(", ")
-        ),
-        "see `team-agent status`",
-    )
 }
 
 fn pane_alive(server: &Server, agent: &AgentState) -> bool {

@@ -20,12 +20,10 @@ pub use agents::{
     AgentOp, add_agent, fork_agent, remove_agent, reset_agent, start_agent, stop_agent,
 };
 pub use exclusive::TeamLock;
-pub use launch::{
-    WorkerEnv, new_session_id, read_profile, resolvable, worker_exec, write_mcp_server,
-};
+pub use launch::{WorkerEnv, resolvable, worker_exec, write_mcp_server};
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;
-pub use status::{AgentRow, StatusReport, status};
+pub use status::status;
 pub use up::{UpOptions, up};
 
 use serde_json::Value;
@@ -130,6 +128,44 @@ impl<'a> Context<'a> {
             )),
         }
     }
+}
+
+/// The team's definition as it is now; one that no longer validates is a refusal listing its
+/// errors.
+fn load_definition(
+    ctx: &Context<'_>,
+    team: &TeamState,
+) -> Result<crate::spec::LoadedSpec, LifecycleError> {
+    crate::spec::load(
+        &team.definition,
+        ctx.workspace.root(),
+        &ctx.registry.catalog(),
+    )
+    .map_err(|diagnostics| {
+        let lines: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
+        LifecycleError::plan(format!(
+            "the team definition {} no longer validates:\n{}",
+            team.definition.display(),
+            lines.join("\n")
+        ))
+    })
+}
+
+/// No agent of that id in the team: a refusal listing the team's agents.
+fn unknown_agent(team: &TeamState, id: &str) -> LifecycleError {
+    LifecycleError::refused(
+        "unknown_agent",
+        format!(
+            "no agent '{id}' in team '{}' (agents: {})",
+            team.name,
+            team.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        "see `team-agent status`",
+    )
 }
 
 /// The team's private tmux server, as recorded.

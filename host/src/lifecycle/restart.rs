@@ -11,9 +11,9 @@ use super::bring_up::{
     start_workers, write_tmux_config,
 };
 use super::resume::{FirstSend, carry_over, first_send, resumability};
-use super::{Context, LifecycleError, server_of};
+use super::{Context, LifecycleError, load_definition, server_of};
 use crate::events::now_rfc3339;
-use crate::spec::{self, LoadedSpec};
+use crate::spec::LoadedSpec;
 use crate::state::{AgentState, LeaderBinding, TeamState, TeamStatus};
 use crate::tmux::Server;
 
@@ -156,27 +156,6 @@ fn refuse_if_running(team: &TeamState) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// The team's definition as it is now; one that no longer validates is a refusal.
-fn load_definition(ctx: &Context<'_>, team: &TeamState) -> Result<LoadedSpec, LifecycleError> {
-    spec::load(
-        &team.definition,
-        ctx.workspace.root(),
-        &ctx.registry.catalog(),
-    )
-    .map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.to_string())
-            .collect();
-        LifecycleError::plan(format!(
-            "the team definition {} no longer validates:\n{}",
-            team.definition.display(),
-            lines.join("\n")
-        ))
-    })
-}
-
 /// Per worker (not paused): resume when its session can be resumed, fresh when it never got
 /// work (or `--allow-fresh`), else refuse. One corrupt record or one refusal refuses it all.
 fn decide<'s>(
@@ -207,10 +186,7 @@ fn decide<'s>(
             .provider(&agent.provider)
             .map_err(|e| LifecycleError::plan(e.to_string()))?;
         let (resumable, blocker, session_id) = resumability(ctx, &provider, spec, agent, previous);
-        let first_send_at = match &first {
-            FirstSend::At(at) => Some(at.clone()),
-            _ => None,
-        };
+        let first_send_at = first.at().map(str::to_string);
         let decision = if resumable {
             Decision::Resume
         } else if first_send_at.is_none() || options.allow_fresh {

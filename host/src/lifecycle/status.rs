@@ -116,15 +116,7 @@ pub fn status(
     if let Some(id) = only
         && !team.agents.contains_key(id)
     {
-        return Err(LifecycleError::refused(
-            "unknown_agent",
-            format!(
-                "no agent '{id}' in team '{}' (agents: {})",
-                team.name,
-                team.agents.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-            "see `team-agent status`",
-        ));
+        return Err(super::unknown_agent(&team, id));
     }
     let server = server_of(&team);
     let snapshot = if team.status == TeamStatus::Running {
@@ -134,44 +126,15 @@ pub fn status(
     };
     let running = snapshot.has_session(&team.session_name);
     let watched = coordinator.is_running();
-    let agents: Vec<AgentRow> =
-        team.agents
-            .values()
-            .filter(|a| only.is_none_or(|id| a.id == id))
-            .map(|a| {
-                let (status, exit_code) = live_status(a, &snapshot, running);
-                AgentRow {
-                id: a.id.clone(),
-                provider: a.provider.clone(),
-                status: status.as_str(),
-                // Only the coordinator keeps activity up to date; without it, what was last seen
-                // is not shown as what is.
-                activity: (status == AgentStatus::Running).then(|| {
-                    if watched {
-                        a.activity.map(|x| x.as_str()).unwrap_or("unknown")
-                    } else {
-                        "unknown"
-                    }
-                }),
-                blocked_reason: a
-                    .blocked_reason
-                    .clone()
-                    .filter(|_| status == AgentStatus::Blocked),
-                exit_code: exit_code.filter(|_| status == AgentStatus::Exited),
-                pane_id: a.pane_id.clone(),
-                session_id: a.session_id().map(str::to_string),
-                capture_state: a.capture_state,
-                transcript_path: a.session.as_ref().and_then(|s| s.transcript_path.clone()),
-                first_send_at: a.first_send_at.clone(),
-                last_output_age_s: age_seconds(a.last_output_at.as_deref()),
-                pending_messages: pending.get(&a.id).copied().unwrap_or(0),
-                api_error: a.api_error.as_ref().map(|e| serde_json::json!(e)),
-                turn: a.turn.as_ref().filter(|_| status == AgentStatus::Running).map(|t| {
-                    serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule})
-                }),
-            }
-            })
-            .collect();
+    let agents: Vec<AgentRow> = team
+        .agents
+        .values()
+        .filter(|a| only.is_none_or(|id| a.id == id))
+        .map(|a| {
+            let (status, exit_code) = live_status(a, &snapshot, running);
+            agent_row(a, status, exit_code, watched, pending)
+        })
+        .collect();
     let leader = team.leader.as_ref().map(|l: &LeaderBinding| {
         let alive = crate::tmux::Server::at(&l.socket).display(&l.pane_id, "#{pane_dead}").map(|d| d == "0").unwrap_or(false);
         serde_json::json!({"pane_id": l.pane_id, "socket": l.socket, "provider": l.provider, "alive": alive, "bound_at": l.bound_at,
@@ -214,4 +177,47 @@ pub fn status(
         display: crate::display::summary(team.display.as_ref()),
         message,
     })
+}
+
+/// One agent's row: what it is now (`status`, `exit_code` from the live snapshot) and what its
+/// record says; activity only while a coordinator keeps it up to date (`watched`).
+fn agent_row(
+    a: &AgentState,
+    status: AgentStatus,
+    exit_code: Option<i32>,
+    watched: bool,
+    pending: &BTreeMap<String, u64>,
+) -> AgentRow {
+    AgentRow {
+        id: a.id.clone(),
+        provider: a.provider.clone(),
+        status: status.as_str(),
+        // Only the coordinator keeps activity up to date; without it, what was last seen
+        // is not shown as what is.
+        activity: (status == AgentStatus::Running).then(|| {
+            if watched {
+                a.activity.map(|x| x.as_str()).unwrap_or("unknown")
+            } else {
+                "unknown"
+            }
+        }),
+        blocked_reason: a
+            .blocked_reason
+            .clone()
+            .filter(|_| status == AgentStatus::Blocked),
+        exit_code: exit_code.filter(|_| status == AgentStatus::Exited),
+        pane_id: a.pane_id.clone(),
+        session_id: a.session_id().map(str::to_string),
+        capture_state: a.capture_state,
+        transcript_path: a.session.as_ref().and_then(|s| s.transcript_path.clone()),
+        first_send_at: a.first_send_at.clone(),
+        last_output_age_s: age_seconds(a.last_output_at.as_deref()),
+        pending_messages: pending.get(&a.id).copied().unwrap_or(0),
+        api_error: a.api_error.as_ref().map(|e| serde_json::json!(e)),
+        turn: a
+            .turn
+            .as_ref()
+            .filter(|_| status == AgentStatus::Running)
+            .map(|t| serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule})),
+    }
 }

@@ -19,7 +19,6 @@ use crate::state::{AgentState, AgentStatus, LeaderBinding, Owner, TeamState, Tea
 use crate::tmux::Server;
 
 pub struct UpOptions {
-    pub definition: PathBuf,
     /// Consent given up front (`--yes`) where the spec asks for approval before launch.
     pub yes: bool,
     /// Start anew even though a stopped team's sessions could be resumed.

@@ -15,10 +15,9 @@ mod render;
 mod results;
 
 pub use deliver::{Delivery, Pane};
-pub use render::{render, sanitize, token_line};
+pub use render::{render, sanitize};
 pub use results::{
-    ReportError, ReportOutcome, UNREPORTED, notify_pending_results, record_unreported,
-    report_result,
+    ReportError, ReportOutcome, notify_pending_results, record_unreported, report_result,
 };
 
 use std::collections::BTreeMap;
@@ -284,6 +283,16 @@ pub fn deliver(
         Pasted::Taken(status) => return Ok(status),
         Pasted::Tried { claimed, outcome } => (claimed, outcome),
     };
+    record_outcome(messenger, agent, &claimed, outcome)
+}
+
+/// Stores how a worker's delivery went, and says so in the event log; the message's status.
+fn record_outcome(
+    messenger: &Messenger<'_>,
+    agent: &crate::state::AgentState,
+    claimed: &Message,
+    outcome: Result<Delivery, String>,
+) -> Result<MessageStatus, MessagingError> {
     match outcome {
         Ok(Delivery::Submitted { verified, at }) => {
             messenger

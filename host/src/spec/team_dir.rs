@@ -217,81 +217,10 @@ fn build_spec(
         .unwrap_or(Value::Null);
     let agents: Vec<Value> = roles
         .iter()
-        .map(|role| {
-            let f = &role.front;
-            let id = str_of(f, "name");
-            let provider = str_of(f, "provider").unwrap_or_default();
-            let role_text = str_of(f, "role").unwrap_or_default();
-            let model = f
-                .get("model")
-                .filter(|m| !m.is_null())
-                .or_else(|| front.get("provider_models").and_then(|m| m.get(provider)))
-                .cloned()
-                .unwrap_or_else(|| default_model.clone());
-            let prompt = if role.body.is_empty() { role_text.to_string() } else { role.body.clone() };
-            let mut agent = json!({
-                "id": id,
-                "role": role_text,
-                "provider": f.get("provider").cloned().unwrap_or(Value::Null),
-                "model": model,
-                "working_directory": str_of(f, "working_directory").unwrap_or("."),
-                "system_prompt": { "inline": prompt, "file": null },
-                "tools": f.get("tools").cloned().unwrap_or_else(|| json!(["fs_read", "fs_write", "fs_list", "execute_bash", "mcp_team"])),
-                "permission_mode": str_of(f, "permission_mode").unwrap_or("restricted"),
-                "preferred_for": [id.unwrap_or_default(), role_text],
-                "avoid_for": [],
-                "output_contract": { "format": "result_envelope_v1", "required_fields": ["task_id", "status", "summary", "artifacts"] },
-            });
-            let object = agent.as_object_mut().expect("built as an object");
-            for key in ["paused", "auth_mode", "dangerously_skip_permissions", "provider_options"] {
-                if let Some(v) = f.get(key) {
-                    object.insert(key.to_string(), v.clone());
-                }
-            }
-            if let Some(profile) = f.get("profile").filter(|p| !p.is_null()).or_else(|| front.get("default_profile").filter(|p| !p.is_null())) {
-                object.insert("profile".into(), profile.clone());
-            }
-            // A role's own list replaces the team's (an empty list approves nothing).
-            if let Some(patterns) = f.get("auto_approve").or_else(|| front.get("auto_approve")) {
-                object.insert("auto_approve".into(), patterns.clone());
-            }
-            agent
-        })
+        .map(|role| agent_spec(front, &default_model, role))
         .collect();
     let ids: Vec<Value> = agents.iter().map(|a| a["id"].clone()).collect();
-    let mut runtime = Map::new();
-    runtime.insert("backend".into(), json!("tmux"));
-    runtime.insert(
-        "session_name".into(),
-        json!(
-            str_of(front, "session_name")
-                .map(str::to_string)
-                .unwrap_or_else(|| session_name_for(&name))
-        ),
-    );
-    runtime.insert("auto_launch".into(), json!(true));
-    runtime.insert(
-        "require_user_approval_before_launch".into(),
-        front
-            .get("require_user_approval_before_launch")
-            .cloned()
-            .unwrap_or(json!(false)),
-    );
-    runtime.insert("max_active_agents".into(), json!(agents.len().max(1)));
-    runtime.insert("startup_order".into(), Value::Array(ids.clone()));
-    for key in [
-        "display_backend",
-        "dangerous_auto_approve",
-        "fast",
-        "tick_interval_sec",
-        "push_min_interval_sec",
-        "stuck_timeout_sec",
-    ] {
-        if let Some(v) = front.get(key) {
-            runtime.insert(key.into(), v.clone());
-        }
-    }
-    runtime.entry("tick_interval_sec").or_insert(json!(2));
+    let runtime = runtime_spec(front, &name, &ids);
     let team_dir_rel = dir
         .strip_prefix(workspace)
         .map(Path::to_path_buf)
@@ -331,4 +260,98 @@ fn build_spec(
         },
         "tasks": [],
     })
+}
+
+/// One role file as a spec agent: its front matter over the team's defaults (model, profile,
+/// auto-approve list), its body as the system prompt.
+fn agent_spec(front: &Value, default_model: &Value, role: &Document) -> Value {
+    let f = &role.front;
+    let id = str_of(f, "name");
+    let provider = str_of(f, "provider").unwrap_or_default();
+    let role_text = str_of(f, "role").unwrap_or_default();
+    let model = f
+        .get("model")
+        .filter(|m| !m.is_null())
+        .or_else(|| front.get("provider_models").and_then(|m| m.get(provider)))
+        .cloned()
+        .unwrap_or_else(|| default_model.clone());
+    let prompt = if role.body.is_empty() {
+        role_text.to_string()
+    } else {
+        role.body.clone()
+    };
+    let mut agent = json!({
+        "id": id,
+        "role": role_text,
+        "provider": f.get("provider").cloned().unwrap_or(Value::Null),
+        "model": model,
+        "working_directory": str_of(f, "working_directory").unwrap_or("."),
+        "system_prompt": { "inline": prompt, "file": null },
+        "tools": f.get("tools").cloned().unwrap_or_else(|| json!(["fs_read", "fs_write", "fs_list", "execute_bash", "mcp_team"])),
+        "permission_mode": str_of(f, "permission_mode").unwrap_or("restricted"),
+        "preferred_for": [id.unwrap_or_default(), role_text],
+        "avoid_for": [],
+        "output_contract": { "format": "result_envelope_v1", "required_fields": ["task_id", "status", "summary", "artifacts"] },
+    });
+    let object = agent.as_object_mut().expect("built as an object");
+    for key in [
+        "paused",
+        "auth_mode",
+        "dangerously_skip_permissions",
+        "provider_options",
+    ] {
+        if let Some(v) = f.get(key) {
+            object.insert(key.to_string(), v.clone());
+        }
+    }
+    if let Some(profile) = f
+        .get("profile")
+        .filter(|p| !p.is_null())
+        .or_else(|| front.get("default_profile").filter(|p| !p.is_null()))
+    {
+        object.insert("profile".into(), profile.clone());
+    }
+    // A role's own list replaces the team's (an empty list approves nothing).
+    if let Some(patterns) = f.get("auto_approve").or_else(|| front.get("auto_approve")) {
+        object.insert("auto_approve".into(), patterns.clone());
+    }
+    agent
+}
+
+/// The spec's `runtime` from the team's front matter.
+fn runtime_spec(front: &Value, name: &str, ids: &[Value]) -> Map<String, Value> {
+    let mut runtime = Map::new();
+    runtime.insert("backend".into(), json!("tmux"));
+    runtime.insert(
+        "session_name".into(),
+        json!(
+            str_of(front, "session_name")
+                .map(str::to_string)
+                .unwrap_or_else(|| session_name_for(name))
+        ),
+    );
+    runtime.insert("auto_launch".into(), json!(true));
+    runtime.insert(
+        "require_user_approval_before_launch".into(),
+        front
+            .get("require_user_approval_before_launch")
+            .cloned()
+            .unwrap_or(json!(false)),
+    );
+    runtime.insert("max_active_agents".into(), json!(ids.len().max(1)));
+    runtime.insert("startup_order".into(), Value::Array(ids.to_vec()));
+    for key in [
+        "display_backend",
+        "dangerous_auto_approve",
+        "fast",
+        "tick_interval_sec",
+        "push_min_interval_sec",
+        "stuck_timeout_sec",
+    ] {
+        if let Some(v) = front.get(key) {
+            runtime.insert(key.into(), v.clone());
+        }
+    }
+    runtime.entry("tick_interval_sec").or_insert(json!(2));
+    runtime
 }

@@ -12,7 +12,7 @@ mod migrations;
 mod results;
 
 pub use messages::{Message, MessageStatus, NewMessage};
-pub use results::{Notification, ResultRow, Watcher};
+pub use results::ResultRow;
 
 use std::path::Path;
 use std::time::Duration;

@@ -149,34 +149,6 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Who waits for results right now (watchers whose process is gone are dropped).
-    pub fn watchers(&self, team: &str) -> Result<Vec<Watcher>, StoreError> {
-        let all: Vec<Watcher> = self
-            .conn
-            .prepare_cached(
-                "SELECT watcher_id, task_id, pid, created_at FROM result_watchers WHERE team = ?1",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![team], |r| {
-                    Ok(Watcher {
-                        watcher_id: r.get(0)?,
-                        task_id: r.get(1)?,
-                        pid: r.get(2)?,
-                        created_at: r.get(3)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(|e| self.err(e))?;
-        let (live, gone): (Vec<Watcher>, Vec<Watcher>) = all
-            .into_iter()
-            .partition(|w| crate::process::alive(w.pid as u32));
-        for w in gone {
-            self.remove_watcher(&w.watcher_id)?;
-        }
-        Ok(live)
-    }
-
     /// Claims the one notification of `result_id` for `(team, epoch)`; false when it is already
     /// claimed (by this or another process, now or earlier).
     pub fn claim_notification(

@@ -73,11 +73,6 @@ pub fn enable() {
     }));
 }
 
-/// Whether this process uses control-mode clients.
-pub fn enabled() -> bool {
-    registry().get().is_some()
-}
-
 /// What a command run over the control client gave.
 pub enum Answer {
     Output(String),

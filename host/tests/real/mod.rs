@@ -95,6 +95,45 @@ pub struct RealTeam {
     bin: PathBuf,
     /// Egress the test expects (see [`RealTeam::assert_no_egress`]).
     expected_egress: Vec<&'static str>,
+    /// Last: given back after the team is shut down.
+    _slot: Slot,
+}
+
+/// How many real teams run at once (each runs two or three real CLIs, Node processes of a few
+/// hundred MB): more at once on a small machine starve each other into timeouts.
+/// `TEAM_AGENT_REAL_TEAMS_AT_ONCE` overrides it.
+fn teams_at_once() -> usize {
+    std::env::var("TEAM_AGENT_REAL_TEAMS_AT_ONCE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
+}
+
+/// A place among the real teams running at once, held for a team's life.
+struct Slot;
+
+static SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+impl Slot {
+    fn take() -> Self {
+        let (taken, freed) = &SLOTS;
+        let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken >= teams_at_once() {
+            taken = freed.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (taken, freed) = &SLOTS;
+        *taken.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 /// Codex's TUI fetches `announcement_tip.toml` from GitHub at every start, and no switch of
@@ -108,6 +147,7 @@ impl RealTeam {
     /// non-essential traffic), and the team definition. Nothing is started yet.
     pub fn new(test: &str, scenario: Scenario, workers: &[Worker]) -> Option<Self> {
         let bin = require_clis(test)?;
+        let slot = Slot::take();
         let isolation = isolate_network();
         let model = FakeModel::start(scenario).expect("the scripted model starts");
         let env = TeamEnv::new();
@@ -117,6 +157,7 @@ impl RealTeam {
             isolation,
             bin,
             expected_egress: Vec::new(),
+            _slot: slot,
         };
         team.write_home();
         team.write_profiles();
@@ -341,6 +382,27 @@ impl RealTeam {
                     lines[lines.len().saturating_sub(25)..].join("\n")
                 ));
             }
+            // What still waits for it, and why.
+            if let Ok(out) = self.command().args(["inbox", id, "--json"]).output() {
+                let inbox: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                for m in inbox["messages"].as_array().into_iter().flatten() {
+                    let status = m["status"].as_str().unwrap_or("?");
+                    if m["recipient"] == id && !matches!(status, "submitted" | "acknowledged") {
+                        text.push_str(&format!(
+                            "    waiting: {} {status} (attempts {})\n",
+                            m["message_id"].as_str().unwrap_or("?"),
+                            m["delivery_attempts"]
+                        ));
+                    }
+                }
+            }
+        }
+        let events = std::fs::read_to_string(self.env.workspace().join(".team/logs/events.jsonl"))
+            .unwrap_or_default();
+        let last: Vec<&str> = events.lines().collect();
+        text.push_str("--- the last events:\n");
+        for line in &last[last.len().saturating_sub(30)..] {
+            text.push_str(&format!("  {line}\n"));
         }
         text
     }

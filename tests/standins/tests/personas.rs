@@ -213,7 +213,7 @@ impl Drop for Tmux {
     }
 }
 
-/// Polls `probe` until it gives an answer (10 s at most).
+/// Polls `probe` until it gives an answer (30 s at most: a loaded machine starts Node slowly).
 fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let started = Instant::now();
     loop {
@@ -221,7 +221,7 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
             return answer;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(30),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(50));
