@@ -155,16 +155,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
         }
     }
     let _ = env.json(&["coordinator", "start"]);
-    let stored = |worker: &str| -> Vec<Value> {
-        let (_, inbox) = env.json(&["inbox", worker, "--limit", "1000"]);
-        inbox["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["recipient"] == worker)
-            .cloned()
-            .collect()
-    };
+    let stored = |worker: &str| -> Vec<Value> { env.stored_for(worker) };
     let settled = wait_until(120, || {
         WORKERS.iter().all(|w| {
             stored(w).iter().all(|m| {
@@ -178,10 +169,8 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     std::thread::sleep(Duration::from_secs(2)); // a few more ticks: nothing more arrives
 
     // The accounts.
-    let sessions: BTreeMap<&str, String> = WORKERS
-        .iter()
-        .map(|w| (*w, env.agent(w)["session_id"].as_str().unwrap().to_string()))
-        .collect();
+    let sessions: BTreeMap<&str, String> =
+        WORKERS.iter().map(|w| (*w, env.session_of(w))).collect();
     let (mut messages, mut delivered, mut failed) = (0, 0, 0);
     let (mut lost, mut duplicates, mut out_of_order, mut merged) = (0, 0, 0, 0);
     let mut problems = Vec::new();

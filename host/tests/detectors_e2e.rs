@@ -36,10 +36,7 @@ fn quick_team(env: &TeamEnv) {
 fn approvals_of_the_teams_own_tools_are_answered_and_others_go_to_the_leader_once() {
     let env = TeamEnv::new();
     quick_team(&env);
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let (ok, sent) = env.json(&["send", "alice", "@scripted approval team.report_result"]);
     assert!(ok, "{sent}");
     assert!(
@@ -79,7 +76,7 @@ fn approvals_of_the_teams_own_tools_are_answered_and_others_go_to_the_leader_onc
 fn an_abnormal_exit_is_told_to_the_leader_once_and_start_agent_resumes_it() {
     let env = TeamEnv::new();
     quick_team(&env);
-    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let session = env.session_of("bob");
     assert!(env.json(&["send", "bob", "@scripted exit 3"]).0);
     assert!(
         wait_until(15, || env.agent("bob")["status"] == "exited"

@@ -197,7 +197,7 @@ fn a_corrupt_first_send_at_refuses_restart_with_its_own_reason() {
 fn single_agent_operations_stop_start_reset_add_remove() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let session = env.session_of("bob");
     assert!(env.json(&["stop-agent", "bob"]).0);
     assert_eq!(env.agent("bob")["status"], "stopped");
     let (ok, started) = env.json(&["start-agent", "bob"]);
@@ -272,7 +272,7 @@ fn a_killed_coordinator_is_started_again_by_the_next_mutating_command_and_loses_
         .as_u64()
         .expect("the send started a coordinator");
     assert_ne!(new_pid, pid);
-    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let session = env.session_of("bob");
     assert!(
         wait_until(20, || env.received(&session).len() == 2),
         "the queued message was delivered: {:?}",
@@ -407,10 +407,7 @@ fn fork_agent_starts_a_new_worker_from_a_copy_of_a_session_and_refuses_without_o
     let env = TeamEnv::new();
     env.up_starter();
     assert!(env.json(&["send", "alice", "remember the number 42"]).0);
-    let source = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let source = env.session_of("alice");
     let (ok, forked) = env.json(&[
         "fork-agent",
         "alice",
@@ -657,10 +654,7 @@ fn a_team_whose_tmux_server_was_killed_is_shown_down_and_every_command_says_what
     // And restart brings it back, delivering what waited.
     let (ok, restarted) = env.json(&["restart"]);
     assert!(ok, "{restarted}");
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     assert!(wait_until(30, || env
         .received(&session)
         .iter()

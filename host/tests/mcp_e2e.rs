@@ -22,7 +22,7 @@ fn call(name: &str, args: Value) -> CallToolRequestParams {
 fn a_real_mcp_client_calls_every_tool_as_the_worker_named_by_team_agent_id() {
     let env = TeamEnv::new();
     env.up_starter();
-    let bob_session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let bob_session = env.session_of("bob");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

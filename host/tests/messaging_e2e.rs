@@ -94,10 +94,7 @@ fn without_a_leader_pane_notifications_wait_in_the_leader_inbox_and_status_says_
 fn fifty_concurrent_sends_to_one_worker_arrive_whole_once_each() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let children: Vec<_> = (1..=50)
         .map(|i| {
             let body = format!("BEGIN-{i} {} line two of {i} END-{i}", "x".repeat(300));
@@ -152,7 +149,7 @@ fn fifty_concurrent_sends_to_one_worker_arrive_whole_once_each() {
 fn hostile_payloads_arrive_sanitised_one_message_per_send() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("bob")["session_id"].as_str().unwrap().to_string();
+    let session = env.session_of("bob");
     let pwned = env.scratch.path().join("PWNED");
     let payloads = [
         format!("H1 hi\x1b[201~\rtouch {}\r", pwned.display()),
@@ -189,10 +186,7 @@ fn hostile_payloads_arrive_sanitised_one_message_per_send() {
 fn a_one_mebibyte_message_is_delivered_whole() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let line = "0123456789abcdef".repeat(4) + "\n";
     let body = line.repeat((1024 * 1024 - 200) / line.len());
     let path = env.scratch.path().join("big.txt");
@@ -218,10 +212,7 @@ fn a_one_mebibyte_message_is_delivered_whole() {
 fn twenty_queued_messages_survive_a_killed_coordinator_and_are_delivered_exactly_once() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let (ok, first) = env.json(&["send", "alice", "@scripted sleep 3"]);
     assert!(ok, "{first}");
     for i in 1..=20 {
@@ -291,10 +282,7 @@ fn watch_prints_one_line_per_event_and_ctrl_c_exits_zero() {
 fn send_hands_off_to_the_coordinator_and_delivers_by_itself_without_one() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let coordinator = env.status()["coordinator"]["pid"].as_u64().unwrap();
     let deliverer = |id: &str| -> Option<u64> {
         std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
@@ -382,10 +370,7 @@ fn a_store_moved_aside_is_reopened_by_the_running_coordinator() {
 fn a_worker_gets_its_messages_in_the_order_they_were_sent() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     assert!(env.json(&["send", "alice", "ORDER-1 @scripted sleep 2"]).0);
     // The coordinator, which would deliver the queue as soon as she is idle, is held still, then
     // killed: the moment a direct send and the queue race is made to last.
@@ -456,10 +441,7 @@ fn a_corrupt_store_is_an_error_in_status_not_zero_pending() {
 fn sends_killed_half_way_never_merge_into_the_next_message_nor_arrive_twice() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     assert!(env.json(&["coordinator", "stop"]).0);
     // Ten sends at once; every other one killed 0–30 ms after it started (a fixed sequence).
     let mut children = Vec::new();
@@ -489,22 +471,14 @@ fn sends_killed_half_way_never_merge_into_the_next_message_nor_arrive_twice() {
     // Whatever was stored is delivered by the coordinator the next command brings back.
     assert!(env.json(&["coordinator", "start"]).0);
     let stored = || -> Vec<String> {
-        let (_, inbox) = env.json(&["inbox", "alice", "--limit", "100"]);
-        inbox["messages"]
-            .as_array()
-            .unwrap()
+        env.stored_for("alice")
             .iter()
-            .filter(|m| m["recipient"] == "alice")
             .map(|m| m["message_id"].as_str().unwrap().to_string())
             .collect()
     };
     let delivered_all = wait_until(60, || {
         let texts = env.received(&session);
-        stored().iter().all(|id| {
-            texts
-                .iter()
-                .any(|t| t.contains(&format!("[team-agent-token:{id}]")))
-        })
+        stored().iter().all(|id| times_arrived(&texts, id) > 0)
     });
     std::thread::sleep(std::time::Duration::from_secs(2)); // more ticks: nothing more arrives
     let texts = env.received(&session);
@@ -517,9 +491,8 @@ fn sends_killed_half_way_never_merge_into_the_next_message_nor_arrive_twice() {
         );
     }
     for id in stored() {
-        let token = format!("[team-agent-token:{id}]");
         assert_eq!(
-            texts.iter().filter(|t| t.contains(&token)).count(),
+            times_arrived(&texts, &id),
             1,
             "{id} arrived once: {texts:?}"
         );
@@ -530,10 +503,7 @@ fn sends_killed_half_way_never_merge_into_the_next_message_nor_arrive_twice() {
 fn a_message_is_never_pasted_into_text_the_host_did_not_put_there() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let pane = env.agent("alice")["pane_id"].as_str().unwrap().to_string();
     // Someone typing in alice's pane: the message waits instead of joining the text.
     assert!(
@@ -595,10 +565,7 @@ fn a_message_is_never_pasted_into_text_the_host_did_not_put_there() {
 fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     let env = TeamEnv::new();
     env.up_starter();
-    let session = env.agent("alice")["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = env.session_of("alice");
     let (ok, sent) = env.json(&["send", "alice", "TAKEN-BEFORE-THE-CRASH"]);
     assert!(ok, "{sent}");
     let taken = sent["message_id"]
@@ -629,10 +596,7 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     let (ok, restarted) = env.json(&["restart"]);
     assert!(ok, "{restarted}");
     let status_of = |id: &str| -> String {
-        let (_, inbox) = env.json(&["inbox", "alice", "--limit", "100"]);
-        inbox["messages"]
-            .as_array()
-            .unwrap()
+        env.stored_for("alice")
             .iter()
             .find(|m| m["message_id"] == id)
             .map(|m| m["status"].as_str().unwrap().to_string())
@@ -648,11 +612,6 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     std::thread::sleep(std::time::Duration::from_secs(2)); // more ticks: nothing more arrives
     let texts = env.received(&session);
     for id in [&taken, &lost] {
-        let token = format!("[team-agent-token:{id}]");
-        assert_eq!(
-            texts.iter().filter(|t| t.contains(&token)).count(),
-            1,
-            "{id} arrived once: {texts:?}"
-        );
+        assert_eq!(times_arrived(&texts, id), 1, "{id} arrived once: {texts:?}");
     }
 }

@@ -188,6 +188,26 @@ impl TeamEnv {
             .unwrap()
     }
 
+    /// The session id an agent's record holds.
+    pub fn session_of(&self, id: &str) -> String {
+        self.agent(id)["session_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has a session"))
+            .to_string()
+    }
+
+    /// The stored messages to `id`, oldest first.
+    pub fn stored_for(&self, id: &str) -> Vec<serde_json::Value> {
+        let (_, inbox) = self.json(&["inbox", id, "--limit", "1000"]);
+        inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["recipient"] == id)
+            .cloned()
+            .collect()
+    }
+
     /// The scripted agent's transcript of a session.
     pub fn transcript(&self, session: &str) -> PathBuf {
         self.home()
@@ -237,6 +257,12 @@ impl Drop for TeamEnv {
             }
         }
     }
+}
+
+/// How many of the texts a session received carry message `id`'s token.
+pub fn times_arrived(texts: &[String], id: &str) -> usize {
+    let token = format!("[team-agent-token:{id}]");
+    texts.iter().filter(|t| t.contains(&token)).count()
 }
 
 /// Polls `condition` every 100 ms for up to `seconds`.
