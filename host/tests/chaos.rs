@@ -161,7 +161,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
             stored(w).iter().all(|m| {
                 matches!(
                     m["status"].as_str(),
-                    Some("submitted" | "acknowledged" | "failed")
+                    Some("submitted" | "consumed" | "acknowledged" | "failed")
                 )
             })
         })

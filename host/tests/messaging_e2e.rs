@@ -602,9 +602,9 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
             .map(|m| m["status"].as_str().unwrap().to_string())
             .unwrap_or_default()
     };
+    let delivered = |id: &str| matches!(status_of(id).as_str(), "submitted" | "consumed");
     assert!(
-        wait_until(30, || status_of(&taken) == "submitted"
-            && status_of(&lost) == "submitted"),
+        wait_until(30, || delivered(&taken) && delivered(&lost)),
         "{} {}",
         status_of(&taken),
         status_of(&lost)
@@ -614,4 +614,64 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     for id in [&taken, &lost] {
         assert_eq!(times_arrived(&texts, id), 1, "{id} arrived once: {texts:?}");
     }
+}
+
+/// `send --wait consumed` returns once the worker's CLI took the message (its transcript shows
+/// it), and the coordinator records the receipt for a plain send too; a message that cannot be
+/// taken (the worker is stopped) ends the wait with exit 1 and says why.
+#[test]
+fn a_message_is_consumed_when_the_worker_takes_it_and_send_can_wait_for_that() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let session = env.session_of("alice");
+    let (ok, sent) = env.json(&["send", "alice", "TAKE-THIS", "--wait", "consumed"]);
+    assert!(ok, "{sent}");
+    assert_eq!(sent["status"], "consumed", "{sent}");
+    let id = sent["message_id"].as_str().unwrap().to_string();
+    assert_eq!(times_arrived(&env.received(&session), &id), 1);
+    // A plain send: the coordinator moves it on from submitted at its next ticks.
+    let (ok, sent) = env.json(&["send", "alice", "AND-THIS"]);
+    assert!(ok, "{sent}");
+    let plain = sent["message_id"].as_str().unwrap().to_string();
+    let status_of = |id: &str| {
+        env.stored_for("alice")
+            .iter()
+            .find(|m| m["message_id"] == id)
+            .map(|m| m["status"].as_str().unwrap().to_string())
+    };
+    assert!(
+        wait_until(20, || status_of(&plain).as_deref() == Some("consumed")),
+        "{:?}",
+        status_of(&plain)
+    );
+    // The activity shown says where it came from.
+    let alice = env.agent("alice");
+    assert_eq!(alice["activity_source"], "screen", "{alice}");
+    assert!(alice["activity_since"].is_string(), "{alice}");
+    // A stopped worker takes nothing: the wait ends, saying so.
+    assert!(env.json(&["stop-agent", "bob"]).0);
+    let out = env.run(&[
+        "send",
+        "bob",
+        "NOT-TAKEN",
+        "--wait",
+        "consumed",
+        "--timeout",
+        "1",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let answer = json(&out);
+    assert!(
+        answer["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("queued_")),
+        "{answer}"
+    );
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not taken by bob")),
+        "{answer}"
+    );
 }

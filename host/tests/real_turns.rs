@@ -629,7 +629,15 @@ fn a_silent_worker_is_reminded_once_then_its_task_is_recorded_unreported_with_it
         );
     }
     let (ok, waited) = team.json(&["wait", "--task", "t-late", "--timeout", "120"]);
-    assert!(ok, "{waited}");
+    assert!(ok, "{waited}\n{}", team.screens());
+    // Two Codex workers started together in one directory keep a session each (both once took
+    // the first rollout written, in the same tick).
+    assert_ne!(
+        team.env.session_of("cx"),
+        team.env.session_of("late"),
+        "{}",
+        team.screens()
+    );
     assert_eq!(waited["envelope"]["status"], "partial");
     assert_eq!(waited["envelope"]["summary"], "reported when reminded");
     std::thread::sleep(std::time::Duration::from_secs(3)); // more ticks: nothing more happens

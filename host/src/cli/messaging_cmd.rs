@@ -34,6 +34,16 @@ pub struct SendArgs<'a> {
     pub file: Option<&'a Path>,
     pub task: Option<&'a str>,
     pub no_wait: bool,
+    pub wait: Receipt,
+    /// Seconds `--wait consumed` waits.
+    pub timeout: f64,
+}
+
+/// How far `send` follows a message before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Receipt {
+    Submitted,
+    Consumed,
 }
 
 fn read_content(args: &SendArgs<'_>) -> anyhow::Result<String> {
@@ -86,11 +96,22 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
         !args.no_wait,
     )
     .map_err(user)?;
-    let ok = outcomes.iter().all(|o| o.status != "failed");
+    let outcomes = if args.wait == Receipt::Consumed {
+        await_consumed(&messenger, outcomes, args.timeout)?
+    } else {
+        outcomes
+    };
+    // Waiting for `consumed`, a message that did not get there is a failure (exit 1).
+    let ok = outcomes
+        .iter()
+        .all(|o| o.status != "failed" && (args.wait == Receipt::Submitted || o.detail.is_none()));
     let text: String = outcomes
         .iter()
         .map(|o| {
-            let hint = queued_hint(&o.status)
+            let hint = o
+                .detail
+                .as_deref()
+                .or(queued_hint(&o.status))
                 .map(|h| format!("  ({h})"))
                 .unwrap_or_default();
             format!("{} → {}: {}{hint}\n", o.message_id, o.to, o.status)
@@ -98,11 +119,53 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
         .collect();
     let answer = if outcomes.len() == 1 {
         let o = &outcomes[0];
-        json!({"ok": ok, "message_id": o.message_id, "to": o.to, "status": o.status, "hint": queued_hint(&o.status)})
+        json!({"ok": ok, "message_id": o.message_id, "to": o.to, "status": o.status, "hint": queued_hint(&o.status), "detail": o.detail})
     } else {
         json!({"ok": ok, "messages": outcomes, "to": recipients})
     };
     Ok(Reply::new(ok, answer, text))
+}
+
+/// Follows each sent message until its worker's CLI took it (`consumed`, or `acknowledged` by
+/// a result already), it failed, or `timeout` seconds passed; the outcomes as they are then.
+/// A message to the leader is followed to `submitted` only (no transcript tells more).
+fn await_consumed(
+    messenger: &Messenger<'_>,
+    mut outcomes: Vec<messaging::SendOutcome>,
+    timeout: f64,
+) -> anyhow::Result<Vec<messaging::SendOutcome>> {
+    let until = std::time::Instant::now()
+        + std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
+    let settled = |o: &messaging::SendOutcome| {
+        matches!(o.status.as_str(), "consumed" | "acknowledged" | "failed")
+            || (o.to == messaging::LEADER && o.status == "submitted")
+    };
+    loop {
+        // The team as it is now: the coordinator records a session it captures meanwhile.
+        let team = messenger.team().map_err(user)?;
+        for outcome in outcomes.iter_mut().filter(|o| !settled(o)) {
+            let Some(message) = messenger.store.message(&outcome.message_id)? else {
+                continue;
+            };
+            if message.status == crate::store::MessageStatus::Submitted
+                && messaging::check_consumed(messenger, &team, &message).map_err(user)?
+            {
+                outcome.status = "consumed".into();
+            } else {
+                outcome.status = message.status.as_str();
+            }
+        }
+        if outcomes.iter().all(settled) || std::time::Instant::now() >= until {
+            for outcome in outcomes.iter_mut().filter(|o| !settled(o)) {
+                outcome.detail = Some(format!(
+                    "not taken by {} within {timeout} s; `team-agent peek {}` shows its screen",
+                    outcome.to, outcome.to
+                ));
+            }
+            return Ok(outcomes);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 pub fn report_result(workspace: &Workspace, file: &Path) -> anyhow::Result<Reply> {

@@ -143,8 +143,10 @@ pub(crate) enum Command {
     /// What runs: each agent's lifecycle, activity, session and pending messages; the coordinator.
     ///
     /// JSON: {"team","session_name","tmux_socket","agents":[{"id","provider","status","activity",
+    /// "activity_source" (screen, transcript, hook; none when nothing watches),"activity_since",
     /// "pane_id","session_id","capture_state","transcript_path","first_send_at","last_output_age_s",
-    /// "pending_messages"}],"coordinator":{"status","pid"},"leader":{…}}.
+    /// "pending_messages","turn":{"state","since","rule","source"}}],"coordinator":{"status","pid"},
+    /// "leader":{…}}.
     Status {
         /// Only this agent.
         agent: Option<String>,
@@ -231,10 +233,13 @@ pub(crate) enum Command {
     ///
     /// Stored first, then pasted into the recipient's pane and submitted; a recipient that cannot
     /// take input now (busy, starting, …) gets it queued and the coordinator delivers it.
-    /// JSON: {"ok","message_id","to","status"}; exit 0 when submitted or queued.
+    /// JSON: {"ok","message_id","to","status"}; exit 0 when submitted or queued. With
+    /// `--wait consumed` it returns once the worker's CLI took the message (its transcript shows
+    /// it): status `consumed`, exit 1 when that did not happen within --timeout.
     #[command(
         after_help = "Examples:\n  team-agent send alice \"review src/lib.rs\" --task review-1\n  \
-team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and report\"\n  git diff | team-agent send bob - --task t2"
+team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and report\"\n  git diff | team-agent send bob - --task t2\n  \
+team-agent send alice \"go\" --wait consumed --timeout 30"
     )]
     Send {
         /// The recipient (agent id, `leader`, or `*`), unless --to is given.
@@ -252,8 +257,15 @@ team-agent send --to alice,bob \"stand up\"\n  team-agent send '*' \"stop and re
         #[arg(long, value_name = "PATH")]
         file: Option<PathBuf>,
         /// Store and return; the coordinator delivers it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "wait")]
         no_wait: bool,
+        /// How far to follow the message before returning: `submitted` (the default: pasted and
+        /// submitted, or queued) or `consumed` (the worker's CLI took it).
+        #[arg(long, value_enum, value_name = "RECEIPT")]
+        wait: Option<messaging_cmd::Receipt>,
+        /// With --wait consumed: how many seconds to wait.
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        timeout: f64,
     },
 
     /// Report a result (result_envelope_v1) for your task: from a worker, the agent comes from
@@ -603,6 +615,8 @@ fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyho
         task,
         file,
         no_wait,
+        wait,
+        timeout,
     } = command
     {
         let (targets, message) = send_targets(target, message, to)?;
@@ -616,6 +630,8 @@ fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyho
                 file: file.as_deref(),
                 task: task.as_deref(),
                 no_wait,
+                wait: wait.unwrap_or(messaging_cmd::Receipt::Submitted),
+                timeout,
             },
         );
     }

@@ -34,6 +34,12 @@ const TEAM_TOOLS: [&str; 4] = [
     "request_human",
 ];
 
+/// How long a prompt's screen must hold still before the coordinator answers it.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// How long a screen the coordinator answered may stay the same before it is answered again.
+const ANSWER_AGAIN_AFTER: Duration = Duration::from_secs(3);
+
 /// The tick interval while messages wait for delivery.
 pub const BUSY_INTERVAL: Duration = Duration::from_millis(200);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
@@ -90,6 +96,10 @@ pub struct Runner<'a> {
     /// The message store, open across ticks (reopened after a tick that failed with it).
     db: Option<crate::store::Store>,
     turns: TurnReader,
+    /// The screen last answered for each agent (a dialog or an approval), by hash.
+    answered: std::cell::RefCell<HashMap<String, (u64, Instant)>>,
+    /// What the workers' transcripts held when their submitted messages were last looked for.
+    receipts: messaging::Receipts,
 }
 
 impl<'a> Runner<'a> {
@@ -108,6 +118,8 @@ impl<'a> Runner<'a> {
             leader_api_error: None,
             db: None,
             turns: Default::default(),
+            receipts: Default::default(),
+            answered: Default::default(),
         }
     }
 
@@ -179,6 +191,13 @@ impl<'a> Runner<'a> {
                 false
             }
         };
+        // Receipts: what the workers' CLIs took since the last tick.
+        if let Err(e) = self.receipts.note(&messenger, &current) {
+            self.events.emit(
+                "coordinator.tick.receipts_failed",
+                json!({"error": e.to_string()}),
+            );
+        }
         // 7. Fire scheduled events.
         self.fire_scheduled(&messenger, &current);
         // Save what the tick learned.
@@ -270,7 +289,7 @@ impl<'a> Runner<'a> {
         snapshot: &Snapshot,
         messenger: &Messenger<'_>,
     ) -> Vec<(String, Observation)> {
-        let owned: Vec<String> = team
+        let mut owned: Vec<String> = team
             .agents
             .values()
             .filter_map(|a| a.session_id().map(str::to_string))
@@ -288,6 +307,11 @@ impl<'a> Runner<'a> {
                 Some(pane) if pane.dead => self.dead(agent, pane, server, messenger),
                 Some(pane) => self.alive(agent, pane, server, &owned, messenger),
             };
+            // A session one worker captured in this tick is owned for the next ones (two
+            // Codex workers started together both took the first rollout otherwise).
+            if let Some(record) = &observation.session {
+                owned.push(record.session_id.clone());
+            }
             found.push((agent.id.clone(), observation));
         }
         found
@@ -389,6 +413,7 @@ impl<'a> Runner<'a> {
                 .collect();
             if let Ok(Some(record)) =
                 provider.capture_session_id(&capture_context(agent, owned_by_others))
+                && messaging::session_holds_own_messages(messenger, agent, &record)
             {
                 observation.session = Some(record);
             }
@@ -436,6 +461,23 @@ impl<'a> Runner<'a> {
         observation
     }
 
+    /// Whether to answer what `seen` names for `agent` (a screen, or a prompt): not when it is
+    /// what was answered moments ago (a CLI may still show a dialog for a tick after it took the
+    /// answer); again once it has stayed for [`ANSWER_AGAIN_AFTER`] (the key was lost).
+    /// Remembers it.
+    fn first_answer_on(&self, agent: &AgentState, seen: &str) -> bool {
+        let hash = fnv(seen);
+        let mut answered = self.answered.borrow_mut();
+        if let Some((last, at)) = answered.get(&agent.id)
+            && *last == hash
+            && at.elapsed() < ANSWER_AGAIN_AFTER
+        {
+            return false;
+        }
+        answered.insert(agent.id.clone(), (hash, Instant::now()));
+        true
+    }
+
     /// A starting worker's screen: its startup dialog answered (or its block recorded), or it
     /// is ready.
     fn answer_startup(
@@ -456,8 +498,11 @@ impl<'a> Runner<'a> {
                 observation.blocked_reason = Some(None);
             }
             Ok((StartupDecision::Answer { prompt, keys }, rule)) => {
+                if !self.first_answer_on(agent, screen) {
+                    return;
+                }
                 self.events.emit("agent.startup_prompt_answered", json!({"agent_id": agent.id, "prompt": prompt, "keys": keys, "rule": rule, "by": "coordinator"}));
-                let _ = server.send_keys(pane_id, &keys);
+                let _ = server.send_keys(pane_id, crate::tmux::first_step(&keys));
             }
             Ok((StartupDecision::Blocked { reason }, _)) => {
                 if agent.blocked_reason.as_deref() != Some(reason.as_str()) {
@@ -561,8 +606,24 @@ impl<'a> Runner<'a> {
         };
         match provider.approval_keys(&request).map(|v| (v.value, v.rule)) {
             Ok((ApprovalDecision::Answer { keys, choice }, rule)) => {
-                self.events.emit("approval.auto_answered", json!({"agent_id": agent.id, "prompt": prompt, "choice": choice, "keys": keys, "rule": rule}));
-                let _ = server.send_keys(pane_id, &keys);
+                // A prompt just answered may stay on screen a tick or two (its frame still
+                // changing) while the CLI takes the key: the same prompt is not answered again at
+                // once. A menu's answer goes a key at a time, so only its last key counts.
+                if keys.len() == 1 && !self.first_answer_on(agent, &format!("approval: {prompt}")) {
+                    return;
+                }
+                // A prompt still being drawn may not listen yet (Claude Code dropped an Enter
+                // pressed on a fresh one): answer a screen that held still.
+                std::thread::sleep(SETTLE);
+                if server.capture(pane_id).is_ok_and(|now| now != screen) {
+                    self.answered.borrow_mut().remove(&agent.id);
+                    return;
+                }
+                // A menu is answered a key at a time; the last key is the answer.
+                if keys.len() == 1 {
+                    self.events.emit("approval.auto_answered", json!({"agent_id": agent.id, "prompt": prompt, "choice": choice, "keys": keys, "rule": rule}));
+                }
+                let _ = server.send_keys(pane_id, crate::tmux::first_step(&keys));
             }
             Ok((ApprovalDecision::Defer { reason }, _)) => {
                 if agent.approval_notified.as_deref() == Some(prompt) {
@@ -646,7 +707,12 @@ impl Observation {
             }
         }
         if let Some(activity) = self.activity {
+            if agent.activity != Some(activity) || agent.activity_source.is_none() {
+                agent.activity_since = Some(now_rfc3339());
+            }
             agent.activity = Some(activity);
+            // The screen is the one source the coordinator reads activity from today.
+            agent.activity_source = Some("screen".into());
             if activity != Activity::ApiError {
                 agent.api_error = None;
             }

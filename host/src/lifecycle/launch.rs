@@ -468,6 +468,8 @@ pub const STARTUP_BOUND: Duration = Duration::from_secs(10);
 const STARTUP_POLL: Duration = Duration::from_millis(40);
 /// After pressing keys, the screen needs a moment before it is read again.
 const AFTER_KEYS: Duration = Duration::from_millis(250);
+/// How long a dialog's screen must hold still before it is answered.
+const SETTLE: Duration = Duration::from_millis(150);
 
 /// Answers the worker's startup dialogs until it is ready, blocked, dead, or the bound passes.
 pub fn settle_startup(
@@ -514,11 +516,16 @@ pub fn settle_startup(
                 return;
             }
             StartupDecision::Answer { prompt, keys } => {
+                // A dialog still being drawn may not listen yet: act on a screen that held still.
+                std::thread::sleep(SETTLE);
+                if server.capture(&pane).unwrap_or_default() != screen {
+                    continue;
+                }
                 events.emit(
                     "agent.startup_prompt_answered",
                     json!({"agent_id": state.id, "prompt": prompt, "keys": keys, "rule": verdict.rule}),
                 );
-                let _ = server.send_keys(&pane, &keys);
+                let _ = server.send_keys(&pane, tmux::first_step(&keys));
                 std::thread::sleep(AFTER_KEYS);
             }
             StartupDecision::Blocked { reason } => {

@@ -17,6 +17,11 @@ pub struct AgentRow {
     pub provider: String,
     pub status: &'static str,
     pub activity: Option<&'static str>,
+    /// What told the activity (`screen`, `transcript`, `hook`), or `none` when nothing
+    /// watches it (no coordinator, or the worker is not running).
+    pub activity_source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +206,15 @@ fn agent_row(
                 "unknown"
             }
         }),
+        activity_source: match (&a.activity_source, watched && status == AgentStatus::Running) {
+            (Some(source), true) => source.clone(),
+            (None, true) if a.activity.is_some() => "screen".into(),
+            _ => "none".into(),
+        },
+        activity_since: a
+            .activity_since
+            .clone()
+            .filter(|_| watched && status == AgentStatus::Running),
         blocked_reason: a
             .blocked_reason
             .clone()
@@ -218,6 +232,8 @@ fn agent_row(
             .turn
             .as_ref()
             .filter(|_| status == AgentStatus::Running)
-            .map(|t| serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule})),
+            .map(|t| {
+                serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule, "source": "transcript"})
+            }),
     }
 }

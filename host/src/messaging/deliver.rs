@@ -184,7 +184,7 @@ pub fn arrival(pane: &Pane<'_>, message_id: &str, sent_at: &str) -> Arrival {
 }
 
 /// Whether the last [`TRANSCRIPT_SEARCH_BYTES`] of the file at `path` hold `needle`.
-fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
+pub(super) fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut file) = std::fs::File::open(path) else {
         return false;

@@ -5,16 +5,19 @@ with `report_result`: stored, acknowledging the messages of their task, and anno
 leader exactly once per (result, team, owner epoch), in its pane or, when that pane is
 unreachable, in `.team/runtime/leader-inbox.log`.
 
-Statuses only move forward: `accepted` → `delivering` → `submitted` → `acknowledged`, or
+Statuses only move forward: `accepted` → `delivering` → `submitted` → `consumed` (the
+recipient's CLI took it, by its transcript) → `acknowledged` (a result for its task), or
 `queued_<reason>` (retried) / `failed`.
 */
 
 mod deliver;
 pub mod handoff;
+mod receipts;
 mod render;
 mod results;
 
 pub use deliver::{Delivery, Pane};
+pub use receipts::{Receipts, check_consumed, session_holds_own_messages};
 pub use render::{render, sanitize};
 pub use results::{
     ReportError, ReportOutcome, notify_pending_results, record_unreported, report_result,

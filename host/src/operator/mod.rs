@@ -144,7 +144,7 @@ pub fn answer(
             choice: picked,
         } => {
             t.server
-                .send_keys(&t.pane, &keys)
+                .answer_keys(&t.pane, &keys)
                 .map_err(|e| Refusal::new(e.to_string()))?;
             EventLog::new(workspace).emit(
                 "approval.answered_by_operator",

@@ -224,6 +224,12 @@ pub struct AgentState {
     /// A task whose turn ended without a result, after the worker was reminded to report it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_watch: Option<ReportWatch>,
+    /// Where `activity` came from (`screen`; later sources: `transcript`, `hook`) and since
+    /// when it holds (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_since: Option<String>,
     /// The pid of the pane's first process, at spawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pane_pid: Option<u32>,
@@ -357,6 +363,8 @@ impl AgentState {
             turn: None,
             auto_approve: Vec::new(),
             report_watch: None,
+            activity_source: None,
+            activity_since: None,
             pane_pid: None,
             launch_mode: None,
             forked_from: None,

@@ -17,6 +17,8 @@ pub enum MessageStatus {
     Delivering,
     /// Pasted and submitted in the recipient's pane.
     Submitted,
+    /// The recipient's CLI took it: its transcript holds the message as a user turn.
+    Consumed,
     /// The task it carried got its result.
     Acknowledged,
     /// Waiting for the recipient to take input; the coordinator retries.
@@ -30,6 +32,7 @@ impl MessageStatus {
             Self::Accepted => "accepted".into(),
             Self::Delivering => "delivering".into(),
             Self::Submitted => "submitted".into(),
+            Self::Consumed => "consumed".into(),
             Self::Acknowledged => "acknowledged".into(),
             Self::Queued(reason) => format!("queued_{reason}"),
             Self::Failed => "failed".into(),
@@ -42,6 +45,7 @@ impl MessageStatus {
             "accepted" => Self::Accepted,
             "delivering" => Self::Delivering,
             "submitted" => Self::Submitted,
+            "consumed" => Self::Consumed,
             "acknowledged" => Self::Acknowledged,
             "failed" => Self::Failed,
             other => match other.strip_prefix("queued_") {
@@ -89,6 +93,8 @@ pub struct Message {
     pub seq: i64,
     /// When a deliverer pressed, or was about to press, the submit keys (RFC 3339).
     pub submit_sent_at: Option<String>,
+    /// When the recipient's CLI was seen to take it (RFC 3339).
+    pub consumed_at: Option<String>,
 }
 
 /// A message to store.
@@ -102,7 +108,7 @@ pub struct NewMessage<'a> {
 }
 
 const COLUMNS: &str = "message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, \
-submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id, seq, submit_sent_at";
+submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id, seq, submit_sent_at, consumed_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -125,13 +131,14 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         result_id: row.get(14)?,
         seq: row.get(15)?,
         submit_sent_at: row.get(16)?,
+        consumed_at: row.get(17)?,
     })
 }
 
 /// The statuses a delivery may be claimed from.
 const CLAIMABLE: &str = "(status = 'accepted' OR status LIKE 'queued\\_%' ESCAPE '\\')";
-/// Repeats the `WHERE` of the partial index `messages_pending` (migration 3) so SQLite uses it.
-const PENDING_ROWS: &str = "status NOT IN ('acknowledged', 'failed', 'submitted')";
+/// Repeats the `WHERE` of the partial index `messages_pending` (migration 4) so SQLite uses it.
+const PENDING_ROWS: &str = "status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed')";
 /// Likewise for `messages_open`.
 const OPEN_ROWS: &str = "status NOT IN ('acknowledged', 'failed')";
 
@@ -152,7 +159,7 @@ pub(crate) fn pending_counts_sql() -> String {
 /// How many messages each recipient has not finished (asked by the detectors every tick).
 pub(crate) fn open_work_sql() -> String {
     format!(
-        "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND {OPEN_ROWS} AND ({CLAIMABLE} OR status IN ('delivering', 'submitted')) GROUP BY recipient"
+        "SELECT recipient, COUNT(*) FROM messages WHERE team = ?1 AND {OPEN_ROWS} AND ({CLAIMABLE} OR status IN ('delivering', 'submitted', 'consumed')) GROUP BY recipient"
     )
 }
 
@@ -245,7 +252,52 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Delivered. Never downgrades `acknowledged`.
+    /// The recipient took it (at `at`, RFC 3339); whether this call made it so (only a
+    /// `submitted` message becomes `consumed`).
+    pub fn mark_consumed(&self, id: &str, at: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = 'consumed', consumed_at = ?2, updated_at = ?2
+                 WHERE message_id = ?1 AND status = 'submitted'",
+            )
+            .and_then(|mut s| s.execute(params![id, at]))
+            .map(|changed| changed == 1)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The latest messages delivered to each of a team's workers (submitted or later), `per`
+    /// at most for each: (message id, recipient).
+    pub fn latest_delivered(
+        &self,
+        team: &str,
+        per: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT message_id, recipient FROM (
+                   SELECT message_id, recipient, ROW_NUMBER() OVER (PARTITION BY recipient ORDER BY seq DESC) AS n
+                   FROM messages WHERE team = ?1 AND recipient != 'leader'
+                     AND status IN ('submitted', 'consumed', 'acknowledged'))
+                 WHERE n <= ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![team, per as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The messages submitted to a team's workers and not yet taken (asked every tick).
+    pub fn awaiting_consumption(&self, team: &str) -> Result<Vec<Message>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND {OPEN_ROWS} AND status = 'submitted' ORDER BY seq"
+            ))
+            .and_then(|mut s| s.query_map(params![team], from_row)?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Delivered. Never downgrades `acknowledged` or `consumed`.
     /// The message went in at `at` (RFC 3339: when its submit keys were pressed; a fast CLI can
     /// finish the turn it started before the delivery returns).
     pub fn mark_submitted(&self, id: &str, verified: bool, at: &str) -> Result<(), StoreError> {
@@ -253,7 +305,7 @@ impl Store {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET status = 'submitted', submitted_at = ?4, submit_verified = ?3, delivering_pid = NULL, updated_at = ?2
-                 WHERE message_id = ?1 AND status NOT IN ('acknowledged')",
+                 WHERE message_id = ?1 AND status NOT IN ('acknowledged', 'consumed')",
             )
             .and_then(|mut s| s.execute(params![id, now, verified, at]))
             .map(drop)
@@ -268,7 +320,7 @@ impl Store {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET status = ?2, error = ?3, delivering_pid = NULL, updated_at = ?4
-                 WHERE message_id = ?1 AND status NOT IN ('acknowledged', 'submitted')",
+                 WHERE message_id = ?1 AND status NOT IN ('acknowledged', 'submitted', 'consumed')",
             )
             .and_then(|mut s| s.execute(params![id, status, error, now_rfc3339()]))
             .map(drop)
@@ -354,7 +406,7 @@ impl Store {
         self.conn
             .prepare_cached(&format!(
                 "SELECT task_id, MIN(submitted_at) FROM messages
-                 WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status = 'submitted'
+                 WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status IN ('submitted', 'consumed')
                    AND task_id IS NOT NULL AND submitted_at IS NOT NULL
                  GROUP BY task_id ORDER BY MIN(submitted_at)"
             ))

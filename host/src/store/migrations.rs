@@ -92,12 +92,17 @@ const MIGRATIONS: [&str; 4] = [
     // same moment are never ordered by clocks read before either held it), and when a
     // deliverer pressed (or was about to press) a message's submit keys: what tells a later
     // deliverer that a message whose claim it takes over may already be in the worker's session.
-    // The agent_health table, never written, goes.
+    // The agent_health table, never written, goes. A message the recipient's CLI took is
+    // `consumed` (at `consumed_at`), which leaves the pending index too.
     "ALTER TABLE messages ADD COLUMN seq INTEGER;
     UPDATE messages SET seq = rowid;
     CREATE UNIQUE INDEX messages_seq ON messages (seq);
     ALTER TABLE messages ADD COLUMN submit_sent_at TEXT;
-    DROP TABLE agent_health;",
+    DROP TABLE agent_health;
+    ALTER TABLE messages ADD COLUMN consumed_at TEXT;
+    DROP INDEX messages_pending;
+    CREATE INDEX messages_pending ON messages (team, recipient, status)
+        WHERE status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed');",
 ];
 
 #[derive(Debug)]

@@ -269,6 +269,41 @@ impl Server {
         self.run(&args).map(drop)
     }
 
+    /// Presses the keys that answer a dialog one at a time, each after the screen showed the
+    /// one before it: a TUI that gets two keys in one read may act on the second with the state
+    /// before the first (Claude Code took `Down Enter` on its trust dialog as Enter on "No,
+    /// exit"), and one that has drawn a dialog before it listens drops a key pressed too early
+    /// (pressed again when the screen never shows it).
+    pub fn answer_keys(&self, pane: &str, keys: &[String]) -> Result<(), TmuxError> {
+        for (i, key) in keys.iter().enumerate() {
+            let before = (i + 1 < keys.len()).then(|| self.capture(pane).unwrap_or_default());
+            self.send_keys(pane, std::slice::from_ref(key))?;
+            let Some(before) = before else { continue };
+            for _ in 0..KEY_TRIES {
+                if self.screen_changes(pane, &before, KEY_SHOWS_WITHIN) {
+                    break;
+                }
+                self.send_keys(pane, std::slice::from_ref(key))?;
+            }
+            std::thread::sleep(KEY_SETTLE);
+        }
+        Ok(())
+    }
+
+    /// Whether the pane's screen differs from `before` within `within`.
+    fn screen_changes(&self, pane: &str, before: &str, within: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + within;
+        loop {
+            if self.capture(pane).is_ok_and(|now| now != before) {
+                return true;
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Loads `bytes` into a named buffer through stdin (never argv: messages can be 1 MiB).
     pub fn load_buffer(&self, name: &str, bytes: &[u8]) -> Result<(), TmuxError> {
         // Over a control-mode connection the text travels in the command line, never in argv.
@@ -365,6 +400,20 @@ impl Server {
             let _ = std::fs::remove_file(&self.socket);
         }
     }
+}
+
+/// How long a dialog's key may take to show on screen before it is pressed again, how many
+/// times it is pressed again, and the pause after it showed before the next key.
+const KEY_SHOWS_WITHIN: std::time::Duration = std::time::Duration::from_millis(1000);
+const KEY_TRIES: usize = 2;
+const KEY_SETTLE: std::time::Duration = std::time::Duration::from_millis(60);
+
+/// The first key of a dialog's answer: a menu is answered a key at a time, asking the provider
+/// again after each (it reads where the highlight is now). A TUI given `Down Enter` in one read
+/// may take Enter with the highlight where it was (Claude Code's trust dialog then exits on
+/// "No, exit"), and one that drops a key pressed too early is simply asked again.
+pub fn first_step(keys: &[String]) -> &[String] {
+    &keys[..keys.len().min(1)]
 }
 
 /// The installed tmux's version line (`tmux 3.4`), or `None` when tmux cannot be run.

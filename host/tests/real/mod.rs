@@ -379,7 +379,7 @@ impl RealTeam {
                 text.push_str(&format!(
                     "--- {id} ({}):\n{}\n",
                     agent["activity"],
-                    lines[lines.len().saturating_sub(25)..].join("\n")
+                    lines[lines.len().saturating_sub(40)..].join("\n")
                 ));
             }
             // What still waits for it, and why.
@@ -399,6 +399,13 @@ impl RealTeam {
         }
         let events = std::fs::read_to_string(self.env.workspace().join(".team/logs/events.jsonl"))
             .unwrap_or_default();
+        text.push_str("--- sessions captured:\n");
+        for line in events
+            .lines()
+            .filter(|l| l.contains("\"session.captured\""))
+        {
+            text.push_str(&format!("  {line}\n"));
+        }
         let last: Vec<&str> = events.lines().collect();
         text.push_str("--- the last events:\n");
         for line in &last[last.len().saturating_sub(30)..] {

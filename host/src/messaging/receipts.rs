@@ -1,0 +1,135 @@
+//! Delivery receipts past `submitted`: a message is `consumed` once the recipient's CLI took it,
+//! which its transcript shows (the message's token in a user turn: a CLI records what it was
+//! given before it answers). Checked by the coordinator at every tick for what was submitted and
+//! not yet taken, and by `send --wait consumed` while it waits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use super::deliver::file_contains;
+use super::render::token_line;
+use super::{MessagingError, Messenger};
+use crate::events::now_rfc3339;
+use crate::state::TeamState;
+use crate::store::Message;
+
+/// What each transcript looked like when it was last searched: a transcript that has not
+/// changed holds no new message.
+#[derive(Default)]
+pub struct Receipts {
+    stamps: HashMap<(PathBuf, String), (u64, Option<SystemTime>)>,
+}
+
+impl Receipts {
+    /// Marks `consumed` every submitted message of `team` whose recipient's transcript now holds
+    /// it; how many it marked.
+    pub fn note(
+        &mut self,
+        messenger: &Messenger<'_>,
+        team: &TeamState,
+    ) -> Result<usize, MessagingError> {
+        let mut marked = 0;
+        for message in messenger.store.awaiting_consumption(&team.name)? {
+            let Some(path) = transcript_of(team, &message) else {
+                continue;
+            };
+            let stamp = std::fs::metadata(&path)
+                .map(|m| (m.len(), m.modified().ok()))
+                .unwrap_or((0, None));
+            let key = (path.clone(), message.message_id.clone());
+            if self.stamps.get(&key) == Some(&stamp) {
+                continue;
+            }
+            self.stamps.insert(key, stamp);
+            if consume_if_taken(messenger, &message, &path)? {
+                self.stamps.retain(|(_, id), _| *id != message.message_id);
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+}
+
+/// The transcript of a worker message's recipient, when its provider told where it is.
+fn transcript_of(team: &TeamState, message: &Message) -> Option<PathBuf> {
+    team.agents
+        .get(&message.recipient)?
+        .session
+        .as_ref()?
+        .transcript_path
+        .clone()
+}
+
+/// Looks once whether the recipient took `message` (submitted); marks it `consumed` if so.
+/// Whether it is consumed now.
+pub fn check_consumed(
+    messenger: &Messenger<'_>,
+    team: &TeamState,
+    message: &Message,
+) -> Result<bool, MessagingError> {
+    match transcript_of(team, message) {
+        Some(path) => consume_if_taken(messenger, message, &path),
+        None => Ok(false),
+    }
+}
+
+fn consume_if_taken(
+    messenger: &Messenger<'_>,
+    message: &Message,
+    transcript: &std::path::Path,
+) -> Result<bool, MessagingError> {
+    if !file_contains(transcript, token_line(&message.message_id).as_bytes()) {
+        return Ok(false);
+    }
+    if messenger
+        .store
+        .mark_consumed(&message.message_id, &now_rfc3339())?
+    {
+        messenger.events.emit(
+            "send.consumed",
+            json!({"message_id": message.message_id, "recipient": message.recipient}),
+        );
+    }
+    Ok(true)
+}
+
+/// How many of a worker's latest delivered messages a capture is checked against.
+const CHECKED_MESSAGES: usize = 20;
+
+/// Whether a session a provider attributed to `agent` from circumstance (cwd and time, not an
+/// id it was given) is the agent's by the messages in its transcript: none delivered to another
+/// worker, and one delivered to this agent when it was given any. A transcript may lag its
+/// CLI: a session refused now is offered again at the next tick.
+pub fn session_holds_own_messages(
+    messenger: &Messenger<'_>,
+    agent: &crate::state::AgentState,
+    record: &team_agent_plugin_api::SessionRecord,
+) -> bool {
+    if record.confidence == team_agent_plugin_api::Confidence::High {
+        return true;
+    }
+    let Some(transcript) = record.transcript_path.as_deref() else {
+        return true;
+    };
+    let Ok(delivered) = messenger
+        .store
+        .latest_delivered(&agent_team(messenger), CHECKED_MESSAGES)
+    else {
+        return true;
+    };
+    let holds = |id: &str| file_contains(transcript, token_line(id).as_bytes());
+    let (own, others): (Vec<_>, Vec<_>) = delivered
+        .iter()
+        .partition(|(_, recipient)| *recipient == agent.id);
+    if others.iter().any(|(id, _)| holds(id)) {
+        return false;
+    }
+    own.is_empty() || own.iter().any(|(id, _)| holds(id))
+}
+
+fn agent_team(messenger: &Messenger<'_>) -> String {
+    messenger.team().map(|t| t.name).unwrap_or_default()
+}
