@@ -229,6 +229,9 @@ macro_rules! export_provider {
     };
     // Hidden: lets the conformance tests build a plugin claiming another API version.
     (@api $api:expr, $ty:ty, $ctor:expr) => {
+        // The export carries its own lint allowance, so no plugin crate needs one: the
+        // `non_local_definitions` lint has flagged impls that macros generate for the caller's type.
+        #[allow(non_local_definitions)]
         impl $crate::__private::Instance for $ty {
             fn instance() -> &'static Self {
                 static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
@@ -249,6 +252,9 @@ macro_rules! export_display {
         $crate::export_display!(@api $crate::ffi::PLUGIN_API_VERSION, $ty, $ctor);
     };
     (@api $api:expr, $ty:ty, $ctor:expr) => {
+        // The export carries its own lint allowance, so no plugin crate needs one: the
+        // `non_local_definitions` lint has flagged impls that macros generate for the caller's type.
+        #[allow(non_local_definitions)]
         impl $crate::__private::Instance for $ty {
             fn instance() -> &'static Self {
                 static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
@@ -263,6 +269,7 @@ macro_rules! export_display {
 #[macro_export]
 macro_rules! __export_root {
     ($root:expr) => {
+        #[allow(non_local_definitions)]
         const _: () = {
             fn __team_agent_root() -> $crate::ffi::PluginRootRef {
                 $root
