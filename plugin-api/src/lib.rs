@@ -21,8 +21,8 @@ crate-type = ["cdylib", "rlib"]   # the rlib lets your unit tests call the type 
 use team_agent_plugin_api::{
     export_provider, ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext,
     Confidence, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict,
+    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict,
 };
 
 /// Drives `echo-agent`, a CLI that prints `ready>` when it waits for input, `thinking` while it
@@ -30,22 +30,19 @@ use team_agent_plugin_api::{
 #[derive(Default)]
 pub struct EchoAgent;
 
+// The name, aliases, description and executable are said once; with the crate's version they
+// make the plugin's manifest.
 impl ProviderPlugin for EchoAgent {
     const NAME: &'static str = "echo";
     const ALIASES: &'static [&'static str] = &["echo-agent"];
+    const DESCRIPTION: &'static str = "echo-agent, a toy CLI";
+    const EXECUTABLE: &'static str = "echo-agent";
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "echo-agent, a toy CLI".into(),
-            executable: "echo-agent".into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                preassigned_session_id: true,
-                ..Default::default()
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            preassigned_session_id: true,
+            ..Default::default()
         }
     }
 
@@ -171,6 +168,6 @@ pub use sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, Pro
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{call_loader, display_root, lib_header, provider_root, Instance};
+    pub use crate::glue::{call_loader, display_root, lib_header, provider_root, Exported};
     pub use abi_stable::library::{LibHeader, RootModuleResult};
 }

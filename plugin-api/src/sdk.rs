@@ -11,24 +11,31 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
+use crate::display::{DisplayEnvironment, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
+    LaunchRequest, LeaderRequest, ProviderCapabilities, Resumability, ResumeCheck, ScreenState,
     SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
 /// read the provider's own files, never write or spawn anything).
+///
+/// The plugin's name, aliases, description and executable are declared once, here; the export
+/// macro adds the plugin crate's version, and the SDK makes both the root module and the manifest
+/// from them, so the two cannot disagree.
 pub trait ProviderPlugin: Send + Sync + 'static {
     /// The name a team spec uses in `provider:`.
     const NAME: &'static str;
     /// Other names that select this provider.
     const ALIASES: &'static [&'static str] = &[];
+    /// One line for `team-agent plugins list`.
+    const DESCRIPTION: &'static str = "";
+    /// The executable the provider runs (looked up on `PATH` by the host for diagnostics).
+    const EXECUTABLE: &'static str;
 
-    /// Name, aliases, version and capabilities (must agree with `NAME`, `ALIASES` and the crate
-    /// version).
-    fn manifest(&self) -> ProviderManifest;
+    /// What the provider's CLI can do: the part of the manifest the plugin decides.
+    fn capabilities(&self) -> ProviderCapabilities;
 
     /// How to start the CLI for a fresh session, a resume or a fork. A mode the provider cannot
     /// serve (or a resume without a session id) is an error, never a guess.
@@ -103,11 +110,16 @@ pub trait ProviderPlugin: Send + Sync + 'static {
 }
 
 /// A display plugin: shows the team's workers to the operator by returning plans.
+///
+/// Its name, aliases and description are declared once, here; the SDK makes the root module and
+/// the manifest from them and the plugin crate's version.
 pub trait DisplayPlugin: Send + Sync + 'static {
+    /// The name a team spec uses in `display:`.
     const NAME: &'static str;
+    /// Other names that select this display.
     const ALIASES: &'static [&'static str] = &[];
-
-    fn manifest(&self) -> DisplayManifest;
+    /// One line for `team-agent plugins list`.
+    const DESCRIPTION: &'static str = "";
 
     /// Whether the display can work in this environment, and what it would use.
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe;
@@ -218,7 +230,8 @@ pub struct PluginInfo {
 /// Export a [`ProviderPlugin`] from a `cdylib`.
 ///
 /// `export_provider!(MyProvider)` builds it with `Default`; `export_provider!(MyProvider,
-/// MyProvider::new())` with an expression. Call it once per library.
+/// MyProvider::new())` with an expression. Call it once per library. The plugin's version is the
+/// `CARGO_PKG_VERSION` of the crate that calls it.
 #[macro_export]
 macro_rules! export_provider {
     ($ty:ty) => {
@@ -229,16 +242,7 @@ macro_rules! export_provider {
     };
     // Hidden: lets the conformance tests build a plugin claiming another API version.
     (@api $api:expr, $ty:ty, $ctor:expr) => {
-        // The export carries its own lint allowance, so no plugin crate needs one: the
-        // `non_local_definitions` lint has flagged impls that macros generate for the caller's type.
-        #[allow(non_local_definitions)]
-        impl $crate::__private::Instance for $ty {
-            fn instance() -> &'static Self {
-                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
-                INSTANCE.get_or_init(|| $ctor)
-            }
-        }
-        $crate::__export_root!($crate::__private::provider_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+        $crate::__export_root!(provider_root, $api, $ty, $ctor);
     };
 }
 
@@ -252,27 +256,32 @@ macro_rules! export_display {
         $crate::export_display!(@api $crate::ffi::PLUGIN_API_VERSION, $ty, $ctor);
     };
     (@api $api:expr, $ty:ty, $ctor:expr) => {
-        // The export carries its own lint allowance, so no plugin crate needs one: the
-        // `non_local_definitions` lint has flagged impls that macros generate for the caller's type.
-        #[allow(non_local_definitions)]
-        impl $crate::__private::Instance for $ty {
-            fn instance() -> &'static Self {
-                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
-                INSTANCE.get_or_init(|| $ctor)
-            }
-        }
-        $crate::__export_root!($crate::__private::display_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+        $crate::__export_root!(display_root, $api, $ty, $ctor);
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_root {
-    ($root:expr) => {
+    ($root:ident, $api:expr, $ty:ty, $ctor:expr) => {
+        // Everything lives in an anonymous const, so the plugin's namespace gains nothing. The
+        // export carries its own lint allowance, so no plugin crate needs one: the
+        // `non_local_definitions` lint has flagged the items macros generate in such a block.
         #[allow(non_local_definitions)]
         const _: () = {
+            /// The plugin this library exports, with what only this crate knows: its version.
+            struct Exported;
+            impl $crate::__private::Exported for Exported {
+                type Plugin = $ty;
+                const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+                const API_VERSION: u32 = $api;
+                fn plugin() -> &'static $ty {
+                    static PLUGIN: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
+                    PLUGIN.get_or_init(|| $ctor)
+                }
+            }
             fn __team_agent_root() -> $crate::ffi::PluginRootRef {
-                $root
+                $crate::__private::$root::<Exported>()
             }
             extern "C" fn __team_agent_load() -> $crate::__private::RootModuleResult {
                 $crate::__private::call_loader(__team_agent_root)

@@ -26,9 +26,9 @@ use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest,
-    ProviderPlugin, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
-    SubmitKeys, TurnState, TurnSummary, Verdict, export_provider,
+    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderPlugin, Resumability,
+    ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary,
+    Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -54,21 +54,16 @@ impl Claude {
 impl ProviderPlugin for Claude {
     const NAME: &'static str = "claude";
     const ALIASES: &'static [&'static str] = &["claude_code"];
+    const DESCRIPTION: &'static str = "Anthropic's Claude Code CLI (written against 2.1.330)";
+    const EXECUTABLE: &'static str = launch::EXECUTABLE;
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Anthropic's Claude Code CLI (written against 2.1.330)".into(),
-            executable: launch::EXECUTABLE.into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                fork: true,
-                preassigned_session_id: true,
-                mcp_injection: true,
-                transcript_turn_state: true,
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            fork: true,
+            preassigned_session_id: true,
+            mcp_injection: true,
+            transcript_turn_state: true,
         }
     }
 

@@ -24,9 +24,9 @@ use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest,
-    ProviderPlugin, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
-    SubmitKeys, TurnState, TurnSummary, Verdict, export_provider,
+    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderPlugin, Resumability,
+    ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary,
+    Verdict, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -51,21 +51,16 @@ impl Codex {
 
 impl ProviderPlugin for Codex {
     const NAME: &'static str = "codex";
+    const DESCRIPTION: &'static str = "the OpenAI Codex CLI (written against 0.169.0)";
+    const EXECUTABLE: &'static str = launch::EXECUTABLE;
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "the OpenAI Codex CLI (written against 0.169.0)".into(),
-            executable: launch::EXECUTABLE.into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                fork: true,
-                preassigned_session_id: false,
-                mcp_injection: true,
-                transcript_turn_state: true,
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            fork: true,
+            preassigned_session_id: false,
+            mcp_injection: true,
+            transcript_turn_state: true,
         }
     }
 

@@ -34,8 +34,8 @@ use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
 use team_agent_display_kit::programs;
 use team_agent_display_kit::view_session::TeamViews;
 use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PlanStep,
-    PluginError, StepEffect, TeamView, export_display,
+    DisplayEnvironment, DisplayPlan, DisplayPlugin, DisplayProbe, PlanStep, PluginError,
+    StepEffect, TeamView, export_display,
 };
 
 use crate::handle::{TerminalHandle, TerminalRecord, terminal_resource};
@@ -58,14 +58,7 @@ impl DisplayPlugin for TerminalDisplay {
     const NAME: &'static str = "terminal";
     const ALIASES: &'static [&'static str] = &["ghostty", "ghostty_window", "iterm"];
 
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "one terminal-emulator window per worker, attached read-only".into(),
-        }
-    }
+    const DESCRIPTION: &'static str = "one terminal-emulator window per worker, attached read-only";
 
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe {
         let choice = emulator::choose(environment, &self.system_root);

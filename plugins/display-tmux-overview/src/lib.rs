@@ -29,8 +29,8 @@ use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
 use team_agent_display_kit::programs;
 use team_agent_display_kit::view_session::{SessionName, TeamViews};
 use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,
-    TeamView, export_display,
+    DisplayEnvironment, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError, TeamView,
+    export_display,
 };
 
 use crate::handle::{LeaderRecord, OverviewHandle};
@@ -42,17 +42,8 @@ pub struct TmuxOverview;
 impl DisplayPlugin for TmuxOverview {
     const NAME: &'static str = "tmux-overview";
     const ALIASES: &'static [&'static str] = &["adaptive"];
-
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "windows in the leader's tmux session, each showing up to three workers \
-                          read-only"
-                .into(),
-        }
-    }
+    const DESCRIPTION: &'static str =
+        "windows in the leader's tmux session, each showing up to three workers read-only";
 
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe {
         match environment.env.get("TMUX").filter(|v| !v.is_empty()) {

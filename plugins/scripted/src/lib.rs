@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
     InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
 };
 
 use transcript::Record;
@@ -33,21 +33,16 @@ pub struct Scripted;
 impl ProviderPlugin for Scripted {
     const NAME: &'static str = "scripted";
     const ALIASES: &'static [&'static str] = &["scripted-agent"];
+    const DESCRIPTION: &'static str = "the bundled scripted agent (demos and tests; no network)";
+    const EXECUTABLE: &'static str = EXECUTABLE;
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "the bundled scripted agent (demos and tests; no network)".into(),
-            executable: EXECUTABLE.into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                fork: true,
-                preassigned_session_id: true,
-                mcp_injection: false,
-                transcript_turn_state: true,
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            fork: true,
+            preassigned_session_id: true,
+            mcp_injection: false,
+            transcript_turn_state: true,
         }
     }
 

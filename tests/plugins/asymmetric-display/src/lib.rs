@@ -11,15 +11,7 @@ pub struct AsymmetricDisplay;
 
 impl DisplayPlugin for AsymmetricDisplay {
     const NAME: &'static str = "asymmetric";
-
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "opens a window that close never kills".into(),
-        }
-    }
+    const DESCRIPTION: &'static str = "opens a window that close never kills";
 
     fn probe(&self, _environment: &DisplayEnvironment) -> DisplayProbe {
         DisplayProbe {

@@ -8,16 +8,10 @@ pub struct WrongApi;
 
 impl ProviderPlugin for WrongApi {
     const NAME: &'static str = "wrong-api";
+    const EXECUTABLE: &'static str = "true";
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: vec![],
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: String::new(),
-            executable: "true".into(),
-            capabilities: Default::default(),
-        }
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities::default()
     }
     fn launch_plan(&self, _: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         Err(PluginError::unsupported("never launched"))
