@@ -19,7 +19,10 @@ use crate::ffi::{
     PluginRootRef, ProviderTable,
 };
 use crate::provider::ProviderManifest;
-use crate::sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
+use crate::sdk::{
+    close_recorded, rebuild_recorded, DisplayPlugin, ErrorKind, PluginError, PluginInfo,
+    PluginKind, ProviderPlugin,
+};
 
 /// What the export macro declares in the plugin's crate: the one instance of the plugin (built on
 /// first use), the crate's version and the plugin API version it claims.
@@ -290,13 +293,13 @@ extern "C" fn d_open<E: Exported<Plugin: DisplayPlugin>>(view: RStr<'_>) -> FfiR
 }
 
 extern "C" fn d_close<E: Exported<Plugin: DisplayPlugin>>(handle: RStr<'_>) -> FfiResult {
-    guard(|| E::plugin().close(&decode(handle)?))
+    guard(|| close_recorded(E::plugin(), &decode(handle)?))
 }
 
 extern "C" fn d_rebuild<E: Exported<Plugin: DisplayPlugin>>(request: RStr<'_>) -> FfiResult {
     guard(|| {
         let request: RebuildRequest = decode(request)?;
-        E::plugin().rebuild(&request.handle, &request.view)
+        rebuild_recorded(E::plugin(), &request.handle, &request.view)
     })
 }
 

@@ -164,7 +164,10 @@ mod sdk;
 pub use display::*;
 pub use ffi::PLUGIN_API_VERSION;
 pub use provider::*;
-pub use sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
+pub use sdk::{
+    close_recorded, read_handle, rebuild_recorded, DisplayPlugin, ErrorKind, PluginError,
+    PluginInfo, PluginKind, ProviderPlugin,
+};
 
 #[doc(hidden)]
 pub mod __private {

@@ -9,6 +9,7 @@ location, never as an abort.
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayPlan, DisplayProbe, TeamView};
@@ -124,18 +125,58 @@ pub trait DisplayPlugin: Send + Sync + 'static {
     /// Whether the display can work in this environment, and what it would use.
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe;
 
-    /// Show the team. The plan's handle is recorded and given back to `close` and `rebuild`.
-    fn open(&self, view: &TeamView) -> Result<DisplayPlan, PluginError>;
+    /// What `open` records of what it made: everything `close` needs to undo it. The host keeps
+    /// it as JSON in the team's state; the SDK writes it after `open` and `rebuild` and reads it
+    /// back before `close` and `rebuild` (see [`read_handle`]), so the display sees only its own
+    /// type. `()` for a display that makes nothing.
+    type Handle: Serialize + DeserializeOwned;
 
-    /// Undo exactly what `open` (or `rebuild`) did.
-    fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError>;
+    /// Show the team. The plan's handle is recorded and given back to `close` and `rebuild`.
+    fn open(&self, view: &TeamView) -> Result<DisplayPlan<Self::Handle>, PluginError>;
+
+    /// Undo exactly what `open` (or `rebuild`) did; nothing is left to record.
+    fn close(&self, handle: &Self::Handle) -> Result<DisplayPlan<()>, PluginError>;
 
     /// Show the team again after a restart, replacing what the handle describes.
     fn rebuild(
         &self,
-        handle: &serde_json::Value,
+        handle: &Self::Handle,
         view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError>;
+    ) -> Result<DisplayPlan<Self::Handle>, PluginError>;
+}
+
+/// A handle as the host recorded it (JSON), read back as the display's own type: `null` is "no
+/// handle" (unless the type is read from `null`, like `()`), and anything else that is not of the
+/// type's shape is an error naming the display. `display` is the display's name.
+pub fn read_handle<H: DeserializeOwned>(
+    display: &str,
+    recorded: &serde_json::Value,
+) -> Result<H, PluginError> {
+    H::deserialize(recorded).map_err(|e| {
+        PluginError::invalid_request(if recorded.is_null() {
+            "no handle: nothing was recorded for this display (call open instead)".to_string()
+        } else {
+            format!("not a {display} display handle: {e}")
+        })
+    })
+}
+
+/// `close` as the host calls it, with the handle it recorded: what the export macro runs, and
+/// what a display's own tests call to see what becomes of a handle that is not one of its own.
+pub fn close_recorded<D: DisplayPlugin>(
+    display: &D,
+    recorded: &serde_json::Value,
+) -> Result<DisplayPlan<()>, PluginError> {
+    display.close(&read_handle(D::NAME, recorded)?)
+}
+
+/// `rebuild` as the host calls it, with the handle it recorded (see [`close_recorded`]).
+pub fn rebuild_recorded<D: DisplayPlugin>(
+    display: &D,
+    recorded: &serde_json::Value,
+    view: &TeamView,
+) -> Result<DisplayPlan<D::Handle>, PluginError> {
+    display.rebuild(&read_handle(D::NAME, recorded)?, view)
 }
 
 /// Why a plugin call failed.
@@ -293,4 +334,59 @@ macro_rules! __export_root {
                 unsafe { $crate::__private::lib_header(__team_agent_load) };
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Windows {
+        windows: Vec<String>,
+    }
+
+    #[test]
+    fn a_recorded_handle_reads_back_as_the_displays_own_type() {
+        let recorded = serde_json::json!({"windows": ["ta-x"]});
+        assert_eq!(
+            read_handle::<Windows>("x", &recorded),
+            Ok(Windows {
+                windows: vec!["ta-x".into()]
+            })
+        );
+        read_handle::<()>("none", &serde_json::Value::Null).unwrap();
+    }
+
+    #[test]
+    fn no_handle_and_a_foreign_handle_are_errors_that_say_which() {
+        let none = read_handle::<Windows>("x", &serde_json::Value::Null).unwrap_err();
+        assert_eq!(none.kind, ErrorKind::InvalidRequest);
+        assert_eq!(
+            none.message,
+            "no handle: nothing was recorded for this display (call open instead)"
+        );
+        let foreign = read_handle::<Windows>("x", &serde_json::json!({"pids": [1]})).unwrap_err();
+        assert!(
+            foreign.message.starts_with("not a x display handle: ")
+                && foreign.message.contains("windows"),
+            "{}",
+            foreign.message
+        );
+    }
+
+    /// The host stores what it reads as JSON: a typed plan must read as the same plan there.
+    #[test]
+    fn a_typed_plan_is_the_json_plan_the_host_reads() {
+        let typed = DisplayPlan {
+            steps: Vec::new(),
+            handle: Windows {
+                windows: vec!["ta-x".into()],
+            },
+        };
+        let host: DisplayPlan = serde_json::from_str(&serde_json::to_string(&typed).unwrap())
+            .expect("the host reads a typed plan");
+        assert_eq!(host.handle, serde_json::json!({"windows": ["ta-x"]}));
+        let closed = serde_json::to_value(DisplayPlan::<()>::default()).unwrap();
+        assert_eq!(closed, serde_json::json!({"steps": [], "handle": null}));
+    }
 }

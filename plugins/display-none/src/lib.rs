@@ -21,19 +21,18 @@ impl DisplayPlugin for NoDisplay {
         }
     }
 
-    fn open(&self, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    /// Nothing is made, so nothing is recorded.
+    type Handle = ();
+
+    fn open(&self, _view: &TeamView) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 
-    fn close(&self, _handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
+    fn close(&self, _handle: &()) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 
-    fn rebuild(
-        &self,
-        _handle: &serde_json::Value,
-        _view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError> {
+    fn rebuild(&self, _handle: &(), _view: &TeamView) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 }

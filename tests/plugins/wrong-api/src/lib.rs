@@ -29,13 +29,19 @@ impl ProviderPlugin for WrongApi {
         ScreenState::Unknown.into()
     }
     fn approval_keys(&self, _: &ApprovalRequest) -> Verdict<ApprovalDecision> {
-        ApprovalDecision::Defer { reason: "never".into() }.into()
+        ApprovalDecision::Defer {
+            reason: "never".into(),
+        }
+        .into()
     }
     fn turn_state(&self, _: &str) -> Verdict<TurnState> {
         TurnState::Unknown.into()
     }
     fn submit_keys(&self) -> SubmitKeys {
-        SubmitKeys { delay_ms: 0, keys: vec!["Enter".into()] }
+        SubmitKeys {
+            delay_ms: 0,
+            keys: vec!["Enter".into()],
+        }
     }
 }
 
