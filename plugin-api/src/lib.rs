@@ -142,6 +142,11 @@ Build it with `cargo build --release`, copy `target/release/lib<crate>.so` (name
 `team-agent plugins check PATH`. `plugins/scripted` in the team-agent repository is a complete
 provider to copy from.
 
+Captured screens and transcripts with the verdicts they must get can travel inside the library:
+keep them in the crate's `fixtures/`, embed them from `build.rs` with `fixture_dir::embed()`
+(feature `fixture-dir`, as a build dependency), and answer `fixtures` with
+[`embedded_fixtures!`]; the conformance suite checks each one.
+
 # Rules of the road
 
 - Every method must be a pure function of its inputs; read the provider's own files if needed,
@@ -155,6 +160,8 @@ provider to copy from.
 
 pub mod display;
 pub mod ffi;
+#[cfg(feature = "fixture-dir")]
+pub mod fixture_dir;
 mod glue;
 #[cfg(feature = "loader")]
 pub mod loader;

@@ -26,7 +26,7 @@ use team_agent_plugin_api::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
     LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderPlugin, Resumability,
     ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary,
-    Verdict, export_provider,
+    Verdict, embedded_fixtures, export_provider,
 };
 use team_agent_provider_kit::RuleBook;
 
@@ -118,26 +118,9 @@ impl ProviderPlugin for Codex {
     }
 
     fn fixtures(&self) -> Vec<Fixture> {
-        FIXTURES
-            .iter()
-            .map(|(name, screen, transcript, expect)| Fixture {
-                name: name.to_string(),
-                screen: screen.map(str::to_string),
-                transcript: transcript.map(str::to_string),
-                expect: serde_json::from_str(expect).unwrap_or(serde_json::Value::Null),
-            })
-            .collect()
+        embedded_fixtures!()
     }
 }
-
-/// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
-type EmbeddedFixture = (
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-);
-const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 export_provider!(Codex);
 

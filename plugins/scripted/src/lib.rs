@@ -18,7 +18,7 @@ use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
     InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
     ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    StartupDecision, SubmitKeys, TurnState, Verdict, embedded_fixtures, export_provider,
 };
 
 use transcript::Record;
@@ -336,26 +336,9 @@ impl ProviderPlugin for Scripted {
     }
 
     fn fixtures(&self) -> Vec<Fixture> {
-        FIXTURES
-            .iter()
-            .map(|(name, screen, transcript, expect)| Fixture {
-                name: name.to_string(),
-                screen: screen.map(str::to_string),
-                transcript: transcript.map(str::to_string),
-                expect: serde_json::from_str(expect).unwrap_or(serde_json::Value::Null),
-            })
-            .collect()
+        embedded_fixtures!()
     }
 }
-
-/// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
-type EmbeddedFixture = (
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-);
-const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 export_provider!(Scripted);
 

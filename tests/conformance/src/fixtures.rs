@@ -3,25 +3,16 @@
 use std::path::Path;
 
 use team_agent_plugin_api::Fixture;
+use team_agent_plugin_api::fixture_dir::{self, EXPECT, SCREEN, TRANSCRIPT};
 
 /// Every fixture of `dir`, sorted by name. A fixture whose expectation is missing its screen or
 /// transcript, or is not JSON, is an error naming the file.
 pub fn read_fixture_dir(dir: &Path) -> Result<Vec<Fixture>, String> {
-    let entries = std::fs::read_dir(dir)
+    let names = fixture_dir::names(dir)
         .map_err(|e| format!("cannot read the fixture directory {}: {e}", dir.display()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".expect.json")
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
     let mut fixtures = Vec::new();
     for name in names {
-        let expect_path = dir.join(format!("{name}.expect.json"));
+        let expect_path = dir.join(format!("{name}{EXPECT}"));
         let expect_text = std::fs::read_to_string(&expect_path)
             .map_err(|e| format!("{}: {e}", expect_path.display()))?;
         let expect: serde_json::Value = serde_json::from_str(&expect_text)
@@ -30,11 +21,11 @@ pub fn read_fixture_dir(dir: &Path) -> Result<Vec<Fixture>, String> {
             let bytes = std::fs::read(dir.join(format!("{name}{suffix}"))).ok()?;
             Some(String::from_utf8_lossy(&bytes).into_owned())
         };
-        let screen = read(".screen.txt");
-        let transcript = read(".transcript.jsonl");
+        let screen = read(SCREEN);
+        let transcript = read(TRANSCRIPT);
         if screen.is_none() && transcript.is_none() {
             return Err(format!(
-                "{}: no {name}.screen.txt or {name}.transcript.jsonl beside it",
+                "{}: no {name}{SCREEN} or {name}{TRANSCRIPT} beside it",
                 expect_path.display()
             ));
         }
