@@ -20,6 +20,7 @@ use team_agent_plugin_api::{
     ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
     StartupDecision, SubmitKeys, TurnState, Verdict, embedded_fixtures, export_provider,
 };
+use team_agent_provider_kit::{Screen, ScreenSettings};
 
 use transcript::Record;
 
@@ -398,22 +399,14 @@ fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
     })
 }
 
-/// The last `n` non-empty lines of a screen, right-trimmed; control characters are ignored.
+/// The last `n` non-empty lines of a screen as the agent drew them: escape sequences and control
+/// characters removed (provider-kit's one reader of them), right-trimmed.
 fn bottom_lines(screen: &str, n: usize) -> Vec<String> {
-    // From the bottom up: only the last `n` non-empty lines are ever cleaned and kept.
-    let mut lines: Vec<String> = screen
-        .lines()
-        .rev()
-        .map(|l| {
-            let mut clean: String = l.chars().filter(|c| !c.is_control()).collect();
-            clean.truncate(clean.trim_end().len());
-            clean
-        })
-        .filter(|l| !l.is_empty())
-        .take(n)
-        .collect();
-    lines.reverse();
-    lines
+    let settings = ScreenSettings {
+        bottom_lines: n,
+        ..ScreenSettings::default()
+    };
+    Screen::read(screen, &settings).lines().to_vec()
 }
 
 fn is_prompt(line: &str) -> bool {
