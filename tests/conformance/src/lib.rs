@@ -90,7 +90,7 @@ use team_agent_plugin_api::loader::{self, LoadError};
 use team_agent_plugin_api::{Fixture, PluginInfo, PluginKind};
 
 pub use display_checks::{resources_created, resources_destroyed};
-pub use fixtures::read_fixture_dir;
+pub use fixtures::{AnsiTwin, ansi_twins, read_fixture_dir};
 
 /// What to check besides the built-in checks.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +164,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// How many fixtures were checked (shipped in the library or read from `--fixtures`).
+    pub fn fixtures_checked(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.id.starts_with("fixture."))
+            .count()
+    }
+
     fn finish(plugin: Option<PluginSummary>, checks: Vec<Check>) -> Self {
         let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
         Self { ok, plugin, checks }
