@@ -1,8 +1,9 @@
 /*! The display side of the plugin API: how a team is shown to the operator.
 
 A display plugin never touches tmux or spawns anything itself. `open`, `close` and `rebuild`
-return a [`DisplayPlan`]: steps the host executes, and an opaque handle the host records in the
-team's state and hands back to `close` and `rebuild`.
+return a [`DisplayPlan`]: steps the host executes, and a handle the host records in the team's
+state and hands back to `close` and `rebuild`. To the host the handle is opaque JSON; to the
+display it is its own type ([`crate::DisplayPlugin::Handle`]), converted at the boundary.
 */
 
 use std::collections::BTreeMap;
@@ -129,10 +130,13 @@ impl PlanStep {
 }
 
 /// What a display wants done, and the handle that lets it undo it later.
+///
+/// The host reads plans with the handle as JSON (the default `H`); a display writes them with its
+/// own handle type, and `close` with `()`, which is JSON `null`: nothing is left to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisplayPlan {
+pub struct DisplayPlan<H = serde_json::Value> {
     pub steps: Vec<PlanStep>,
     /// Opaque to the host: recorded in state, given back to `close` and `rebuild`.
     #[serde(default)]
-    pub handle: serde_json::Value,
+    pub handle: H,
 }

@@ -13,15 +13,25 @@ use abi_stable::std_types::{RErr, RNone, ROk, RSome, RStr, RString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::display::DisplayManifest;
 use crate::ffi::{
     extension, DisplayTable, FfiError, FfiErrorKind, FfiPluginKind, FfiResult, PluginRoot,
     PluginRootRef, ProviderTable,
 };
-use crate::sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
+use crate::provider::ProviderManifest;
+use crate::sdk::{
+    close_recorded, rebuild_recorded, DisplayPlugin, ErrorKind, PluginError, PluginInfo,
+    PluginKind, ProviderPlugin,
+};
 
-/// The one instance of a plugin type, built on first use.
-pub trait Instance: Sized + 'static {
-    fn instance() -> &'static Self;
+/// What the export macro declares in the plugin's crate: the one instance of the plugin (built on
+/// first use), the crate's version and the plugin API version it claims.
+pub trait Exported: 'static {
+    type Plugin: Send + Sync + 'static;
+    /// The plugin crate's `CARGO_PKG_VERSION`.
+    const VERSION: &'static str;
+    const API_VERSION: u32;
+    fn plugin() -> &'static Self::Plugin;
 }
 
 /// Builds the library header for the exported static.
@@ -121,73 +131,87 @@ fn info_json(kind: PluginKind, name: &str, aliases: &[&str], version: &str, api:
     let info = PluginInfo {
         kind,
         name: name.to_string(),
-        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        aliases: names(aliases),
         version: version.to_string(),
         api_version: api,
     };
     RString::from(serde_json::to_string(&info).unwrap_or_default())
 }
 
+fn names(aliases: &[&str]) -> Vec<String> {
+    aliases.iter().map(|a| a.to_string()).collect()
+}
+
 // --- providers ---------------------------------------------------------------------------
 
-extern "C" fn p_manifest<P: ProviderPlugin + Instance>() -> FfiResult {
-    guard(|| Ok(P::instance().manifest()))
+/// The manifest: what the plugin declared once, the crate's version, and its capabilities.
+extern "C" fn p_manifest<E: Exported<Plugin: ProviderPlugin>>() -> FfiResult {
+    guard(|| {
+        Ok(ProviderManifest {
+            name: E::Plugin::NAME.into(),
+            aliases: names(E::Plugin::ALIASES),
+            version: E::VERSION.into(),
+            description: E::Plugin::DESCRIPTION.into(),
+            executable: E::Plugin::EXECUTABLE.into(),
+            capabilities: E::plugin().capabilities(),
+        })
+    })
 }
 
-extern "C" fn p_launch_plan<P: ProviderPlugin + Instance>(request: RStr<'_>) -> FfiResult {
-    guard(|| P::instance().launch_plan(&decode(request)?))
+extern "C" fn p_launch_plan<E: Exported<Plugin: ProviderPlugin>>(request: RStr<'_>) -> FfiResult {
+    guard(|| E::plugin().launch_plan(&decode(request)?))
 }
 
-extern "C" fn p_startup<P: ProviderPlugin + Instance>(screen: RStr<'_>) -> FfiResult {
-    guard(|| Ok(P::instance().handle_startup_prompts(screen.as_str())))
+extern "C" fn p_startup<E: Exported<Plugin: ProviderPlugin>>(screen: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().handle_startup_prompts(screen.as_str())))
 }
 
-extern "C" fn p_capture<P: ProviderPlugin + Instance>(context: RStr<'_>) -> FfiResult {
-    guard(|| P::instance().capture_session_id(&decode(context)?))
+extern "C" fn p_capture<E: Exported<Plugin: ProviderPlugin>>(context: RStr<'_>) -> FfiResult {
+    guard(|| E::plugin().capture_session_id(&decode(context)?))
 }
 
-extern "C" fn p_resumable<P: ProviderPlugin + Instance>(check: RStr<'_>) -> FfiResult {
-    guard(|| Ok(P::instance().session_is_resumable(&decode(check)?)))
+extern "C" fn p_resumable<E: Exported<Plugin: ProviderPlugin>>(check: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().session_is_resumable(&decode(check)?)))
 }
 
-extern "C" fn p_classify<P: ProviderPlugin + Instance>(screen: RStr<'_>) -> FfiResult {
-    guard(|| Ok(P::instance().classify_screen(screen.as_str())))
+extern "C" fn p_classify<E: Exported<Plugin: ProviderPlugin>>(screen: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().classify_screen(screen.as_str())))
 }
 
-extern "C" fn p_approval<P: ProviderPlugin + Instance>(request: RStr<'_>) -> FfiResult {
-    guard(|| Ok(P::instance().approval_keys(&decode(request)?)))
+extern "C" fn p_approval<E: Exported<Plugin: ProviderPlugin>>(request: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().approval_keys(&decode(request)?)))
 }
 
-extern "C" fn p_turn_state<P: ProviderPlugin + Instance>(tail: RStr<'_>) -> FfiResult {
-    guard(|| Ok(P::instance().turn_state(tail.as_str())))
+extern "C" fn p_turn_state<E: Exported<Plugin: ProviderPlugin>>(tail: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().turn_state(tail.as_str())))
 }
 
-extern "C" fn p_submit_keys<P: ProviderPlugin + Instance>() -> FfiResult {
-    guard(|| Ok(P::instance().submit_keys()))
+extern "C" fn p_submit_keys<E: Exported<Plugin: ProviderPlugin>>() -> FfiResult {
+    guard(|| Ok(E::plugin().submit_keys()))
 }
 
-extern "C" fn p_fixtures<P: ProviderPlugin + Instance>() -> FfiResult {
-    guard(|| Ok(P::instance().fixtures()))
+extern "C" fn p_fixtures<E: Exported<Plugin: ProviderPlugin>>() -> FfiResult {
+    guard(|| Ok(E::plugin().fixtures()))
 }
 
-extern "C" fn p_interrupt_keys<P: ProviderPlugin + Instance>() -> FfiResult {
-    guard(|| Ok(P::instance().interrupt_keys()))
+extern "C" fn p_interrupt_keys<E: Exported<Plugin: ProviderPlugin>>() -> FfiResult {
+    guard(|| Ok(E::plugin().interrupt_keys()))
 }
 
 /// The methods added after the provider table was frozen, by name.
-extern "C" fn p_extension<P: ProviderPlugin + Instance>(
+extern "C" fn p_extension<E: Exported<Plugin: ProviderPlugin>>(
     method: RStr<'_>,
     request: RStr<'_>,
 ) -> FfiResult {
     guard(|| match method.as_str() {
-        extension::LEADER_PLAN => json(&P::instance().leader_plan(&decode(request)?)?),
+        extension::LEADER_PLAN => json(&E::plugin().leader_plan(&decode(request)?)?),
         extension::TURN_SUMMARY => {
             let tail: String = decode(request)?;
-            json(&P::instance().turn_summary(&tail)?)
+            json(&E::plugin().turn_summary(&tail)?)
         }
         extension::INPUT_BOX => {
             let screen: String = decode(request)?;
-            json(&P::instance().input_box(&screen)?)
+            json(&E::plugin().input_box(&screen)?)
         }
         other => Err(unknown_extension(other)),
     })
@@ -205,52 +229,36 @@ fn unknown_extension(method: &str) -> PluginError {
     ))
 }
 
-/// The plugin's version as the export macro saw it (`CARGO_PKG_VERSION` of the plugin crate),
-/// stored for `info`. One per library, like the root module itself.
-static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-
-extern "C" fn p_info<P: ProviderPlugin + Instance>() -> RString {
-    let version = VERSION.get().copied().unwrap_or("");
+extern "C" fn p_info<E: Exported<Plugin: ProviderPlugin>>() -> RString {
     info_json(
         PluginKind::Provider,
-        P::NAME,
-        P::ALIASES,
-        version,
-        api_of_library(),
+        E::Plugin::NAME,
+        E::Plugin::ALIASES,
+        E::VERSION,
+        E::API_VERSION,
     )
 }
 
-static API: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-fn api_of_library() -> u32 {
-    API.get().copied().unwrap_or(crate::ffi::PLUGIN_API_VERSION)
-}
-
-pub fn provider_root<P: ProviderPlugin + Instance>(
-    api: u32,
-    version: &'static str,
-) -> PluginRootRef {
-    let _ = VERSION.set(version);
-    let _ = API.set(api);
+pub fn provider_root<E: Exported<Plugin: ProviderPlugin>>() -> PluginRootRef {
     let table = ProviderTable {
-        manifest: p_manifest::<P>,
-        launch_plan: p_launch_plan::<P>,
-        handle_startup_prompts: p_startup::<P>,
-        capture_session_id: p_capture::<P>,
-        session_is_resumable: p_resumable::<P>,
-        classify_screen: p_classify::<P>,
-        approval_keys: p_approval::<P>,
-        turn_state: p_turn_state::<P>,
-        submit_keys: p_submit_keys::<P>,
-        fixtures: p_fixtures::<P>,
-        interrupt_keys: p_interrupt_keys::<P>,
-        extension: p_extension::<P>,
+        manifest: p_manifest::<E>,
+        launch_plan: p_launch_plan::<E>,
+        handle_startup_prompts: p_startup::<E>,
+        capture_session_id: p_capture::<E>,
+        session_is_resumable: p_resumable::<E>,
+        classify_screen: p_classify::<E>,
+        approval_keys: p_approval::<E>,
+        turn_state: p_turn_state::<E>,
+        submit_keys: p_submit_keys::<E>,
+        fixtures: p_fixtures::<E>,
+        interrupt_keys: p_interrupt_keys::<E>,
+        extension: p_extension::<E>,
     }
     .leak_into_prefix();
     PluginRoot {
-        api_version: api,
+        api_version: E::API_VERSION,
         kind: FfiPluginKind::Provider,
-        info: p_info::<P>,
+        info: p_info::<E>,
         provider: RSome(table),
         display: RNone,
     }
@@ -265,26 +273,33 @@ struct RebuildRequest {
     view: crate::display::TeamView,
 }
 
-extern "C" fn d_manifest<D: DisplayPlugin + Instance>() -> FfiResult {
-    guard(|| Ok(D::instance().manifest()))
+extern "C" fn d_manifest<E: Exported<Plugin: DisplayPlugin>>() -> FfiResult {
+    guard(|| {
+        Ok(DisplayManifest {
+            name: E::Plugin::NAME.into(),
+            aliases: names(E::Plugin::ALIASES),
+            version: E::VERSION.into(),
+            description: E::Plugin::DESCRIPTION.into(),
+        })
+    })
 }
 
-extern "C" fn d_probe<D: DisplayPlugin + Instance>(environment: RStr<'_>) -> FfiResult {
-    guard(|| Ok(D::instance().probe(&decode(environment)?)))
+extern "C" fn d_probe<E: Exported<Plugin: DisplayPlugin>>(environment: RStr<'_>) -> FfiResult {
+    guard(|| Ok(E::plugin().probe(&decode(environment)?)))
 }
 
-extern "C" fn d_open<D: DisplayPlugin + Instance>(view: RStr<'_>) -> FfiResult {
-    guard(|| D::instance().open(&decode(view)?))
+extern "C" fn d_open<E: Exported<Plugin: DisplayPlugin>>(view: RStr<'_>) -> FfiResult {
+    guard(|| E::plugin().open(&decode(view)?))
 }
 
-extern "C" fn d_close<D: DisplayPlugin + Instance>(handle: RStr<'_>) -> FfiResult {
-    guard(|| D::instance().close(&decode(handle)?))
+extern "C" fn d_close<E: Exported<Plugin: DisplayPlugin>>(handle: RStr<'_>) -> FfiResult {
+    guard(|| close_recorded(E::plugin(), &decode(handle)?))
 }
 
-extern "C" fn d_rebuild<D: DisplayPlugin + Instance>(request: RStr<'_>) -> FfiResult {
+extern "C" fn d_rebuild<E: Exported<Plugin: DisplayPlugin>>(request: RStr<'_>) -> FfiResult {
     guard(|| {
         let request: RebuildRequest = decode(request)?;
-        D::instance().rebuild(&request.handle, &request.view)
+        rebuild_recorded(E::plugin(), &request.handle, &request.view)
     })
 }
 
@@ -293,33 +308,30 @@ extern "C" fn d_extension(method: RStr<'_>, _request: RStr<'_>) -> FfiResult {
     guard(|| Err::<(), _>(unknown_extension(method.as_str())))
 }
 
-extern "C" fn d_info<D: DisplayPlugin + Instance>() -> RString {
-    let version = VERSION.get().copied().unwrap_or("");
+extern "C" fn d_info<E: Exported<Plugin: DisplayPlugin>>() -> RString {
     info_json(
         PluginKind::Display,
-        D::NAME,
-        D::ALIASES,
-        version,
-        api_of_library(),
+        E::Plugin::NAME,
+        E::Plugin::ALIASES,
+        E::VERSION,
+        E::API_VERSION,
     )
 }
 
-pub fn display_root<D: DisplayPlugin + Instance>(api: u32, version: &'static str) -> PluginRootRef {
-    let _ = VERSION.set(version);
-    let _ = API.set(api);
+pub fn display_root<E: Exported<Plugin: DisplayPlugin>>() -> PluginRootRef {
     let table = DisplayTable {
-        manifest: d_manifest::<D>,
-        probe: d_probe::<D>,
-        open: d_open::<D>,
-        close: d_close::<D>,
-        rebuild: d_rebuild::<D>,
+        manifest: d_manifest::<E>,
+        probe: d_probe::<E>,
+        open: d_open::<E>,
+        close: d_close::<E>,
+        rebuild: d_rebuild::<E>,
         extension: d_extension,
     }
     .leak_into_prefix();
     PluginRoot {
-        api_version: api,
+        api_version: E::API_VERSION,
         kind: FfiPluginKind::Display,
-        info: d_info::<D>,
+        info: d_info::<E>,
         provider: RNone,
         display: RSome(table),
     }

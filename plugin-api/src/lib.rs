@@ -21,8 +21,8 @@ crate-type = ["cdylib", "rlib"]   # the rlib lets your unit tests call the type 
 use team_agent_plugin_api::{
     export_provider, ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext,
     Confidence, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict,
+    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict,
 };
 
 /// Drives `echo-agent`, a CLI that prints `ready>` when it waits for input, `thinking` while it
@@ -30,22 +30,19 @@ use team_agent_plugin_api::{
 #[derive(Default)]
 pub struct EchoAgent;
 
+// The name, aliases, description and executable are said once; with the crate's version they
+// make the plugin's manifest.
 impl ProviderPlugin for EchoAgent {
     const NAME: &'static str = "echo";
     const ALIASES: &'static [&'static str] = &["echo-agent"];
+    const DESCRIPTION: &'static str = "echo-agent, a toy CLI";
+    const EXECUTABLE: &'static str = "echo-agent";
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "echo-agent, a toy CLI".into(),
-            executable: "echo-agent".into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                preassigned_session_id: true,
-                ..Default::default()
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            preassigned_session_id: true,
+            ..Default::default()
         }
     }
 
@@ -145,6 +142,11 @@ Build it with `cargo build --release`, copy `target/release/lib<crate>.so` (name
 `team-agent plugins check PATH`. `plugins/scripted` in the team-agent repository is a complete
 provider to copy from.
 
+Captured screens and transcripts with the verdicts they must get can travel inside the library:
+keep them in the crate's `fixtures/`, embed them from `build.rs` with `fixture_dir::embed()`
+(feature `fixture-dir`, as a build dependency), and answer `fixtures` with
+[`embedded_fixtures!`]; the conformance suite checks each one.
+
 # Rules of the road
 
 - Every method must be a pure function of its inputs; read the provider's own files if needed,
@@ -158,6 +160,8 @@ provider to copy from.
 
 pub mod display;
 pub mod ffi;
+#[cfg(feature = "fixture-dir")]
+pub mod fixture_dir;
 mod glue;
 #[cfg(feature = "loader")]
 pub mod loader;
@@ -167,10 +171,13 @@ mod sdk;
 pub use display::*;
 pub use ffi::PLUGIN_API_VERSION;
 pub use provider::*;
-pub use sdk::{DisplayPlugin, ErrorKind, PluginError, PluginInfo, PluginKind, ProviderPlugin};
+pub use sdk::{
+    close_recorded, read_handle, rebuild_recorded, DisplayPlugin, ErrorKind, PluginError,
+    PluginInfo, PluginKind, ProviderPlugin,
+};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{call_loader, display_root, lib_header, provider_root, Instance};
+    pub use crate::glue::{call_loader, display_root, lib_header, provider_root, Exported};
     pub use abi_stable::library::{LibHeader, RootModuleResult};
 }

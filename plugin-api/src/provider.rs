@@ -458,3 +458,41 @@ pub struct Fixture {
     /// screen, `{"turn_state": "…"}` for a transcript.
     pub expect: serde_json::Value,
 }
+
+/// A fixture compiled into a plugin: its build script writes the table
+/// (`fixture_dir::embed`, feature `fixture-dir`), and [`embedded_fixtures!`](crate::embedded_fixtures)
+/// reads it back in `ProviderPlugin::fixtures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedFixture {
+    pub name: &'static str,
+    pub screen: Option<&'static str>,
+    pub transcript: Option<&'static str>,
+    /// The expectation as JSON text (checked to be JSON when it was embedded).
+    pub expect: &'static str,
+}
+
+impl EmbeddedFixture {
+    pub fn to_fixture(&self) -> Fixture {
+        Fixture {
+            name: self.name.to_string(),
+            screen: self.screen.map(str::to_string),
+            transcript: self.transcript.map(str::to_string),
+            expect: serde_json::from_str(self.expect).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The fixtures the crate's build script embedded (see `fixture_dir::embed`), as the
+/// `Vec<Fixture>` that `ProviderPlugin::fixtures` answers.
+#[macro_export]
+macro_rules! embedded_fixtures {
+    () => {{
+        use $crate::EmbeddedFixture;
+        let table: &[EmbeddedFixture] =
+            include!(concat!(env!("OUT_DIR"), "/team-agent-fixtures.rs"));
+        table
+            .iter()
+            .map(EmbeddedFixture::to_fixture)
+            .collect::<::std::vec::Vec<_>>()
+    }};
+}

@@ -9,26 +9,34 @@ location, never as an abort.
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayProbe, TeamView};
+use crate::display::{DisplayEnvironment, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
+    LaunchRequest, LeaderRequest, ProviderCapabilities, Resumability, ResumeCheck, ScreenState,
     SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may
 /// read the provider's own files, never write or spawn anything).
+///
+/// The plugin's name, aliases, description and executable are declared once, here; the export
+/// macro adds the plugin crate's version, and the SDK makes both the root module and the manifest
+/// from them, so the two cannot disagree.
 pub trait ProviderPlugin: Send + Sync + 'static {
     /// The name a team spec uses in `provider:`.
     const NAME: &'static str;
     /// Other names that select this provider.
     const ALIASES: &'static [&'static str] = &[];
+    /// One line for `team-agent plugins list`.
+    const DESCRIPTION: &'static str = "";
+    /// The executable the provider runs (looked up on `PATH` by the host for diagnostics).
+    const EXECUTABLE: &'static str;
 
-    /// Name, aliases, version and capabilities (must agree with `NAME`, `ALIASES` and the crate
-    /// version).
-    fn manifest(&self) -> ProviderManifest;
+    /// What the provider's CLI can do: the part of the manifest the plugin decides.
+    fn capabilities(&self) -> ProviderCapabilities;
 
     /// How to start the CLI for a fresh session, a resume or a fork. A mode the provider cannot
     /// serve (or a resume without a session id) is an error, never a guess.
@@ -103,27 +111,72 @@ pub trait ProviderPlugin: Send + Sync + 'static {
 }
 
 /// A display plugin: shows the team's workers to the operator by returning plans.
+///
+/// Its name, aliases and description are declared once, here; the SDK makes the root module and
+/// the manifest from them and the plugin crate's version.
 pub trait DisplayPlugin: Send + Sync + 'static {
+    /// The name a team spec uses in `display:`.
     const NAME: &'static str;
+    /// Other names that select this display.
     const ALIASES: &'static [&'static str] = &[];
-
-    fn manifest(&self) -> DisplayManifest;
+    /// One line for `team-agent plugins list`.
+    const DESCRIPTION: &'static str = "";
 
     /// Whether the display can work in this environment, and what it would use.
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe;
 
-    /// Show the team. The plan's handle is recorded and given back to `close` and `rebuild`.
-    fn open(&self, view: &TeamView) -> Result<DisplayPlan, PluginError>;
+    /// What `open` records of what it made: everything `close` needs to undo it. The host keeps
+    /// it as JSON in the team's state; the SDK writes it after `open` and `rebuild` and reads it
+    /// back before `close` and `rebuild` (see [`read_handle`]), so the display sees only its own
+    /// type. `()` for a display that makes nothing.
+    type Handle: Serialize + DeserializeOwned;
 
-    /// Undo exactly what `open` (or `rebuild`) did.
-    fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError>;
+    /// Show the team. The plan's handle is recorded and given back to `close` and `rebuild`.
+    fn open(&self, view: &TeamView) -> Result<DisplayPlan<Self::Handle>, PluginError>;
+
+    /// Undo exactly what `open` (or `rebuild`) did; nothing is left to record.
+    fn close(&self, handle: &Self::Handle) -> Result<DisplayPlan<()>, PluginError>;
 
     /// Show the team again after a restart, replacing what the handle describes.
     fn rebuild(
         &self,
-        handle: &serde_json::Value,
+        handle: &Self::Handle,
         view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError>;
+    ) -> Result<DisplayPlan<Self::Handle>, PluginError>;
+}
+
+/// A handle as the host recorded it (JSON), read back as the display's own type: `null` is "no
+/// handle" (unless the type is read from `null`, like `()`), and anything else that is not of the
+/// type's shape is an error naming the display. `display` is the display's name.
+pub fn read_handle<H: DeserializeOwned>(
+    display: &str,
+    recorded: &serde_json::Value,
+) -> Result<H, PluginError> {
+    H::deserialize(recorded).map_err(|e| {
+        PluginError::invalid_request(if recorded.is_null() {
+            "no handle: nothing was recorded for this display (call open instead)".to_string()
+        } else {
+            format!("not a {display} display handle: {e}")
+        })
+    })
+}
+
+/// `close` as the host calls it, with the handle it recorded: what the export macro runs, and
+/// what a display's own tests call to see what becomes of a handle that is not one of its own.
+pub fn close_recorded<D: DisplayPlugin>(
+    display: &D,
+    recorded: &serde_json::Value,
+) -> Result<DisplayPlan<()>, PluginError> {
+    display.close(&read_handle(D::NAME, recorded)?)
+}
+
+/// `rebuild` as the host calls it, with the handle it recorded (see [`close_recorded`]).
+pub fn rebuild_recorded<D: DisplayPlugin>(
+    display: &D,
+    recorded: &serde_json::Value,
+    view: &TeamView,
+) -> Result<DisplayPlan<D::Handle>, PluginError> {
+    display.rebuild(&read_handle(D::NAME, recorded)?, view)
 }
 
 /// Why a plugin call failed.
@@ -218,7 +271,8 @@ pub struct PluginInfo {
 /// Export a [`ProviderPlugin`] from a `cdylib`.
 ///
 /// `export_provider!(MyProvider)` builds it with `Default`; `export_provider!(MyProvider,
-/// MyProvider::new())` with an expression. Call it once per library.
+/// MyProvider::new())` with an expression. Call it once per library. The plugin's version is the
+/// `CARGO_PKG_VERSION` of the crate that calls it.
 #[macro_export]
 macro_rules! export_provider {
     ($ty:ty) => {
@@ -229,13 +283,7 @@ macro_rules! export_provider {
     };
     // Hidden: lets the conformance tests build a plugin claiming another API version.
     (@api $api:expr, $ty:ty, $ctor:expr) => {
-        impl $crate::__private::Instance for $ty {
-            fn instance() -> &'static Self {
-                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
-                INSTANCE.get_or_init(|| $ctor)
-            }
-        }
-        $crate::__export_root!($crate::__private::provider_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+        $crate::__export_root!(provider_root, $api, $ty, $ctor);
     };
 }
 
@@ -249,23 +297,32 @@ macro_rules! export_display {
         $crate::export_display!(@api $crate::ffi::PLUGIN_API_VERSION, $ty, $ctor);
     };
     (@api $api:expr, $ty:ty, $ctor:expr) => {
-        impl $crate::__private::Instance for $ty {
-            fn instance() -> &'static Self {
-                static INSTANCE: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
-                INSTANCE.get_or_init(|| $ctor)
-            }
-        }
-        $crate::__export_root!($crate::__private::display_root::<$ty>($api, env!("CARGO_PKG_VERSION")));
+        $crate::__export_root!(display_root, $api, $ty, $ctor);
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_root {
-    ($root:expr) => {
+    ($root:ident, $api:expr, $ty:ty, $ctor:expr) => {
+        // Everything lives in an anonymous const, so the plugin's namespace gains nothing. The
+        // export carries its own lint allowance, so no plugin crate needs one: the
+        // `non_local_definitions` lint has flagged the items macros generate in such a block.
+        #[allow(non_local_definitions)]
         const _: () = {
+            /// The plugin this library exports, with what only this crate knows: its version.
+            struct Exported;
+            impl $crate::__private::Exported for Exported {
+                type Plugin = $ty;
+                const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+                const API_VERSION: u32 = $api;
+                fn plugin() -> &'static $ty {
+                    static PLUGIN: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
+                    PLUGIN.get_or_init(|| $ctor)
+                }
+            }
             fn __team_agent_root() -> $crate::ffi::PluginRootRef {
-                $root
+                $crate::__private::$root::<Exported>()
             }
             extern "C" fn __team_agent_load() -> $crate::__private::RootModuleResult {
                 $crate::__private::call_loader(__team_agent_root)
@@ -277,4 +334,59 @@ macro_rules! __export_root {
                 unsafe { $crate::__private::lib_header(__team_agent_load) };
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Windows {
+        windows: Vec<String>,
+    }
+
+    #[test]
+    fn a_recorded_handle_reads_back_as_the_displays_own_type() {
+        let recorded = serde_json::json!({"windows": ["ta-x"]});
+        assert_eq!(
+            read_handle::<Windows>("x", &recorded),
+            Ok(Windows {
+                windows: vec!["ta-x".into()]
+            })
+        );
+        read_handle::<()>("none", &serde_json::Value::Null).unwrap();
+    }
+
+    #[test]
+    fn no_handle_and_a_foreign_handle_are_errors_that_say_which() {
+        let none = read_handle::<Windows>("x", &serde_json::Value::Null).unwrap_err();
+        assert_eq!(none.kind, ErrorKind::InvalidRequest);
+        assert_eq!(
+            none.message,
+            "no handle: nothing was recorded for this display (call open instead)"
+        );
+        let foreign = read_handle::<Windows>("x", &serde_json::json!({"pids": [1]})).unwrap_err();
+        assert!(
+            foreign.message.starts_with("not a x display handle: ")
+                && foreign.message.contains("windows"),
+            "{}",
+            foreign.message
+        );
+    }
+
+    /// The host stores what it reads as JSON: a typed plan must read as the same plan there.
+    #[test]
+    fn a_typed_plan_is_the_json_plan_the_host_reads() {
+        let typed = DisplayPlan {
+            steps: Vec::new(),
+            handle: Windows {
+                windows: vec!["ta-x".into()],
+            },
+        };
+        let host: DisplayPlan = serde_json::from_str(&serde_json::to_string(&typed).unwrap())
+            .expect("the host reads a typed plan");
+        assert_eq!(host.handle, serde_json::json!({"windows": ["ta-x"]}));
+        let closed = serde_json::to_value(DisplayPlan::<()>::default()).unwrap();
+        assert_eq!(closed, serde_json::json!({"steps": [], "handle": null}));
+    }
 }

@@ -15,32 +15,91 @@ transcript there" is never taken on its own.
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use team_agent_plugin_api::{
-    CaptureContext, Confidence, PluginError, Resumability, ResumeBlocker, ResumeCheck,
+    CaptureContext, Confidence, EndedTurn, PluginError, Resumability, ResumeBlocker, ResumeCheck,
     SessionRecord,
 };
-use team_agent_provider_kit::RuleBook;
+use team_agent_provider_kit::{CliSessions, RuleBook, SpawnWindow, is_uuid, same_dir};
 
+use crate::ClaudeCode;
 use crate::transcript::{self, Head};
 
-/// A session may start this long before the host noted the spawn (clocks, rounding)…
-const BEFORE_SPAWN: Duration = Duration::seconds(2);
-/// …and this long after "now" (the host's clock read before the file was written).
-const AFTER_NOW: Duration = Duration::seconds(5);
 /// Bounds on one scan without an expected id: files listed, files opened.
 const MAX_LISTED: usize = 512;
 const MAX_OPENED: usize = 64;
 
-pub fn capture(
-    context: &CaptureContext,
-    book: &RuleBook,
-) -> Result<Option<SessionRecord>, PluginError> {
-    let spawned = parse_time(&context.spawned_at, "spawned_at")?;
-    let now = parse_time(&context.now, "now")?;
-    match context.expected_session_id.as_deref() {
-        Some(id) => Ok(by_expected_id(context, id, book)),
-        None => Ok(by_identity_marker(context, spawned, now, book)),
+impl CliSessions for ClaudeCode {
+    fn capture(
+        &self,
+        context: &CaptureContext,
+        book: &RuleBook,
+    ) -> Result<Option<SessionRecord>, PluginError> {
+        let window = SpawnWindow::of(context)?;
+        match context.expected_session_id.as_deref() {
+            Some(id) => Ok(by_expected_id(context, id, book)),
+            None => Ok(by_identity_marker(context, window, book)),
+        }
+    }
+
+    fn resumability(&self, check: &ResumeCheck, book: &RuleBook) -> Resumability {
+        let Some(record) = check
+            .record
+            .as_ref()
+            .filter(|r| !r.session_id.trim().is_empty())
+        else {
+            return Resumability::no(
+                ResumeBlocker::NoPersistedSessionId,
+                format!(
+                    "agent '{}' has no recorded Claude Code session (it never received a message, so Claude wrote none)",
+                    check.agent_id
+                ),
+            );
+        };
+        let id = &record.session_id;
+        if !is_uuid(id) {
+            return Resumability::no(
+                ResumeBlocker::SessionIdentityMismatch,
+                format!("{id:?} is not a Claude Code session id (a UUID)"),
+            );
+        }
+        let path = record
+            .transcript_path
+            .clone()
+            .filter(|p| p.is_file())
+            .or_else(|| transcript::find(&check.home, &check.cwd, id));
+        let Some(path) = path else {
+            return Resumability::no(
+                ResumeBlocker::SessionBackingStoreMissing,
+                format!(
+                    "no transcript for Claude Code session {id} under {} (Claude writes it at the first message)",
+                    transcript::projects_dir(&check.home).display()
+                ),
+            );
+        };
+        let cwd = transcript::read_head(&path, book).and_then(|head| head.cwd);
+        let Some(cwd) = cwd else {
+            return Resumability::no(
+                ResumeBlocker::SessionBackingStoreMissing,
+                format!("{} holds no conversation to resume", path.display()),
+            );
+        };
+        if !same_dir(&cwd, &check.cwd) {
+            return Resumability::no(
+                ResumeBlocker::SessionIdentityMismatch,
+                format!(
+                    "Claude Code session {id} ran in {}, not in agent '{}''s directory {}",
+                    cwd.display(),
+                    check.agent_id,
+                    check.cwd.display()
+                ),
+            );
+        }
+        Resumability::yes()
+    }
+
+    fn last_ended_turn(&self, book: &RuleBook, tail: &str) -> Option<EndedTurn> {
+        transcript::last_ended_turn(book, tail)
     }
 }
 
@@ -51,7 +110,7 @@ fn by_expected_id(context: &CaptureContext, id: &str, book: &RuleBook) -> Option
     let path = transcript::find(&context.home, &context.cwd, id)?;
     let head = transcript::read_head(&path, book)?;
     let cwd = head.cwd?;
-    transcript::same_dir(&cwd, &context.cwd).then(|| SessionRecord {
+    same_dir(&cwd, &context.cwd).then(|| SessionRecord {
         session_id: id.to_string(),
         transcript_path: Some(path),
         attributed_by: "preassigned_session_id".into(),
@@ -61,12 +120,10 @@ fn by_expected_id(context: &CaptureContext, id: &str, book: &RuleBook) -> Option
 
 fn by_identity_marker(
     context: &CaptureContext,
-    spawned: DateTime<Utc>,
-    now: DateTime<Utc>,
+    window: SpawnWindow,
     book: &RuleBook,
 ) -> Option<SessionRecord> {
-    let earliest = spawned - BEFORE_SPAWN;
-    let latest = now + AFTER_NOW;
+    let earliest = window.earliest();
     let excluded = |id: &str| {
         context.owned_by_others.iter().any(|o| o == id)
             || context.forked_from.as_deref() == Some(id)
@@ -86,9 +143,8 @@ fn by_identity_marker(
         else {
             continue;
         };
-        let in_window = started >= earliest && started <= latest;
-        if in_window
-            && transcript::same_dir(&cwd, &context.cwd)
+        if window.contains(started)
+            && same_dir(&cwd, &context.cwd)
             && markers.contains(&context.agent_id)
         {
             own.push((started, id, path));
@@ -122,10 +178,7 @@ fn transcripts_in(
         };
         for entry in entries.filter_map(Result::ok).take(MAX_LISTED) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(id) = name
-                .strip_suffix(".jsonl")
-                .filter(|s| transcript::is_uuid(s))
-            else {
+            let Some(id) = name.strip_suffix(".jsonl").filter(|s| is_uuid(s)) else {
                 continue;
             };
             let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
@@ -138,68 +191,4 @@ fn transcripts_in(
     }
     found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     found.into_iter().map(|(_, id, path)| (id, path)).collect()
-}
-
-pub fn resumability(check: &ResumeCheck, book: &RuleBook) -> Resumability {
-    let Some(record) = check
-        .record
-        .as_ref()
-        .filter(|r| !r.session_id.trim().is_empty())
-    else {
-        return Resumability::no(
-            ResumeBlocker::NoPersistedSessionId,
-            format!(
-                "agent '{}' has no recorded Claude Code session (it never received a message, so Claude wrote none)",
-                check.agent_id
-            ),
-        );
-    };
-    let id = &record.session_id;
-    if !transcript::is_uuid(id) {
-        return Resumability::no(
-            ResumeBlocker::SessionIdentityMismatch,
-            format!("{id:?} is not a Claude Code session id (a UUID)"),
-        );
-    }
-    let path = record
-        .transcript_path
-        .clone()
-        .filter(|p| p.is_file())
-        .or_else(|| transcript::find(&check.home, &check.cwd, id));
-    let Some(path) = path else {
-        return Resumability::no(
-            ResumeBlocker::SessionBackingStoreMissing,
-            format!(
-                "no transcript for Claude Code session {id} under {} (Claude writes it at the first message)",
-                transcript::projects_dir(&check.home).display()
-            ),
-        );
-    };
-    let cwd = transcript::read_head(&path, book).and_then(|head| head.cwd);
-    let Some(cwd) = cwd else {
-        return Resumability::no(
-            ResumeBlocker::SessionBackingStoreMissing,
-            format!("{} holds no conversation to resume", path.display()),
-        );
-    };
-    if !transcript::same_dir(&cwd, &check.cwd) {
-        return Resumability::no(
-            ResumeBlocker::SessionIdentityMismatch,
-            format!(
-                "Claude Code session {id} ran in {}, not in agent '{}''s directory {}",
-                cwd.display(),
-                check.agent_id,
-                check.cwd.display()
-            ),
-        );
-    }
-    Resumability::yes()
-}
-
-fn parse_time(text: &str, field: &str) -> Result<DateTime<Utc>, PluginError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            PluginError::invalid_request(format!("{field} {text:?} is not an RFC 3339 time: {e}"))
-        })
 }

@@ -11,7 +11,9 @@ use team_agent_plugin_api::{
     LaunchMode, LaunchPlan, LaunchRequest, LeaderRequest, McpServer, PermissionMode, PluginError,
 };
 
-use crate::transcript;
+use team_agent_provider_kit::{CliLaunch, is_uuid};
+
+use crate::{ClaudeCode, transcript};
 
 /// The executable this provider runs.
 pub const EXECUTABLE: &str = "claude";
@@ -41,104 +43,107 @@ const ENV_UNSET: &[&str] = &[
 /// The variable Claude Code asks about in its "Detected a custom API key" dialog.
 pub const API_KEY_VAR: &str = "ANTHROPIC_API_KEY";
 
-pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
-    if request.profile_env.contains_key("CLAUDE_CONFIG_DIR") {
-        return Err(PluginError::invalid_request(
-            "the agent's profile sets CLAUDE_CONFIG_DIR, which would hide the worker's transcripts from team-agent; remove it (each worker keeps its Claude state in its own HOME)",
-        ));
-    }
-    let mut argv = vec![EXECUTABLE.to_string()];
-    argv.extend(permission_flags(request.permission_mode).map(str::to_string));
-    if let Some(model) = request.model.as_deref().filter(|m| !m.trim().is_empty()) {
-        argv.extend(["--model".into(), model.to_string()]);
-    }
-    if !request.system_prompt.is_empty() {
-        argv.extend([
-            "--append-system-prompt".into(),
-            request.system_prompt.clone(),
-        ]);
-    }
-    if let Some(server) = &request.mcp_server {
-        argv.extend(["--mcp-config".into(), mcp_config(server)?]);
-        // Only the team's server: an MCP server from the user's or the project's settings could
-        // stop the worker with an approval prompt of its own at startup.
-        argv.push("--strict-mcp-config".into());
-        // The team's own tools (report_result, send_message) never wait at Claude's "Do you want
-        // to proceed?" prompt, whatever the permission mode: the team is what started the worker.
-        // One value after `=`, so the variadic flag cannot swallow the arguments after it.
-        argv.push(format!("--allowedTools={}", team_tools(server)));
-    }
-    let session_id = match &request.mode {
-        LaunchMode::Fresh => {
-            let id = checked_uuid(&request.new_session_id, "new_session_id")?;
-            argv.extend(["--session-id".into(), id.clone()]);
-            id
+impl CliLaunch for ClaudeCode {
+    fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
+        if request.profile_env.contains_key("CLAUDE_CONFIG_DIR") {
+            return Err(PluginError::invalid_request(
+                "the agent's profile sets CLAUDE_CONFIG_DIR, which would hide the worker's transcripts from team-agent; remove it (each worker keeps its Claude state in its own HOME)",
+            ));
         }
-        LaunchMode::Resume { session_id } => {
-            // A resumed Claude session keeps its id and goes on writing the same transcript.
-            let id = checked_uuid(session_id, "mode.session_id")?;
-            argv.extend(["--resume".into(), id.clone()]);
-            id
+        let mut argv = vec![EXECUTABLE.to_string()];
+        argv.extend(permission_flags(request.permission_mode).map(str::to_string));
+        if let Some(model) = request.model.as_deref().filter(|m| !m.trim().is_empty()) {
+            argv.extend(["--model".into(), model.to_string()]);
         }
-        LaunchMode::Fork { source_session_id } => {
-            let source = checked_uuid(source_session_id, "mode.source_session_id")?;
-            let id = checked_uuid(&request.new_session_id, "new_session_id")?;
+        if !request.system_prompt.is_empty() {
             argv.extend([
-                "--resume".into(),
-                source,
-                "--fork-session".into(),
-                "--session-id".into(),
-                id.clone(),
-                // A fork inherits the source's recorded system prompt and would go on sending it,
-                // so the new worker would believe it is the source worker; without the snapshot
-                // the prompt of this launch is the one sent.
-                "--system-prompt-snapshot".into(),
-                "off".into(),
+                "--append-system-prompt".into(),
+                request.system_prompt.clone(),
             ]);
-            id
         }
-    };
-    Ok(LaunchPlan {
-        argv,
-        env: environment(request),
-        env_unset: env_unset(request),
-        expected_session_id: Some(session_id),
-        transcript_dir: known(&request.home)
-            .map(|home| transcript::project_dir(home, &request.cwd)),
-        pre_steps: Vec::new(),
-    })
-}
+        if let Some(server) = &request.mcp_server {
+            argv.extend(["--mcp-config".into(), mcp_config(server)?]);
+            // Only the team's server: an MCP server from the user's or the project's settings could
+            // stop the worker with an approval prompt of its own at startup.
+            argv.push("--strict-mcp-config".into());
+            // The team's own tools (report_result, send_message) never wait at Claude's "Do you want
+            // to proceed?" prompt, whatever the permission mode: the team is what started the worker.
+            // One value after `=`, so the variadic flag cannot swallow the arguments after it.
+            argv.push(format!("--allowedTools={}", team_tools(server)));
+        }
+        let session_id = match &request.mode {
+            LaunchMode::Fresh => {
+                let id = checked_uuid(&request.new_session_id, "new_session_id")?;
+                argv.extend(["--session-id".into(), id.clone()]);
+                id
+            }
+            LaunchMode::Resume { session_id } => {
+                // A resumed Claude session keeps its id and goes on writing the same transcript.
+                let id = checked_uuid(session_id, "mode.session_id")?;
+                argv.extend(["--resume".into(), id.clone()]);
+                id
+            }
+            LaunchMode::Fork { source_session_id } => {
+                let source = checked_uuid(source_session_id, "mode.source_session_id")?;
+                let id = checked_uuid(&request.new_session_id, "new_session_id")?;
+                argv.extend([
+                    "--resume".into(),
+                    source,
+                    "--fork-session".into(),
+                    "--session-id".into(),
+                    id.clone(),
+                    // A fork inherits the source's recorded system prompt and would go on sending it,
+                    // so the new worker would believe it is the source worker; without the snapshot
+                    // the prompt of this launch is the one sent.
+                    "--system-prompt-snapshot".into(),
+                    "off".into(),
+                ]);
+                id
+            }
+        };
+        Ok(LaunchPlan {
+            argv,
+            env: environment(request),
+            env_unset: env_unset(request),
+            expected_session_id: Some(session_id),
+            transcript_dir: known(&request.home)
+                .map(|home| transcript::project_dir(home, &request.cwd)),
+            pre_steps: Vec::new(),
+        })
+    }
 
-/// The leader's Claude Code: the operator's arguments unchanged, then the team-agent MCP server
-/// (added to the user's own servers, not replacing them) and the instructions appended to
-/// Claude's system prompt. Injected flags go before a `--` the operator wrote, so they stay flags.
-pub fn leader_plan(request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
-    let mut injected = Vec::new();
-    if let Some(server) = &request.mcp_server {
-        injected.extend(["--mcp-config".into(), mcp_config(server)?]);
-        injected.push(format!("--allowedTools={}", team_tools(server)));
+    /// The leader's Claude Code: the operator's arguments unchanged, then the team-agent MCP
+    /// server (added to the user's own servers, not replacing them) and the instructions appended
+    /// to Claude's system prompt. Injected flags go before a `--` the operator wrote, so they stay
+    /// flags.
+    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+        let mut injected = Vec::new();
+        if let Some(server) = &request.mcp_server {
+            injected.extend(["--mcp-config".into(), mcp_config(server)?]);
+            injected.push(format!("--allowedTools={}", team_tools(server)));
+        }
+        if !request.instructions.is_empty() {
+            injected.extend([
+                "--append-system-prompt".into(),
+                request.instructions.clone(),
+            ]);
+        }
+        let mut env = std::collections::BTreeMap::new();
+        env.insert("DISABLE_AUTOUPDATER".into(), "1".into());
+        Ok(LaunchPlan {
+            argv: team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected),
+            env,
+            // The leader is the operator's own session: only the markers of an enclosing agent go.
+            env_unset: vec![
+                "CLAUDECODE".into(),
+                "CLAUDE_CODE_ENTRYPOINT".into(),
+                "CLAUDE_CODE_SSE_PORT".into(),
+            ],
+            expected_session_id: None,
+            transcript_dir: None,
+            pre_steps: Vec::new(),
+        })
     }
-    if !request.instructions.is_empty() {
-        injected.extend([
-            "--append-system-prompt".into(),
-            request.instructions.clone(),
-        ]);
-    }
-    let mut env = std::collections::BTreeMap::new();
-    env.insert("DISABLE_AUTOUPDATER".into(), "1".into());
-    Ok(LaunchPlan {
-        argv: team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected),
-        env,
-        // The leader is the operator's own session: only the markers of an enclosing agent go.
-        env_unset: vec![
-            "CLAUDECODE".into(),
-            "CLAUDE_CODE_ENTRYPOINT".into(),
-            "CLAUDE_CODE_SSE_PORT".into(),
-        ],
-        expected_session_id: None,
-        transcript_dir: None,
-        pre_steps: Vec::new(),
-    })
 }
 
 fn permission_flags(mode: PermissionMode) -> impl Iterator<Item = &'static str> {
@@ -210,7 +215,7 @@ fn known(home: &Path) -> Option<&Path> {
 /// Claude takes only UUIDs as session ids; anything else given to `--resume` would open its
 /// session picker with a search term instead.
 fn checked_uuid(id: &str, field: &str) -> Result<String, PluginError> {
-    if transcript::is_uuid(id) {
+    if is_uuid(id) {
         Ok(id.to_ascii_lowercase())
     } else {
         Err(PluginError::invalid_request(format!(

@@ -3,7 +3,7 @@ a patched book must pass before the plugin trusts it (every group the plugin ask
 class and state names one the plugin API knows, every exit and blocking rule explains itself).
 */
 
-use team_agent_provider_kit::{RuleBook, check_book, load_rules, load_rules_from};
+use team_agent_provider_kit::{RuleBook, check_book};
 
 /// The rules compiled into the plugin.
 pub const BUILTIN: &str = include_str!("../rules.toml");
@@ -43,16 +43,6 @@ const GROUPS: &[&str] = &[
     "turn",
 ];
 
-/// The built-in rules with the user's file applied (`~/.config/team-agent/providers/claude.toml`).
-pub fn load() -> RuleBook {
-    load_rules("claude", BUILTIN, check)
-}
-
-/// The built-in rules alone.
-pub fn builtin() -> RuleBook {
-    load_rules_from(BUILTIN, None, check)
-}
-
 /// What the plugin needs from a rule book beyond it being well-formed.
 pub fn check(book: &RuleBook) -> Result<(), String> {
     check_book(book, GROUPS, &["exited", "needs_human", "needs_login"])
@@ -68,7 +58,7 @@ mod tests {
     fn the_built_in_rules_compile_and_pass_the_checks() {
         let book = RuleBook::parse(BUILTIN).unwrap();
         check(&book).unwrap();
-        assert_eq!(builtin().user_error(), None);
+        assert_eq!(crate::Claude::builtin_rules().user_error(), None);
     }
 
     #[test]

@@ -7,6 +7,13 @@ The first records are metadata (`mode`, `permission-mode`, `file-history-snapsho
 first `user` record, which carries `sessionId`, `cwd` and `timestamp`; the system prompt the session started
 with (the worker's identity line among it) is recorded in a `prompt_snapshot` attachment a few
 records later. Every read here is bounded: a few directories, the first lines of one file.
+
+The turn state is the rule book's (`turn` rules over the tail's records: an assistant
+`stop_reason` of `end_turn` → idle, `tool_use` → working, `[Request interrupted by user]` →
+interrupted, an API error message → error, …; records a `turn_ignored` rule knows — local slash
+commands, meta records — never decide). The last turn that ended is read here: the last
+`turn_duration` record (Claude writes one when a turn finishes; a turn that ends on an API error
+has none), with the last text the model wrote since the prompt that started it.
 */
 
 use std::io::{BufRead, BufReader, Read};
@@ -14,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use team_agent_provider_kit::RuleBook;
+use team_agent_plugin_api::EndedTurn;
+use team_agent_provider_kit::{RuleBook, identity_markers, is_uuid, records, text_at};
 
 /// The prompt snapshot comes within the first few dozen records.
 const HEAD_LINES: usize = 64;
@@ -40,15 +48,6 @@ pub fn encode_cwd(cwd: &Path) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect()
-}
-
-/// A session id as Claude accepts it: a UUID (`8-4-4-4-12` hex digits).
-pub fn is_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// The transcript of session `id` started in `cwd`: in the project directory of `cwd` as given
@@ -106,7 +105,11 @@ pub fn read_head(path: &Path, book: &RuleBook) -> Option<Head> {
                 .map(|t| t.with_timezone(&Utc));
         }
         if !written_by_user(&record) {
-            collect_markers(&record, book, &mut head.markers);
+            for agent in identity_markers(&record, book) {
+                if !head.markers.contains(&agent) {
+                    head.markers.push(agent);
+                }
+            }
         }
     }
     Some(head)
@@ -118,34 +121,49 @@ fn written_by_user(record: &Value) -> bool {
     record["type"] == "user" || record["message"]["role"] == "user"
 }
 
-fn collect_markers(record: &Value, book: &RuleBook, found: &mut Vec<String>) {
-    let mut strings = Vec::new();
-    collect_strings(record, &mut strings);
-    for text in strings {
-        for rule in book.group("identity_marker") {
-            if let Some(agent) = rule.captures(text).and_then(|c| c.get("agent").cloned())
-                && !found.contains(&agent)
-            {
-                found.push(agent);
+/// The last turn that ended normally, and what the model last said in it.
+pub fn last_ended_turn(book: &RuleBook, tail: &str) -> Option<EndedTurn> {
+    let mut text: Option<String> = None;
+    let mut last_ended = None;
+    for record in records(tail) {
+        match record.get("type").and_then(Value::as_str) {
+            Some("user") if is_prompt(book, &record) => text = None,
+            Some("assistant") if record.get("isApiErrorMessage") != Some(&Value::Bool(true)) => {
+                if let Some(said) = assistant_text(&record) {
+                    text = Some(said);
+                }
             }
+            Some("system") if text_at(&record, "/subtype") == Some("turn_duration") => {
+                if let (Some(id), Some(at)) =
+                    (text_at(&record, "/uuid"), text_at(&record, "/timestamp"))
+                {
+                    last_ended = Some(EndedTurn {
+                        id: id.to_string(),
+                        ended_at: at.to_string(),
+                        assistant_text: text.clone(),
+                    });
+                }
+            }
+            _ => {}
         }
     }
+    last_ended
 }
 
-fn collect_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-    match value {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
-    }
+/// A user record that starts a turn: not a tool result, not metadata or a local command.
+fn is_prompt(book: &RuleBook, record: &Value) -> bool {
+    book.record_rule("turn_ignored", record).is_none()
+        && text_at(record, "/message/content/0/type") != Some("tool_result")
 }
 
-/// The same directory, written the same way or resolving to the same place.
-pub fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
+/// The text blocks of an assistant record, joined.
+fn assistant_text(record: &Value) -> Option<String> {
+    let blocks = record.pointer("/message/content")?.as_array()?;
+    let text: Vec<&str> = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    (!text.is_empty()).then(|| text.join("\n"))
 }

@@ -12,17 +12,14 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use team_agent_plugin_api::{
-    CaptureContext, Confidence, PluginError, Resumability, ResumeBlocker, ResumeCheck,
+    CaptureContext, Confidence, EndedTurn, PluginError, Resumability, ResumeBlocker, ResumeCheck,
     SessionRecord,
 };
-use team_agent_provider_kit::RuleBook;
+use team_agent_provider_kit::{CliSessions, RuleBook, SpawnWindow, same_dir};
 
+use crate::CodexCli;
 use crate::rollout::{self, Identity, SessionMeta};
 
-/// A session may start this long before the host noted the spawn (clocks, rounding)…
-const BEFORE_SPAWN: Duration = Duration::seconds(2);
-/// …and this long after "now" (the host's clock read before the file was written).
-const AFTER_NOW: Duration = Duration::seconds(5);
 /// A session's UUIDv7 id is minted a little before its start time (6 s in the captured rollout):
 /// with this slack, a file whose name alone puts it outside the window is not even opened.
 const ID_MINT_SLACK: Duration = Duration::minutes(10);
@@ -30,61 +27,140 @@ const ID_MINT_SLACK: Duration = Duration::minutes(10);
 const MAX_LISTED: usize = 512;
 const MAX_OPENED: usize = 64;
 
-pub fn capture(
-    context: &CaptureContext,
-    book: &RuleBook,
-) -> Result<Option<SessionRecord>, PluginError> {
-    let spawned = parse_time(&context.spawned_at, "spawned_at")?;
-    let now = parse_time(&context.now, "now")?;
-    let root = rollout::sessions_dir(&context.home);
-    if let Some(id) = context.expected_session_id.as_deref() {
-        return Ok(by_expected_id(context, &root, id));
+impl CliSessions for CodexCli {
+    fn capture(
+        &self,
+        context: &CaptureContext,
+        book: &RuleBook,
+    ) -> Result<Option<SessionRecord>, PluginError> {
+        let window = SpawnWindow::of(context)?;
+        let root = rollout::sessions_dir(&context.home);
+        if let Some(id) = context.expected_session_id.as_deref() {
+            return Ok(by_expected_id(context, &root, id));
+        }
+        let (earliest, latest) = (window.earliest(), window.latest());
+        let mut own: Vec<(DateTime<Utc>, SessionMeta, std::path::PathBuf)> = Vec::new();
+        let mut unmarked = Vec::new();
+        let candidates =
+            rollout::rollouts_on(&root, &day_dirs(window.spawned, window.now), MAX_LISTED);
+        let plausible = candidates.into_iter().filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            rollout::uuid_v7_time(&name)
+                .is_none_or(|minted| minted >= earliest - ID_MINT_SLACK && minted <= latest)
+        });
+        for path in plausible.take(MAX_OPENED) {
+            let Some(meta) = rollout::read_meta(&path) else {
+                continue;
+            };
+            let Some(started) = meta.started else {
+                continue;
+            };
+            if !window.contains(started)
+                || !same_dir(&meta.cwd, &context.cwd)
+                || context.owned_by_others.contains(&meta.id)
+            {
+                continue;
+            }
+            match rollout::read_identity(&path, &context.agent_id, book) {
+                Identity::Own => own.push((started, meta, path)),
+                Identity::Unmarked => unmarked.push((started, meta, path)),
+                Identity::Others(_) => {}
+            }
+        }
+        let (pool, attributed_by, confidence) = if own.is_empty() {
+            (unmarked, "cwd_and_time", Confidence::Medium)
+        } else {
+            (own, "identity_marker", Confidence::High)
+        };
+        // Of several, the one that started first after the spawn is the one the spawn created.
+        Ok(pool
+            .into_iter()
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
+            .map(|(_, meta, path)| SessionRecord {
+                session_id: meta.id,
+                transcript_path: Some(path),
+                attributed_by: attributed_by.into(),
+                confidence,
+            }))
     }
-    let earliest = spawned - BEFORE_SPAWN;
-    let latest = now + AFTER_NOW;
-    let mut own: Vec<(DateTime<Utc>, SessionMeta, std::path::PathBuf)> = Vec::new();
-    let mut unmarked = Vec::new();
-    let candidates = rollout::rollouts_on(&root, &day_dirs(spawned, now), MAX_LISTED);
-    let plausible = candidates.into_iter().filter(|path| {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        rollout::uuid_v7_time(&name)
-            .is_none_or(|minted| minted >= earliest - ID_MINT_SLACK && minted <= latest)
-    });
-    for path in plausible.take(MAX_OPENED) {
+
+    fn resumability(&self, check: &ResumeCheck, book: &RuleBook) -> Resumability {
+        let Some(record) = check
+            .record
+            .as_ref()
+            .filter(|r| !r.session_id.trim().is_empty())
+        else {
+            return Resumability::no(
+                ResumeBlocker::NoPersistedSessionId,
+                format!(
+                    "agent '{}' has no recorded Codex session (it never received a message, so Codex wrote none)",
+                    check.agent_id
+                ),
+            );
+        };
+        let id = &record.session_id;
+        let root = rollout::sessions_dir(&check.home);
+        let path = record
+            .transcript_path
+            .clone()
+            .filter(|p| p.is_file())
+            .or_else(|| rollout::find_rollout(&root, id));
+        let Some(path) = path else {
+            return Resumability::no(
+                ResumeBlocker::SessionBackingStoreMissing,
+                format!(
+                    "no rollout file for Codex session {id} (looked for {} and under {})",
+                    record
+                        .transcript_path
+                        .as_deref()
+                        .map_or_else(|| "a recorded path".into(), |p| p.display().to_string()),
+                    root.display()
+                ),
+            );
+        };
         let Some(meta) = rollout::read_meta(&path) else {
-            continue;
+            return Resumability::no(
+                ResumeBlocker::SessionBackingStoreMissing,
+                format!("{} has no readable session_meta first line", path.display()),
+            );
         };
-        let Some(started) = meta.started else {
-            continue;
-        };
-        if started < earliest
-            || started > latest
-            || !same_dir(&meta.cwd, &context.cwd)
-            || context.owned_by_others.contains(&meta.id)
-        {
-            continue;
+        if meta.id != *id {
+            return Resumability::no(
+                ResumeBlocker::SessionIdentityMismatch,
+                format!(
+                    "{} holds Codex session {}, not {id}",
+                    path.display(),
+                    meta.id
+                ),
+            );
         }
-        match rollout::read_identity(&path, &context.agent_id, book) {
-            Identity::Own => own.push((started, meta, path)),
-            Identity::Unmarked => unmarked.push((started, meta, path)),
-            Identity::Others(_) => {}
+        if !same_dir(&meta.cwd, &check.cwd) {
+            return Resumability::no(
+                ResumeBlocker::SessionIdentityMismatch,
+                format!(
+                    "Codex session {id} ran in {}, not in agent '{}''s directory {}",
+                    meta.cwd.display(),
+                    check.agent_id,
+                    check.cwd.display()
+                ),
+            );
         }
+        if let Identity::Others(agents) = rollout::read_identity(&path, &check.agent_id, book) {
+            return Resumability::no(
+                ResumeBlocker::SessionIdentityMismatch,
+                format!(
+                    "Codex session {id} was started for worker `{}`, not for '{}'",
+                    agents.join("`, `"),
+                    check.agent_id
+                ),
+            );
+        }
+        Resumability::yes()
     }
-    let (pool, attributed_by, confidence) = if own.is_empty() {
-        (unmarked, "cwd_and_time", Confidence::Medium)
-    } else {
-        (own, "identity_marker", Confidence::High)
-    };
-    // Of several, the one that started first after the spawn is the one the spawn created.
-    Ok(pool
-        .into_iter()
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
-        .map(|(_, meta, path)| SessionRecord {
-            session_id: meta.id,
-            transcript_path: Some(path),
-            attributed_by: attributed_by.into(),
-            confidence,
-        }))
+
+    fn last_ended_turn(&self, _book: &RuleBook, tail: &str) -> Option<EndedTurn> {
+        rollout::last_ended_turn(tail)
+    }
 }
 
 fn by_expected_id(context: &CaptureContext, root: &Path, id: &str) -> Option<SessionRecord> {
@@ -101,88 +177,6 @@ fn by_expected_id(context: &CaptureContext, root: &Path, id: &str) -> Option<Ses
     })
 }
 
-pub fn resumability(check: &ResumeCheck, book: &RuleBook) -> Resumability {
-    let Some(record) = check
-        .record
-        .as_ref()
-        .filter(|r| !r.session_id.trim().is_empty())
-    else {
-        return Resumability::no(
-            ResumeBlocker::NoPersistedSessionId,
-            format!(
-                "agent '{}' has no recorded Codex session (it never received a message, so Codex wrote none)",
-                check.agent_id
-            ),
-        );
-    };
-    let id = &record.session_id;
-    let root = rollout::sessions_dir(&check.home);
-    let path = record
-        .transcript_path
-        .clone()
-        .filter(|p| p.is_file())
-        .or_else(|| rollout::find_rollout(&root, id));
-    let Some(path) = path else {
-        return Resumability::no(
-            ResumeBlocker::SessionBackingStoreMissing,
-            format!(
-                "no rollout file for Codex session {id} (looked for {} and under {})",
-                record
-                    .transcript_path
-                    .as_deref()
-                    .map_or_else(|| "a recorded path".into(), |p| p.display().to_string()),
-                root.display()
-            ),
-        );
-    };
-    let Some(meta) = rollout::read_meta(&path) else {
-        return Resumability::no(
-            ResumeBlocker::SessionBackingStoreMissing,
-            format!("{} has no readable session_meta first line", path.display()),
-        );
-    };
-    if meta.id != *id {
-        return Resumability::no(
-            ResumeBlocker::SessionIdentityMismatch,
-            format!(
-                "{} holds Codex session {}, not {id}",
-                path.display(),
-                meta.id
-            ),
-        );
-    }
-    if !same_dir(&meta.cwd, &check.cwd) {
-        return Resumability::no(
-            ResumeBlocker::SessionIdentityMismatch,
-            format!(
-                "Codex session {id} ran in {}, not in agent '{}''s directory {}",
-                meta.cwd.display(),
-                check.agent_id,
-                check.cwd.display()
-            ),
-        );
-    }
-    if let Identity::Others(agents) = rollout::read_identity(&path, &check.agent_id, book) {
-        return Resumability::no(
-            ResumeBlocker::SessionIdentityMismatch,
-            format!(
-                "Codex session {id} was started for worker `{}`, not for '{}'",
-                agents.join("`, `"),
-                check.agent_id
-            ),
-        );
-    }
-    Resumability::yes()
-}
-
-fn parse_time(text: &str, field: &str) -> Result<DateTime<Utc>, PluginError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            PluginError::invalid_request(format!("{field} {text:?} is not an RFC 3339 time: {e}"))
-        })
-}
-
 /// The day directories a session started in the window can be in. Codex names them by local
 /// time, which is within a day of UTC either way.
 fn day_dirs(spawned: DateTime<Utc>, now: DateTime<Utc>) -> Vec<NaiveDate> {
@@ -193,13 +187,4 @@ fn day_dirs(spawned: DateTime<Utc>, now: DateTime<Utc>) -> Vec<NaiveDate> {
     dates.sort_unstable_by(|a, b| b.cmp(a));
     dates.dedup();
     dates
-}
-
-/// The same directory, written the same way or resolving to the same place.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
 }

@@ -12,7 +12,9 @@ use team_agent_plugin_api::{
     PreStep,
 };
 
-use crate::rollout;
+use team_agent_provider_kit::CliLaunch;
+
+use crate::{CodexCli, rollout};
 
 /// The executable this provider runs.
 pub const EXECUTABLE: &str = "codex";
@@ -49,91 +51,93 @@ pub const API_KEY_VAR: &str = "OPENAI_API_KEY";
 /// with one of the user's own providers).
 pub const GATEWAY_PROVIDER: &str = "team_agent_gateway";
 
-pub fn plan(request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
-    if request.profile_env.contains_key("CODEX_HOME") {
-        return Err(PluginError::invalid_request(
-            "the agent's profile sets CODEX_HOME, which would hide the worker's sessions from team-agent; remove it (each worker keeps its Codex state in its own HOME)",
-        ));
-    }
-    let mut argv = vec![EXECUTABLE.to_string()];
-    let (session, expected_session_id) = match &request.mode {
-        LaunchMode::Fresh => (None, None),
-        LaunchMode::Resume { session_id } => {
-            argv.push("resume".into());
-            let id = checked_session_id(session_id, "mode.session_id")?;
-            // A resumed Codex session keeps its id and its rollout file.
-            (Some(id.clone()), Some(id))
+impl CliLaunch for CodexCli {
+    fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
+        if request.profile_env.contains_key("CODEX_HOME") {
+            return Err(PluginError::invalid_request(
+                "the agent's profile sets CODEX_HOME, which would hide the worker's sessions from team-agent; remove it (each worker keeps its Codex state in its own HOME)",
+            ));
         }
-        LaunchMode::Fork { source_session_id } => {
-            argv.push("fork".into());
-            let id = checked_session_id(source_session_id, "mode.source_session_id")?;
-            (Some(id), None)
+        let mut argv = vec![EXECUTABLE.to_string()];
+        let (session, expected_session_id) = match &request.mode {
+            LaunchMode::Fresh => (None, None),
+            LaunchMode::Resume { session_id } => {
+                argv.push("resume".into());
+                let id = checked_session_id(session_id, "mode.session_id")?;
+                // A resumed Codex session keeps its id and its rollout file.
+                (Some(id.clone()), Some(id))
+            }
+            LaunchMode::Fork { source_session_id } => {
+                argv.push("fork".into());
+                let id = checked_session_id(source_session_id, "mode.source_session_id")?;
+                (Some(id), None)
+            }
+        };
+        // Inline mode keeps what Codex draws in the pane's scrollback for capture; without
+        // `--no-daemon` Codex hands its work to a background server that outlives the pane.
+        argv.extend(["--no-alt-screen".into(), "--no-daemon".into()]);
+        argv.extend(
+            permission_flags(request.permission_mode)
+                .iter()
+                .map(|f| f.to_string()),
+        );
+        if let Some(model) = request.model.as_deref().filter(|m| !m.trim().is_empty()) {
+            argv.extend(["--model".into(), model.to_string()]);
         }
-    };
-    // Inline mode keeps what Codex draws in the pane's scrollback for capture; without
-    // `--no-daemon` Codex hands its work to a background server that outlives the pane.
-    argv.extend(["--no-alt-screen".into(), "--no-daemon".into()]);
-    argv.extend(
-        permission_flags(request.permission_mode)
-            .iter()
-            .map(|f| f.to_string()),
-    );
-    if let Some(model) = request.model.as_deref().filter(|m| !m.trim().is_empty()) {
-        argv.extend(["--model".into(), model.to_string()]);
+        if !request.system_prompt.is_empty() {
+            argv.extend(config_override(
+                "developer_instructions",
+                &toml_string(&request.system_prompt),
+            ));
+        }
+        if let Some(server) = &request.mcp_server {
+            argv.extend(mcp_overrides(server)?);
+        }
+        if let Some(url) = request.profile_env.get(BASE_URL_VAR) {
+            argv.extend(gateway_overrides(url)?);
+        }
+        argv.extend(option_overrides(&request.options)?);
+        argv.extend(session);
+        let home = known_home(&request.home);
+        Ok(LaunchPlan {
+            argv,
+            env: request.profile_env.clone(),
+            env_unset: ENV_UNSET.iter().map(|v| v.to_string()).collect(),
+            expected_session_id,
+            transcript_dir: home.map(rollout::sessions_dir),
+            pre_steps: login_step(request).into_iter().collect(),
+        })
     }
-    if !request.system_prompt.is_empty() {
-        argv.extend(config_override(
-            "developer_instructions",
-            &toml_string(&request.system_prompt),
-        ));
-    }
-    if let Some(server) = &request.mcp_server {
-        argv.extend(mcp_overrides(server)?);
-    }
-    if let Some(url) = request.profile_env.get(BASE_URL_VAR) {
-        argv.extend(gateway_overrides(url)?);
-    }
-    argv.extend(option_overrides(&request.options)?);
-    argv.extend(session);
-    let home = known_home(&request.home);
-    Ok(LaunchPlan {
-        argv,
-        env: request.profile_env.clone(),
-        env_unset: ENV_UNSET.iter().map(|v| v.to_string()).collect(),
-        expected_session_id,
-        transcript_dir: home.map(rollout::sessions_dir),
-        pre_steps: login_step(request).into_iter().collect(),
-    })
-}
 
-/// The leader's Codex: the operator's arguments unchanged, then the team-agent MCP server and the
-/// instructions as `-c` overrides (developer instructions, which Codex adds to every turn).
-/// Injected flags go before a `--` the operator wrote, so they stay flags.
-pub fn leader_plan(request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
-    let mut injected = Vec::new();
-    if let Some(server) = &request.mcp_server {
-        injected.extend(mcp_overrides(server)?);
+    /// The leader's Codex: the operator's arguments unchanged, then the team-agent MCP server and
+    /// the instructions as `-c` overrides (developer instructions, which Codex adds to every
+    /// turn). Injected flags go before a `--` the operator wrote, so they stay flags.
+    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
+        let mut injected = Vec::new();
+        if let Some(server) = &request.mcp_server {
+            injected.extend(mcp_overrides(server)?);
+        }
+        if !request.instructions.is_empty() {
+            injected.extend(config_override(
+                "developer_instructions",
+                &toml_string(&request.instructions),
+            ));
+        }
+        let argv = team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected);
+        Ok(LaunchPlan {
+            argv,
+            env: BTreeMap::new(),
+            // The leader is the operator's own session: only the markers of an enclosing agent go.
+            env_unset: vec![
+                "CODEX_THREAD_ID".into(),
+                "CODEX_SANDBOX".into(),
+                "CODEX_SANDBOX_NETWORK_DISABLED".into(),
+            ],
+            expected_session_id: None,
+            transcript_dir: None,
+            pre_steps: Vec::new(),
+        })
     }
-    if !request.instructions.is_empty() {
-        injected.extend(config_override(
-            "developer_instructions",
-            &toml_string(&request.instructions),
-        ));
-    }
-    let argv = team_agent_provider_kit::leader_argv(EXECUTABLE, &request.args, injected);
-    Ok(LaunchPlan {
-        argv,
-        env: BTreeMap::new(),
-        // The leader is the operator's own session: only the markers of an enclosing agent go.
-        env_unset: vec![
-            "CODEX_THREAD_ID".into(),
-            "CODEX_SANDBOX".into(),
-            "CODEX_SANDBOX_NETWORK_DISABLED".into(),
-        ],
-        expected_session_id: None,
-        transcript_dir: None,
-        pre_steps: Vec::new(),
-    })
 }
 
 fn permission_flags(mode: PermissionMode) -> &'static [&'static str] {

@@ -10,106 +10,49 @@ of its rollout. The texts it looks for are data: `rules.toml`, compiled in and p
 `~/.config/team-agent/providers/codex.toml` (see [`rules`]). `fixtures/` holds real captures of
 Codex 0.169.0 with the verdict each must get; they are embedded in the library and checked by
 `team-agent plugins check`.
+
+What every rules-driven provider does alike (the rule book's lifetime, answering approvals under
+the host's policy, the turn state, the manifest) is provider-kit's [`RulesProvider`]; this crate
+is what only Codex does: [`CodexCli`].
 */
 
-pub mod approval;
 pub mod capture;
 pub mod launch;
 pub mod rollout;
 pub mod rules;
 pub mod screen;
-pub mod turn;
-
-use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderManifest,
-    ProviderPlugin, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
-    SubmitKeys, TurnState, TurnSummary, Verdict, export_provider,
+    Fixture, ProviderCapabilities, SubmitKeys, embedded_fixtures, export_provider,
 };
-use team_agent_provider_kit::RuleBook;
+use team_agent_provider_kit::{AgentCli, RuleBook, RulesProvider};
 
-/// The Codex provider. Its rule book is built on first use (the user's file is read once).
+/// What only the Codex CLI does: its rules, command line, rollouts and screens.
 #[derive(Debug, Default)]
-pub struct Codex {
-    rules: OnceLock<RuleBook>,
-}
+pub struct CodexCli;
 
-impl Codex {
-    /// A provider with the given rule book instead of the built-in rules and the user's file.
-    pub fn with_rules(book: RuleBook) -> Self {
-        Self {
-            rules: OnceLock::from(book),
-        }
-    }
+/// The Codex provider.
+pub type Codex = RulesProvider<CodexCli>;
 
-    fn rules(&self) -> &RuleBook {
-        self.rules.get_or_init(rules::load)
-    }
-}
-
-impl ProviderPlugin for Codex {
+impl AgentCli for CodexCli {
     const NAME: &'static str = "codex";
+    const DESCRIPTION: &'static str = "the OpenAI Codex CLI (written against 0.169.0)";
+    const EXECUTABLE: &'static str = launch::EXECUTABLE;
+    const CLI: &'static str = "Codex";
+    const RULES: &'static str = rules::BUILTIN;
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "the OpenAI Codex CLI (written against 0.169.0)".into(),
-            executable: launch::EXECUTABLE.into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                fork: true,
-                preassigned_session_id: false,
-                mcp_injection: true,
-                transcript_turn_state: true,
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            fork: true,
+            preassigned_session_id: false,
+            mcp_injection: true,
+            transcript_turn_state: true,
         }
     }
 
-    fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
-        launch::plan(request)
-    }
-
-    fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, PluginError> {
-        launch::leader_plan(request)
-    }
-
-    fn handle_startup_prompts(&self, screen: &str) -> Verdict<StartupDecision> {
-        screen::startup(self.rules(), screen)
-    }
-
-    fn capture_session_id(
-        &self,
-        context: &CaptureContext,
-    ) -> Result<Option<SessionRecord>, PluginError> {
-        capture::capture(context, self.rules())
-    }
-
-    fn session_is_resumable(&self, check: &ResumeCheck) -> Resumability {
-        capture::resumability(check, self.rules())
-    }
-
-    fn classify_screen(&self, screen: &str) -> Verdict<ScreenState> {
-        screen::classify(self.rules(), screen)
-    }
-
-    fn approval_keys(&self, request: &ApprovalRequest) -> Verdict<ApprovalDecision> {
-        approval::answer(self.rules(), request)
-    }
-
-    fn turn_state(&self, transcript_tail: &str) -> Verdict<TurnState> {
-        turn::state(self.rules(), transcript_tail)
-    }
-
-    fn input_box(&self, screen: &str) -> Result<Option<InputBox>, PluginError> {
-        Ok(screen::input_box(self.rules(), screen))
-    }
-
-    fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, PluginError> {
-        Ok(turn::summary(self.rules(), transcript_tail))
+    fn check_rules(&self, book: &RuleBook) -> Result<(), String> {
+        rules::check(book)
     }
 
     /// Codex's composer treats keys that arrive right behind a paste as part of that paste, so
@@ -123,26 +66,9 @@ impl ProviderPlugin for Codex {
     }
 
     fn fixtures(&self) -> Vec<Fixture> {
-        FIXTURES
-            .iter()
-            .map(|(name, screen, transcript, expect)| Fixture {
-                name: name.to_string(),
-                screen: screen.map(str::to_string),
-                transcript: transcript.map(str::to_string),
-                expect: serde_json::from_str(expect).unwrap_or(serde_json::Value::Null),
-            })
-            .collect()
+        embedded_fixtures!()
     }
 }
-
-/// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
-type EmbeddedFixture = (
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-);
-const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 export_provider!(Codex);
 

@@ -7,6 +7,11 @@ next ones hold the instructions the session started with, among them the worker'
 (passed as `developer_instructions`), whose first line names the worker. Codex writes the file
 when the first message arrives, not when it starts. Every read here is bounded: a few day
 directories, a few dozen files, the first lines of each.
+
+The turn state is the rule book's (`turn` rules over the tail's records: `task_started` →
+working, `task_complete` → idle, or error when it carries one, `turn_aborted` → interrupted, …).
+The last turn that ended is read here: the last `task_complete` without an error; Codex records
+the turn's id and the model's last message in it.
 */
 
 use std::io::{BufRead, BufReader, Read};
@@ -14,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde_json::Value;
-use team_agent_provider_kit::RuleBook;
+use team_agent_plugin_api::EndedTurn;
+use team_agent_provider_kit::{RuleBook, identity_markers, is_uuid, records, text_at};
 
 /// The first line holds the base instructions (tens of KiB); this bounds a corrupt one.
 const META_LINE_LIMIT: u64 = 4 << 20;
@@ -147,19 +153,12 @@ pub fn read_identity(path: &Path, agent_id: &str, book: &RuleBook) -> Identity {
         if written_by_user(&record) {
             continue;
         }
-        let mut strings = Vec::new();
-        collect_strings(&record, &mut strings);
-        for text in strings {
-            for rule in book.group("identity_marker") {
-                let Some(agent) = rule.captures(text).and_then(|c| c.get("agent").cloned()) else {
-                    continue;
-                };
-                if agent == agent_id {
-                    return Identity::Own;
-                }
-                if !others.contains(&agent) {
-                    others.push(agent);
-                }
+        for agent in identity_markers(&record, book) {
+            if agent == agent_id {
+                return Identity::Own;
+            }
+            if !others.contains(&agent) {
+                others.push(agent);
             }
         }
     }
@@ -175,12 +174,7 @@ pub fn read_identity(path: &Path, agent_id: &str, book: &RuleBook) -> Identity {
 pub fn uuid_v7_time(id_or_name: &str) -> Option<DateTime<Utc>> {
     let stem = id_or_name.strip_suffix(".jsonl").unwrap_or(id_or_name);
     let uuid = stem.get(stem.len().checked_sub(36)?..)?;
-    let bytes = uuid.as_bytes();
-    let shaped = uuid.char_indices().all(|(i, c)| match i {
-        8 | 13 | 18 | 23 => c == '-',
-        _ => c.is_ascii_hexdigit(),
-    });
-    if !shaped || bytes[14] != b'7' {
+    if !is_uuid(uuid) || uuid.as_bytes()[14] != b'7' {
         return None;
     }
     let millis = i64::from_str_radix(&format!("{}{}", &uuid[..8], &uuid[9..13]), 16).ok()?;
@@ -218,11 +212,20 @@ fn written_by_user(record: &Value) -> bool {
         || payload["item"]["type"] == "UserMessage"
 }
 
-fn collect_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-    match value {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
-    }
+/// The last turn that ended normally: the last `task_complete` without an error.
+pub fn last_ended_turn(tail: &str) -> Option<EndedTurn> {
+    records(tail)
+        .filter(|r| {
+            text_at(r, "/type") == Some("event_msg")
+                && text_at(r, "/payload/type") == Some("task_complete")
+                && r.pointer("/payload/error").is_none_or(|e| e.is_null())
+        })
+        .filter_map(|r| {
+            Some(EndedTurn {
+                id: text_at(&r, "/payload/turn_id")?.to_string(),
+                ended_at: text_at(&r, "/timestamp")?.to_string(),
+                assistant_text: text_at(&r, "/payload/last_agent_message").map(str::to_string),
+            })
+        })
+        .next_back()
 }

@@ -3,7 +3,7 @@ patched book must pass before the plugin trusts it (every group the plugin asks 
 class and state names one the plugin API knows).
 */
 
-use team_agent_provider_kit::{RuleBook, check_book, load_rules, load_rules_from};
+use team_agent_provider_kit::{RuleBook, check_book};
 
 /// The rules compiled into the plugin.
 pub const BUILTIN: &str = include_str!("../rules.toml");
@@ -40,16 +40,6 @@ const GROUPS: &[&str] = &[
     "turn",
 ];
 
-/// The built-in rules with the user's file applied (`~/.config/team-agent/providers/codex.toml`).
-pub fn load() -> RuleBook {
-    load_rules("codex", BUILTIN, check)
-}
-
-/// The built-in rules alone.
-pub fn builtin() -> RuleBook {
-    load_rules_from(BUILTIN, None, check)
-}
-
 /// What the plugin needs from a rule book beyond it being well-formed.
 pub fn check(book: &RuleBook) -> Result<(), String> {
     check_book(book, GROUPS, &["exited", "needs_human"])?;
@@ -74,7 +64,7 @@ mod tests {
     fn the_built_in_rules_compile_and_pass_the_checks() {
         let book = RuleBook::parse(BUILTIN).unwrap();
         check(&book).unwrap();
-        assert_eq!(builtin().user_error(), None);
+        assert_eq!(crate::Codex::builtin_rules().user_error(), None);
     }
 
     #[test]

@@ -3,15 +3,15 @@ Handles: the record of what one `open` created, which the host keeps in the team
 gives back to `close` and `rebuild`.
 
 Each display's handle is a JSON object of its own shape with a `display` field naming the display
-that wrote it. This module owns what both tmux-based displays do with theirs alike: read one back
-strictly (no handle, a handle another display recorded, or anything that is not a handle this
-display wrote is an error naming what is wrong), write one, and turn one into the plans of `close`
-and `rebuild`.
+that wrote it. The SDK writes it and reads its shape back at the plugin boundary; this module
+owns what both tmux-based displays do with theirs alike beyond that: hold one read back to more
+than its shape (a handle another display recorded, or one naming what this display would never
+make, is an error naming what is wrong), and turn one into the plans of `close` and `rebuild`.
 */
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use team_agent_plugin_api::{DisplayPlan, PlanStep, PluginError};
+use team_agent_plugin_api::{DisplayPlan, PlanStep, PluginError, read_handle};
 
 /// A display's record of what one `open` created: everything `close` destroys and nothing else.
 pub trait DisplayHandle: Serialize + DeserializeOwned {
@@ -29,45 +29,44 @@ pub trait DisplayHandle: Serialize + DeserializeOwned {
     /// The steps that undo the `open` this handle records.
     fn close_steps(&self) -> Vec<PlanStep>;
 
-    fn parse(handle: &serde_json::Value) -> Result<Self, PluginError> {
-        if handle.is_null() {
-            return Err(PluginError::invalid_request(
-                "no handle: nothing was recorded for this display (call open instead)",
-            ));
-        }
-        let parsed: Self = serde_json::from_value(handle.clone()).map_err(|e| {
-            PluginError::invalid_request(format!("not a {} display handle: {e}", Self::DISPLAY))
-        })?;
-        if parsed.recorded_by() != Self::DISPLAY {
+    /// Whether a handle of the right shape is one this display wrote: recorded by it, and
+    /// passing [`check`](Self::check).
+    fn verify(&self) -> Result<(), PluginError> {
+        if self.recorded_by() != Self::DISPLAY {
             return Err(PluginError::invalid_request(format!(
                 "this handle was recorded by the {:?} display, not {:?}",
-                parsed.recorded_by(),
+                self.recorded_by(),
                 Self::DISPLAY
             )));
         }
-        parsed.check()?;
-        Ok(parsed)
+        self.check()
     }
 
-    fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("a handle is plain strings and lists")
+    /// A handle as the host recorded it, read back strictly: its shape (as the SDK reads it at
+    /// the boundary), then [`verify`](Self::verify).
+    fn parse(recorded: &serde_json::Value) -> Result<Self, PluginError> {
+        let handle: Self = read_handle(Self::DISPLAY, recorded)?;
+        handle.verify()?;
+        Ok(handle)
     }
 }
 
 /// `close`: the steps that undo what `handle` records; nothing is left to record.
-pub fn close<H: DisplayHandle>(handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
+pub fn close<H: DisplayHandle>(handle: &H) -> Result<DisplayPlan<()>, PluginError> {
+    handle.verify()?;
     Ok(DisplayPlan {
-        steps: H::parse(handle)?.close_steps(),
-        handle: serde_json::Value::Null,
+        steps: handle.close_steps(),
+        handle: (),
     })
 }
 
 /// `rebuild`: close what `handle` records, then `open` anew (after a restart).
 pub fn rebuild<H: DisplayHandle>(
-    handle: &serde_json::Value,
-    open: impl FnOnce() -> Result<DisplayPlan, PluginError>,
-) -> Result<DisplayPlan, PluginError> {
-    let mut steps = H::parse(handle)?.close_steps();
+    handle: &H,
+    open: impl FnOnce() -> Result<DisplayPlan<H>, PluginError>,
+) -> Result<DisplayPlan<H>, PluginError> {
+    handle.verify()?;
+    let mut steps = handle.close_steps();
     let opened = open()?;
     steps.extend(opened.steps);
     Ok(DisplayPlan {

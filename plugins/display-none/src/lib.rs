@@ -2,8 +2,8 @@
 //! still reaches any worker.
 
 use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,
-    TeamView, export_display,
+    DisplayEnvironment, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError, TeamView,
+    export_display,
 };
 
 #[derive(Debug, Default)]
@@ -11,15 +11,8 @@ pub struct NoDisplay;
 
 impl DisplayPlugin for NoDisplay {
     const NAME: &'static str = "none";
-
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "shows nothing; use `team-agent attach AGENT` to look at a worker".into(),
-        }
-    }
+    const DESCRIPTION: &'static str =
+        "shows nothing; use `team-agent attach AGENT` to look at a worker";
 
     fn probe(&self, _environment: &DisplayEnvironment) -> DisplayProbe {
         DisplayProbe {
@@ -28,19 +21,18 @@ impl DisplayPlugin for NoDisplay {
         }
     }
 
-    fn open(&self, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    /// Nothing is made, so nothing is recorded.
+    type Handle = ();
+
+    fn open(&self, _view: &TeamView) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 
-    fn close(&self, _handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
+    fn close(&self, _handle: &()) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 
-    fn rebuild(
-        &self,
-        _handle: &serde_json::Value,
-        _view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError> {
+    fn rebuild(&self, _handle: &(), _view: &TeamView) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 }

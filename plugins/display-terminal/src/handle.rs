@@ -11,7 +11,7 @@ a handle this display wrote is an error naming what is wrong.
 use serde::{Deserialize, Serialize};
 use team_agent_display_kit::handle::DisplayHandle;
 use team_agent_display_kit::view_session::ViewSession;
-use team_agent_plugin_api::{PlanStep, PluginError, StepEffect};
+use team_agent_plugin_api::{DisplayPlugin, PlanStep, PluginError, StepEffect};
 
 /// One worker's window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ impl TerminalHandle {
 }
 
 impl DisplayHandle for TerminalHandle {
-    const DISPLAY: &'static str = "terminal";
+    const DISPLAY: &'static str = <crate::TerminalDisplay as DisplayPlugin>::NAME;
 
     fn recorded_by(&self) -> &str {
         &self.display
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_handle_reads_back_as_written() {
-        let value = handle().to_value();
+        let value = serde_json::to_value(handle()).unwrap();
         assert_eq!(value["display"], "terminal");
         assert_eq!(value["terminals"][0]["agent_id"], "w1");
         assert_eq!(TerminalHandle::parse(&value), Ok(handle()));
@@ -147,13 +147,13 @@ mod tests {
 
     #[test]
     fn a_handle_aiming_at_a_foreign_session_or_agent_is_refused() {
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["terminals"][0]["view_session"] = json!("team-alpha");
         assert!(TerminalHandle::parse(&value).is_err());
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["terminals"][0]["agent_id"] = json!("");
         assert!(TerminalHandle::parse(&value).is_err());
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["display"] = json!("tmux-overview");
         assert!(
             TerminalHandle::parse(&value)

@@ -30,12 +30,12 @@ mod handle;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
+use team_agent_display_kit::handle as display_handle;
 use team_agent_display_kit::programs;
 use team_agent_display_kit::view_session::TeamViews;
 use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PlanStep,
-    PluginError, StepEffect, TeamView, export_display,
+    DisplayEnvironment, DisplayPlan, DisplayPlugin, DisplayProbe, PlanStep, PluginError,
+    StepEffect, TeamView, export_display,
 };
 
 use crate::handle::{TerminalHandle, TerminalRecord, terminal_resource};
@@ -58,14 +58,7 @@ impl DisplayPlugin for TerminalDisplay {
     const NAME: &'static str = "terminal";
     const ALIASES: &'static [&'static str] = &["ghostty", "ghostty_window", "iterm"];
 
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "one terminal-emulator window per worker, attached read-only".into(),
-        }
-    }
+    const DESCRIPTION: &'static str = "one terminal-emulator window per worker, attached read-only";
 
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe {
         let choice = emulator::choose(environment, &self.system_root);
@@ -98,26 +91,31 @@ impl DisplayPlugin for TerminalDisplay {
         }
     }
 
-    fn open(&self, view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    type Handle = TerminalHandle;
+
+    fn open(&self, view: &TeamView) -> Result<DisplayPlan<TerminalHandle>, PluginError> {
         open_plan(view, &self.system_root)
     }
 
-    fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
-        display_handle::close::<TerminalHandle>(handle)
+    fn close(&self, handle: &TerminalHandle) -> Result<DisplayPlan<()>, PluginError> {
+        display_handle::close(handle)
     }
 
     fn rebuild(
         &self,
-        handle: &serde_json::Value,
+        handle: &TerminalHandle,
         view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError> {
-        display_handle::rebuild::<TerminalHandle>(handle, || open_plan(view, &self.system_root))
+    ) -> Result<DisplayPlan<TerminalHandle>, PluginError> {
+        display_handle::rebuild(handle, || open_plan(view, &self.system_root))
     }
 }
 
 /// `open` plans with the terminal `probe` names. It does not insist on a display server: the
 /// host probes before opening, and what `open` needs to build a plan is a terminal to start.
-fn open_plan(view: &TeamView, system_root: &Path) -> Result<DisplayPlan, PluginError> {
+fn open_plan(
+    view: &TeamView,
+    system_root: &Path,
+) -> Result<DisplayPlan<TerminalHandle>, PluginError> {
     let choice = emulator::choose(&view.environment, system_root).map_err(|why| {
         PluginError::unsupported(format!("no terminal window can be opened: {why}"))
     })?;
@@ -150,7 +148,7 @@ fn open_plan(view: &TeamView, system_root: &Path) -> Result<DisplayPlan, PluginE
     }
     Ok(DisplayPlan {
         steps,
-        handle: TerminalHandle::new(terminals).to_value(),
+        handle: TerminalHandle::new(terminals),
     })
 }
 
@@ -163,7 +161,9 @@ mod tests {
 
     use team_agent_conformance::{resources_created, resources_destroyed};
     use team_agent_display_kit::view_session::ViewSession;
-    use team_agent_plugin_api::{ErrorKind, TmuxServer, WorkerView};
+    use team_agent_plugin_api::{
+        ErrorKind, TmuxServer, WorkerView, close_recorded, rebuild_recorded,
+    };
 
     use super::*;
 
@@ -377,13 +377,8 @@ mod tests {
             serde_json::json!({"display": "terminal"}),
             serde_json::json!(42),
         ] {
-            assert!(machine.display().close(&garbage).is_err());
-            assert!(
-                machine
-                    .display()
-                    .rebuild(&garbage, &machine.team(1))
-                    .is_err()
-            );
+            assert!(close_recorded(&machine.display(), &garbage).is_err());
+            assert!(rebuild_recorded(&machine.display(), &garbage, &machine.team(1)).is_err());
         }
     }
 }

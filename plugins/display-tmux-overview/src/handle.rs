@@ -10,7 +10,7 @@ strictly: anything that is not a handle this display wrote is an error naming wh
 use serde::{Deserialize, Serialize};
 use team_agent_display_kit::handle::DisplayHandle;
 use team_agent_display_kit::view_session::{SessionName, ViewSession};
-use team_agent_plugin_api::PlanStep;
+use team_agent_plugin_api::{DisplayPlugin, PlanStep};
 
 use crate::overview::OverviewWindow;
 
@@ -49,7 +49,7 @@ impl OverviewHandle {
 }
 
 impl DisplayHandle for OverviewHandle {
-    const DISPLAY: &'static str = "tmux-overview";
+    const DISPLAY: &'static str = <crate::TmuxOverview as DisplayPlugin>::NAME;
 
     fn recorded_by(&self) -> &str {
         &self.display
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn a_handle_reads_back_as_written() {
         let original = handle();
-        let value = original.to_value();
+        let value = serde_json::to_value(&original).unwrap();
         assert_eq!(value["display"], "tmux-overview");
         assert_eq!(value["leader"]["session"], "main");
         assert_eq!(value["windows"][0], "ta-alpha-overview");
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_handle_aiming_at_foreign_windows_or_sessions_is_refused() {
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["windows"] = json!(["vim"]);
         assert!(
             OverviewHandle::parse(&value)
@@ -134,17 +134,17 @@ mod tests {
                 .message
                 .contains("\"vim\"")
         );
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["view_sessions"] = json!(["team-alpha"]);
         assert!(OverviewHandle::parse(&value).is_err());
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["leader"]["session"] = json!("a:b");
         assert!(OverviewHandle::parse(&value).is_err());
     }
 
     #[test]
     fn a_handle_of_another_display_is_refused() {
-        let mut value = handle().to_value();
+        let mut value = serde_json::to_value(handle()).unwrap();
         value["display"] = json!("terminal");
         let e = OverviewHandle::parse(&value).unwrap_err();
         assert!(e.message.contains("\"terminal\""), "{e}");

@@ -25,12 +25,12 @@ where `<viewer>` is `env -u TMUX <tmux> -S <team socket> attach-session -r -t =<
 mod handle;
 mod overview;
 
-use team_agent_display_kit::handle::{self as display_handle, DisplayHandle};
+use team_agent_display_kit::handle as display_handle;
 use team_agent_display_kit::programs;
 use team_agent_display_kit::view_session::{SessionName, TeamViews};
 use team_agent_plugin_api::{
-    DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError,
-    TeamView, export_display,
+    DisplayEnvironment, DisplayPlan, DisplayPlugin, DisplayProbe, PluginError, TeamView,
+    export_display,
 };
 
 use crate::handle::{LeaderRecord, OverviewHandle};
@@ -42,17 +42,8 @@ pub struct TmuxOverview;
 impl DisplayPlugin for TmuxOverview {
     const NAME: &'static str = "tmux-overview";
     const ALIASES: &'static [&'static str] = &["adaptive"];
-
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "windows in the leader's tmux session, each showing up to three workers \
-                          read-only"
-                .into(),
-        }
-    }
+    const DESCRIPTION: &'static str =
+        "windows in the leader's tmux session, each showing up to three workers read-only";
 
     fn probe(&self, environment: &DisplayEnvironment) -> DisplayProbe {
         match environment.env.get("TMUX").filter(|v| !v.is_empty()) {
@@ -75,24 +66,26 @@ impl DisplayPlugin for TmuxOverview {
         }
     }
 
-    fn open(&self, view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    type Handle = OverviewHandle;
+
+    fn open(&self, view: &TeamView) -> Result<DisplayPlan<OverviewHandle>, PluginError> {
         open_plan(view)
     }
 
-    fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
-        display_handle::close::<OverviewHandle>(handle)
+    fn close(&self, handle: &OverviewHandle) -> Result<DisplayPlan<()>, PluginError> {
+        display_handle::close(handle)
     }
 
     fn rebuild(
         &self,
-        handle: &serde_json::Value,
+        handle: &OverviewHandle,
         view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError> {
-        display_handle::rebuild::<OverviewHandle>(handle, || open_plan(view))
+    ) -> Result<DisplayPlan<OverviewHandle>, PluginError> {
+        display_handle::rebuild(handle, || open_plan(view))
     }
 }
 
-fn open_plan(view: &TeamView) -> Result<DisplayPlan, PluginError> {
+fn open_plan(view: &TeamView) -> Result<DisplayPlan<OverviewHandle>, PluginError> {
     let leader = view.leader.as_ref().ok_or_else(|| {
         PluginError::unsupported(
             "the leader is not inside tmux, so there is no leader session to add windows to; \
@@ -137,10 +130,7 @@ fn open_plan(view: &TeamView) -> Result<DisplayPlan, PluginError> {
         windows,
         views.workers.into_iter().map(|p| p.session).collect(),
     );
-    Ok(DisplayPlan {
-        steps,
-        handle: handle.to_value(),
-    })
+    Ok(DisplayPlan { steps, handle })
 }
 
 export_display!(TmuxOverview);
@@ -152,7 +142,9 @@ mod tests {
 
     use team_agent_conformance::{resources_created, resources_destroyed};
     use team_agent_display_kit::view_session::ViewSession;
-    use team_agent_plugin_api::{ErrorKind, LeaderPane, PlanStep, TmuxServer, WorkerView};
+    use team_agent_plugin_api::{
+        ErrorKind, LeaderPane, PlanStep, TmuxServer, WorkerView, close_recorded, rebuild_recorded,
+    };
 
     use super::*;
 
@@ -177,7 +169,7 @@ mod tests {
         }
     }
 
-    fn tmux_steps(plan: &DisplayPlan, on: TmuxServer) -> Vec<Vec<String>> {
+    fn tmux_steps(plan: &DisplayPlan<OverviewHandle>, on: TmuxServer) -> Vec<Vec<String>> {
         plan.steps
             .iter()
             .filter_map(|s| match s {
@@ -328,7 +320,10 @@ mod tests {
         assert_eq!(rebuilt.steps[..close.steps.len()], close.steps[..]);
         assert_eq!(rebuilt.steps[close.steps.len()..], open.steps[..]);
         assert_eq!(rebuilt.handle, open.handle);
-        assert_eq!(rebuilt.handle["leader"]["session"], "work");
+        assert_eq!(
+            serde_json::to_value(&rebuilt.handle).unwrap()["leader"]["session"],
+            "work"
+        );
     }
 
     #[test]
@@ -367,8 +362,8 @@ mod tests {
             serde_json::json!({"display": "tmux-overview"}),
             serde_json::json!(42),
         ] {
-            assert!(TmuxOverview.close(&garbage).is_err());
-            assert!(TmuxOverview.rebuild(&garbage, &team(1)).is_err());
+            assert!(close_recorded(&TmuxOverview, &garbage).is_err());
+            assert!(rebuild_recorded(&TmuxOverview, &garbage, &team(1)).is_err());
         }
     }
 }

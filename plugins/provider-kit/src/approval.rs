@@ -1,13 +1,137 @@
-/*! What every provider's answer to a runtime approval prompt is made of: the option an operator
-named (a number, or `yes`, `always`, `no`), the option a rule group reads as (approve for the
-session, approve once, deny), and whether a shell command is one the host's policy allows.
+/*! Answering a CLI's runtime approval prompts, under the host's policy.
+
+A provider finds the prompt on its screen (an [`Approval`]: a question a rule knows, or a menu no
+rule knows, with what it asks about); everything after that is the same for every CLI. The
+plugin answers only what the policy allows: a call to one of the team's own MCP tools (preferring
+the option that approves it for the session, so the same tool is not asked about again); a shell
+command that one of the worker's `auto_approve` patterns allows, approved once; or the option an
+operator chose by hand (a number, or `yes`, `always`, `no`). Keys move from the highlighted option
+with `Up`/`Down` and confirm with `Enter`, which works in numbered menus and in lists without
+numbers alike; a prompt without a highlighted option is left to a human.
 */
 
+use team_agent_plugin_api::{ApprovalDecision, ApprovalPolicy, Verdict};
+
 use crate::menu::{Menu, MenuOption};
-use crate::rules::RuleBook;
+use crate::rules::{Rule, RuleBook};
+use crate::view::verdict;
+
+/// A call to an MCP tool an approval prompt asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpCall {
+    pub server: String,
+    pub tool: String,
+}
+
+/// A prompt waiting for an answer.
+pub struct Approval<'a> {
+    /// The question's rule; `None` when only the prompt's shape was recognised.
+    pub question: Option<&'a Rule>,
+    /// The question line as shown.
+    pub prompt: String,
+    pub menu: Menu,
+    /// The MCP tool call it asks about, when it is one.
+    pub mcp_call: Option<McpCall>,
+    /// The shell command it asks to run, as drawn (one entry per screen line), when it is one.
+    pub command: Option<Vec<String>>,
+}
+
+impl Approval<'_> {
+    /// The label of the rule that recognised the prompt (`unrecognised_menu` for a menu no rule
+    /// knows, which is never answered on its own).
+    pub fn rule(&self) -> String {
+        self.question
+            .map_or_else(|| "unrecognised_menu".to_string(), Rule::label)
+    }
+}
+
+/// The keys that answer `approval` under `policy`, or why the plugin leaves it to a human. `cli`
+/// names the CLI, and `tool_call` how it names a tool call (`mcp__team__report_result`), in
+/// those reasons.
+pub fn answer(
+    book: &RuleBook,
+    approval: Option<Approval<'_>>,
+    policy: &ApprovalPolicy,
+    cli: &str,
+    tool_call: impl Fn(&McpCall) -> String,
+) -> Verdict<ApprovalDecision> {
+    let defer =
+        |reason: String, rule: &str| verdict(book, ApprovalDecision::Defer { reason }, rule);
+    let Some(approval) = approval else {
+        return defer("no approval prompt on screen".into(), "no_prompt");
+    };
+    let rule = approval.rule();
+    let target = match policy {
+        ApprovalPolicy::AllowTools {
+            server,
+            tools,
+            commands,
+        } => match &approval.command {
+            Some(command) => command_option(
+                book,
+                &approval.menu,
+                &approval.prompt,
+                command,
+                commands,
+                cli,
+            ),
+            None => allowed_tool_option(book, &approval, server, tools, cli, &tool_call),
+        },
+        ApprovalPolicy::Choose { choice } => chosen_option(book, &approval.menu, choice),
+    };
+    let target = match target {
+        Ok(option) => option,
+        Err(reason) => return defer(reason, &rule),
+    };
+    match approval.menu.keys_to(target.number) {
+        Some(keys) => verdict(
+            book,
+            ApprovalDecision::Answer {
+                keys,
+                choice: target.label.clone(),
+            },
+            &rule,
+        ),
+        None => defer(
+            format!(
+                "cannot see which option of \"{}\" is highlighted, so no keys can reach \"{}\"",
+                approval.prompt, target.label
+            ),
+            &rule,
+        ),
+    }
+}
+
+/// The option that approves a call to one of `tools` of the MCP server `server`, or why the
+/// prompt is not such a call.
+fn allowed_tool_option<'m>(
+    book: &RuleBook,
+    approval: &'m Approval<'_>,
+    server: &str,
+    tools: &[String],
+    cli: &str,
+    tool_call: &impl Fn(&McpCall) -> String,
+) -> Result<&'m MenuOption, String> {
+    let Some(call) = &approval.mcp_call else {
+        return Err(format!(
+            "\"{}\" is not a call to the team's MCP tools; a human decides",
+            approval.prompt
+        ));
+    };
+    if call.server != server || !tools.contains(&call.tool) {
+        return Err(format!(
+            "{cli} asks to run {}, which is not one of the team's allowed tools",
+            tool_call(call)
+        ));
+    }
+    ["approve_for_session", "approve_once"]
+        .iter()
+        .find_map(|group| option_matching(book, &approval.menu, group))
+        .ok_or_else(|| format!("no option of \"{}\" reads as an approval", approval.prompt))
+}
 
 /// The first option whose label a rule of `group` matches.
-pub fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Option<&'m MenuOption> {
+fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Option<&'m MenuOption> {
     book.group(group)
         .iter()
         .find_map(|rule| menu.find(|label| rule.is_match(label)))
@@ -15,7 +139,7 @@ pub fn option_matching<'m>(book: &RuleBook, menu: &'m Menu, group: &str) -> Opti
 
 /// The option an operator named: its number (counted from the top), or `yes`, `always` or `no`
 /// (read through the `approve_once`, `approve_for_session` and `deny` groups).
-pub fn chosen_option<'m>(
+fn chosen_option<'m>(
     book: &RuleBook,
     menu: &'m Menu,
     choice: &str,
@@ -42,7 +166,7 @@ pub fn chosen_option<'m>(
 
 /// The option that approves `command` once, when one of `patterns` allows it; otherwise why
 /// not (naming the command, for the leader). `cli` names the CLI in that reason.
-pub fn command_option<'m>(
+fn command_option<'m>(
     book: &RuleBook,
     menu: &'m Menu,
     prompt: &str,

@@ -1,5 +1,5 @@
 /*!
-Screen-detection rules shared by team-agent's provider plugins (Codex, Claude Code, …).
+What team-agent's rules-driven provider plugins (Codex, Claude Code, …) share.
 
 A provider plugin reads an agent CLI's pane: is it idle, busy, asking for approval, showing a
 trust dialog, retrying after an API error? The *texts* that answer those questions change with
@@ -17,9 +17,15 @@ questions and what each answer means stay in the plugin's code. This crate is th
 - [`user`]: finding and applying the user's file, never failing because of it;
 - [`checks`]: what a provider's code needs of a book (its groups, known classes and states,
   reasons), and the plugin-API values rules name;
-- [`approval`]: the options of a runtime approval prompt an answer picks, and the shell
-  commands a policy allows;
-- [`transcript`]: the records of a JSON Lines transcript tail and the turn state they give.
+- [`view`]: a capture as a provider reads it, and what a found dialog, blocking rule, running
+  turn or input box means;
+- [`approval`]: answering a runtime approval prompt under the host's policy (the option it
+  picks, the shell commands a policy allows);
+- [`transcript`]: the records of a JSON Lines transcript tail and the turn state they give;
+- [`session`]: the window a worker's session started in, its identity marker, ids and
+  directories;
+- [`provider`]: [`RulesProvider`], the whole provider plugin over an [`AgentCli`] that says
+  what differs for one CLI.
 
 ```
 use team_agent_provider_kit::load_rules_from;
@@ -51,18 +57,24 @@ assert_eq!(book.label(question.rule.name()), "trust_folder");
 pub mod approval;
 pub mod checks;
 pub mod menu;
+pub mod provider;
 pub mod rules;
 pub mod screen;
+pub mod session;
 pub mod transcript;
 pub mod user;
+pub mod view;
 
-pub use approval::{chosen_option, command_allowed, command_option, option_matching};
+pub use approval::{Approval, McpCall, command_allowed};
 pub use checks::{api_error_class, check_book, class_of, turn_state};
 pub use menu::{Menu, MenuOption, MenuReader};
+pub use provider::{AgentCli, CliLaunch, CliScreen, CliSessions, RulesProvider};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
 pub use screen::{Screen, ScreenSettings, strip_ansi};
+pub use session::{SpawnWindow, identity_markers, is_uuid, same_dir};
 pub use transcript::{records, text_at, turn_state_of};
 pub use user::{load_rules, load_rules_from, user_rules_path};
+pub use view::{Dialog, View, blocked, running_turn, verdict};
 
 /// The leader's command line: `executable`, the operator's `args` unchanged, and the provider's
 /// `injected` flags placed before the operator's first `--` (if any), so they stay flags.

@@ -69,23 +69,27 @@ fn clean_line(raw: &str, max_chars: usize) -> String {
     line
 }
 
-/// `text` without terminal escape sequences (CSI, OSC, DCS and other string sequences, two- and
-/// three-byte escapes) and without control characters; a tab becomes a space.
+/// `text` as a terminal would show it, without terminal escape sequences and control characters;
+/// a tab becomes a space. The one reader of escapes in the plugins (ECMA-48 and ECMA-35 shapes):
+///
+/// - CSI (`ESC [` or the 8-bit `0x9B`): parameter and intermediate bytes (`0x20`–`0x3F`) up to a
+///   final byte (`0x40`–`0x7E`). A control character inside is executed by a terminal, so it is
+///   dropped and the sequence goes on; `CAN` or `SUB` cancel it; `ESC` or a C1 control starts a
+///   new one; any other character ends the malformed sequence and is kept, so text is never
+///   swallowed up to the next letter.
+/// - OSC, DCS, SOS, PM and APC (`ESC ]`, `ESC P`, `ESC X`, `ESC ^`, `ESC _` or their 8-bit
+///   forms): everything up to `BEL`, `ESC \`, `ST` (`0x9C`), `CAN` or `SUB`.
+/// - Other escapes: intermediate bytes (`0x20`–`0x2F`, as in `ESC ( B` or `ESC $ ( C`) and one
+///   final byte (`0x30`–`0x7E`, as in `ESC 7` or `ESC =`). An `ESC` followed by anything else is
+///   dropped alone.
 pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => skip_csi(&mut chars),
-                Some(']' | 'P' | '_' | '^' | 'X') => skip_string(&mut chars),
-                // Character-set and similar designations carry one more byte (`ESC ( B`).
-                Some(' ' | '#' | '%' | '(' | ')' | '*' | '+' | '-' | '.' | '/') => {
-                    chars.next();
-                }
-                _ => {}
-            },
+            ESC => skip_escape(&mut chars),
             '\u{9b}' => skip_csi(&mut chars),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
             '\t' => out.push(' '),
             c if c.is_control() => {}
             c => out.push(c),
@@ -94,24 +98,67 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Skips a control sequence up to and including its final byte (`@` to `~`).
-fn skip_csi(chars: &mut impl Iterator<Item = char>) {
-    for c in chars.by_ref() {
-        if ('@'..='~').contains(&c) {
-            break;
+const ESC: char = '\u{1b}';
+/// `CAN` and `SUB`: they cancel a sequence in progress.
+const CANCEL: [char; 2] = ['\u{18}', '\u{1a}'];
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// After `ESC`: the rest of the sequence it starts.
+fn skip_escape(chars: &mut Chars<'_>) {
+    match chars.peek().copied() {
+        Some('[') => {
+            chars.next();
+            skip_csi(chars);
         }
+        Some(']' | 'P' | 'X' | '^' | '_') => {
+            chars.next();
+            skip_string(chars);
+        }
+        Some('\u{20}'..='\u{2f}') => {
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+                .is_some()
+            {}
+            chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+        }
+        Some('\u{30}'..='\u{7e}') => {
+            chars.next();
+        }
+        _ => {}
     }
 }
 
-/// Skips an OSC/DCS-style string up to its terminator: BEL or `ESC \`.
-fn skip_string(chars: &mut std::iter::Peekable<impl Iterator<Item = char>>) {
+/// A control sequence's body, up to and including its final byte.
+fn skip_csi(chars: &mut Chars<'_>) {
+    while let Some(&c) = chars.peek() {
+        match c {
+            '\u{40}'..='\u{7e}' => {
+                chars.next();
+                return;
+            }
+            '\u{20}'..='\u{3f}' => {}
+            c if CANCEL.contains(&c) => {
+                chars.next();
+                return;
+            }
+            // A new sequence begins: the caller reads it.
+            ESC | '\u{80}'..='\u{9f}' => return,
+            c if c.is_control() => {}
+            _ => return,
+        }
+        chars.next();
+    }
+}
+
+/// A string sequence's body (OSC, DCS, …), up to and including its terminator.
+fn skip_string(chars: &mut Chars<'_>) {
     while let Some(c) = chars.next() {
         match c {
             '\u{7}' | '\u{9c}' => break,
-            '\u{1b}' => {
-                if chars.peek() == Some(&'\\') {
-                    chars.next();
-                }
+            c if CANCEL.contains(&c) => break,
+            ESC => {
+                chars.next_if_eq(&'\\');
                 break;
             }
             _ => {}
@@ -132,6 +179,29 @@ mod tests {
     #[test]
     fn control_characters_go_and_tabs_become_spaces() {
         assert_eq!(strip_ansi("a\tb\u{0}c\rd\u{7f}"), "a bcd");
+    }
+
+    /// Where the reader's rules changed: provider-kit's old stripper read any character after
+    /// `ESC` as part of its escape, skipped everything up to a final byte inside a CSI (an `ESC`
+    /// or a `CAN` too), knew only one 8-bit introducer and a fixed list of escapes with one
+    /// intermediate byte; the scripted provider dropped control characters only, so every
+    /// sequence's body stayed on its screen, and tabs went.
+    #[test]
+    fn sequences_the_two_old_readers_read_differently() {
+        // An ESC inside an unfinished CSI starts a new sequence (was: "a0mb").
+        assert_eq!(strip_ansi("a\u{1b}[12\u{1b}[0mb"), "ab");
+        // CAN cancels a CSI; what follows it is text (was: "").
+        assert_eq!(strip_ansi("\u{1b}[31\u{18}m"), "m");
+        // A character no sequence can hold ends a broken one and stays (was: "").
+        assert_eq!(strip_ansi("\u{1b}[1é m"), "é m");
+        // After ESC, a character that starts no escape stays (was: "ab").
+        assert_eq!(strip_ansi("a\u{1b}éb"), "aéb");
+        // Escapes with several intermediate bytes (was: "(Cx").
+        assert_eq!(strip_ansi("\u{1b}$(Cx"), "x");
+        // The 8-bit OSC and DCS go with their bodies (was: "a0;titlebq").
+        assert_eq!(strip_ansi("a\u{9d}0;title\u{9c}b\u{90}q\u{9c}"), "ab");
+        // The scripted provider kept the bodies and dropped the tab (was: "[1m› ready[0mnow").
+        assert_eq!(strip_ansi("\u{1b}[1m› ready\u{1b}[0m\tnow"), "› ready now");
     }
 
     #[test]

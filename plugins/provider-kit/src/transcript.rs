@@ -17,11 +17,12 @@ pub fn records(tail: &str) -> impl DoubleEndedIterator<Item = Value> + '_ {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
 }
 
-/// The state of the current turn: the newest record a `turn` rule knows decides; records an
-/// `ignored` rule knows are passed over. Nothing known is `unknown`, never `idle`.
-pub fn turn_state_of(book: &RuleBook, tail: &str, ignored: Option<&str>) -> Verdict<TurnState> {
+/// The state of the current turn: the newest record a `turn` rule knows decides; records a
+/// `turn_ignored` rule knows (metadata, local commands) are passed over, in a book that has such
+/// rules. Nothing known is `unknown`, never `idle`.
+pub fn turn_state_of(book: &RuleBook, tail: &str) -> Verdict<TurnState> {
     for record in records(tail).rev() {
-        if ignored.is_some_and(|group| book.record_rule(group, &record).is_some()) {
+        if book.record_rule("turn_ignored", &record).is_some() {
             continue;
         }
         if let Some(rule) = book.record_rule("turn", &record) {

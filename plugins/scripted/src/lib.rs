@@ -17,9 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
     InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderManifest, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, export_provider,
+    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
+    StartupDecision, SubmitKeys, TurnState, Verdict, embedded_fixtures, export_provider,
 };
+use team_agent_provider_kit::{Screen, ScreenSettings};
 
 use transcript::Record;
 
@@ -33,21 +34,16 @@ pub struct Scripted;
 impl ProviderPlugin for Scripted {
     const NAME: &'static str = "scripted";
     const ALIASES: &'static [&'static str] = &["scripted-agent"];
+    const DESCRIPTION: &'static str = "the bundled scripted agent (demos and tests; no network)";
+    const EXECUTABLE: &'static str = EXECUTABLE;
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: Self::ALIASES.iter().map(|a| a.to_string()).collect(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "the bundled scripted agent (demos and tests; no network)".into(),
-            executable: EXECUTABLE.into(),
-            capabilities: ProviderCapabilities {
-                resume: true,
-                fork: true,
-                preassigned_session_id: true,
-                mcp_injection: false,
-                transcript_turn_state: true,
-            },
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities {
+            resume: true,
+            fork: true,
+            preassigned_session_id: true,
+            mcp_injection: false,
+            transcript_turn_state: true,
         }
     }
 
@@ -341,26 +337,9 @@ impl ProviderPlugin for Scripted {
     }
 
     fn fixtures(&self) -> Vec<Fixture> {
-        FIXTURES
-            .iter()
-            .map(|(name, screen, transcript, expect)| Fixture {
-                name: name.to_string(),
-                screen: screen.map(str::to_string),
-                transcript: transcript.map(str::to_string),
-                expect: serde_json::from_str(expect).unwrap_or(serde_json::Value::Null),
-            })
-            .collect()
+        embedded_fixtures!()
     }
 }
-
-/// `fixtures/` as `(name, screen, transcript, expectation)`, embedded by `build.rs`.
-type EmbeddedFixture = (
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-);
-const FIXTURES: &[EmbeddedFixture] = include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 export_provider!(Scripted);
 
@@ -420,22 +399,14 @@ fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
     })
 }
 
-/// The last `n` non-empty lines of a screen, right-trimmed; control characters are ignored.
+/// The last `n` non-empty lines of a screen as the agent drew them: escape sequences and control
+/// characters removed (provider-kit's one reader of them), right-trimmed.
 fn bottom_lines(screen: &str, n: usize) -> Vec<String> {
-    // From the bottom up: only the last `n` non-empty lines are ever cleaned and kept.
-    let mut lines: Vec<String> = screen
-        .lines()
-        .rev()
-        .map(|l| {
-            let mut clean: String = l.chars().filter(|c| !c.is_control()).collect();
-            clean.truncate(clean.trim_end().len());
-            clean
-        })
-        .filter(|l| !l.is_empty())
-        .take(n)
-        .collect();
-    lines.reverse();
-    lines
+    let settings = ScreenSettings {
+        bottom_lines: n,
+        ..ScreenSettings::default()
+    };
+    Screen::read(screen, &settings).lines().to_vec()
 }
 
 fn is_prompt(line: &str) -> bool {

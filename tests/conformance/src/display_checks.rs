@@ -79,7 +79,7 @@ fn probe(client: &DisplayClient, machine: &ProbeEnvironment) -> Result<String, S
 }
 
 /// The resources the steps of `plan` create: what `display.plan_symmetry` holds a `close` to.
-pub fn resources_created(plan: &DisplayPlan) -> BTreeSet<String> {
+pub fn resources_created<H>(plan: &DisplayPlan<H>) -> BTreeSet<String> {
     plan.steps
         .iter()
         .filter_map(|s| match s.effect() {
@@ -90,7 +90,7 @@ pub fn resources_created(plan: &DisplayPlan) -> BTreeSet<String> {
 }
 
 /// The resources the steps of `plan` destroy.
-pub fn resources_destroyed(plan: &DisplayPlan) -> BTreeSet<String> {
+pub fn resources_destroyed<H>(plan: &DisplayPlan<H>) -> BTreeSet<String> {
     plan.steps
         .iter()
         .filter_map(|s| match s.effect() {

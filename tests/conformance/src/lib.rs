@@ -90,7 +90,7 @@ use team_agent_plugin_api::loader::{self, LoadError};
 use team_agent_plugin_api::{Fixture, PluginInfo, PluginKind};
 
 pub use display_checks::{resources_created, resources_destroyed};
-pub use fixtures::read_fixture_dir;
+pub use fixtures::{AnsiTwin, ansi_twins, read_fixture_dir};
 
 /// What to check besides the built-in checks.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +164,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// How many fixtures were checked (shipped in the library or read from `--fixtures`).
+    pub fn fixtures_checked(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.id.starts_with("fixture."))
+            .count()
+    }
+
     fn finish(plugin: Option<PluginSummary>, checks: Vec<Check>) -> Self {
         let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
         Self { ok, plugin, checks }
@@ -302,4 +310,39 @@ pub fn built_library(crate_name: &str) -> PathBuf {
         .filter(|p| p.exists())
         .max_by_key(|p| modified(p))
         .unwrap_or_else(|| profile_dir.join(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> PluginInfo {
+        PluginInfo {
+            kind: PluginKind::Provider,
+            name: "echo".into(),
+            aliases: vec!["echo-agent".into()],
+            version: "1.2.0".into(),
+            api_version: team_agent_plugin_api::PLUGIN_API_VERSION,
+        }
+    }
+
+    /// The SDK makes both from one declaration; a library built otherwise (by hand, or by an SDK
+    /// that did not) can still disagree, and the host would list it under one name and run another.
+    #[test]
+    fn a_manifest_that_differs_from_the_root_module_is_told_where() {
+        let aliases = ["echo-agent".to_string()];
+        assert_eq!(manifest_agrees(&info(), "echo", &aliases, "1.2.0"), Ok(()));
+        assert_eq!(
+            manifest_agrees(&info(), "echo2", &aliases, "1.2.0").unwrap_err(),
+            "manifest name 'echo2' differs from the root module's 'echo'"
+        );
+        assert_eq!(
+            manifest_agrees(&info(), "echo", &[], "1.2.0").unwrap_err(),
+            "manifest aliases [] differ from the root module's [\"echo-agent\"]"
+        );
+        assert_eq!(
+            manifest_agrees(&info(), "echo", &aliases, "1.3.0").unwrap_err(),
+            "manifest version '1.3.0' differs from the root module's '1.2.0'"
+        );
+    }
 }

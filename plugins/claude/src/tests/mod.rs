@@ -19,7 +19,7 @@ use crate::Claude;
 /// for all tests, since compiling the rule book is the slow part.
 fn claude() -> &'static Claude {
     static CLAUDE: OnceLock<Claude> = OnceLock::new();
-    CLAUDE.get_or_init(|| Claude::with_rules(crate::rules::builtin()))
+    CLAUDE.get_or_init(|| Claude::with_rules(Claude::builtin_rules()))
 }
 
 /// A fixture from `fixtures/` by file name.

@@ -19,7 +19,7 @@ use crate::Codex;
 /// for all tests, since compiling the rule book is the slow part.
 fn codex() -> &'static Codex {
     static CODEX: OnceLock<Codex> = OnceLock::new();
-    CODEX.get_or_init(|| Codex::with_rules(crate::rules::builtin()))
+    CODEX.get_or_init(|| Codex::with_rules(Codex::builtin_rules()))
 }
 
 /// A UUIDv7 session id minted at `at`, made distinct by `n`.

@@ -18,27 +18,23 @@ fn classify(screen: &str) -> ScreenState {
 #[test]
 fn every_ansi_capture_reads_like_its_plain_twin() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut compared = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".ansi.txt") else {
-            continue;
-        };
-        let ansi = fixture(&name);
-        let plain = fixture(&format!("{stem}.screen.txt"));
-        let provider = codex();
-        assert_eq!(
-            provider.handle_startup_prompts(&ansi),
-            provider.handle_startup_prompts(&plain),
-            "{stem}"
+    let twins = team_agent_conformance::ansi_twins(&dir).unwrap();
+    let provider = codex();
+    for twin in &twins {
+        let (ansi, plain) = (&twin.ansi, &twin.plain);
+        let (startup, classify) = (
+            provider.handle_startup_prompts(ansi),
+            provider.classify_screen(ansi),
         );
         assert_eq!(
-            provider.classify_screen(&ansi),
-            provider.classify_screen(&plain),
-            "{stem}"
+            startup,
+            provider.handle_startup_prompts(plain),
+            "{}",
+            twin.name
         );
-        compared += 1;
+        assert_eq!(classify, provider.classify_screen(plain), "{}", twin.name);
     }
+    let compared = twins.len();
     assert!(compared >= 50, "only {compared} ANSI captures found");
 }
 

@@ -1,6 +1,7 @@
 //! A display whose `open` adds a window to the leader's session and whose `close` forgets it:
 //! the conformance suite must fail its `display.plan_symmetry`, whatever the machine has.
 
+use serde::{Deserialize, Serialize};
 use team_agent_plugin_api::*;
 
 /// The window `open` creates and `close` leaves behind.
@@ -9,17 +10,15 @@ const WINDOW: &str = "window:ta-asymmetric";
 #[derive(Default)]
 pub struct AsymmetricDisplay;
 
+/// What `open` records: the window it made.
+#[derive(Serialize, Deserialize)]
+pub struct AsymmetricHandle {
+    window: String,
+}
+
 impl DisplayPlugin for AsymmetricDisplay {
     const NAME: &'static str = "asymmetric";
-
-    fn manifest(&self) -> DisplayManifest {
-        DisplayManifest {
-            name: Self::NAME.into(),
-            aliases: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "opens a window that close never kills".into(),
-        }
-    }
+    const DESCRIPTION: &'static str = "opens a window that close never kills";
 
     fn probe(&self, _environment: &DisplayEnvironment) -> DisplayProbe {
         DisplayProbe {
@@ -28,7 +27,9 @@ impl DisplayPlugin for AsymmetricDisplay {
         }
     }
 
-    fn open(&self, _view: &TeamView) -> Result<DisplayPlan, PluginError> {
+    type Handle = AsymmetricHandle;
+
+    fn open(&self, _view: &TeamView) -> Result<DisplayPlan<AsymmetricHandle>, PluginError> {
         Ok(DisplayPlan {
             steps: vec![PlanStep::Tmux {
                 server: TmuxServer::Leader,
@@ -39,20 +40,22 @@ impl DisplayPlugin for AsymmetricDisplay {
                     resource: WINDOW.into(),
                 },
             }],
-            handle: serde_json::json!({ "window": WINDOW }),
+            handle: AsymmetricHandle {
+                window: WINDOW.into(),
+            },
         })
     }
 
-    fn close(&self, _handle: &serde_json::Value) -> Result<DisplayPlan, PluginError> {
+    fn close(&self, _handle: &AsymmetricHandle) -> Result<DisplayPlan<()>, PluginError> {
         Ok(DisplayPlan::default())
     }
 
     /// Its `close` plans nothing, so a rebuild is just another `open`.
     fn rebuild(
         &self,
-        _handle: &serde_json::Value,
+        _handle: &AsymmetricHandle,
         view: &TeamView,
-    ) -> Result<DisplayPlan, PluginError> {
+    ) -> Result<DisplayPlan<AsymmetricHandle>, PluginError> {
         self.open(view)
     }
 }

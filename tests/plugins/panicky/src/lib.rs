@@ -7,8 +7,9 @@ pub struct Panicky;
 
 impl ProviderPlugin for Panicky {
     const NAME: &'static str = "panicky";
+    const EXECUTABLE: &'static str = "panicky";
 
-    fn manifest(&self) -> ProviderManifest {
+    fn capabilities(&self) -> ProviderCapabilities {
         panic!("panicky manifest")
     }
     fn launch_plan(&self, _: &LaunchRequest) -> Result<LaunchPlan, PluginError> {

@@ -8,16 +8,10 @@ pub struct WrongApi;
 
 impl ProviderPlugin for WrongApi {
     const NAME: &'static str = "wrong-api";
+    const EXECUTABLE: &'static str = "true";
 
-    fn manifest(&self) -> ProviderManifest {
-        ProviderManifest {
-            name: Self::NAME.into(),
-            aliases: vec![],
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: String::new(),
-            executable: "true".into(),
-            capabilities: Default::default(),
-        }
+    fn capabilities(&self) -> ProviderCapabilities {
+        ProviderCapabilities::default()
     }
     fn launch_plan(&self, _: &LaunchRequest) -> Result<LaunchPlan, PluginError> {
         Err(PluginError::unsupported("never launched"))
@@ -35,13 +29,19 @@ impl ProviderPlugin for WrongApi {
         ScreenState::Unknown.into()
     }
     fn approval_keys(&self, _: &ApprovalRequest) -> Verdict<ApprovalDecision> {
-        ApprovalDecision::Defer { reason: "never".into() }.into()
+        ApprovalDecision::Defer {
+            reason: "never".into(),
+        }
+        .into()
     }
     fn turn_state(&self, _: &str) -> Verdict<TurnState> {
         TurnState::Unknown.into()
     }
     fn submit_keys(&self) -> SubmitKeys {
-        SubmitKeys { delay_ms: 0, keys: vec!["Enter".into()] }
+        SubmitKeys {
+            delay_ms: 0,
+            keys: vec!["Enter".into()],
+        }
     }
 }
 
