@@ -159,6 +159,7 @@ keep them in the crate's `fixtures/`, embed them from `build.rs` with `fixture_d
 */
 
 pub mod display;
+pub mod escapes;
 pub mod ffi;
 #[cfg(feature = "fixture-dir")]
 pub mod fixture_dir;

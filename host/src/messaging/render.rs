@@ -25,73 +25,13 @@ pub fn render(sender: &str, task_id: Option<&str>, content: &str, message_id: &s
 pub fn sanitize(text: &str) -> String {
     let text = text.replace("\r\n", "\n");
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            '\r' => out.push('\n'),
-            '\u{1b}' => skip_escape(&mut chars),
-            // The 8-bit forms of CSI, OSC, DCS, SOS, PM, APC: their bodies go too.
-            '\u{9b}' => skip_csi(&mut chars),
-            '\u{90}' | '\u{9d}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
+    team_agent_plugin_api::escapes::without_escapes(&text, |c| match c {
+        '\n' | '\t' => out.push(c),
+        '\r' => out.push('\n'),
+        c if c.is_control() => {}
+        c => out.push(c),
+    });
     out
-}
-
-type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
-
-/// After ESC: the rest of the sequence it starts.
-fn skip_escape(chars: &mut Chars<'_>) {
-    match chars.peek().copied() {
-        Some('[') => {
-            chars.next();
-            skip_csi(chars);
-        }
-        Some(']' | 'P' | 'X' | '^' | '_') => {
-            chars.next();
-            skip_string(chars);
-        }
-        // Two-character sequences (ESC 7, ESC c, …) and charset selections (ESC ( B).
-        Some('(' | ')' | '*' | '+' | '#' | '%') => {
-            chars.next();
-            chars.next();
-        }
-        Some(c) if !c.is_control() => {
-            chars.next();
-        }
-        _ => {}
-    }
-}
-
-/// A CSI body: parameter and intermediate bytes, then one final byte.
-fn skip_csi(chars: &mut Chars<'_>) {
-    for c in chars.by_ref() {
-        if ('\u{40}'..='\u{7e}').contains(&c) {
-            return;
-        }
-        if !('\u{20}'..='\u{3f}').contains(&c) {
-            return;
-        }
-    }
-}
-
-/// A string sequence (OSC, DCS, …): up to BEL, ST (ESC \) or the 8-bit ST.
-fn skip_string(chars: &mut Chars<'_>) {
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{7}' | '\u{9c}' => return,
-            '\u{1b}' => {
-                if chars.peek() == Some(&'\\') {
-                    chars.next();
-                }
-                return;
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -527,7 +527,7 @@ impl Leader {
     /// Types `text` and presses Enter, as the operator would.
     pub fn say(&self, text: &str) {
         let target = format!("={}:", self.session);
-        for keys in [&["-l", text][..], &["Enter"][..]] {
+        let keys = |keys: &[&str]| {
             let ok = Command::new("tmux")
                 .arg("-S")
                 .arg(&self.socket)
@@ -537,7 +537,25 @@ impl Leader {
                 .unwrap()
                 .success();
             assert!(ok, "keys reached the leader");
-            std::thread::sleep(Duration::from_millis(300));
+        };
+        keys(&["-l", text]);
+        std::thread::sleep(Duration::from_millis(300));
+        // As a person would: Enter, and again if the text still sits in the input box (a busy
+        // machine's TUI may take the Enter as part of the typing).
+        let head: String = text.chars().take(24).collect();
+        for _ in 0..4 {
+            keys(&["Enter"]);
+            std::thread::sleep(Duration::from_millis(1500));
+            // The input box is the last prompt line on screen (earlier ones are history).
+            let screen = self.screen();
+            let typed = screen
+                .lines()
+                .map(str::trim_start)
+                .rfind(|l| l.starts_with('❯') || l.starts_with('›'))
+                .is_some_and(|l| l.contains(&head));
+            if !typed {
+                break;
+            }
         }
     }
 }
