@@ -305,7 +305,7 @@ impl<'a> Runner<'a> {
             let observation = match snapshot.pane(&pane_id) {
                 None => self.gone(agent, pane_id),
                 Some(pane) if pane.dead => self.dead(agent, pane, server, messenger),
-                Some(pane) => self.alive(agent, pane, server, &owned, messenger),
+                Some(pane) => self.alive(&team.name, agent, pane, server, &owned, messenger),
             };
             // A session one worker captured in this tick is owned for the next ones (two
             // Codex workers started together both took the first rollout otherwise).
@@ -387,6 +387,7 @@ impl<'a> Runner<'a> {
 
     fn alive(
         &mut self,
+        team: &str,
         agent: &AgentState,
         pane: &PaneInfo,
         server: &Server,
@@ -413,7 +414,7 @@ impl<'a> Runner<'a> {
                 .collect();
             if let Ok(Some(record)) =
                 provider.capture_session_id(&capture_context(agent, owned_by_others))
-                && messaging::session_holds_own_messages(messenger, agent, &record)
+                && messaging::session_holds_own_messages(messenger, team, agent, &record)
             {
                 observation.session = Some(record);
             }

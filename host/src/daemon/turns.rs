@@ -3,7 +3,7 @@
 //! an unchanged transcript costs one `stat` per tick.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use team_agent_plugin_api::TurnSummary;
@@ -46,7 +46,7 @@ impl TurnReader {
         if self.stamps.get(path) == Some(&stamp) {
             return None;
         }
-        let tail = read_tail(path, TAIL_BYTES)?;
+        let tail = crate::session::read_tail(path, TAIL_BYTES)?;
         // A plugin that predates `turn_summary` still knows the state.
         let summary = provider.turn_summary(&tail).or_else(|_| {
             provider.turn_state(&tail).map(|v| TurnSummary {
@@ -59,15 +59,4 @@ impl TurnReader {
         self.stamps.insert(path.clone(), stamp);
         Some(summary)
     }
-}
-
-/// The last `max` bytes of a file (a transcript tail; never the whole file).
-pub fn read_tail(path: &Path, max: u64) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.seek(SeekFrom::End(0)).ok()?;
-    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
 }

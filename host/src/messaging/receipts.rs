@@ -20,33 +20,45 @@ use crate::store::Message;
 /// changed holds no new message.
 #[derive(Default)]
 pub struct Receipts {
-    stamps: HashMap<(PathBuf, String), (u64, Option<SystemTime>)>,
+    stamps: HashMap<PathBuf, (u64, Option<SystemTime>)>,
 }
+
+/// How much of a changed transcript's end the tick reads for receipts: a message just taken is
+/// recorded near the end.
+const RECENT_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Receipts {
     /// Marks `consumed` every submitted message of `team` whose recipient's transcript now holds
-    /// it; how many it marked.
+    /// it; how many it marked. Each transcript that changed since the last look is read once.
     pub fn note(
         &mut self,
         messenger: &Messenger<'_>,
         team: &TeamState,
     ) -> Result<usize, MessagingError> {
-        let mut marked = 0;
+        let mut waiting: HashMap<PathBuf, Vec<Message>> = HashMap::new();
         for message in messenger.store.awaiting_consumption(&team.name)? {
-            let Some(path) = transcript_of(team, &message) else {
-                continue;
-            };
+            if let Some(path) = transcript_of(team, &message) {
+                waiting.entry(path).or_default().push(message);
+            }
+        }
+        // Only transcripts something still waits in are remembered.
+        self.stamps.retain(|path, _| waiting.contains_key(path));
+        let mut marked = 0;
+        for (path, messages) in waiting {
             let stamp = std::fs::metadata(&path)
                 .map(|m| (m.len(), m.modified().ok()))
                 .unwrap_or((0, None));
-            let key = (path.clone(), message.message_id.clone());
-            if self.stamps.get(&key) == Some(&stamp) {
+            if self.stamps.get(&path) == Some(&stamp) {
                 continue;
             }
-            self.stamps.insert(key, stamp);
-            if consume_if_taken(messenger, &message, &path)? {
-                self.stamps.retain(|(_, id), _| *id != message.message_id);
-                marked += 1;
+            self.stamps.insert(path.clone(), stamp);
+            let Some(recent) = crate::session::read_tail(&path, RECENT_BYTES) else {
+                continue;
+            };
+            for message in messages {
+                if recent.contains(&token_line(&message.message_id)) && mark(messenger, &message)? {
+                    marked += 1;
+                }
             }
         }
         Ok(marked)
@@ -84,16 +96,22 @@ fn consume_if_taken(
     if !file_contains(transcript, token_line(&message.message_id).as_bytes()) {
         return Ok(false);
     }
-    if messenger
+    mark(messenger, message)?;
+    Ok(true)
+}
+
+/// Records that the recipient took `message`; whether this call did.
+fn mark(messenger: &Messenger<'_>, message: &Message) -> Result<bool, MessagingError> {
+    let marked = messenger
         .store
-        .mark_consumed(&message.message_id, &now_rfc3339())?
-    {
+        .mark_consumed(&message.message_id, &now_rfc3339())?;
+    if marked {
         messenger.events.emit(
             "send.consumed",
             json!({"message_id": message.message_id, "recipient": message.recipient}),
         );
     }
-    Ok(true)
+    Ok(marked)
 }
 
 /// How many of a worker's latest delivered messages a capture is checked against.
@@ -105,6 +123,7 @@ const CHECKED_MESSAGES: usize = 20;
 /// CLI: a session refused now is offered again at the next tick.
 pub fn session_holds_own_messages(
     messenger: &Messenger<'_>,
+    team: &str,
     agent: &crate::state::AgentState,
     record: &team_agent_plugin_api::SessionRecord,
 ) -> bool {
@@ -114,10 +133,7 @@ pub fn session_holds_own_messages(
     let Some(transcript) = record.transcript_path.as_deref() else {
         return true;
     };
-    let Ok(delivered) = messenger
-        .store
-        .latest_delivered(&agent_team(messenger), CHECKED_MESSAGES)
-    else {
+    let Ok(delivered) = messenger.store.latest_delivered(team, CHECKED_MESSAGES) else {
         return true;
     };
     let holds = |id: &str| file_contains(transcript, token_line(id).as_bytes());
@@ -128,8 +144,4 @@ pub fn session_holds_own_messages(
         return false;
     }
     own.is_empty() || own.iter().any(|(id, _)| holds(id))
-}
-
-fn agent_team(messenger: &Messenger<'_>) -> String {
-    messenger.team().map(|t| t.name).unwrap_or_default()
 }

@@ -3,7 +3,7 @@
 //! MCP server as the worker sees it. Both starting a worker (`lifecycle`) and the coordinator's
 //! later captures (`daemon`) use it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -91,4 +91,15 @@ pub fn capture_session(
     } else {
         CaptureState::PendingFirstTurn
     };
+}
+
+/// The last `max` bytes of a file (a transcript tail; never the whole file), as text.
+pub fn read_tail(path: &Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.seek(SeekFrom::End(0)).ok()?;
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
