@@ -136,6 +136,8 @@ pub mod extension {
     pub const TURN_SUMMARY: &str = "turn_summary";
     /// Provider: a screen as a JSON string → JSON `Option<`[`crate::InputBox`]`>`.
     pub const INPUT_BOX: &str = "input_box";
+    /// Provider: JSON [`crate::HookPayload`] → JSON [`crate::HookEvent`].
+    pub const HOOK_EVENT: &str = "hook_event";
 }
 
 /// The symbol under which a plugin library exports its root module (abi_stable's fixed name).

@@ -213,6 +213,7 @@ extern "C" fn p_extension<E: Exported<Plugin: ProviderPlugin>>(
             let screen: String = decode(request)?;
             json(&E::plugin().input_box(&screen)?)
         }
+        extension::HOOK_EVENT => json(&E::plugin().hook_event(&decode(request)?)?),
         other => Err(unknown_extension(other)),
     })
 }

@@ -44,6 +44,11 @@ pub struct ProviderCapabilities {
     pub mcp_injection: bool,
     /// `turn_state` understands the provider's transcript.
     pub transcript_turn_state: bool,
+    /// The [`HookEvent`] kinds the provider's CLI reports through the hooks its launch plan
+    /// configures (`prompt_submitted`, `tool_started`, `turn_ended`, …): the host trusts these
+    /// over the transcript and the screen. Empty: the CLI reports nothing (or the plugin predates
+    /// hooks).
+    pub hook_events: Vec<String>,
 }
 
 /// How much the worker may do without asking.
@@ -120,6 +125,97 @@ pub struct LaunchRequest {
     /// Provider-specific settings from the agent's definition (`provider_options:`).
     #[serde(default)]
     pub options: BTreeMap<String, serde_json::Value>,
+    /// The host's hook command for this worker, when it takes hook events: a provider whose CLI
+    /// runs programs at its own events configures them (for this worker only, never in the
+    /// user's settings) to run it.
+    #[serde(default)]
+    pub hooks: Option<HookSetup>,
+}
+
+/// How a provider's hooks reach the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSetup {
+    /// The command each hook runs, followed by the event's name (any word the provider chooses;
+    /// it comes back as [`HookPayload::event`]) and, for a CLI that passes its payload as an
+    /// argument rather than on stdin, that payload.
+    pub command: Vec<String>,
+    /// A directory of this worker's own where the plan may place configuration files
+    /// ([`LaunchPlan::files`]).
+    pub dir: PathBuf,
+}
+
+/// A file the host writes (mode 0600) before it starts the CLI: for example a settings file of
+/// hooks. Its path must lie in [`HookSetup::dir`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+/// One hook's call as the host received it, for the provider to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookPayload {
+    /// The event name the launch plan put after the hook command.
+    pub event: String,
+    /// What the CLI gave the hook: its stdin, or its last argument.
+    #[serde(default)]
+    pub payload: String,
+}
+
+/// What a hook says the CLI is doing: the ground truth the host puts before transcript and screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HookEvent {
+    /// The CLI (re)started its session.
+    SessionStarted {
+        #[serde(default)]
+        session_id: Option<String>,
+    },
+    /// The CLI took a prompt from its input: the turn begins.
+    PromptSubmitted {
+        #[serde(default)]
+        prompt: String,
+    },
+    /// A tool call begins.
+    ToolStarted { tool: String },
+    /// A tool call is over; the model works on.
+    ToolFinished { tool: String },
+    /// The CLI asks the user to approve something.
+    AwaitingApproval {
+        #[serde(default)]
+        prompt: String,
+    },
+    /// The CLI waits for the user (its turn is over and it says so, or it asks a question).
+    AwaitingInput {
+        #[serde(default)]
+        message: String,
+    },
+    /// The turn is over. `prompts` are the user inputs the turn took (for a CLI that reports
+    /// them only here), `last_text` the model's last words.
+    TurnEnded {
+        #[serde(default)]
+        prompts: Vec<String>,
+        #[serde(default)]
+        last_text: Option<String>,
+    },
+    /// Nothing the host needs.
+    Ignored,
+}
+
+impl HookEvent {
+    /// The wire name of its kind, as [`ProviderCapabilities::hook_events`] lists them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SessionStarted { .. } => "session_started",
+            Self::PromptSubmitted { .. } => "prompt_submitted",
+            Self::ToolStarted { .. } => "tool_started",
+            Self::ToolFinished { .. } => "tool_finished",
+            Self::AwaitingApproval { .. } => "awaiting_approval",
+            Self::AwaitingInput { .. } => "awaiting_input",
+            Self::TurnEnded { .. } => "turn_ended",
+            Self::Ignored => "ignored",
+        }
+    }
 }
 
 /// Everything a provider needs to plan the leader's own CLI (`team-agent claude|codex ARGS…`).
@@ -175,6 +271,9 @@ pub struct LaunchPlan {
     pub transcript_dir: Option<PathBuf>,
     #[serde(default)]
     pub pre_steps: Vec<PreStep>,
+    /// Files to write before the CLI starts (its hook configuration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<PlannedFile>,
 }
 
 /// What to do about the screen of a CLI that is starting.
@@ -207,6 +306,10 @@ pub enum ScreenState {
         class: ApiErrorClass,
         #[serde(default)]
         ended: bool,
+        /// When the limit resets, as the CLI words it (`5pm (UTC)`, `in 2 hours`), for
+        /// [`ApiErrorClass::Quota`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reset: Option<String>,
     },
     Exited,
     Unknown,
@@ -220,6 +323,8 @@ pub enum ApiErrorClass {
     RateLimit,
     Network,
     Timeout,
+    /// The account's usage limit: nothing to retry until it resets.
+    Quota,
     Other,
 }
 

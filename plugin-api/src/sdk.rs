@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
+    HookEvent, HookPayload,
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
     LaunchRequest, LeaderRequest, ProviderCapabilities, Resumability, ResumeCheck, ScreenState,
     SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
@@ -95,6 +96,16 @@ pub trait ProviderPlugin: Send + Sync + 'static {
         let _ = screen;
         Err(PluginError::unsupported(format!(
             "the {} plugin does not read its CLI's input box",
+            Self::NAME
+        )))
+    }
+
+    /// What one call of a hook its launch plan configured says (see [`crate::HookSetup`]). The
+    /// default knows no hooks.
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        let _ = payload;
+        Err(PluginError::unsupported(format!(
+            "the {} plugin configures no hooks",
             Self::NAME
         )))
     }

@@ -10,6 +10,7 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
+    HookEvent, HookPayload,
     ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
     LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
     SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
@@ -265,6 +266,16 @@ impl<'a> ProviderClient<'a> {
     pub fn input_box(&self, screen: &str) -> Result<Option<InputBox>, CallError> {
         let json = to_json(&screen);
         let method = extension::INPUT_BOX;
+        self.caller.call(method, || {
+            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        })
+    }
+
+    /// What one hook call says (an extension method); `Unsupported` from a plugin that predates
+    /// hooks or configures none.
+    pub fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, CallError> {
+        let json = to_json(payload);
+        let method = extension::HOOK_EVENT;
         self.caller.call(method, || {
             (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })

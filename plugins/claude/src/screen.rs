@@ -336,9 +336,14 @@ impl CliScreen for ClaudeCode {
         }
         if let Some(error) = view.ended_error() {
             let class = class_of(error.rule);
+            let reset = error.captures.get("reset").cloned();
             return verdict(
                 book,
-                ScreenState::ApiError { class, ended: true },
+                ScreenState::ApiError {
+                    class,
+                    ended: true,
+                    reset,
+                },
                 &error.rule.label(),
             );
         }

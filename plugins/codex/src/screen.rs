@@ -218,8 +218,9 @@ impl<'a> CodexView<'a> {
 
     /// The provider API error that ended the last turn: the last block above the composer when
     /// it is a `■` line other than an interruption. Its class and the rule that named it: an
-    /// `api_error` rule, else the `ended_error` rule with class `other`.
-    fn ended_error(&self) -> Option<(ApiErrorClass, &'a Rule)> {
+    /// `api_error` rule, else the `ended_error` rule with class `other`; and when the limit
+    /// resets, if the line says (the rule's `reset` capture).
+    fn ended_error(&self) -> Option<(ApiErrorClass, &'a Rule, Option<String>)> {
         let composer = self.composer?;
         let line = &self.lines()[self.view.last_block(composer)?];
         if self.first_in("turn_interrupted", line).is_some() {
@@ -231,8 +232,12 @@ impl<'a> CodexView<'a> {
                 .book()
                 .first_rule("api_error", std::slice::from_ref(line))
             {
-                Some(error) => (class_of(error.rule), error.rule),
-                None => (ApiErrorClass::Other, ended),
+                Some(error) => (
+                    class_of(error.rule),
+                    error.rule,
+                    error.captures.get("reset").cloned(),
+                ),
+                None => (ApiErrorClass::Other, ended, None),
             },
         )
     }
@@ -342,10 +347,14 @@ impl CliScreen for CodexCli {
         if let Some(queued) = view.queued_input() {
             return verdict(book, ScreenState::Busy, &queued.rule.label());
         }
-        if let Some((class, rule)) = view.ended_error() {
+        if let Some((class, rule, reset)) = view.ended_error() {
             return verdict(
                 book,
-                ScreenState::ApiError { class, ended: true },
+                ScreenState::ApiError {
+                    class,
+                    ended: true,
+                    reset,
+                },
                 &rule.label(),
             );
         }

@@ -179,6 +179,7 @@ pub fn running_turn(book: &RuleBook, status: &Rule, error: Option<&Rule>) -> Ver
             ScreenState::ApiError {
                 class: class_of(error),
                 ended: false,
+                reset: None,
             },
             &error.label(),
         ),

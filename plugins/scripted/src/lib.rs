@@ -228,6 +228,7 @@ impl ProviderPlugin for Scripted {
                 ScreenState::ApiError {
                     class,
                     ended: false,
+                    reset: None,
                 },
                 "api_error_retrying",
             );
