@@ -11,6 +11,7 @@ pub mod daemon;
 pub(crate) mod display;
 pub(crate) mod doctor;
 pub(crate) mod error;
+pub(crate) mod hooks;
 pub mod events;
 pub(crate) mod leader;
 pub(crate) mod lifecycle;

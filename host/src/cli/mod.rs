@@ -364,6 +364,25 @@ team-agent send alice \"go\" --wait consumed --timeout 30"
         argv: Vec<String>,
     },
 
+    /// Hands one of a worker CLI's hook events to the coordinator (what a worker's configured
+    /// hooks run; fast, prints nothing, always exits 0 so it never stops the CLI).
+    ///
+    /// The payload is the last argument when given (Codex's notify passes its JSON so), else
+    /// stdin. The event waits in `.team/runtime/hooks/AGENT.jsonl` until the coordinator reads it.
+    #[command(
+        name = "hook",
+        after_help = "Example (what a Claude Code Stop hook runs):\n  echo '{\"hook_event_name\":\"Stop\"}' | team-agent --workspace /srv/ws hook --agent alice Stop"
+    )]
+    Hook {
+        /// The worker whose CLI ran the hook.
+        #[arg(long, env = "TEAM_AGENT_ID")]
+        agent: String,
+        /// The event's name, as the worker's provider configured it.
+        event: String,
+        /// The CLI's payload (default: read from stdin).
+        payload: Option<String>,
+    },
+
     /// The stdio MCP server given to every worker (tools send_message, report_result,
     /// get_team_status, request_human; the caller is TEAM_AGENT_ID).
     #[command(name = "mcp-server")]
@@ -475,6 +494,27 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `team-agent hook`: the event into the worker's inbox, then the coordinator's doorbell. A
+/// failure is said on stderr and never stops the CLI that ran the hook.
+fn hook(workspace: Option<&std::path::Path>, agent: &str, event: &str, payload: Option<String>) {
+    let raw = crate::hooks::Raw {
+        at: crate::events::now_rfc3339(),
+        event: event.to_string(),
+        payload: crate::hooks::read_payload(payload),
+    };
+    let recorded = workspace_from_env(workspace)
+        .map_err(|e| e.to_string())
+        .and_then(|ws| {
+            crate::hooks::record(&ws, agent, &raw)
+                .map(|()| ws)
+                .map_err(|e| e.to_string())
+        });
+    match recorded {
+        Ok(ws) => crate::hooks::ring(&ws, agent),
+        Err(e) => err_out!("team-agent hook: cannot record {event} for {agent}: {e}"),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<Reply> {
     let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
     match cli.command {
@@ -531,6 +571,16 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::InstallSkill { target, dry_run } => leader_cmd::install_skill(target, dry_run),
         Command::Leader(argv) => leader_cmd::external(&workspace()?, &argv),
+        // Never a word on stdout (Claude Code adds a UserPromptSubmit hook's output to the
+        // prompt) and never a failing exit (which could block the CLI's action).
+        Command::Hook {
+            agent,
+            event,
+            payload,
+        } => {
+            hook(cli.workspace.as_deref(), &agent, &event, payload);
+            Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
+        }
         Command::McpServer => {
             crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;

@@ -238,16 +238,24 @@ fn probe_screen(
         ScreenState::Busy => ("busy", None),
         ScreenState::AwaitingApproval { prompt } => ("awaiting_approval", Some(prompt.clone())),
         ScreenState::TrustPrompt => ("trust_prompt", None),
-        ScreenState::ApiError { class, ended } => (
+        ScreenState::ApiError {
+            class,
+            ended,
+            reset,
+        } => (
             "api_error",
             Some(format!(
-                "{}{}",
+                "{}{}{}",
                 serde_json::to_value(class)?.as_str().unwrap_or(""),
                 if *ended {
                     ", the turn ended"
                 } else {
                     ", retrying"
-                }
+                },
+                reset
+                    .as_deref()
+                    .map(|r| format!(", resets {r}"))
+                    .unwrap_or_default()
             )),
         ),
         ScreenState::Exited => ("exited", None),

@@ -31,6 +31,16 @@ pub struct Metadata {
     pub workspace: PathBuf,
 }
 
+/// The coordinator's Unix socket: hand-offs of messages to deliver, and the hooks' doorbell. It
+/// lives beside the team's tmux socket (`tad-<hash>` in tmux's private per-user directory: short,
+/// and only the user can reach it).
+pub fn socket_path(workspace: &Workspace) -> PathBuf {
+    crate::tmux::socket_dir().join(format!(
+        "tad-{}",
+        crate::tmux::workspace_hash(workspace.root())
+    ))
+}
+
 fn lock_path(workspace: &Workspace) -> PathBuf {
     workspace.locks_dir().join(LOCK)
 }

@@ -549,7 +549,7 @@ impl<'a> Runner<'a> {
                     );
                     Activity::AwaitingApproval
                 }
-                ScreenState::ApiError { class, ended } => {
+                ScreenState::ApiError { class, ended, .. } => {
                     let class = serde_json::to_value(class)
                         .ok()
                         .and_then(|c| c.as_str().map(str::to_string))

@@ -276,6 +276,7 @@ fn leader_plan(
                 expected_session_id: None,
                 transcript_dir: None,
                 pre_steps: Vec::new(),
+                files: Vec::new(),
             })
         }
         Err(e) => Err(LeaderError::new(format!("cannot plan the leader: {e}"))

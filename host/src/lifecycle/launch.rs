@@ -195,6 +195,23 @@ pub fn write_mcp_server(
     })
 }
 
+/// The hook command and directory of a worker: the `team-agent` binary beside the running one
+/// (a command run by the coordinator's binary still names the full CLI).
+fn hook_setup(
+    workspace: &Workspace,
+    agent_id: &str,
+) -> Result<team_agent_plugin_api::HookSetup, LifecycleError> {
+    let beside = workspace::exe_dir().map(|dir| dir.join("team-agent"));
+    let exe = match beside.filter(|p| p.is_file()) {
+        Some(exe) => exe,
+        None => std::env::current_exe().map_err(|e| {
+            LifecycleError::plan(format!("cannot find the team-agent binary: {e}"))
+        })?,
+    };
+    crate::hooks::setup(workspace, agent_id, &exe)
+        .map_err(|e| LifecycleError::plan(format!("agent '{agent_id}': {e}")))
+}
+
 /// Finds a program the way `env` will: an absolute or relative path as is, else on `PATH`.
 pub fn resolvable(program: &str) -> bool {
     if program.contains('/') {
@@ -242,10 +259,19 @@ pub fn plan(
         host_bin_dir: workspace::exe_dir().unwrap_or_default(),
         home: home.clone(),
         options: agent.provider_options.clone(),
+        hooks: Some(hook_setup(workspace, &agent.id)?),
     };
     let plan = provider
         .launch_plan(&request)
         .map_err(|e| LifecycleError::plan(format!("agent '{}': {e}", agent.id)))?;
+    if let Some(hooks) = &request.hooks {
+        crate::hooks::write_planned(hooks, &plan.files).map_err(|e| {
+            LifecycleError::plan(format!(
+                "agent '{}': the {} plugin's hook configuration: {e}",
+                agent.id, agent.provider
+            ))
+        })?;
+    }
     let Some(program) = plan.argv.first() else {
         return Err(LifecycleError::plan(format!(
             "agent '{}': the {} plugin planned no program",

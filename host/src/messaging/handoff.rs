@@ -12,7 +12,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -27,13 +26,7 @@ static IN_COORDINATOR: AtomicBool = AtomicBool::new(false);
 /// How long a sender waits for the coordinator (a 1 MiB paste may take seconds to show).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The socket of a workspace's coordinator.
-pub fn socket_path(workspace: &Workspace) -> PathBuf {
-    crate::tmux::socket_dir().join(format!(
-        "tad-{}",
-        crate::tmux::workspace_hash(workspace.root())
-    ))
-}
+pub use crate::coordinator::socket_path;
 
 /// Marks this process as the coordinator that serves hand-offs.
 pub fn serving_here() {

@@ -109,6 +109,7 @@ impl CliLaunch for ClaudeCode {
             transcript_dir: known(&request.home)
                 .map(|home| transcript::project_dir(home, &request.cwd)),
             pre_steps: Vec::new(),
+            files: Vec::new(),
         })
     }
 
@@ -142,6 +143,7 @@ impl CliLaunch for ClaudeCode {
             expected_session_id: None,
             transcript_dir: None,
             pre_steps: Vec::new(),
+            files: Vec::new(),
         })
     }
 }

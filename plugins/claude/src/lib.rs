@@ -51,6 +51,7 @@ impl AgentCli for ClaudeCode {
             preassigned_session_id: true,
             mcp_injection: true,
             transcript_turn_state: true,
+            hook_events: Vec::new(),
         }
     }
 

@@ -106,6 +106,7 @@ impl CliLaunch for CodexCli {
             expected_session_id,
             transcript_dir: home.map(rollout::sessions_dir),
             pre_steps: login_step(request).into_iter().collect(),
+            files: Vec::new(),
         })
     }
 
@@ -136,6 +137,7 @@ impl CliLaunch for CodexCli {
             expected_session_id: None,
             transcript_dir: None,
             pre_steps: Vec::new(),
+            files: Vec::new(),
         })
     }
 }

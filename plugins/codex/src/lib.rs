@@ -48,6 +48,7 @@ impl AgentCli for CodexCli {
             preassigned_session_id: false,
             mcp_injection: true,
             transcript_turn_state: true,
+            hook_events: Vec::new(),
         }
     }
 

@@ -44,6 +44,7 @@ impl ProviderPlugin for Scripted {
             preassigned_session_id: true,
             mcp_injection: false,
             transcript_turn_state: true,
+            hook_events: Vec::new(),
         }
     }
 
@@ -96,6 +97,7 @@ impl ProviderPlugin for Scripted {
             expected_session_id: Some(session_id),
             transcript_dir: Some(transcript::sessions_dir(&request.home)),
             pre_steps: Vec::new(),
+            files: Vec::new(),
         })
     }
 

@@ -107,6 +107,7 @@ fn resume_without_a_session_id_is_refused() {
         host_bin_dir: "/nonexistent".into(),
         home: "/h".into(),
         options: Default::default(),
+        hooks: None,
     };
     assert!(Scripted.launch_plan(&request).is_err());
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use team_agent_plugin_api::loader::{CallError, FaultPolicy, LoadedPlugin, ProviderClient};
 use team_agent_plugin_api::{
-    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, LaunchMode, LaunchRequest, PermissionMode,
+    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, HookPayload, HookSetup, LaunchMode, LaunchRequest, PermissionMode,
     ProviderManifest, StartupDecision,
 };
 
@@ -50,6 +50,10 @@ pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
     checks.push(Check::from_result(
         "provider.launch_plan.fork",
         launch_fork(&client, &manifest),
+    ));
+    checks.push(Check::from_result(
+        "provider.hooks",
+        hooks(&client, &manifest),
     ));
     checks.push(Check::from_result(
         "provider.startup.empty_screen",
@@ -125,7 +129,70 @@ fn sample_request(mode: LaunchMode) -> LaunchRequest {
         host_bin_dir: PathBuf::from("/nonexistent/team-agent/bin"),
         home: base.join("home"),
         options: BTreeMap::new(),
+        hooks: Some(HookSetup {
+            command: vec![
+                "/nonexistent/team-agent/bin/team-agent".into(),
+                "hook".into(),
+                "--agent".into(),
+                "conformance-worker".into(),
+            ],
+            dir: base.join("hooks"),
+        }),
     }
+}
+
+/// A provider that declares hook events plans their configuration inside the directory it was
+/// given, and reads a payload it cannot make sense of without panicking; one that declares none
+/// plans no files.
+fn hooks(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {
+    let request = sample_request(LaunchMode::Fresh);
+    let dir = request.hooks.as_ref().map(|h| h.dir.clone()).unwrap_or_default();
+    let plan = client.launch_plan(&request).map_err(|e| e.to_string())?;
+    if let Some(stray) = plan.files.iter().find(|f| !f.path.starts_with(&dir)) {
+        return Err(format!(
+            "the plan writes {} outside the hook directory it was given ({})",
+            stray.path.display(),
+            dir.display()
+        ));
+    }
+    let declared = &manifest.capabilities.hook_events;
+    if declared.is_empty() {
+        if !plan.files.is_empty() {
+            return Err("the plan writes hook files but the manifest declares no hook_events".into());
+        }
+        return Ok("declares no hook events".into());
+    }
+    const KINDS: [&str; 7] = [
+        "session_started",
+        "prompt_submitted",
+        "tool_started",
+        "tool_finished",
+        "awaiting_approval",
+        "awaiting_input",
+        "turn_ended",
+    ];
+    if let Some(unknown) = declared.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        return Err(format!(
+            "hook_events names '{unknown}', which is no hook event kind (one of {})",
+            KINDS.join(", ")
+        ));
+    }
+    for payload in ["", "{", "\u{0}\u{1b}[2J", "{\"hook_event_name\": 7}"] {
+        let call = HookPayload {
+            event: "Stop".into(),
+            payload: payload.into(),
+        };
+        match client.hook_event(&call) {
+            Err(e) if e.is_panic() => {
+                return Err(format!("hook_event panicked on {payload:?}: {e}"));
+            }
+            Err(CallError::Plugin { error, .. }) if error.kind == ErrorKind::Unsupported => {
+                return Err("hook_events are declared but hook_event is unsupported".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(format!("emits {}", declared.join(", ")))
 }
 
 fn launch_fresh(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {

@@ -111,6 +111,7 @@ fn the_codex_plugins_login_pre_step_logs_the_stand_in_in() {
         host_bin_dir: dir.path().into(),
         home: dir.path().into(),
         options: Default::default(),
+        hooks: None,
     };
     let plan = codex.launch_plan(&request).unwrap();
     let step = &plan.pre_steps[0];

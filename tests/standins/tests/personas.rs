@@ -113,6 +113,7 @@ impl Sandbox {
             host_bin_dir: self.dir.path().join("bin"),
             home: self.home(),
             options: Default::default(),
+            hooks: None,
         }
     }
 }

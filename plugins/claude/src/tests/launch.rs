@@ -25,6 +25,7 @@ fn request(mode: LaunchMode) -> LaunchRequest {
         host_bin_dir: "/opt/team-agent/bin".into(),
         home: "/h".into(),
         options: BTreeMap::new(),
+        hooks: None,
     }
 }
 

@@ -54,6 +54,7 @@ fn verdicts_name_the_rule_that_decided() {
         ScreenState::ApiError {
             class: ApiErrorClass::Network,
             ended: false,
+            reset: None,
         }
     );
     assert_eq!(retrying.rule.as_deref(), Some("network_unreachable"));

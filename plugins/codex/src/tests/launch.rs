@@ -23,6 +23,7 @@ fn request(mode: LaunchMode) -> LaunchRequest {
         host_bin_dir: "/opt/team-agent/bin".into(),
         home: "/h/reviewer".into(),
         options: BTreeMap::new(),
+        hooks: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn verdicts_name_the_rule_that_decided() {
         ScreenState::ApiError {
             class: ApiErrorClass::Network,
             ended: false,
+            reset: None,
         }
     );
     assert_eq!(waiting.rule.as_deref(), Some("network_unreachable"));
@@ -133,6 +134,7 @@ fn a_retry_after_a_rate_limit_is_that_class_of_api_error() {
         ScreenState::ApiError {
             class: ApiErrorClass::RateLimit,
             ended: false,
+            reset: None,
         }
     );
 }
