@@ -5,8 +5,13 @@ session transcripts, resume and fork) so that demos and tests need no network an
 
 This crate is also the template for a new provider: copy it, replace the screen texts and the
 transcript reader with your CLI's, and run `team-agent plugins check` on the built library.
+
+Hooks: when the host asks for them (and the agent's `provider_options` do not say `hooks: false`),
+the plan passes the host's hook command to the agent (`--hook-command-json`), which runs it at its
+events with a Claude Code-shaped JSON payload on stdin; [`hooks`] reads those payloads back.
 */
 
+pub mod hooks;
 pub mod screen;
 pub mod terminal;
 pub mod transcript;
@@ -16,9 +21,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use team_agent_plugin_api::{
     ApprovalDecision, ApprovalPolicy, ApprovalRequest, CaptureContext, Confidence, Fixture,
-    InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError, ProviderCapabilities,
-    ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState, SessionRecord,
-    StartupDecision, SubmitKeys, TurnState, Verdict, embedded_fixtures, export_provider,
+    HookEvent, HookPayload, InputBox, LaunchMode, LaunchPlan, LaunchRequest, PluginError,
+    ProviderCapabilities, ProviderPlugin, Resumability, ResumeBlocker, ResumeCheck, ScreenState,
+    SessionRecord, StartupDecision, SubmitKeys, TurnState, Verdict, embedded_fixtures,
+    export_provider,
 };
 use team_agent_provider_kit::{Screen, ScreenSettings};
 
@@ -44,7 +50,7 @@ impl ProviderPlugin for Scripted {
             preassigned_session_id: true,
             mcp_injection: false,
             transcript_turn_state: true,
-            hook_events: Vec::new(),
+            hook_events: hooks::EMITTED.iter().map(|k| k.to_string()).collect(),
         }
     }
 
@@ -89,6 +95,13 @@ impl ProviderPlugin for Scripted {
             == Some(true)
         {
             argv.push("--trust-prompt".into());
+        }
+        if let Some(setup) = &request.hooks
+            && hooks::wanted(&request.options)?
+        {
+            let command = serde_json::to_string(&setup.command)
+                .map_err(|e| PluginError::invalid_request(format!("hooks.command: {e}")))?;
+            argv.extend(["--hook-command-json".into(), command]);
         }
         Ok(LaunchPlan {
             argv,
@@ -341,6 +354,10 @@ impl ProviderPlugin for Scripted {
 
     fn fixtures(&self) -> Vec<Fixture> {
         embedded_fixtures!()
+    }
+
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        hooks::event(payload)
     }
 }
 

@@ -89,18 +89,15 @@ fn turn_state_follows_the_last_turn_record() {
     assert_eq!(Scripted.turn_state("not json").value, TurnState::Unknown);
 }
 
-#[test]
-fn resume_without_a_session_id_is_refused() {
-    let request = LaunchRequest {
+fn request(mode: LaunchMode) -> LaunchRequest {
+    LaunchRequest {
         agent_id: "a".into(),
         role: String::new(),
         model: None,
         cwd: "/w".into(),
         system_prompt: String::new(),
         permission_mode: Default::default(),
-        mode: LaunchMode::Resume {
-            session_id: String::new(),
-        },
+        mode,
         new_session_id: "n".into(),
         mcp_server: None,
         profile_env: Default::default(),
@@ -108,6 +105,60 @@ fn resume_without_a_session_id_is_refused() {
         home: "/h".into(),
         options: Default::default(),
         hooks: None,
-    };
+    }
+}
+
+fn with_hooks(mut request: LaunchRequest) -> LaunchRequest {
+    request.hooks = Some(team_agent_plugin_api::HookSetup {
+        command: vec![
+            "/bin/team-agent".into(),
+            "hook".into(),
+            "--agent".into(),
+            "it's a".into(),
+        ],
+        dir: "/ws/.team/runtime/hooks/a".into(),
+    });
+    request
+}
+
+#[test]
+fn resume_without_a_session_id_is_refused() {
+    let request = request(LaunchMode::Resume {
+        session_id: String::new(),
+    });
     assert!(Scripted.launch_plan(&request).is_err());
+}
+
+#[test]
+fn the_plan_passes_the_hook_command_to_the_agent_as_one_json_argument() {
+    let plan = Scripted
+        .launch_plan(&with_hooks(request(LaunchMode::Fresh)))
+        .unwrap();
+    let at = plan
+        .argv
+        .iter()
+        .position(|a| a == "--hook-command-json")
+        .expect("the hook flag");
+    let command: Vec<String> = serde_json::from_str(&plan.argv[at + 1]).unwrap();
+    assert_eq!(command, ["/bin/team-agent", "hook", "--agent", "it's a"]);
+    assert!(plan.files.is_empty(), "the command travels in argv");
+}
+
+#[test]
+fn no_hooks_are_planned_without_a_hook_setup_or_with_hooks_false() {
+    let plain = Scripted.launch_plan(&request(LaunchMode::Fresh)).unwrap();
+    assert!(!plain.argv.iter().any(|a| a == "--hook-command-json"));
+    let mut off = with_hooks(request(LaunchMode::Fresh));
+    off.options.insert("hooks".into(), serde_json::json!(false));
+    let plan = Scripted.launch_plan(&off).unwrap();
+    assert!(!plan.argv.iter().any(|a| a == "--hook-command-json"));
+    off.options.insert("hooks".into(), serde_json::json!("no"));
+    let error = Scripted.launch_plan(&off).unwrap_err();
+    assert!(error.message.contains("provider_options.hooks"), "{error}");
+}
+
+#[test]
+fn the_capabilities_name_every_event_kind_the_hooks_report() {
+    let kinds = Scripted.capabilities().hook_events;
+    assert_eq!(kinds, hooks::EMITTED);
 }

@@ -1,4 +1,6 @@
-//! `@scripted …` directives: one per line of a received message.
+//! `@scripted …` directives: one per line of a received message. Those that stand for a tool
+//! call (`tool`, `approval`, `report`) run the PreToolUse and PostToolUse hooks around it;
+//! `freeze` runs none, as a hung CLI would not.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -7,6 +9,7 @@ use std::time::Duration;
 use team_agent_scripted::screen;
 use team_agent_scripted::transcript::Record;
 
+use crate::hooks::HookCall;
 use crate::{Session, busy, now};
 use team_agent_scripted::terminal::{Input, Terminal, print_flush};
 
@@ -76,6 +79,18 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
                     &format!("sleep needs a number of seconds, got {seconds:?}"),
                 ),
             },
+            ["tool", name, seconds] => match seconds.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    if !tool(term, session, name, s.min(86_400.0)) {
+                        outcome.interrupted = true;
+                        return outcome;
+                    }
+                }
+                _ => error(
+                    session,
+                    &format!("tool needs a name and a number of seconds, got {seconds:?}"),
+                ),
+            },
             ["approval"] => approval(term, session, "shell.exec"),
             ["approval", tool] => approval(term, session, tool),
             ["api-error", class] => {
@@ -114,6 +129,25 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
     outcome
 }
 
+/// Runs the tool `name` for `seconds`; false when the user interrupted it with Escape (its
+/// call then never finishes, as in a real CLI: the turn's Stop says it is over).
+fn tool(term: &mut Terminal, session: &mut Session, name: &str, seconds: f64) -> bool {
+    session.hooks.run(HookCall::PreToolUse {
+        tool: name,
+        input: serde_json::json!({ "seconds": seconds }),
+    });
+    let label = format!("Running {name}");
+    if !busy(term, session, Duration::from_secs_f64(seconds), &label) {
+        return false;
+    }
+    print_flush(&format!("\r\x1b[K↳ ran {name} ({seconds}s)\n"));
+    session.hooks.run(HookCall::PostToolUse {
+        tool: name,
+        response: serde_json::json!({ "ok": true }),
+    });
+    true
+}
+
 fn error(session: &mut Session, message: &str) {
     print_flush(&format!("\r\x1b[K✗ {message}\n"));
     session.record(&Record::Error {
@@ -121,6 +155,9 @@ fn error(session: &mut Session, message: &str) {
         message: message.to_string(),
     });
 }
+
+/// The tool name `@scripted report` is, in its hooks' payloads.
+const REPORT_TOOL: &str = "report_result";
 
 /// Reports a result for the message's task by running `team-agent report-result -`.
 fn report(session: &mut Session, text: &str, status: &str, summary: &str) {
@@ -138,6 +175,10 @@ fn report(session: &mut Session, text: &str, status: &str, summary: &str) {
         "artifacts": [],
         "next_actions": [],
     });
+    session.hooks.run(HookCall::PreToolUse {
+        tool: REPORT_TOOL,
+        input: envelope.clone(),
+    });
     print_flush(&format!("↳ reporting {status} for {task_id}…"));
     let (ok, detail) = match std::env::var("TEAM_AGENT_BIN") {
         Err(_) => (
@@ -150,6 +191,10 @@ fn report(session: &mut Session, text: &str, status: &str, summary: &str) {
         "\r\x1b[K↳ {} {status} for {task_id}: {detail}\n",
         if ok { "reported" } else { "could not report" }
     ));
+    session.hooks.run(HookCall::PostToolUse {
+        tool: REPORT_TOOL,
+        response: serde_json::json!({ "ok": ok, "detail": detail }),
+    });
     session.record(&Record::Reported {
         ts: now(),
         task_id,
@@ -189,6 +234,10 @@ fn run_report(bin: &str, envelope: &str) -> (bool, String) {
 
 /// Shows an approval prompt for `tool` until it is answered.
 fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
+    session.hooks.run(HookCall::PreToolUse {
+        tool,
+        input: serde_json::json!({}),
+    });
     session.record(&Record::ApprovalRequested {
         ts: now(),
         tool: tool.to_string(),
@@ -211,6 +260,9 @@ fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
         print_flush(&text);
     };
     draw(selected, false);
+    session.hooks.run(HookCall::PermissionPrompt {
+        message: &format!("{}{tool}?", screen::APPROVAL_HEADER),
+    });
     let choice = loop {
         match term.read_input() {
             Input::Char(c @ '1'..='3') => break c.to_digit(10).unwrap_or(1) as usize,
@@ -228,6 +280,11 @@ fn approval(term: &mut Terminal, session: &mut Session, tool: &str) {
         ts: now(),
         tool: tool.to_string(),
         choice: label.to_string(),
+    });
+    // The call is over whatever the answer (a refused one did nothing).
+    session.hooks.run(HookCall::PostToolUse {
+        tool,
+        response: serde_json::json!({ "choice": label }),
     });
 }
 

@@ -3,8 +3,10 @@
 //! It shows an input prompt, takes typed keys and bracketed pastes, "works" on each submitted
 //! message (a busy line with `esc to interrupt`), records everything in a JSONL transcript under
 //! `$HOME/.scripted-agent/sessions/`, and obeys `@scripted …` directives found in messages.
+//! With `--hook-command-json` it runs hooks at its events the way Claude Code does (see `hooks`).
 
 mod directives;
+mod hooks;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,17 +18,33 @@ use team_agent_scripted::screen;
 use team_agent_scripted::terminal::{Input, Terminal, print_flush};
 use team_agent_scripted::transcript::{self, Record};
 
+use hooks::{HookCall, Hooks};
+
 const USAGE: &str = "\
 usage: scripted-agent [--session-id ID | --resume ID | --fork-from ID --session-id NEW]
-                      [--work-ms MS] [--trust-prompt]
+                      [--work-ms MS] [--trust-prompt] [--hook-command-json JSON]
 
 A terminal program that behaves like an agent CLI, bundled with team-agent for demos and tests.
 Each submitted message is recorded in $HOME/.scripted-agent/sessions/<session-id>.jsonl.
+
+--hook-command-json '[\"prog\", \"arg\"]' runs `prog arg EVENT` at each event below, with a
+one-line JSON payload on stdin as Claude Code's hooks get it: \"hook_event_name\", \"session_id\",
+\"cwd\", \"transcript_path\" and the event's own fields. A hook may take 5 s; one that fails is
+reported here and otherwise ignored.
+  SessionStart      the session began             source (startup or resume)
+  UserPromptSubmit  a message, before its turn    prompt (the message verbatim)
+  PreToolUse        a tool call begins            tool_name, tool_input
+  Notification      an approval dialog is shown   notification_type (permission_prompt), message
+  PostToolUse       a tool call is over           tool_name, tool_response
+  Stop              the turn ended (not on exit)  last_assistant_message (null if interrupted)
+The tool calls are the directives tool, approval and report (its tool_name is report_result).
+
 Lines of a message starting with `@scripted` are directives:
   @scripted report STATUS SUMMARY…   report a result with `team-agent report-result`
   @scripted sleep SECONDS            keep working that long
-  @scripted freeze SECONDS           look busy but print nothing (a hung CLI)
-  @scripted approval [TOOL]          show an approval prompt until it is answered
+  @scripted tool NAME SECONDS        run the tool NAME, which takes that long
+  @scripted freeze SECONDS           look busy but print nothing and run no hook (a hung CLI)
+  @scripted approval [TOOL]          show an approval prompt for TOOL (shell.exec) until answered
   @scripted api-error CLASS          show an API error (overloaded, rate_limit, network, timeout)
   @scripted print N                  print N lines of output
   @scripted exit CODE                exit with CODE
@@ -38,6 +56,8 @@ struct Options {
     fork_from: Option<String>,
     work_ms: u64,
     trust_prompt: bool,
+    /// The hook command (`--hook-command-json`); empty: no hooks.
+    hook_command: Vec<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -47,6 +67,7 @@ fn parse_args() -> Result<Options, String> {
         fork_from: None,
         work_ms: 300,
         trust_prompt: false,
+        hook_command: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -61,6 +82,12 @@ fn parse_args() -> Result<Options, String> {
                     .map_err(|_| "--work-ms needs a number of milliseconds".to_string())?
             }
             "--trust-prompt" => options.trust_prompt = true,
+            "--hook-command-json" => {
+                options.hook_command = serde_json::from_str(&value("--hook-command-json")?)
+                    .map_err(|e| {
+                        format!("--hook-command-json needs a JSON array of strings: {e}")
+                    })?
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -99,6 +126,7 @@ pub fn now() -> String {
 pub struct Session {
     pub id: String,
     file: File,
+    pub hooks: Hooks,
 }
 
 impl Session {
@@ -140,6 +168,7 @@ fn open_session(options: &Options) -> Result<Session, String> {
         let mut session = Session {
             id: id.clone(),
             file,
+            hooks: Hooks::new(options.hook_command.clone(), id, &path),
         };
         session.record(&Record::Resumed { ts: now() });
         return Ok(session);
@@ -172,6 +201,7 @@ fn open_session(options: &Options) -> Result<Session, String> {
     let mut session = Session {
         id: id.clone(),
         file,
+        hooks: Hooks::new(options.hook_command.clone(), &id, &path),
     };
     session.record(&Record::SessionMeta {
         session_id: id,
@@ -267,6 +297,9 @@ fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         session.id
     ));
+    session.hooks.run(HookCall::SessionStart {
+        resumed: options.resume.is_some(),
+    });
     prompt();
     let mut buffer = String::new();
     loop {
@@ -342,15 +375,19 @@ fn echo_paste(text: &str) {
 
 /// Works on one submitted message; `Some(code)` when a directive asks the agent to exit.
 fn run_turn(term: &mut Terminal, session: &mut Session, text: &str, work_ms: u64) -> Option<i32> {
+    print_flush("\n");
+    session
+        .hooks
+        .run(HookCall::UserPromptSubmit { prompt: text });
     session.record(&Record::UserMessage {
         ts: now(),
         text: text.to_string(),
     });
     session.record(&Record::TurnStarted { ts: now() });
-    print_flush("\n");
     let started = Instant::now();
     let outcome = directives::run(term, session, text);
     if outcome.interrupted {
+        session.hooks.run(HookCall::Stop { last_text: None });
         return None;
     }
     if let Some(code) = outcome.exit {
@@ -359,6 +396,7 @@ fn run_turn(term: &mut Terminal, session: &mut Session, text: &str, work_ms: u64
     }
     let remaining = Duration::from_millis(work_ms).saturating_sub(started.elapsed());
     if !busy(term, session, remaining, "Working") {
+        session.hooks.run(HookCall::Stop { last_text: None });
         return None;
     }
     let ms = started.elapsed().as_millis() as u64;
@@ -366,10 +404,11 @@ fn run_turn(term: &mut Terminal, session: &mut Session, text: &str, work_ms: u64
         ts: now(),
         duration_ms: ms,
     });
-    print_flush(&format!(
-        "\r\x1b[K✓ Worked for {:.1}s\n",
-        ms as f64 / 1000.0
-    ));
+    let last_text = format!("Worked for {:.1}s", ms as f64 / 1000.0);
+    print_flush(&format!("\r\x1b[K✓ {last_text}\n"));
+    session.hooks.run(HookCall::Stop {
+        last_text: Some(&last_text),
+    });
     None
 }
 
