@@ -156,14 +156,36 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
             .as_ref()
             .filter(|_| a.activity == Some("api_error"))
         {
+            let reset = error["reset"]
+                .as_str()
+                .map(|r| format!(", resets {r}"))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "      api error: {} ({})\n",
+                "      api error: {} ({}{reset})\n",
                 error["class"].as_str().unwrap_or("other"),
                 if error["ended"] == true {
                     "the turn ended on it; send the task again"
                 } else {
                     "retrying"
                 }
+            ));
+        }
+        if let Some(detail) = a.activity_detail.as_ref().filter(|_| a.activity != Some("api_error")) {
+            let what = detail["tool"]
+                .as_str()
+                .or(detail["prompt"].as_str())
+                .unwrap_or("");
+            text.push_str(&format!(
+                "      {}: {what} (from its {}, since {})\n",
+                a.activity.unwrap_or("-"),
+                a.activity_source,
+                a.activity_since.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(since) = &a.stuck_since {
+            text.push_str(&format!(
+                "      looks stuck since {since}: `team-agent peek {}` shows its screen\n",
+                a.id
             ));
         }
         if let Some(turn) = &a.turn {

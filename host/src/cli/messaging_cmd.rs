@@ -104,7 +104,11 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
     // Waiting for `consumed`, a message that did not get there is a failure (exit 1).
     let ok = outcomes
         .iter()
-        .all(|o| o.status != "failed" && (args.wait == Receipt::Submitted || o.detail.is_none()));
+        .all(|o| {
+            o.status != "failed"
+                && o.status != "bounced"
+                && (args.wait == Receipt::Submitted || o.detail.is_none())
+        });
     let text: String = outcomes
         .iter()
         .map(|o| {
@@ -137,7 +141,10 @@ fn await_consumed(
     let until = std::time::Instant::now()
         + std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
     let settled = |o: &messaging::SendOutcome| {
-        matches!(o.status.as_str(), "consumed" | "acknowledged" | "failed")
+        matches!(
+            o.status.as_str(),
+            "consumed" | "acknowledged" | "failed" | "bounced"
+        )
             || (o.to == messaging::LEADER && o.status == "submitted")
     };
     loop {
@@ -153,6 +160,9 @@ fn await_consumed(
                 outcome.status = "consumed".into();
             } else {
                 outcome.status = message.status.as_str();
+                if message.status == crate::store::MessageStatus::Bounced {
+                    outcome.detail = message.error.clone();
+                }
             }
         }
         if outcomes.iter().all(settled) || std::time::Instant::now() >= until {

@@ -39,6 +39,7 @@ pub struct Detectors<'a> {
     pub events: &'a EventLog,
     pub store: &'a StateStore,
     pub stuck_timeout: Duration,
+    pub long_tool_notice: Duration,
 }
 
 fn age(at: Option<&str>) -> Option<Duration> {
@@ -240,29 +241,74 @@ fn set_report_watch(store: &StateStore, agent: &str, watch: Option<ReportWatch>)
     });
 }
 
-/// A worker that shows `busy` but prints nothing for `stuck_timeout` while it has work.
+/// The processes a worker's current tool call started that still run (none unless it is in a
+/// tool).
+fn tool_processes(agent: &AgentState) -> Vec<crate::process::ProcessInfo> {
+    if agent.activity != Some(Activity::InTool) {
+        return Vec::new();
+    }
+    let since = agent
+        .activity_since
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis() as f64 / 1000.0);
+    match (agent.pane_pid, since) {
+        (Some(pid), Some(since)) => crate::process::descendants_since(pid, since),
+        _ => Vec::new(),
+    }
+}
+
+/// The last lines of a worker's screen, for a notice.
+fn screen_lines(team: &TeamState, agent: &AgentState, n: usize) -> Vec<String> {
+    agent
+        .pane_id
+        .as_deref()
+        .and_then(|pane| crate::tmux::Server::at(&team.tmux_socket).capture_tail(pane, 40).ok())
+        .map(|screen| crate::session::last_lines(&screen, n))
+        .unwrap_or_default()
+}
+
+/// Stuck, slow and dead told apart. A worker that claims to work (`working`, or `in_tool` with
+/// no process of its tool alive) with no sign of progress (no hook event, transcript change, or
+/// screen change other than a spinner or timer) for `stuck_timeout` is stuck: the leader is told
+/// once, with its last screen lines. One in a tool whose process still runs is slow, not stuck:
+/// past `long_tool_notice`, the leader is told once, as information. (A dead CLI is `exited`,
+/// seen where the pane is read.)
 fn stuck(d: &Detectors<'_>, team: &TeamState, work: &HashMap<String, u64>) {
     for agent in team
         .agents
         .values()
         .filter(|a| a.status == AgentStatus::Running)
     {
-        let busy = agent.activity == Some(Activity::Busy);
-        let quiet = age(agent.last_output_at.as_deref()).is_some_and(|a| a >= d.stuck_timeout);
-        let has_work = work.get(&agent.id).copied().unwrap_or(0) > 0;
+        let claims = matches!(agent.activity, Some(Activity::Working | Activity::InTool));
+        let tools = tool_processes(agent);
+        let last_progress = agent
+            .last_progress_at
+            .as_deref()
+            .or(agent.last_output_at.as_deref());
+        let quiet = age(last_progress).is_some_and(|a| a >= d.stuck_timeout);
+        // A claim from the CLI's own hooks or transcript counts alone; the screen's only while
+        // the worker has work.
+        let sure = agent.activity_source.as_deref().is_some_and(|s| s != "screen")
+            || work.get(&agent.id).copied().unwrap_or(0) > 0;
+        let is_stuck = claims && quiet && tools.is_empty() && sure;
         let notified = agent.stuck_notified_at.is_some();
-        if busy && quiet && has_work && !notified {
+        if is_stuck && !notified {
+            let lines = screen_lines(team, agent, 8);
+            let activity = agent.activity.map_or("working", Activity::as_str);
+            let source = agent.activity_source.as_deref().unwrap_or("screen");
             d.events.emit(
                 "coordinator.agent_stuck",
-                json!({"agent_id": agent.id, "last_output_at": agent.last_output_at}),
+                json!({"agent_id": agent.id, "activity": activity, "source": source, "last_progress_at": last_progress, "last_lines": lines}),
             );
             tell_leader(
                 d,
                 &format!(
-                    "{} looks stuck: busy with no new output for {} s while it has work. \
-Look with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or restart it with `team-agent start-agent {} --force`.",
+                    "{} looks stuck: {activity} (from its {source}) with no progress for {} s: no hook event, transcript change or new text on its screen. \
+Its last lines:\n{}\nLook with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or restart it with `team-agent start-agent {} --force`.",
                     agent.id,
                     d.stuck_timeout.as_secs(),
+                    lines.join("\n"),
                     agent.id,
                     agent.id,
                     agent.id
@@ -271,10 +317,46 @@ Look with `team-agent peek {}`; interrupt with `team-agent interrupt {}`, or res
             update_agent(d.store, &agent.id, |a| {
                 a.stuck_notified_at = Some(now_rfc3339())
             });
-        } else if notified && !(busy && quiet) {
+        } else if notified && !is_stuck {
             update_agent(d.store, &agent.id, |a| a.stuck_notified_at = None);
         }
+        long_tool(d, agent, &tools);
     }
+}
+
+/// A tool call whose process has run for `long_tool_notice`: the leader hears of it once per
+/// call, as information (slow is not stuck).
+fn long_tool(d: &Detectors<'_>, agent: &AgentState, tools: &[crate::process::ProcessInfo]) {
+    let Some(since) = agent.activity_since.as_deref() else {
+        return;
+    };
+    let long = age(Some(since)).is_some_and(|a| a >= d.long_tool_notice);
+    if tools.is_empty() || !long || agent.long_tool_notified.as_deref() == Some(since) {
+        return;
+    }
+    let tool = agent.activity_detail.tool.as_deref().unwrap_or("a tool");
+    let processes: Vec<String> = tools
+        .iter()
+        .take(3)
+        .map(|p| format!("{} (pid {})", p.name, p.pid))
+        .collect();
+    d.events.emit(
+        "coordinator.long_tool",
+        json!({"agent_id": agent.id, "tool": tool, "since": since, "processes": processes}),
+    );
+    tell_leader(
+        d,
+        &format!(
+            "For your information: {} has been in {tool} for {} min; its process {} still runs, so it is slow, not stuck. \
+Nothing to do unless that is unexpected (`team-agent peek {}`).",
+            agent.id,
+            age(Some(since)).map_or(0, |a| a.as_secs() / 60),
+            processes.join(", "),
+            agent.id
+        ),
+    );
+    let since = since.to_string();
+    update_agent(d.store, &agent.id, |a| a.long_tool_notified = Some(since));
 }
 
 /// A worker in API errors is reported once per episode: at once when its turn ended on the
@@ -328,6 +410,12 @@ Check the provider's status or credentials; `team-agent peek {id}` shows its scr
 /// Whether a worker is idle: from its transcript when the coordinator reads its turns there,
 /// else from its screen.
 fn idle(agent: &crate::state::AgentState) -> Option<bool> {
+    // The activity as its sources decided it (hooks first), when it knows.
+    if let Some(activity) = agent.activity.filter(|a| *a != Activity::Unknown)
+        && agent.activity_source.as_deref() == Some("hook")
+    {
+        return Some(activity.is_idle());
+    }
     if let Some(turn) = &agent.turn {
         return match turn.state {
             TurnState::Idle | TurnState::Interrupted => Some(true),

@@ -8,6 +8,7 @@ the workspace itself (then it also ends the team's tmux server). Sleeps are slic
 exit condition is seen within a tick interval even while backing off.
 */
 
+mod activity;
 mod detectors;
 mod handoff;
 mod tick;
@@ -30,9 +31,32 @@ use crate::workspace::{FileLock, Workspace};
 use tick::Outcome;
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// A hook rang: the loop ticks now instead of at the end of its sleep.
+static RUNG: AtomicBool = AtomicBool::new(false);
+/// The loop's thread, which [`ring`] wakes from its nap.
+static LOOP_THREAD: std::sync::OnceLock<libc::pthread_t> = std::sync::OnceLock::new();
 
 extern "C" fn on_signal(_: i32) {
     STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_ring(_: i32) {}
+
+/// A hook left an event: tick at once (from the hand-off thread). SIGUSR1 ends the loop's
+/// nanosleep early; the flag makes the loop tick rather than sleep again.
+pub(super) fn ring() {
+    RUNG.store(true, Ordering::SeqCst);
+    if let Some(thread) = LOOP_THREAD.get() {
+        // SAFETY: the loop thread lives as long as the process (it is the main thread).
+        unsafe {
+            libc::pthread_kill(*thread, libc::SIGUSR1);
+        }
+    }
+}
+
+/// Whether a hook rang since the last call.
+pub(super) fn take_ring() -> bool {
+    RUNG.swap(false, Ordering::SeqCst)
 }
 
 pub(crate) struct RunOptions {
@@ -161,12 +185,20 @@ fn catch_stop_signals() {
         SaFlags::empty(),
         SigSet::empty(),
     );
-    // SAFETY: the handler only stores to an atomic.
+    let wake = SigAction::new(
+        SigHandler::Handler(on_ring),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handlers only store to an atomic, or do nothing.
     unsafe {
         let _ = sigaction(Signal::SIGTERM, &action);
         let _ = sigaction(Signal::SIGINT, &action);
         let _ = sigaction(Signal::SIGHUP, &action);
+        let _ = sigaction(Signal::SIGUSR1, &wake);
     }
+    // SAFETY: pthread_self has no preconditions.
+    let _ = LOOP_THREAD.set(unsafe { libc::pthread_self() });
 }
 
 /// The plugins this coordinator loads: only the providers the team uses (and the leader's),
@@ -210,6 +242,7 @@ fn tick_until_exit(
             continue;
         }
         let started = Instant::now();
+        take_ring();
         let pause = match runner.tick() {
             Ok(Outcome::Continue { busy }) => {
                 if failures > 0 {
@@ -269,7 +302,7 @@ fn sleep_until(
             return Some("workspace_deleted");
         }
         let now = Instant::now();
-        if now >= until || runner.has_urgent_work() {
+        if now >= until || runner.has_urgent_work() || RUNG.load(Ordering::SeqCst) {
             return None;
         }
         nap((until - now).min(SLICE));
@@ -290,12 +323,14 @@ fn nap(duration: Duration) {
     }
 }
 
-/// Keeps SIGTERM, SIGINT and SIGHUP away from the calling thread (helper threads call it first).
+/// Keeps SIGTERM, SIGINT, SIGHUP and the hooks' SIGUSR1 away from the calling thread (helper
+/// threads call it first).
 pub(super) fn block_stop_signals() {
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGINT);
     set.add(Signal::SIGHUP);
+    set.add(Signal::SIGUSR1);
     let _ = nix::sys::signal::pthread_sigmask(
         nix::sys::signal::SigmaskHow::SIG_BLOCK,
         Some(&set),

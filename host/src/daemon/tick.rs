@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use team_agent_plugin_api::{
-    ApprovalDecision, ApprovalPolicy, ApprovalRequest, ScreenState, StartupDecision, TurnSummary,
+    ApprovalDecision, ApprovalPolicy, ApprovalRequest, HookEvent, HookPayload, ScreenState,
+    StartupDecision, TurnSummary,
 };
 
+use super::activity;
 use super::detectors::{self, Detectors};
 use super::turns::TurnReader;
 
@@ -20,8 +22,8 @@ use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
 use crate::session::{capture_context, last_lines, record_session};
 use crate::state::{
-    Activity, AgentState, AgentStatus, ApiErrorEpisode, StateStore, TeamState, TeamStatus,
-    TurnRecord,
+    Activity, ActivityDetail, ActivitySource, AgentState, AgentStatus, ApiErrorEpisode,
+    HookRecord, StateStore, TeamState, TeamStatus, TurnRecord,
 };
 use crate::tmux::{PaneInfo, Server, Snapshot};
 use crate::workspace::Workspace;
@@ -45,6 +47,8 @@ pub const BUSY_INTERVAL: Duration = Duration::from_millis(200);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a busy worker may print nothing while it has work before the leader is told.
 const DEFAULT_STUCK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a worker may be in one tool whose process runs before the leader is told.
+const DEFAULT_LONG_TOOL_NOTICE: Duration = Duration::from_secs(20 * 60);
 /// How long after a spawn the coordinator keeps answering startup dialogs.
 const STARTUP_WINDOW: Duration = Duration::from_secs(120);
 
@@ -61,6 +65,8 @@ struct Seen {
     activity: u64,
     history: u64,
     hash: u64,
+    /// The screen's fingerprint for progress ([`activity::progress_hash`]).
+    progress: u64,
 }
 
 /// What a tick learned about one agent; applied to the state under its lock.
@@ -68,7 +74,12 @@ struct Seen {
 struct Observation {
     pane_id: String,
     status: Option<AgentStatus>,
-    activity: Option<Activity>,
+    /// What the screen shows, when it was read.
+    screen: Option<(Activity, ActivityDetail)>,
+    /// What the CLI's hooks said since the last tick, oldest first (time, kind, meaning).
+    hooks: Vec<(String, HookEvent)>,
+    /// The screen changed other than by a spinner or a timer.
+    progressed: bool,
     blocked_reason: Option<Option<String>>,
     exit_code: Option<i32>,
     last_lines: Option<Vec<String>>,
@@ -174,6 +185,15 @@ impl<'a> Runner<'a> {
         let messenger = Messenger::with_store(&workspace, self.registry, db);
         // 3–5. Sessions, startup and runtime prompts, health and activity.
         let observations = self.observe_agents(&team, &server, &snapshot, &messenger);
+        // What the workers' CLIs said they took, by their own hooks.
+        for (id, o) in &observations {
+            if let Err(e) = messaging::note_prompts(&messenger, &team.name, id, &o.prompts()) {
+                self.events.emit(
+                    "coordinator.tick.receipts_failed",
+                    json!({"agent_id": id, "error": e.to_string()}),
+                );
+            }
+        }
         let mut current = team.clone();
         for (id, o) in &observations {
             if let Some(agent) = current.agents.get_mut(id) {
@@ -198,6 +218,19 @@ impl<'a> Runner<'a> {
                 json!({"error": e.to_string()}),
             );
         }
+        // Messages the workers did not take: typed again once, then given back to their senders.
+        let consume_timeout = current
+            .timing
+            .consume_timeout_sec
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(messaging::DEFAULT_CONSUME_TIMEOUT);
+        if let Err(e) = messaging::bounce_untaken(&messenger, &current, consume_timeout) {
+            self.events.emit(
+                "coordinator.tick.bounce_failed",
+                json!({"error": e.to_string()}),
+            );
+        }
         // 7. Fire scheduled events.
         self.fire_scheduled(&messenger, &current);
         // Save what the tick learned.
@@ -210,6 +243,12 @@ impl<'a> Runner<'a> {
                 events: &self.events,
                 store: &self.store,
                 stuck_timeout: self.stuck_timeout,
+                long_tool_notice: current
+                    .timing
+                    .long_tool_notice_sec
+                    .filter(|s| *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(DEFAULT_LONG_TOOL_NOTICE),
             };
             detectors::run(&detectors, &saved);
             detectors::leader_api_errors(&detectors, &saved, &mut self.leader_api_error);
@@ -302,11 +341,13 @@ impl<'a> Runner<'a> {
             let Some(pane_id) = agent.pane_id.clone() else {
                 continue;
             };
-            let observation = match snapshot.pane(&pane_id) {
+            let hooks = self.hooks_of(agent);
+            let mut observation = match snapshot.pane(&pane_id) {
                 None => self.gone(agent, pane_id),
                 Some(pane) if pane.dead => self.dead(agent, pane, server, messenger),
                 Some(pane) => self.alive(&team.name, agent, pane, server, &owned, messenger),
             };
+            observation.hooks = hooks;
             // A session one worker captured in this tick is owned for the next ones (two
             // Codex workers started together both took the first rollout otherwise).
             if let Some(record) = &observation.session {
@@ -315,6 +356,45 @@ impl<'a> Runner<'a> {
             found.push((agent.id.clone(), observation));
         }
         found
+    }
+
+    /// What the worker's hooks said since the last tick, as its provider reads them (the inbox
+    /// is emptied; an event the provider cannot read is said once per tick as an event).
+    fn hooks_of(&self, agent: &AgentState) -> Vec<(String, HookEvent)> {
+        let raws = match crate::hooks::take(&self.workspace, &agent.id) {
+            Ok(raws) if raws.is_empty() => return Vec::new(),
+            Ok(raws) => raws,
+            Err(e) => {
+                self.events.emit(
+                    "coordinator.hooks_unreadable",
+                    json!({"agent_id": agent.id, "error": e.to_string()}),
+                );
+                return Vec::new();
+            }
+        };
+        let Ok(provider) = self.registry.provider(&agent.provider) else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        let mut unreadable = None;
+        for raw in raws {
+            let payload = HookPayload {
+                event: raw.event.clone(),
+                payload: raw.payload,
+            };
+            match provider.hook_event(&payload) {
+                Ok(HookEvent::Ignored) => {}
+                Ok(event) => events.push((raw.at, event)),
+                Err(e) => unreadable = Some((raw.event, e.to_string())),
+            }
+        }
+        if let Some((event, error)) = unreadable {
+            self.events.emit(
+                "agent.hook_unreadable",
+                json!({"agent_id": agent.id, "event": event, "error": error}),
+            );
+        }
+        events
     }
 
     fn gone(&self, agent: &AgentState, pane_id: String) -> Observation {
@@ -353,6 +433,7 @@ impl<'a> Runner<'a> {
         let mut observation = Observation {
             pane_id: pane.pane_id.clone(),
             status: Some(AgentStatus::Exited),
+            screen: Some((Activity::Exited, ActivityDetail::default())),
             ..Default::default()
         };
         if agent.status != AgentStatus::Exited {
@@ -438,6 +519,9 @@ impl<'a> Runner<'a> {
         if hash != seen.hash {
             seen.hash = hash;
             observation.output_changed = Some(hash);
+            let progress = activity::progress_hash(&screen);
+            observation.progressed = progress != seen.progress;
+            seen.progress = progress;
         }
         if starting && within_startup_window(agent) {
             self.answer_startup(
@@ -533,10 +617,12 @@ impl<'a> Runner<'a> {
         observation: &mut Observation,
     ) {
         if let Ok(verdict) = provider.classify_screen(screen) {
+            let mut detail = ActivityDetail::default();
             let activity = match verdict.value {
                 ScreenState::Idle => Activity::Idle,
-                ScreenState::Busy => Activity::Busy,
+                ScreenState::Busy => Activity::Working,
                 ScreenState::AwaitingApproval { prompt } => {
+                    detail.prompt = Some(prompt.clone());
                     self.answer_approval(
                         provider,
                         agent,
@@ -549,22 +635,29 @@ impl<'a> Runner<'a> {
                     );
                     Activity::AwaitingApproval
                 }
-                ScreenState::ApiError { class, ended, .. } => {
+                ScreenState::ApiError {
+                    class,
+                    ended,
+                    reset,
+                } => {
                     let class = serde_json::to_value(class)
                         .ok()
                         .and_then(|c| c.as_str().map(str::to_string))
                         .unwrap_or_else(|| "other".into());
+                    detail.class = Some(class.clone());
+                    detail.reset = reset.clone();
                     let known = agent.api_error.as_ref();
                     if known.is_none_or(|e| e.class != class || e.ended != ended) {
                         self.events.emit(
                         "agent.api_error",
-                        json!({"agent_id": agent.id, "class": class, "ended": ended, "rule": verdict.rule}),
+                        json!({"agent_id": agent.id, "class": class, "ended": ended, "reset": reset, "rule": verdict.rule}),
                     );
                     }
                     observation.api_error = Some(ApiErrorEpisode {
                         class,
                         ended,
                         since: now_rfc3339(),
+                        reset,
                     });
                     Activity::ApiError
                 }
@@ -572,13 +665,13 @@ impl<'a> Runner<'a> {
                     Activity::Unknown
                 }
             };
-            if agent.activity != Some(activity) {
+            if agent.screen_activity != Some(activity) {
                 self.events.emit(
-                    "agent.activity",
+                    "agent.screen",
                     json!({"agent_id": agent.id, "activity": activity, "rule": verdict.rule}),
                 );
             }
-            observation.activity = Some(activity);
+            observation.screen = Some((activity, detail));
         }
     }
 
@@ -683,14 +776,16 @@ impl Observation {
         if let Some(status) = self.status {
             agent.status = status;
         }
-        if let Some(activity) = self.activity {
-            agent.activity = Some(activity);
+        self.absorb(agent);
+        if let Some(decided) = activity::decide(agent, &self.screen_detail(agent)) {
+            agent.activity = Some(decided.activity);
         }
     }
 
     fn is_empty(&self) -> bool {
         self.status.is_none()
-            && self.activity.is_none()
+            && self.screen.is_none()
+            && self.hooks.is_empty()
             && self.blocked_reason.is_none()
             && self.session.is_none()
             && self.turn.is_none()
@@ -700,24 +795,73 @@ impl Observation {
             && self.approval_notified.is_none()
     }
 
+    /// The prompts the CLI's hooks said it took.
+    fn prompts(&self) -> Vec<&str> {
+        let mut prompts = Vec::new();
+        for (_, event) in &self.hooks {
+            match event {
+                HookEvent::PromptSubmitted { prompt } => prompts.push(prompt.as_str()),
+                HookEvent::TurnEnded { prompts: taken, .. } => {
+                    prompts.extend(taken.iter().map(String::as_str));
+                }
+                _ => {}
+            }
+        }
+        prompts
+    }
+
+    /// Takes what the hooks and the screen said into the agent's record of its sources.
+    fn absorb(&self, agent: &mut AgentState) {
+        for (at, event) in &self.hooks {
+            if let Some((activity, detail)) = activity::from_hook(event) {
+                agent.hook = Some(HookRecord {
+                    activity,
+                    detail,
+                    at: at.clone(),
+                    event: event.kind().into(),
+                });
+            }
+        }
+        if let Some((activity, _)) = &self.screen {
+            agent.screen_activity = Some(*activity);
+        }
+    }
+
+    /// The screen's detail: this tick's, else the one kept while the screen decided.
+    fn screen_detail(&self, agent: &AgentState) -> ActivityDetail {
+        match &self.screen {
+            Some((_, detail)) => detail.clone(),
+            None if agent.activity_source.as_deref() == Some(ActivitySource::Screen.as_str()) => {
+                agent.activity_detail.clone()
+            }
+            None => ActivityDetail::default(),
+        }
+    }
+
     fn apply(self, agent: &mut AgentState, events: &EventLog) {
+        let now = now_rfc3339();
+        let detail = self.screen_detail(agent);
         if let Some(status) = self.status {
             agent.status = status;
             if status != AgentStatus::Exited {
                 agent.dead_seen = None;
             }
         }
-        if let Some(activity) = self.activity {
-            if agent.activity != Some(activity) || agent.activity_source.is_none() {
-                agent.activity_since = Some(now_rfc3339());
-            }
-            agent.activity = Some(activity);
-            // The screen is the one source the coordinator reads activity from today.
-            agent.activity_source = Some("screen".into());
-            if activity != Activity::ApiError {
-                agent.api_error = None;
-            }
+        for (at, event) in &self.hooks {
+            let tool = match event {
+                HookEvent::ToolStarted { tool } | HookEvent::ToolFinished { tool } => Some(tool),
+                _ => None,
+            };
+            events.emit(
+                "agent.hook",
+                json!({"agent_id": agent.id, "event": event.kind(), "tool": tool, "at": at}),
+            );
+            agent.last_progress_at = Some(at.clone());
         }
+        if self.progressed || self.turn.is_some() {
+            agent.last_progress_at = Some(now.clone());
+        }
+        self.absorb(agent);
         if let Some(reason) = self.blocked_reason {
             agent.blocked_reason = reason;
         }
@@ -729,7 +873,7 @@ impl Observation {
         }
         if let Some(hash) = self.output_changed {
             agent.last_output_hash = Some(hash);
-            agent.last_output_at = Some(now_rfc3339());
+            agent.last_output_at = Some(now.clone());
         }
         if let Some(error) = self.api_error {
             // The episode keeps its start while its class and kind stay the same.
@@ -753,7 +897,7 @@ impl Observation {
                         "agent.turn",
                         json!({"agent_id": agent.id, "state": summary.state, "rule": summary.rule}),
                     );
-                    now_rfc3339()
+                    now.clone()
                 }
             };
             agent.turn = Some(TurnRecord {
@@ -768,6 +912,44 @@ impl Observation {
         {
             record_session(agent, record, events);
         }
+        settle_activity(agent, &detail, &now, events);
+    }
+}
+
+/// The agent's activity from its sources as its record now holds them; a change, and a
+/// disagreement of its sources that lasted, are events.
+fn settle_activity(agent: &mut AgentState, screen_detail: &ActivityDetail, now: &str, events: &EventLog) {
+    let mut disagreement = activity::disagreement(agent, now);
+    if let Some(d) = disagreement.as_mut()
+        && !d.reported
+        && activity::lasted(d)
+    {
+        events.emit(
+            "agent.activity_disagreement",
+            json!({"agent_id": agent.id, "hook": d.hook, "other": d.other, "other_source": d.other_source, "since": d.since}),
+        );
+        d.reported = true;
+    }
+    agent.disagreement = disagreement;
+    let Some(decided) = activity::decide(agent, screen_detail) else {
+        return;
+    };
+    let source = decided.source.as_str();
+    if agent.activity != Some(decided.activity) || agent.activity_source.as_deref() != Some(source)
+    {
+        events.emit(
+            "agent.activity",
+            json!({"agent_id": agent.id, "activity": decided.activity, "source": source, "detail": decided.detail}),
+        );
+    }
+    if agent.activity != Some(decided.activity) || agent.activity_since.is_none() {
+        agent.activity_since = Some(now.to_string());
+    }
+    agent.activity = Some(decided.activity);
+    agent.activity_source = Some(source.to_string());
+    agent.activity_detail = decided.detail;
+    if decided.activity != Activity::ApiError {
+        agent.api_error = None;
     }
 }
 

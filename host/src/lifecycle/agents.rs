@@ -650,6 +650,8 @@ pub fn remove_agent(ctx: &Context<'_>, id: &str, force: bool) -> Result<AgentOp,
         }
         Ok::<_, LifecycleError>(())
     })?;
+    // Its hooks' inbox and configuration go with it (a later agent of the same name starts clean).
+    crate::hooks::forget(ctx.workspace, id);
     ctx.events.emit("remove_agent.complete", json!({"agent_id": id, "role_file_kept": kept, "session_id": agent.session_id(), "removed_at": now_rfc3339()}));
     Ok(AgentOp {
         ok: true,

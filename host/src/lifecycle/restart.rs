@@ -282,6 +282,8 @@ fn record(
         team.timing = crate::state::Timing {
             tick_interval_sec: spec.spec.runtime.tick_interval_sec,
             stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
+            long_tool_notice_sec: spec.spec.runtime.long_tool_notice_sec,
+            consume_timeout_sec: spec.spec.runtime.consume_timeout_sec,
         };
         team.leader = leader;
         for agent in started {

@@ -22,6 +22,16 @@ pub struct AgentRow {
     pub activity_source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activity_since: Option<String>,
+    /// What goes with the activity: `{"tool"}` in a tool, `{"prompt"}` awaiting approval or
+    /// input, `{"class","reset"}` in an API error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_detail: Option<Value>,
+    /// The last hook event of the worker's CLI: `{"event","at"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<Value>,
+    /// Since when it looks stuck (it claims to work and shows no progress), told to the leader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stuck_since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,14 +209,17 @@ fn agent_row(
         status: status.as_str(),
         // Only the coordinator keeps activity up to date; without it, what was last seen
         // is not shown as what is.
-        activity: (status == AgentStatus::Running).then(|| {
-            if watched {
-                a.activity.map(|x| x.as_str()).unwrap_or("unknown")
-            } else {
-                "unknown"
+        activity: match status {
+            AgentStatus::Running if watched => {
+                Some(a.activity.map(|x| x.as_str()).unwrap_or("unknown"))
             }
-        }),
+            AgentStatus::Running => Some("unknown"),
+            // Its process is gone, which the live snapshot shows whoever watches.
+            AgentStatus::Exited => Some("exited"),
+            _ => None,
+        },
         activity_source: match (&a.activity_source, watched && status == AgentStatus::Running) {
+            _ if status == AgentStatus::Exited => "process".into(),
             (Some(source), true) => source.clone(),
             (None, true) if a.activity.is_some() => "screen".into(),
             _ => "none".into(),
@@ -215,6 +228,13 @@ fn agent_row(
             .activity_since
             .clone()
             .filter(|_| watched && status == AgentStatus::Running),
+        activity_detail: (watched && status == AgentStatus::Running && !a.activity_detail.is_empty())
+            .then(|| serde_json::json!(a.activity_detail)),
+        hook: a
+            .hook
+            .as_ref()
+            .map(|h| serde_json::json!({"event": h.event, "at": h.at})),
+        stuck_since: a.stuck_notified_at.clone().filter(|_| status == AgentStatus::Running),
         blocked_reason: a
             .blocked_reason
             .clone()

@@ -10,6 +10,7 @@ recipient's CLI took it, by its transcript) → `acknowledged` (a result for its
 `queued_<reason>` (retried) / `failed`.
 */
 
+mod bounce;
 mod deliver;
 pub mod handoff;
 mod receipts;
@@ -17,7 +18,8 @@ mod render;
 mod results;
 
 pub use deliver::{Delivery, Pane};
-pub use receipts::{Receipts, check_consumed, session_holds_own_messages};
+pub use bounce::{DEFAULT_CONSUME_TIMEOUT, bounce_untaken};
+pub use receipts::{Receipts, check_consumed, note_prompts, session_holds_own_messages};
 pub use render::{render, sanitize};
 pub use results::{
     ReportError, ReportOutcome, notify_pending_results, record_unreported, report_result,

@@ -56,13 +56,36 @@ impl Receipts {
                 continue;
             };
             for message in messages {
-                if recent.contains(&token_line(&message.message_id)) && mark(messenger, &message)? {
+                if recent.contains(&token_line(&message.message_id))
+                    && mark(messenger, &message, "transcript")?
+                {
                     marked += 1;
                 }
             }
         }
         Ok(marked)
     }
+}
+
+/// Marks `consumed` the messages of `recipient` that its CLI said it took: each whose token is in
+/// one of `prompts` (what its prompt hook, or its turn-end notice, reported). How many it marked.
+pub fn note_prompts(
+    messenger: &Messenger<'_>,
+    team: &str,
+    recipient: &str,
+    prompts: &[&str],
+) -> Result<usize, MessagingError> {
+    if prompts.is_empty() {
+        return Ok(0);
+    }
+    let mut marked = 0;
+    for message in messenger.store.untaken_for(team, recipient)? {
+        let token = token_line(&message.message_id);
+        if prompts.iter().any(|p| p.contains(&token)) && mark(messenger, &message, "hook")? {
+            marked += 1;
+        }
+    }
+    Ok(marked)
 }
 
 /// The transcript of a worker message's recipient, when its provider told where it is.
@@ -96,19 +119,20 @@ fn consume_if_taken(
     if !file_contains(transcript, token_line(&message.message_id).as_bytes()) {
         return Ok(false);
     }
-    mark(messenger, message)?;
+    mark(messenger, message, "transcript")?;
     Ok(true)
 }
 
-/// Records that the recipient took `message`; whether this call did.
-fn mark(messenger: &Messenger<'_>, message: &Message) -> Result<bool, MessagingError> {
+/// Records that the recipient took `message`, as `source` (`hook`, `transcript`) showed;
+/// whether this call did.
+fn mark(messenger: &Messenger<'_>, message: &Message, source: &str) -> Result<bool, MessagingError> {
     let marked = messenger
         .store
         .mark_consumed(&message.message_id, &now_rfc3339())?;
     if marked {
         messenger.events.emit(
             "send.consumed",
-            json!({"message_id": message.message_id, "recipient": message.recipient}),
+            json!({"message_id": message.message_id, "recipient": message.recipient, "source": source}),
         );
     }
     Ok(marked)

@@ -135,6 +135,12 @@ pub struct Runtime {
     pub push_min_interval_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck_timeout_sec: Option<f64>,
+    /// How long a worker may stay in one tool (its process alive) before the leader is told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_tool_notice_sec: Option<f64>,
+    /// How long a submitted message may go untaken before it is retried, then bounced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume_timeout_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trust_own_workspace: Option<bool>,
 }

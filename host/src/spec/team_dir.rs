@@ -347,6 +347,8 @@ fn runtime_spec(front: &Value, name: &str, ids: &[Value]) -> Map<String, Value> 
         "tick_interval_sec",
         "push_min_interval_sec",
         "stuck_timeout_sec",
+        "long_tool_notice_sec",
+        "consume_timeout_sec",
     ] {
         if let Some(v) = front.get(key) {
             runtime.insert(key.into(), v.clone());

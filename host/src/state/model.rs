@@ -112,6 +112,9 @@ pub struct ApiErrorEpisode {
     /// The turn ended on it (nothing retries); else the CLI retries by itself.
     pub ended: bool,
     pub since: String,
+    /// When the limit resets, as the CLI said it (a `quota` error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<String>,
 }
 
 /// An agent's lifecycle.
@@ -147,9 +150,17 @@ impl AgentStatus {
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
     Idle,
-    Busy,
+    /// In a turn (`busy` in states written before hooks).
+    #[serde(alias = "busy")]
+    Working,
+    /// In a tool call ([`ActivityDetail::tool`] names it).
+    InTool,
     AwaitingApproval,
+    /// Waiting for the user: a question, or the CLI's "waiting for your input".
+    AwaitingInput,
     ApiError,
+    /// The CLI's process is gone.
+    Exited,
     Unknown,
 }
 
@@ -157,12 +168,99 @@ impl Activity {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Idle => "idle",
-            Self::Busy => "busy",
+            Self::Working => "working",
+            Self::InTool => "in_tool",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::AwaitingInput => "awaiting_input",
             Self::ApiError => "api_error",
+            Self::Exited => "exited",
             Self::Unknown => "unknown",
         }
     }
+
+    /// The activity's broad kind, for telling whether two sources disagree: `in_tool` is a way of
+    /// working, `awaiting_input` a way of being idle.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Idle | Self::AwaitingInput => "idle",
+            Self::Working | Self::InTool => "working",
+            other => other.as_str(),
+        }
+    }
+
+    /// Whether the worker's turn is over (it takes a new prompt).
+    pub fn is_idle(self) -> bool {
+        self.kind() == "idle"
+    }
+}
+
+/// What goes with an activity: the tool of `in_tool`, the prompt of `awaiting_approval` or the
+/// question of `awaiting_input`, the class (and reset time) of `api_error`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<String>,
+}
+
+impl ActivityDetail {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Where an activity came from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivitySource {
+    /// The CLI's own hooks.
+    Hook,
+    /// The CLI's transcript.
+    Transcript,
+    /// The worker's screen.
+    Screen,
+    /// The worker's process (gone).
+    Process,
+}
+
+impl ActivitySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hook => "hook",
+            Self::Transcript => "transcript",
+            Self::Screen => "screen",
+            Self::Process => "process",
+        }
+    }
+}
+
+/// What the worker's hooks last said it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRecord {
+    pub activity: Activity,
+    #[serde(default, skip_serializing_if = "ActivityDetail::is_empty")]
+    pub detail: ActivityDetail,
+    /// When the hook ran (RFC 3339).
+    pub at: String,
+    /// The event's kind (`prompt_submitted`, `tool_started`, …).
+    pub event: String,
+}
+
+/// Sources of one worker that say different things.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disagreement {
+    pub since: String,
+    /// The hook's activity against the other source's.
+    pub hook: Activity,
+    pub other: Activity,
+    pub other_source: ActivitySource,
+    #[serde(default)]
+    pub reported: bool,
 }
 
 /// Where an agent's session id stands.
@@ -224,12 +322,32 @@ pub struct AgentState {
     /// A task whose turn ended without a result, after the worker was reminded to report it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_watch: Option<ReportWatch>,
-    /// Where `activity` came from (`screen`; later sources: `transcript`, `hook`) and since
-    /// when it holds (RFC 3339).
+    /// Where `activity` came from (`hook`, `transcript`, `screen`, `process`) and since when it
+    /// holds (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_since: Option<String>,
+    #[serde(default, skip_serializing_if = "ActivityDetail::is_empty")]
+    pub activity_detail: ActivityDetail,
+    /// What its CLI's hooks last said (kept by the coordinator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookRecord>,
+    /// What its screen last said, and since when (the activity falls back to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_activity: Option<Activity>,
+    /// The last sign of progress: a hook event, a transcript change, or a screen change other
+    /// than a spinner or a timer (RFC 3339). A worker that claims to work without one for the
+    /// stuck timeout is stuck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_progress_at: Option<String>,
+    /// Since when its sources disagree (the hook against the transcript or the screen), and
+    /// whether that was said as an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<Disagreement>,
+    /// The tool call the leader was told runs long (its start, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_tool_notified: Option<String>,
     /// The pid of the pane's first process, at spawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pane_pid: Option<u32>,
@@ -365,6 +483,12 @@ impl AgentState {
             report_watch: None,
             activity_source: None,
             activity_since: None,
+            activity_detail: Default::default(),
+            hook: None,
+            screen_activity: None,
+            last_progress_at: None,
+            disagreement: None,
+            long_tool_notified: None,
             pane_pid: None,
             launch_mode: None,
             forked_from: None,
@@ -445,4 +569,8 @@ pub struct Timing {
     pub tick_interval_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck_timeout_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_tool_notice_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume_timeout_sec: Option<f64>,
 }

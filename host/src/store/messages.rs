@@ -24,6 +24,9 @@ pub enum MessageStatus {
     /// Waiting for the recipient to take input; the coordinator retries.
     Queued(String),
     Failed,
+    /// The recipient never took it (sent again once, or its input stayed held): given back to
+    /// its sender with the reason (`error`).
+    Bounced,
 }
 
 impl MessageStatus {
@@ -36,6 +39,7 @@ impl MessageStatus {
             Self::Acknowledged => "acknowledged".into(),
             Self::Queued(reason) => format!("queued_{reason}"),
             Self::Failed => "failed".into(),
+            Self::Bounced => "bounced".into(),
         }
     }
 
@@ -48,6 +52,7 @@ impl MessageStatus {
             "consumed" => Self::Consumed,
             "acknowledged" => Self::Acknowledged,
             "failed" => Self::Failed,
+            "bounced" => Self::Bounced,
             other => match other.strip_prefix("queued_") {
                 Some(reason) if !reason.is_empty() => Self::Queued(reason.to_string()),
                 _ => return Err(UnknownStatus(other.to_string())),
@@ -95,6 +100,10 @@ pub struct Message {
     pub submit_sent_at: Option<String>,
     /// When the recipient's CLI was seen to take it (RFC 3339).
     pub consumed_at: Option<String>,
+    /// When it was sent again because the recipient did not take it (RFC 3339).
+    pub retried_at: Option<String>,
+    /// When it was given back to its sender (RFC 3339).
+    pub bounced_at: Option<String>,
 }
 
 /// A message to store.
@@ -108,7 +117,7 @@ pub struct NewMessage<'a> {
 }
 
 const COLUMNS: &str = "message_id, team, task_id, sender, recipient, status, content, created_at, updated_at, \
-submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id, seq, submit_sent_at, consumed_at";
+submitted_at, acknowledged_at, error, delivery_attempts, delivering_pid, result_id, seq, submit_sent_at, consumed_at, retried_at, bounced_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -132,15 +141,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         seq: row.get(15)?,
         submit_sent_at: row.get(16)?,
         consumed_at: row.get(17)?,
+        retried_at: row.get(18)?,
+        bounced_at: row.get(19)?,
     })
 }
 
 /// The statuses a delivery may be claimed from.
 const CLAIMABLE: &str = "(status = 'accepted' OR status LIKE 'queued\\_%' ESCAPE '\\')";
-/// Repeats the `WHERE` of the partial index `messages_pending` (migration 4) so SQLite uses it.
-const PENDING_ROWS: &str = "status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed')";
+/// Repeats the `WHERE` of the partial index `messages_pending` (migration 5) so SQLite uses it.
+const PENDING_ROWS: &str =
+    "status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed', 'bounced')";
 /// Likewise for `messages_open`.
-const OPEN_ROWS: &str = "status NOT IN ('acknowledged', 'failed')";
+const OPEN_ROWS: &str = "status NOT IN ('acknowledged', 'failed', 'bounced')";
 
 /// Every message still to deliver, oldest first (asked every tick).
 pub(crate) fn pending_list_sql() -> String {
@@ -252,15 +264,46 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The recipient took it (at `at`, RFC 3339); whether this call made it so (only a
-    /// `submitted` message becomes `consumed`).
+    /// The recipient took it (at `at`, RFC 3339); whether this call made it so. A message still
+    /// being delivered (or queued again) becomes `consumed` too when the CLI says it took it
+    /// (its prompt hook can run before the deliverer records the submit); a result's
+    /// `acknowledged`, a `bounced` or `failed` stay.
     pub fn mark_consumed(&self, id: &str, at: &str) -> Result<bool, StoreError> {
         self.conn
             .prepare_cached(
-                "UPDATE messages SET status = 'consumed', consumed_at = ?2, updated_at = ?2
-                 WHERE message_id = ?1 AND status = 'submitted'",
+                "UPDATE messages SET status = 'consumed', consumed_at = ?2, updated_at = ?2, delivering_pid = NULL
+                 WHERE message_id = ?1 AND status NOT IN ('consumed', 'acknowledged', 'failed', 'bounced')",
             )
             .and_then(|mut s| s.execute(params![id, at]))
+            .map(|changed| changed == 1)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sends a submitted message that its recipient did not take once more: back to `accepted`
+    /// (delivered again, in its place in the order). Only once; whether this call did.
+    pub fn retry_unconsumed(&self, id: &str) -> Result<bool, StoreError> {
+        let now = now_rfc3339();
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = 'accepted', retried_at = ?2, submitted_at = NULL, submit_sent_at = NULL,
+                   delivering_pid = NULL, updated_at = ?2
+                 WHERE message_id = ?1 AND status = 'submitted' AND retried_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![id, now]))
+            .map(|changed| changed == 1)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Gives a message its recipient never took back to its sender (`bounced`, with `reason`);
+    /// whether this call did. A message being delivered right now, or taken meanwhile, stays.
+    pub fn mark_bounced(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let now = now_rfc3339();
+        self.conn
+            .prepare_cached(&format!(
+                "UPDATE messages SET status = 'bounced', bounced_at = ?2, error = ?3, delivering_pid = NULL, updated_at = ?2
+                 WHERE message_id = ?1 AND (status = 'submitted' OR {CLAIMABLE})"
+            ))
+            .and_then(|mut s| s.execute(params![id, now, reason]))
             .map(|changed| changed == 1)
             .map_err(|e| self.err(e))
     }
@@ -284,6 +327,17 @@ impl Store {
                 s.query_map(params![team, per as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect()
             })
+            .map_err(|e| self.err(e))
+    }
+
+    /// A worker's messages not yet taken, delivered or not (asked when its CLI's prompt hook
+    /// ran).
+    pub fn untaken_for(&self, team: &str, recipient: &str) -> Result<Vec<Message>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status != 'consumed' ORDER BY seq"
+            ))
+            .and_then(|mut s| s.query_map(params![team, recipient], from_row)?.collect())
             .map_err(|e| self.err(e))
     }
 

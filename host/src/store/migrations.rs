@@ -4,10 +4,10 @@
 use rusqlite::Connection;
 
 /// The newest schema this team-agent knows.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // 1: the first schema.
     "CREATE TABLE messages (
         message_id TEXT PRIMARY KEY,
@@ -103,6 +103,16 @@ const MIGRATIONS: [&str; 4] = [
     DROP INDEX messages_pending;
     CREATE INDEX messages_pending ON messages (team, recipient, status)
         WHERE status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed');",
+    // 5: a message the recipient did not take is sent again once (`retried_at`), then given back
+    // to its sender (`bounced`, at `bounced_at`), which leaves both partial indexes.
+    "ALTER TABLE messages ADD COLUMN retried_at TEXT;
+    ALTER TABLE messages ADD COLUMN bounced_at TEXT;
+    DROP INDEX messages_pending;
+    CREATE INDEX messages_pending ON messages (team, recipient, status)
+        WHERE status NOT IN ('acknowledged', 'failed', 'submitted', 'consumed', 'bounced');
+    DROP INDEX messages_open;
+    CREATE INDEX messages_open ON messages (team, recipient, status)
+        WHERE status NOT IN ('acknowledged', 'failed', 'bounced');",
 ];
 
 #[derive(Debug)]
