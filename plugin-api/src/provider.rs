@@ -160,6 +160,10 @@ pub struct HookPayload {
     /// What the CLI gave the hook: its stdin, or its last argument.
     #[serde(default)]
     pub payload: String,
+    /// The worker's session as the host recorded it, when it has one (a CLI may report events
+    /// of side sessions of its own through the same hook).
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// What a hook says the CLI is doing: the ground truth the host puts before transcript and screen.

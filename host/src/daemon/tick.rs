@@ -381,6 +381,7 @@ impl<'a> Runner<'a> {
             let payload = HookPayload {
                 event: raw.event.clone(),
                 payload: raw.payload,
+                session_id: agent.session_id().map(str::to_string),
             };
             match provider.hook_event(&payload) {
                 Ok(HookEvent::Ignored) => {}

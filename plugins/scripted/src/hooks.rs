@@ -127,6 +127,7 @@ mod tests {
         super::event(&HookPayload {
             event: event.into(),
             payload: payload.into(),
+            session_id: None,
         })
     }
 

@@ -111,6 +111,7 @@ fn events(log: &Path, stops: usize) -> Vec<(u128, HookEvent)> {
                 let call = HookPayload {
                     event: event.into(),
                     payload: payload.into(),
+                    session_id: None,
                 };
                 let event = Scripted
                     .hook_event(&call)

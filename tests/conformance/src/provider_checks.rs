@@ -181,6 +181,7 @@ fn hooks(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String,
         let call = HookPayload {
             event: "Stop".into(),
             payload: payload.into(),
+            session_id: None,
         };
         match client.hook_event(&call) {
             Err(e) if e.is_panic() => {
