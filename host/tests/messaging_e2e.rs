@@ -646,7 +646,7 @@ fn a_message_is_consumed_when_the_worker_takes_it_and_send_can_wait_for_that() {
     );
     // The activity shown says where it came from.
     let alice = env.agent("alice");
-    assert_eq!(alice["activity_source"], "screen", "{alice}");
+    assert_eq!(alice["activity_source"], "hook", "{alice}");
     assert!(alice["activity_since"].is_string(), "{alice}");
     // A stopped worker takes nothing: the wait ends, saying so.
     assert!(env.json(&["stop-agent", "bob"]).0);

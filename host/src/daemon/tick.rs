@@ -392,7 +392,7 @@ impl<'a> Runner<'a> {
         if let Some((event, error)) = unreadable {
             self.events.emit(
                 "agent.hook_unreadable",
-                json!({"agent_id": agent.id, "event": event, "error": error}),
+                json!({"agent_id": agent.id, "hook_event": event, "error": error}),
             );
         }
         events
@@ -855,7 +855,7 @@ impl Observation {
             };
             events.emit(
                 "agent.hook",
-                json!({"agent_id": agent.id, "event": event.kind(), "tool": tool, "at": at}),
+                json!({"agent_id": agent.id, "kind": event.kind(), "tool": tool, "at": at}),
             );
             agent.last_progress_at = Some(at.clone());
         }

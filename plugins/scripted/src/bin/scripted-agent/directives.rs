@@ -137,7 +137,23 @@ fn tool(term: &mut Terminal, session: &mut Session, name: &str, seconds: f64) ->
         input: serde_json::json!({ "seconds": seconds }),
     });
     let label = format!("Running {name}");
-    if !busy(term, session, Duration::from_secs_f64(seconds), &label) {
+    // The tool is a process of its own, as a real CLI's shell tool is (`sleep`), which the host
+    // can see alive; the turn waits for it.
+    let mut process = std::process::Command::new("sleep")
+        .arg(format!("{seconds}"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok();
+    let finished = busy(term, session, Duration::from_secs_f64(seconds), &label);
+    if let Some(child) = process.as_mut() {
+        if !finished {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+    }
+    if !finished {
         return false;
     }
     print_flush(&format!("\r\x1b[K↳ ran {name} ({seconds}s)\n"));

@@ -42,7 +42,7 @@ The tool calls are the directives tool, approval and report (its tool_name is re
 Lines of a message starting with `@scripted` are directives:
   @scripted report STATUS SUMMARY…   report a result with `team-agent report-result`
   @scripted sleep SECONDS            keep working that long
-  @scripted tool NAME SECONDS        run the tool NAME, which takes that long
+  @scripted tool NAME SECONDS        run the tool NAME (a `sleep` process) for that long
   @scripted freeze SECONDS           look busy but print nothing and run no hook (a hung CLI)
   @scripted approval [TOOL]          show an approval prompt for TOOL (shell.exec) until answered
   @scripted api-error CLASS          show an API error (overloaded, rate_limit, network, timeout)

@@ -1,0 +1,207 @@
+//! The CLIs' own signals, end to end with scripted workers (whose agent runs hooks the way Claude
+//! Code does): hooks drive the status through a turn with a tool and an approval, a prompt hook
+//! marks the message consumed, a worker without hooks falls back to transcript and screen, a
+//! message whose worker's input stays held is bounced to its sender with the reason, a slow tool
+//! is `in_tool` and not stuck, a frozen turn is stuck.
+
+mod support;
+
+use support::*;
+
+fn events(env: &TeamEnv, name: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == name)
+        .collect()
+}
+
+fn inbox(env: &TeamEnv) -> String {
+    std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log"))
+        .unwrap_or_default()
+}
+
+/// A starter team with quick ticks and the given extra TEAM.md settings; bob without hooks.
+fn team(env: &TeamEnv, settings: &str) {
+    assert!(env.run(&["init", "team"]).status.success());
+    let dir = env.workspace().join("team");
+    let text = std::fs::read_to_string(dir.join("TEAM.md"))
+        .unwrap()
+        .replace("tick_interval_sec: 2", &format!("tick_interval_sec: 0.5\n{settings}"));
+    std::fs::write(dir.join("TEAM.md"), text).unwrap();
+    let bob = std::fs::read_to_string(dir.join("agents/bob.md"))
+        .unwrap()
+        .replace(
+            "provider: scripted\n",
+            "provider: scripted\nprovider_options:\n  hooks: false\n",
+        );
+    std::fs::write(dir.join("agents/bob.md"), bob).unwrap();
+    let (ok, up) = env.json(&["up", "team"]);
+    assert!(ok, "{up}");
+}
+
+/// Waits until `id`'s status row satisfies `done`; the last row seen.
+fn wait_row(
+    env: &TeamEnv,
+    id: &str,
+    seconds: u64,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    let reached = wait_until(seconds, || {
+        last = env.agent(id);
+        done(&last)
+    });
+    assert!(reached, "{id} never got there; last status row: {last}");
+    last
+}
+
+#[test]
+fn hooks_drive_the_status_through_a_turn_with_a_tool_and_an_approval() {
+    let env = TeamEnv::new();
+    team(&env, "");
+    // The CLI's session start is its first hook.
+    wait_row(&env, "alice", 20, |a| {
+        a["activity_source"] == "hook" && a["activity"] == "idle"
+    });
+    // A plain send: the coordinator takes the receipt (`send --wait consumed` may read the
+    // transcript itself first).
+    let (ok, sent) = env.json(&["send", "alice", "@scripted tool Slowtool 3"]);
+    assert!(ok, "{sent}");
+    let id = sent["message_id"].as_str().unwrap().to_string();
+    let row = wait_row(&env, "alice", 10, |a| a["activity"] == "in_tool");
+    assert_eq!(row["activity_source"], "hook", "{row}");
+    assert_eq!(row["activity_detail"]["tool"], "Slowtool", "{row}");
+    assert!(row["hook"]["at"].is_string(), "{row}");
+    let row = wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
+    assert_eq!(row["activity_source"], "hook", "{row}");
+    // The prompt hook told the coordinator the CLI took the message.
+    let consumed = events(&env, "send.consumed");
+    let receipt = consumed
+        .iter()
+        .find(|e| e["message_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no receipt for {id}: {consumed:?}"));
+    assert_eq!(receipt["source"], "hook", "{receipt}");
+    let kinds: Vec<String> = events(&env, "agent.hook")
+        .iter()
+        .filter(|e| e["agent_id"] == "alice")
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    let turn: Vec<&str> = kinds
+        .iter()
+        .map(String::as_str)
+        .skip_while(|k| *k != "prompt_submitted")
+        .collect();
+    assert_eq!(
+        &turn[..4],
+        ["prompt_submitted", "tool_started", "tool_finished", "turn_ended"],
+        "{kinds:?}"
+    );
+    // An approval prompt: the hook says so, and the leader is asked once.
+    assert!(env.json(&["send", "alice", "@scripted approval shell.rm"]).0);
+    let row = wait_row(&env, "alice", 15, |a| a["activity"] == "awaiting_approval");
+    assert_eq!(row["activity_source"], "hook", "{row}");
+    assert!(wait_until(10, || inbox(&env).contains("alice is waiting for an approval")));
+    assert!(env.json(&["answer", "alice", "no"]).0);
+    wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
+}
+
+#[test]
+fn a_worker_without_hooks_is_read_from_its_transcript_and_screen() {
+    let env = TeamEnv::new();
+    team(&env, "");
+    let (ok, sent) = env.json(&["send", "bob", "hello", "--wait", "consumed"]);
+    assert!(ok, "{sent}");
+    let row = wait_row(&env, "bob", 15, |a| a["activity"] == "idle");
+    assert!(
+        matches!(row["activity_source"].as_str(), Some("transcript" | "screen")),
+        "{row}"
+    );
+    assert!(row["hook"].is_null(), "{row}");
+    assert!(!std::fs::exists(env.workspace().join(".team/runtime/hooks/bob.jsonl")).unwrap());
+    let id = sent["message_id"].as_str().unwrap();
+    let receipt = events(&env, "send.consumed")
+        .into_iter()
+        .find(|e| e["message_id"] == id)
+        .unwrap();
+    assert_eq!(receipt["source"], "transcript", "{receipt}");
+}
+
+#[test]
+fn a_message_whose_worker_input_stays_held_is_bounced_to_its_sender_with_the_reason() {
+    let env = TeamEnv::new();
+    team(&env, "consume_timeout_sec: 2");
+    wait_row(&env, "alice", 20, |a| a["activity"] == "idle");
+    let pane = env.agent("alice")["pane_id"].as_str().unwrap().to_string();
+    // Someone's draft in alice's input box: nothing may be pasted into it.
+    assert!(
+        env.tmux(&["send-keys", "-t", &pane, "-l", "half-typed draft"])
+            .status
+            .success()
+    );
+    let out = env.run(&[
+        "send",
+        "alice",
+        "BOUNCE-ME",
+        "--wait",
+        "consumed",
+        "--timeout",
+        "30",
+        "--json",
+    ]);
+    let answer = json(&out);
+    assert!(!out.status.success(), "{answer}");
+    assert_eq!(answer["status"], "bounced", "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("input stayed held")),
+        "{answer}"
+    );
+    // The leader (its sender) is told why, with what alice's screen showed.
+    assert!(wait_until(10, || inbox(&env).contains("bounced")), "{}", inbox(&env));
+    let told = inbox(&env);
+    assert!(told.contains("half-typed draft"), "{told}");
+    let bounced = events(&env, "send.bounced");
+    assert_eq!(bounced.len(), 1, "{bounced:?}");
+    // It was never typed into the draft.
+    let session = env.session_of("alice");
+    assert_eq!(
+        times_arrived(&env.received(&session), answer["message_id"].as_str().unwrap()),
+        0
+    );
+}
+
+#[test]
+fn a_slow_tool_is_in_tool_not_stuck_and_a_frozen_turn_is_stuck() {
+    let env = TeamEnv::new();
+    team(&env, "stuck_timeout_sec: 2\nlong_tool_notice_sec: 3");
+    wait_row(&env, "alice", 20, |a| a["activity"] == "idle");
+    assert!(env.json(&["send", "alice", "@scripted tool Build 8"]).0);
+    wait_row(&env, "alice", 10, |a| a["activity"] == "in_tool");
+    // Well past the stuck timeout, with the tool's process alive: slow, told once as information.
+    assert!(wait_until(15, || !events(&env, "coordinator.long_tool").is_empty()));
+    let long = &events(&env, "coordinator.long_tool")[0];
+    assert_eq!(long["tool"], "Build", "{long}");
+    assert!(long["processes"][0].as_str().unwrap().contains("sleep"), "{long}");
+    assert!(inbox(&env).contains("slow, not stuck"), "{}", inbox(&env));
+    assert!(
+        events(&env, "coordinator.agent_stuck").is_empty(),
+        "a live tool is not stuck"
+    );
+    wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
+    assert_eq!(events(&env, "coordinator.long_tool").len(), 1);
+    // A frozen turn: working, no hook, no transcript change, nothing new on screen.
+    assert!(env.json(&["send", "alice", "@scripted freeze 15"]).0);
+    assert!(
+        wait_until(15, || !events(&env, "coordinator.agent_stuck").is_empty()),
+        "never stuck: {}",
+        env.agent("alice")
+    );
+    let stuck = &events(&env, "coordinator.agent_stuck")[0];
+    assert_eq!(stuck["agent_id"], "alice", "{stuck}");
+    assert_eq!(stuck["activity"], "working", "{stuck}");
+    assert!(inbox(&env).contains("alice looks stuck"), "{}", inbox(&env));
+    assert!(env.agent("alice")["stuck_since"].is_string());
+}
