@@ -28,7 +28,10 @@ fn team(env: &TeamEnv, settings: &str) {
     let dir = env.workspace().join("team");
     let text = std::fs::read_to_string(dir.join("TEAM.md"))
         .unwrap()
-        .replace("tick_interval_sec: 2", &format!("tick_interval_sec: 0.5\n{settings}"));
+        .replace(
+            "tick_interval_sec: 2",
+            &format!("tick_interval_sec: 0.5\n{settings}"),
+        );
     std::fs::write(dir.join("TEAM.md"), text).unwrap();
     let bob = std::fs::read_to_string(dir.join("agents/bob.md"))
         .unwrap()
@@ -95,14 +98,23 @@ fn hooks_drive_the_status_through_a_turn_with_a_tool_and_an_approval() {
         .collect();
     assert_eq!(
         &turn[..4],
-        ["prompt_submitted", "tool_started", "tool_finished", "turn_ended"],
+        [
+            "prompt_submitted",
+            "tool_started",
+            "tool_finished",
+            "turn_ended"
+        ],
         "{kinds:?}"
     );
     // An approval prompt: the hook says so, and the leader is asked once.
-    assert!(env.json(&["send", "alice", "@scripted approval shell.rm"]).0);
+    assert!(
+        env.json(&["send", "alice", "@scripted approval shell.rm"])
+            .0
+    );
     let row = wait_row(&env, "alice", 15, |a| a["activity"] == "awaiting_approval");
     assert_eq!(row["activity_source"], "hook", "{row}");
-    assert!(wait_until(10, || inbox(&env).contains("alice is waiting for an approval")));
+    assert!(wait_until(10, || inbox(&env)
+        .contains("alice is waiting for an approval")));
     assert!(env.json(&["answer", "alice", "no"]).0);
     wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
 }
@@ -115,7 +127,10 @@ fn a_worker_without_hooks_is_read_from_its_transcript_and_screen() {
     assert!(ok, "{sent}");
     let row = wait_row(&env, "bob", 15, |a| a["activity"] == "idle");
     assert!(
-        matches!(row["activity_source"].as_str(), Some("transcript" | "screen")),
+        matches!(
+            row["activity_source"].as_str(),
+            Some("transcript" | "screen")
+        ),
         "{row}"
     );
     assert!(row["hook"].is_null(), "{row}");
@@ -160,7 +175,11 @@ fn a_message_whose_worker_input_stays_held_is_bounced_to_its_sender_with_the_rea
         "{answer}"
     );
     // The leader (its sender) is told why, with what alice's screen showed.
-    assert!(wait_until(10, || inbox(&env).contains("bounced")), "{}", inbox(&env));
+    assert!(
+        wait_until(10, || inbox(&env).contains("bounced")),
+        "{}",
+        inbox(&env)
+    );
     let told = inbox(&env);
     assert!(told.contains("half-typed draft"), "{told}");
     let bounced = events(&env, "send.bounced");
@@ -168,7 +187,10 @@ fn a_message_whose_worker_input_stays_held_is_bounced_to_its_sender_with_the_rea
     // It was never typed into the draft.
     let session = env.session_of("alice");
     assert_eq!(
-        times_arrived(&env.received(&session), answer["message_id"].as_str().unwrap()),
+        times_arrived(
+            &env.received(&session),
+            answer["message_id"].as_str().unwrap()
+        ),
         0
     );
 }
@@ -184,7 +206,10 @@ fn a_slow_tool_is_in_tool_not_stuck_and_a_frozen_turn_is_stuck() {
     assert!(wait_until(15, || !events(&env, "coordinator.long_tool").is_empty()));
     let long = &events(&env, "coordinator.long_tool")[0];
     assert_eq!(long["tool"], "Build", "{long}");
-    assert!(long["processes"][0].as_str().unwrap().contains("sleep"), "{long}");
+    assert!(
+        long["processes"][0].as_str().unwrap().contains("sleep"),
+        "{long}"
+    );
     assert!(inbox(&env).contains("slow, not stuck"), "{}", inbox(&env));
     assert!(
         events(&env, "coordinator.agent_stuck").is_empty(),
@@ -204,4 +229,43 @@ fn a_slow_tool_is_in_tool_not_stuck_and_a_frozen_turn_is_stuck() {
     assert_eq!(stuck["activity"], "working", "{stuck}");
     assert!(inbox(&env).contains("alice looks stuck"), "{}", inbox(&env));
     assert!(env.agent("alice")["stuck_since"].is_string());
+}
+
+#[test]
+fn a_message_typed_but_never_taken_is_typed_once_more_then_bounced() {
+    let env = TeamEnv::new();
+    team(&env, "consume_timeout_sec: 2");
+    wait_row(&env, "alice", 20, |a| a["activity"] == "idle");
+    // From now on alice's CLI swallows what is submitted: the input clears, nothing takes it.
+    let (ok, sent) = env.json(&["send", "alice", "@scripted deaf 60", "--wait", "consumed"]);
+    assert!(ok, "{sent}");
+    wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
+    let out = env.run(&[
+        "send",
+        "alice",
+        "NEVER-TAKEN",
+        "--wait",
+        "consumed",
+        "--timeout",
+        "40",
+        "--json",
+    ]);
+    let answer = json(&out);
+    assert!(!out.status.success(), "{answer}");
+    assert_eq!(answer["status"], "bounced", "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("typed twice")),
+        "{answer}"
+    );
+    let id = answer["message_id"].as_str().unwrap();
+    let retried = events(&env, "send.retried");
+    assert_eq!(
+        retried.iter().filter(|e| e["message_id"] == id).count(),
+        1,
+        "{retried:?}"
+    );
+    assert!(wait_until(10, || inbox(&env)
+        .contains(&format!("Your message {id} to alice bounced"))));
 }

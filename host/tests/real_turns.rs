@@ -451,7 +451,9 @@ fn interrupt_ends_a_slow_streamed_turn_and_status_says_so() {
             "{agent} never drew the streamed reply\n{}",
             team.screens()
         );
-        team.wait_agent(agent, 30, |a| a["activity"] == "working" || a["activity"] == "in_tool");
+        team.wait_agent(agent, 30, |a| {
+            a["activity"] == "working" || a["activity"] == "in_tool"
+        });
         let (ok, interrupted) = team.json(&["interrupt", agent]);
         assert!(ok, "{interrupted}");
         // The turn is over long before the stream would have ended (60 × 42 characters at one

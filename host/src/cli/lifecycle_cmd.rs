@@ -170,7 +170,11 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
                 }
             ));
         }
-        if let Some(detail) = a.activity_detail.as_ref().filter(|_| a.activity != Some("api_error")) {
+        if let Some(detail) = a
+            .activity_detail
+            .as_ref()
+            .filter(|_| a.activity != Some("api_error"))
+        {
             let what = detail["tool"]
                 .as_str()
                 .or(detail["prompt"].as_str())

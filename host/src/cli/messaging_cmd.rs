@@ -102,13 +102,11 @@ pub fn send(workspace: &Workspace, args: SendArgs<'_>) -> anyhow::Result<Reply> 
         outcomes
     };
     // Waiting for `consumed`, a message that did not get there is a failure (exit 1).
-    let ok = outcomes
-        .iter()
-        .all(|o| {
-            o.status != "failed"
-                && o.status != "bounced"
-                && (args.wait == Receipt::Submitted || o.detail.is_none())
-        });
+    let ok = outcomes.iter().all(|o| {
+        o.status != "failed"
+            && o.status != "bounced"
+            && (args.wait == Receipt::Submitted || o.detail.is_none())
+    });
     let text: String = outcomes
         .iter()
         .map(|o| {
@@ -144,8 +142,7 @@ fn await_consumed(
         matches!(
             o.status.as_str(),
             "consumed" | "acknowledged" | "failed" | "bounced"
-        )
-            || (o.to == messaging::LEADER && o.status == "submitted")
+        ) || (o.to == messaging::LEADER && o.status == "submitted")
     };
     loop {
         // The team as it is now: the coordinator records a session it captures meanwhile.

@@ -96,9 +96,10 @@ fn hook_view(agent: &AgentState) -> Option<&HookRecord> {
     if !since_spawn(agent, Some(&hook.at)) {
         return None;
     }
-    let outvoted = agent.disagreement.as_ref().is_some_and(|d| {
-        d.reported && at(Some(&hook.at)) <= at(Some(&d.since))
-    });
+    let outvoted = agent
+        .disagreement
+        .as_ref()
+        .is_some_and(|d| d.reported && at(Some(&hook.at)) <= at(Some(&d.since)));
     (!outvoted).then_some(hook)
 }
 
@@ -111,9 +112,7 @@ fn lower_view(agent: &AgentState) -> Option<(Activity, ActivitySource)> {
         .filter(|t| since_spawn(agent, Some(&t.since)))
         .and_then(|t| from_turn(t.state))
         .map(|a| (a, ActivitySource::Transcript));
-    transcript.or(agent
-        .screen_activity
-        .map(|a| (a, ActivitySource::Screen)))
+    transcript.or(agent.screen_activity.map(|a| (a, ActivitySource::Screen)))
 }
 
 /// The worker's activity from what its record holds now (hook, turn, screen).
@@ -162,7 +161,10 @@ pub fn decide(agent: &AgentState, screen_detail: &ActivityDetail) -> Option<Deci
 /// The disagreement between the hooks and the lower sources as it stands now: started, going
 /// on (kept), over (none). Whether it just became reportable is the caller's to see.
 pub fn disagreement(agent: &AgentState, now: &str) -> Option<Disagreement> {
-    let hook = agent.hook.as_ref().filter(|h| since_spawn(agent, Some(&h.at)))?;
+    let hook = agent
+        .hook
+        .as_ref()
+        .filter(|h| since_spawn(agent, Some(&h.at)))?;
     let (other, other_source) = lower_view(agent)?;
     if other.kind() == hook.activity.kind() || other == Activity::Unknown {
         return None;

@@ -263,7 +263,11 @@ fn screen_lines(team: &TeamState, agent: &AgentState, n: usize) -> Vec<String> {
     agent
         .pane_id
         .as_deref()
-        .and_then(|pane| crate::tmux::Server::at(&team.tmux_socket).capture_tail(pane, 40).ok())
+        .and_then(|pane| {
+            crate::tmux::Server::at(&team.tmux_socket)
+                .capture_tail(pane, 40)
+                .ok()
+        })
         .map(|screen| crate::session::last_lines(&screen, n))
         .unwrap_or_default()
 }
@@ -289,7 +293,10 @@ fn stuck(d: &Detectors<'_>, team: &TeamState, work: &HashMap<String, u64>) {
         let quiet = age(last_progress).is_some_and(|a| a >= d.stuck_timeout);
         // A claim from the CLI's own hooks or transcript counts alone; the screen's only while
         // the worker has work.
-        let sure = agent.activity_source.as_deref().is_some_and(|s| s != "screen")
+        let sure = agent
+            .activity_source
+            .as_deref()
+            .is_some_and(|s| s != "screen")
             || work.get(&agent.id).copied().unwrap_or(0) > 0;
         let is_stuck = claims && quiet && tools.is_empty() && sure;
         let notified = agent.stuck_notified_at.is_some();

@@ -22,8 +22,8 @@ use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
 use crate::session::{capture_context, last_lines, record_session};
 use crate::state::{
-    Activity, ActivityDetail, ActivitySource, AgentState, AgentStatus, ApiErrorEpisode,
-    HookRecord, StateStore, TeamState, TeamStatus, TurnRecord,
+    Activity, ActivityDetail, ActivitySource, AgentState, AgentStatus, ApiErrorEpisode, HookRecord,
+    StateStore, TeamState, TeamStatus, TurnRecord,
 };
 use crate::tmux::{PaneInfo, Server, Snapshot};
 use crate::workspace::Workspace;
@@ -919,7 +919,12 @@ impl Observation {
 
 /// The agent's activity from its sources as its record now holds them; a change, and a
 /// disagreement of its sources that lasted, are events.
-fn settle_activity(agent: &mut AgentState, screen_detail: &ActivityDetail, now: &str, events: &EventLog) {
+fn settle_activity(
+    agent: &mut AgentState,
+    screen_detail: &ActivityDetail,
+    now: &str,
+    events: &EventLog,
+) {
     let mut disagreement = activity::disagreement(agent, now);
     if let Some(d) = disagreement.as_mut()
         && !d.reported

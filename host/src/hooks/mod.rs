@@ -230,7 +230,10 @@ mod tests {
             contents: "{}".into(),
         };
         let error = write_planned(&setup, &[outside]).unwrap_err();
-        assert!(error.contains("outside the worker's hook directory"), "{error}");
+        assert!(
+            error.contains("outside the worker's hook directory"),
+            "{error}"
+        );
         let inside = PlannedFile {
             path: setup.dir.join("settings.json"),
             contents: "{}".into(),

@@ -204,9 +204,8 @@ fn hook_setup(
     let beside = workspace::exe_dir().map(|dir| dir.join("team-agent"));
     let exe = match beside.filter(|p| p.is_file()) {
         Some(exe) => exe,
-        None => std::env::current_exe().map_err(|e| {
-            LifecycleError::plan(format!("cannot find the team-agent binary: {e}"))
-        })?,
+        None => std::env::current_exe()
+            .map_err(|e| LifecycleError::plan(format!("cannot find the team-agent binary: {e}")))?,
     };
     crate::hooks::setup(workspace, agent_id, &exe)
         .map_err(|e| LifecycleError::plan(format!("agent '{agent_id}': {e}")))

@@ -17,8 +17,8 @@ mod receipts;
 mod render;
 mod results;
 
-pub use deliver::{Delivery, Pane};
 pub use bounce::{DEFAULT_CONSUME_TIMEOUT, bounce_untaken};
+pub use deliver::{Delivery, Pane};
 pub use receipts::{Receipts, check_consumed, note_prompts, session_holds_own_messages};
 pub use render::{render, sanitize};
 pub use results::{

@@ -125,7 +125,11 @@ fn consume_if_taken(
 
 /// Records that the recipient took `message`, as `source` (`hook`, `transcript`) showed;
 /// whether this call did.
-fn mark(messenger: &Messenger<'_>, message: &Message, source: &str) -> Result<bool, MessagingError> {
+fn mark(
+    messenger: &Messenger<'_>,
+    message: &Message,
+    source: &str,
+) -> Result<bool, MessagingError> {
     let marked = messenger
         .store
         .mark_consumed(&message.message_id, &now_rfc3339())?;

@@ -32,7 +32,10 @@ pub struct ProcessInfo {
 fn stat_of(pid: u32) -> Option<(String, char, u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let name = stat.get(stat.find('(')? + 1..stat.rfind(')')?)?.to_string();
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
     // After the name: state (3), ppid (4), … starttime (22), numbered from 1 as in proc(5).
     let state = fields.first()?.chars().next()?;
     let parent = fields.get(1)?.parse().ok()?;
@@ -101,15 +104,24 @@ mod tests {
     #[test]
     fn a_child_started_after_a_moment_is_found_and_one_started_before_is_not() {
         let me = std::process::id();
-        let before = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let before = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1200));
         let moment = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs_f64();
         std::thread::sleep(std::time::Duration::from_millis(1200));
-        let mut after = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-        let found: Vec<u32> = descendants_since(me, moment).iter().map(|p| p.pid).collect();
+        let mut after = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let found: Vec<u32> = descendants_since(me, moment)
+            .iter()
+            .map(|p| p.pid)
+            .collect();
         assert!(found.contains(&after.id()), "{found:?}");
         assert!(!found.contains(&before.id()), "{found:?}");
         after.kill().unwrap();
@@ -117,6 +129,10 @@ mod tests {
         let mut before = before;
         before.kill().unwrap();
         let _ = before.wait();
-        assert!(!descendants_since(me, moment).iter().any(|p| p.pid == after.id()));
+        assert!(
+            !descendants_since(me, moment)
+                .iter()
+                .any(|p| p.pid == after.id())
+        );
     }
 }

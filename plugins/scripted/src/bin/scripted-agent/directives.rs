@@ -62,6 +62,16 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
                     &format!("freeze needs a number of seconds, got {seconds:?}"),
                 ),
             },
+            ["deaf", seconds] => match seconds.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    session.deaf_until =
+                        Some(std::time::Instant::now() + Duration::from_secs_f64(s.min(86_400.0)));
+                }
+                _ => error(
+                    session,
+                    &format!("deaf needs a number of seconds, got {seconds:?}"),
+                ),
+            },
             ["sleep", seconds] => match seconds.parse::<f64>() {
                 Ok(s) if s >= 0.0 => {
                     if !busy(

@@ -44,6 +44,7 @@ Lines of a message starting with `@scripted` are directives:
   @scripted sleep SECONDS            keep working that long
   @scripted tool NAME SECONDS        run the tool NAME (a `sleep` process) for that long
   @scripted freeze SECONDS           look busy but print nothing and run no hook (a hung CLI)
+  @scripted deaf SECONDS             after this turn, swallow what is submitted for that long
   @scripted approval [TOOL]          show an approval prompt for TOOL (shell.exec) until answered
   @scripted api-error CLASS          show an API error (overloaded, rate_limit, network, timeout)
   @scripted print N                  print N lines of output
@@ -127,6 +128,9 @@ pub struct Session {
     pub id: String,
     file: File,
     pub hooks: Hooks,
+    /// Until then, a submitted message is swallowed: the input clears, nothing takes it (no
+    /// hook, no record), as a CLI whose input a dialog holds (`@scripted deaf SECONDS`).
+    pub deaf_until: Option<Instant>,
 }
 
 impl Session {
@@ -169,6 +173,7 @@ fn open_session(options: &Options) -> Result<Session, String> {
             id: id.clone(),
             file,
             hooks: Hooks::new(options.hook_command.clone(), id, &path),
+            deaf_until: None,
         };
         session.record(&Record::Resumed { ts: now() });
         return Ok(session);
@@ -202,6 +207,7 @@ fn open_session(options: &Options) -> Result<Session, String> {
         id: id.clone(),
         file,
         hooks: Hooks::new(options.hook_command.clone(), &id, &path),
+        deaf_until: None,
     };
     session.record(&Record::SessionMeta {
         session_id: id,
@@ -328,6 +334,14 @@ fn main() -> ExitCode {
                     continue;
                 }
                 let text = std::mem::take(&mut buffer);
+                if session
+                    .deaf_until
+                    .is_some_and(|until| Instant::now() < until)
+                {
+                    print_flush("\n");
+                    prompt();
+                    continue;
+                }
                 let code = run_turn(&mut term, &mut session, &text, options.work_ms);
                 if let Some(code) = code {
                     drop(term);
