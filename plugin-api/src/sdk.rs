@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::{DisplayEnvironment, DisplayPlan, DisplayProbe, TeamView};
 use crate::provider::{
-    HookEvent, HookPayload,
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, ProviderCapabilities, Resumability, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, HookEvent, HookPayload, InputBox,
+    LaunchPlan, LaunchRequest, LeaderRequest, ProviderCapabilities, Resumability, ResumeCheck,
+    ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 /// A provider plugin: drives one agent CLI. Every method is a pure function of its inputs (it may

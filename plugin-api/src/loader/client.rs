@@ -10,10 +10,9 @@ use crate::display::{DisplayEnvironment, DisplayManifest, DisplayPlan, DisplayPr
 use crate::ffi::{extension, DisplayTableRef, FfiError, FfiErrorKind, ProviderTableRef};
 use crate::loader::LoadedPlugin;
 use crate::provider::{
-    HookEvent, HookPayload,
-    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck, ScreenState,
-    SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, Fixture, HookEvent, HookPayload, InputBox,
+    LaunchPlan, LaunchRequest, LeaderRequest, ProviderManifest, Resumability, ResumeCheck,
+    ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 use crate::sdk::{ErrorKind, PluginError};
 

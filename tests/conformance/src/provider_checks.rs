@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use team_agent_plugin_api::loader::{CallError, FaultPolicy, LoadedPlugin, ProviderClient};
 use team_agent_plugin_api::{
-    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, HookPayload, HookSetup, LaunchMode, LaunchRequest, PermissionMode,
-    ProviderManifest, StartupDecision,
+    ApprovalPolicy, ApprovalRequest, ErrorKind, Fixture, HookPayload, HookSetup, LaunchMode,
+    LaunchRequest, PermissionMode, ProviderManifest, StartupDecision,
 };
 
 use crate::{Check, garbage, manifest_agrees};
@@ -146,7 +146,11 @@ fn sample_request(mode: LaunchMode) -> LaunchRequest {
 /// plans no files.
 fn hooks(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String, String> {
     let request = sample_request(LaunchMode::Fresh);
-    let dir = request.hooks.as_ref().map(|h| h.dir.clone()).unwrap_or_default();
+    let dir = request
+        .hooks
+        .as_ref()
+        .map(|h| h.dir.clone())
+        .unwrap_or_default();
     let plan = client.launch_plan(&request).map_err(|e| e.to_string())?;
     if let Some(stray) = plan.files.iter().find(|f| !f.path.starts_with(&dir)) {
         return Err(format!(
@@ -158,7 +162,9 @@ fn hooks(client: &ProviderClient, manifest: &ProviderManifest) -> Result<String,
     let declared = &manifest.capabilities.hook_events;
     if declared.is_empty() {
         if !plan.files.is_empty() {
-            return Err("the plan writes hook files but the manifest declares no hook_events".into());
+            return Err(
+                "the plan writes hook files but the manifest declares no hook_events".into(),
+            );
         }
         return Ok("declares no hook events".into());
     }
