@@ -269,3 +269,40 @@ fn a_message_typed_but_never_taken_is_typed_once_more_then_bounced() {
     assert!(wait_until(10, || inbox(&env)
         .contains(&format!("Your message {id} to alice bounced"))));
 }
+
+/// A hook that says "working" while transcript and screen say idle (a lost Stop, or a hook run
+/// by hand): after the bound the disagreement is an event and the lower sources win, until the
+/// hooks speak again.
+#[test]
+fn sources_that_disagree_for_long_are_an_event_and_the_lower_source_wins() {
+    let env = TeamEnv::new();
+    team(&env, "");
+    wait_row(&env, "alice", 20, |a| {
+        a["activity"] == "idle" && a["activity_source"] == "hook"
+    });
+    let mut hook = env.command();
+    hook.args(["hook", "--agent", "alice", "UserPromptSubmit"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = hook.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"hook_event_name":"UserPromptSubmit","session_id":"x","prompt":"typed by hand"}"#,
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "a hook prints nothing on stdout");
+    let row = wait_row(&env, "alice", 10, |a| a["activity"] == "working");
+    assert_eq!(row["activity_source"], "hook", "{row}");
+    let row = wait_row(&env, "alice", 40, |a| a["activity"] == "idle");
+    assert_ne!(row["activity_source"], "hook", "{row}");
+    let said = events(&env, "agent.activity_disagreement");
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(said[0]["hook"], "working", "{said:?}");
+    assert_eq!(said[0]["other"], "idle", "{said:?}");
+}

@@ -80,6 +80,9 @@ struct Observation {
     hooks: Vec<(String, HookEvent)>,
     /// The screen changed other than by a spinner or a timer.
     progressed: bool,
+    /// Its sources' disagreement begins, goes on unreported or ends: the activity is decided
+    /// again even when nothing else changed.
+    recheck: bool,
     blocked_reason: Option<Option<String>>,
     exit_code: Option<i32>,
     last_lines: Option<Vec<String>>,
@@ -348,6 +351,9 @@ impl<'a> Runner<'a> {
                 Some(pane) => self.alive(&team.name, agent, pane, server, &owned, messenger),
             };
             observation.hooks = hooks;
+            let disagreement = activity::disagreement(agent, &now_rfc3339());
+            observation.recheck = disagreement != agent.disagreement
+                || agent.disagreement.as_ref().is_some_and(|d| !d.reported);
             // A session one worker captured in this tick is owned for the next ones (two
             // Codex workers started together both took the first rollout otherwise).
             if let Some(record) = &observation.session {
@@ -784,7 +790,8 @@ impl Observation {
     }
 
     fn is_empty(&self) -> bool {
-        self.status.is_none()
+        !self.recheck
+            && self.status.is_none()
             && self.screen.is_none()
             && self.hooks.is_empty()
             && self.blocked_reason.is_none()
