@@ -1,7 +1,8 @@
 /*! The command line that starts Claude Code for a worker: a fresh session under the session id
 the host chose, a resume, or a fork into a new pre-assigned id; with the worker's permission
-mode, model, system prompt and the team's MCP server; and the environment to set and to strip.
-Only flags that Claude Code 2.1.330's `--help` lists are used.
+mode, model, system prompt, the team's MCP server and the host's hooks (a settings file of this
+worker's own, see [`crate::hooks`]); and the environment to set and to strip. Only flags that
+Claude Code 2.1.330's `--help` lists are used.
 */
 
 use std::path::Path;
@@ -13,7 +14,7 @@ use team_agent_plugin_api::{
 
 use team_agent_provider_kit::{CliLaunch, is_uuid};
 
-use crate::{ClaudeCode, transcript};
+use crate::{ClaudeCode, hooks, transcript};
 
 /// The executable this provider runs.
 pub const EXECUTABLE: &str = "claude";
@@ -71,6 +72,15 @@ impl CliLaunch for ClaudeCode {
             // One value after `=`, so the variadic flag cannot swallow the arguments after it.
             argv.push(format!("--allowedTools={}", team_tools(server)));
         }
+        let mut files = Vec::new();
+        if let Some(setup) = &request.hooks {
+            let settings = hooks::settings_file(setup)?;
+            argv.extend([
+                "--settings".into(),
+                settings.path.to_string_lossy().into_owned(),
+            ]);
+            files.push(settings);
+        }
         let session_id = match &request.mode {
             LaunchMode::Fresh => {
                 let id = checked_uuid(&request.new_session_id, "new_session_id")?;
@@ -109,7 +119,7 @@ impl CliLaunch for ClaudeCode {
             transcript_dir: known(&request.home)
                 .map(|home| transcript::project_dir(home, &request.cwd)),
             pre_steps: Vec::new(),
-            files: Vec::new(),
+            files,
         })
     }
 

@@ -7,7 +7,8 @@ It plans how a worker's Claude starts (a fresh session under the id the host cho
 transcript Claude writes under the worker's `HOME` (`~/.claude/projects/<encoded cwd>/<id>.jsonl`,
 created at the first message), reads its screens (the workspace trust, custom API key and bypass
 dialogs, login screens, the input box, running and retrying turns, approvals, exit) and the turn
-state from the tail of its transcript. The texts it looks for are data: `rules.toml`, compiled in
+state from the tail of its transcript; and, when the host takes hook events, has Claude run the
+host's hook command at its events and reads what each call says (see [`hooks`]). The texts it looks for are data: `rules.toml`, compiled in
 and patched by `~/.config/team-agent/providers/claude.toml` (see [`rules`]). `fixtures/` holds
 real captures of Claude Code 2.1.330 and 2.1.197 (and a few screens transcribed in their shapes)
 with the verdict each must get; they are embedded in the library and checked by
@@ -19,13 +20,15 @@ is what only Claude Code does: [`ClaudeCode`].
 */
 
 pub mod capture;
+pub mod hooks;
 pub mod launch;
 pub mod rules;
 pub mod screen;
 pub mod transcript;
 
 use team_agent_plugin_api::{
-    Fixture, ProviderCapabilities, SubmitKeys, embedded_fixtures, export_provider,
+    Fixture, HookEvent, HookPayload, PluginError, ProviderCapabilities, SubmitKeys,
+    embedded_fixtures, export_provider,
 };
 use team_agent_provider_kit::{AgentCli, RuleBook, RulesProvider};
 
@@ -51,7 +54,7 @@ impl AgentCli for ClaudeCode {
             preassigned_session_id: true,
             mcp_injection: true,
             transcript_turn_state: true,
-            hook_events: Vec::new(),
+            hook_events: hooks::KINDS.iter().map(|kind| kind.to_string()).collect(),
         }
     }
 
@@ -71,6 +74,10 @@ impl AgentCli for ClaudeCode {
 
     fn fixtures(&self) -> Vec<Fixture> {
         embedded_fixtures!()
+    }
+
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        hooks::event(payload)
     }
 }
 

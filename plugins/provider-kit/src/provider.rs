@@ -14,10 +14,10 @@ behind it, and `export_provider!(RulesProvider<TheirCli>)` under a name of their
 use std::sync::OnceLock;
 
 use team_agent_plugin_api::{
-    ApprovalDecision, ApprovalRequest, CaptureContext, EndedTurn, Fixture, InputBox, LaunchPlan,
-    LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities, ProviderPlugin, Resumability,
-    ResumeCheck, ScreenState, SessionRecord, StartupDecision, SubmitKeys, TurnState, TurnSummary,
-    Verdict,
+    ApprovalDecision, ApprovalRequest, CaptureContext, EndedTurn, Fixture, HookEvent, HookPayload,
+    InputBox, LaunchPlan, LaunchRequest, LeaderRequest, PluginError, ProviderCapabilities,
+    ProviderPlugin, Resumability, ResumeCheck, ScreenState, SessionRecord, StartupDecision,
+    SubmitKeys, TurnState, TurnSummary, Verdict,
 };
 
 use crate::approval::{self, Approval, McpCall};
@@ -55,6 +55,16 @@ pub trait AgentCli: CliLaunch + CliScreen + CliSessions + Send + Sync + 'static 
 
     /// The fixtures the crate ships (`team_agent_plugin_api::embedded_fixtures!()`).
     fn fixtures(&self) -> Vec<Fixture>;
+
+    /// What one call of a hook the launch plan configured says. The default: the plan configures
+    /// none.
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        let _ = payload;
+        Err(PluginError::unsupported(format!(
+            "the {} plugin configures no hooks",
+            Self::NAME
+        )))
+    }
 }
 
 /// How a CLI is started.
@@ -195,5 +205,9 @@ impl<C: AgentCli> ProviderPlugin for RulesProvider<C> {
 
     fn fixtures(&self) -> Vec<Fixture> {
         self.cli.fixtures()
+    }
+
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        self.cli.hook_event(payload)
     }
 }

@@ -10,7 +10,7 @@ use super::claude;
 const NEW_ID: &str = "5f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b";
 const OLD_ID: &str = "4a082e59-7203-40ec-bf8a-cd3ea1a33c7e";
 
-fn request(mode: LaunchMode) -> LaunchRequest {
+pub(super) fn request(mode: LaunchMode) -> LaunchRequest {
     LaunchRequest {
         agent_id: "w1".into(),
         role: "reviewer".into(),
@@ -29,12 +29,12 @@ fn request(mode: LaunchMode) -> LaunchRequest {
     }
 }
 
-fn plan(request: &LaunchRequest) -> LaunchPlan {
+pub(super) fn plan(request: &LaunchRequest) -> LaunchPlan {
     claude().launch_plan(request).unwrap()
 }
 
 /// The value right after `flag` in `argv`.
-fn after<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+pub(super) fn after<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
     let at = argv.iter().position(|a| a == flag)?;
     argv.get(at + 1).map(String::as_str)
 }
@@ -261,7 +261,7 @@ fn the_transcript_directory_encodes_every_non_alphanumeric_character() {
     );
 }
 
-fn leader_request(args: &[&str]) -> team_agent_plugin_api::LeaderRequest {
+pub(super) fn leader_request(args: &[&str]) -> team_agent_plugin_api::LeaderRequest {
     team_agent_plugin_api::LeaderRequest {
         args: args.iter().map(|a| a.to_string()).collect(),
         cwd: "/w/proj".into(),
