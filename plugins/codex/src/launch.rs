@@ -1,7 +1,8 @@
 /*! The command line that starts Codex for a worker: a fresh session, a resume or a fork, with
-the worker's permission mode, model, system prompt and the team's MCP server (as `-c` config
-overrides, TOML-valued), the environment to set and to strip, and the login pre-step when the
-agent's profile carries an API key. Only flags that Codex 0.169.0's `--help` lists are used.
+the worker's permission mode, model, system prompt, the team's MCP server and the host's hooks
+(as `-c` config overrides, TOML-valued), the environment to set and to strip, and the login
+pre-step when the agent's profile carries an API key. Only flags that Codex 0.169.0's `--help`
+lists are used.
 */
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use team_agent_plugin_api::{
 
 use team_agent_provider_kit::CliLaunch;
 
-use crate::{CodexCli, rollout};
+use crate::{CodexCli, hooks, rollout};
 
 /// The executable this provider runs.
 pub const EXECUTABLE: &str = "codex";
@@ -97,6 +98,10 @@ impl CliLaunch for CodexCli {
             argv.extend(gateway_overrides(url)?);
         }
         argv.extend(option_overrides(&request.options)?);
+        // After the agent's own overrides, so none of them can change a hook and void its trust.
+        if let Some(setup) = &request.hooks {
+            argv.extend(hooks::overrides(setup)?);
+        }
         argv.extend(session);
         let home = known_home(&request.home);
         Ok(LaunchPlan {
@@ -302,7 +307,7 @@ fn toml_value(value: &serde_json::Value) -> Option<String> {
     })
 }
 
-fn config_override(key: &str, toml_value: &str) -> [String; 2] {
+pub(crate) fn config_override(key: &str, toml_value: &str) -> [String; 2] {
     ["-c".into(), format!("{key}={toml_value}")]
 }
 

@@ -11,19 +11,25 @@ of its rollout. The texts it looks for are data: `rules.toml`, compiled in and p
 Codex 0.169.0 with the verdict each must get; they are embedded in the library and checked by
 `team-agent plugins check`.
 
+Hooks: when the host gives a hook command, the plan has Codex run it (trusted for that process
+only) at its lifecycle events and through `notify` at each turn's end; [`hooks`] reads the
+payloads back.
+
 What every rules-driven provider does alike (the rule book's lifetime, answering approvals under
 the host's policy, the turn state, the manifest) is provider-kit's [`RulesProvider`]; this crate
 is what only Codex does: [`CodexCli`].
 */
 
 pub mod capture;
+pub mod hooks;
 pub mod launch;
 pub mod rollout;
 pub mod rules;
 pub mod screen;
 
 use team_agent_plugin_api::{
-    Fixture, ProviderCapabilities, SubmitKeys, embedded_fixtures, export_provider,
+    Fixture, HookEvent, HookPayload, PluginError, ProviderCapabilities, SubmitKeys,
+    embedded_fixtures, export_provider,
 };
 use team_agent_provider_kit::{AgentCli, RuleBook, RulesProvider};
 
@@ -48,7 +54,7 @@ impl AgentCli for CodexCli {
             preassigned_session_id: false,
             mcp_injection: true,
             transcript_turn_state: true,
-            hook_events: Vec::new(),
+            hook_events: hooks::EMITTED.iter().map(|k| k.to_string()).collect(),
         }
     }
 
@@ -68,6 +74,10 @@ impl AgentCli for CodexCli {
 
     fn fixtures(&self) -> Vec<Fixture> {
         embedded_fixtures!()
+    }
+
+    fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, PluginError> {
+        hooks::event(payload)
     }
 }
 

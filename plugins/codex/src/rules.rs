@@ -71,10 +71,10 @@ mod tests {
     fn a_user_rule_with_an_unknown_class_is_refused() {
         let book = RuleBook::parse_with_overrides(
             BUILTIN,
-            "[[rules.api_error]]\nname = \"quota\"\nclass = \"quota\"\ncontains = ['quota']\n",
+            "[[rules.api_error]]\nname = \"hot\"\nclass = \"overheated\"\ncontains = ['quota']\n",
             std::path::Path::new("/u/codex.toml"),
         )
         .unwrap();
-        assert!(check(&book).unwrap_err().contains("class \"quota\""));
+        assert!(check(&book).unwrap_err().contains("class \"overheated\""));
     }
 }

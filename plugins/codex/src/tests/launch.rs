@@ -8,7 +8,7 @@ use team_agent_plugin_api::{
 use super::codex;
 use crate::launch::toml_string;
 
-fn request(mode: LaunchMode) -> LaunchRequest {
+pub(super) fn request(mode: LaunchMode) -> LaunchRequest {
     LaunchRequest {
         agent_id: "reviewer".into(),
         role: "reviews".into(),
@@ -27,12 +27,12 @@ fn request(mode: LaunchMode) -> LaunchRequest {
     }
 }
 
-fn plan(request: &LaunchRequest) -> LaunchPlan {
+pub(super) fn plan(request: &LaunchRequest) -> LaunchPlan {
     codex().launch_plan(request).unwrap()
 }
 
 /// The value of the `-c KEY=…` override, if the plan has one.
-fn config_value<'a>(plan: &'a LaunchPlan, key: &str) -> Option<&'a str> {
+pub(super) fn config_value<'a>(plan: &'a LaunchPlan, key: &str) -> Option<&'a str> {
     plan.argv
         .windows(2)
         .filter(|w| w[0] == "-c")
@@ -40,7 +40,7 @@ fn config_value<'a>(plan: &'a LaunchPlan, key: &str) -> Option<&'a str> {
 }
 
 /// What Codex reads from a `-c` value: it is parsed as TOML.
-fn parsed(value: &str) -> toml::Value {
+pub(super) fn parsed(value: &str) -> toml::Value {
     let table: toml::Table = toml::from_str(&format!("v = {value}")).unwrap();
     table["v"].clone()
 }

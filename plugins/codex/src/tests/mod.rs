@@ -3,6 +3,7 @@
 
 mod approvals;
 mod capture;
+mod hooks;
 mod launch;
 mod screens;
 mod turns;
