@@ -243,6 +243,17 @@ impl RealTeam {
         }
     }
 
+    /// Adds settings to the team's TEAM.md front matter (before `up`).
+    pub fn team_settings(&self, lines: &str) {
+        let path = self.env.workspace().join("team/TEAM.md");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "tick_interval_sec: 0.5\n",
+            &format!("tick_interval_sec: 0.5\n{lines}"),
+            1,
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+
     /// `team-agent …` with the CLIs on PATH and every request that honours a proxy sent to the
     /// trap, as the operator's shell would have it.
     pub fn command(&self) -> Command {

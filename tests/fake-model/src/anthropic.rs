@@ -69,7 +69,11 @@ pub(crate) fn message(blocks: &[Block], envelope: &Envelope) -> Value {
 }
 
 pub(crate) fn error_body(error: &ApiError) -> Value {
-    json!({"type": "error", "error": {"type": error.kind(), "message": error.message}})
+    let mut body = json!({"type": error.kind(), "message": error.message});
+    if let Some(object) = body.as_object_mut() {
+        object.extend(error.fields.clone());
+    }
+    json!({"type": "error", "error": body})
 }
 
 /// A block opens empty, grows by deltas (the tool input as pieces of its JSON text), and closes.

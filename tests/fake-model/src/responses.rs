@@ -44,12 +44,16 @@ pub(crate) fn completed(blocks: &[Block], envelope: &Envelope) -> Value {
 }
 
 pub(crate) fn error_body(error: &ApiError) -> Value {
-    json!({"error": {
+    let mut body = json!({
         "type": error.kind(),
         "code": error.code.as_deref().unwrap_or(error.kind()),
         "message": error.message,
         "param": null,
-    }})
+    });
+    if let Some(object) = body.as_object_mut() {
+        object.extend(error.fields.clone());
+    }
+    json!({ "error": body })
 }
 
 #[derive(Default)]

@@ -137,6 +137,10 @@ pub struct ApiError {
     /// Seconds for the `retry-after` header; a 429 without it says 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// More fields of the error object, as an API sends them (Codex reads a usage limit's
+    /// `resets_in_seconds` there).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `{"event_delay_ms": N}`.
@@ -280,6 +284,7 @@ impl Step {
             message: default_error_message(),
             code: None,
             retry_after: None,
+            fields: Default::default(),
         })
     }
 
@@ -318,6 +323,7 @@ impl ApiError {
             message,
             code: None,
             retry_after: None,
+            fields: Default::default(),
         }
     }
 }
