@@ -5,11 +5,12 @@ the exit code is 1 only when the harness itself cannot measure (a missing binary
 fails), never because a figure misses its target.
 
 The order of a run is visible in [`run`]: lifecycle (`up`, `restart`, `shutdown`, the agents'
-own start), messaging, `status`, the idle coordinator, plugins, the real CLIs (last: its thread
-moves into a network namespace of its own); then the report. */
+own start), messaging, `status`, the idle coordinator, plugins, the workers' hooks, the real CLIs
+(last: its thread moves into a network namespace of its own); then the report. */
 
 mod agent_start;
 mod cleanup;
+mod hooks;
 mod idle;
 mod lifecycle;
 mod messaging;
@@ -40,6 +41,7 @@ Examples:
   target/release/team-agent-bench --quick --out /tmp/PERFORMANCE.md
   target/debug/team-agent-bench --quick --binary-dir target/debug --out target/PERFORMANCE-quick.md
   target/release/team-agent-bench --quick --only messaging --out /tmp/messaging.md
+  target/release/team-agent-bench --quick --only hooks,status --out /tmp/hooks.md
   TEAM_AGENT_REAL_CLI_DIR=~/clis target/release/team-agent-bench --quick --only real-clis --out /tmp/real.md
 
 Run it from the repository root on a quiet machine (see `uptime`): other work on the same cores
@@ -90,6 +92,7 @@ enum Part {
     Status,
     Idle,
     Plugins,
+    Hooks,
     RealClis,
 }
 
@@ -172,6 +175,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if wanted(Part::Plugins) {
         step("plugins: load and call round trip");
         plugin::measure(&binaries, &plan.plugin, &mut report)?;
+    }
+    if wanted(Part::Hooks) {
+        step("hooks: a hook call, turn's end → status idle with and without hooks");
+        hooks::measure(&binaries, &plan.hooks, &mut report)?;
     }
     // Last: the real CLIs' isolation moves this thread into a network namespace for good.
     if wanted(Part::RealClis) {

@@ -4,7 +4,7 @@ from the same values so the two never disagree. */
 use std::time::Duration;
 
 use crate::sandbox::TICK_INTERVAL_SEC;
-use crate::{idle, lifecycle, messaging, plugin, real_clis, status};
+use crate::{hooks, idle, lifecycle, messaging, plugin, real_clis, status};
 
 pub struct Plan {
     pub name: &'static str,
@@ -13,6 +13,7 @@ pub struct Plan {
     pub status: status::Plan,
     pub idle: idle::Plan,
     pub plugin: plugin::Plan,
+    pub hooks: hooks::Plan,
     pub real_clis: real_clis::Plan,
 }
 
@@ -48,6 +49,10 @@ impl Plan {
                 loads: 20,
                 batches: 200,
                 calls_per_batch: 1000,
+            },
+            hooks: hooks::Plan {
+                calls: 50,
+                turns: 20,
             },
             real_clis: real_clis::Plan {
                 ups: 3,
@@ -90,6 +95,10 @@ impl Plan {
                 batches: 20,
                 calls_per_batch: 1000,
             },
+            hooks: hooks::Plan {
+                calls: 10,
+                turns: 5,
+            },
             real_clis: real_clis::Plan {
                 ups: 1,
                 sends: 5,
@@ -108,8 +117,9 @@ impl Plan {
             .map(|(n, runs)| format!("N = {n} × {runs}"))
             .collect();
         format!(
-            "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s; real CLIs: \
-             {} `up`, per CLI {} messages, {} slow turns, {} results)",
+            "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s; {} hook \
+             calls, {} turns per hooked and unhooked worker; real CLIs: {} `up`, per CLI {} \
+             messages, {} slow turns, {} results)",
             self.name,
             up.join(", "),
             self.messaging.small,
@@ -117,6 +127,8 @@ impl Plan {
             self.messaging.bursts,
             self.messaging.burst,
             self.idle.window.as_secs(),
+            self.hooks.calls,
+            self.hooks.turns,
             self.real_clis.ups,
             self.real_clis.sends,
             self.real_clis.idles,
@@ -182,6 +194,28 @@ for the life of a process), {loads} times.
 - **plugin call round trip**: `ProviderClient::submit_keys()` and `classify_screen` on a \
 4-line idle screen, through the same loader; {batches} batches of {calls} calls after one \
 unrecorded batch; a sample is a batch's time per call.
+- **hook call**: a team of two scripted workers, `w01` with hooks and `w02` with \
+`provider_options.hooks: false`, coordinator up and both idle. {hook_calls} timed runs (after one \
+unrecorded run, {gap} ms apart) of the command line the host gives a provider for its CLI's hooks, \
+`team-agent --workspace W hook --agent w01 Stop`, in a worker's environment (`TEAM_AGENT_ID`, \
+`TEAM_AGENT_WORKSPACE`, `TEAM_AGENT_BIN`), with a Claude Code `Stop` payload of exactly \
+{payload} bytes on stdin (`hook_event_name`, `session_id` and `transcript_path` of w01, `cwd`, \
+`stop_hook_active`, `last_assistant_message` padded); from just before the spawn to the exit: the \
+time the hook adds to a CLI's turn (it appends the event to the worker's hook inbox and rings \
+the coordinator's socket without waiting). A run that writes to stderr fails the harness.
+- **turn's end → status idle**: the same team, after the hook calls; {turns} turns per worker, \
+each a message of two lines, `bench-e-…` and `@scripted sleep S` (S = {hooked} s for w01; \
+{unhooked} s for w02, longer than a tick so its transcript shows the coordinator the turn before \
+it ends). `status \
+--json` is polled every {poll} ms (plus each call's own few ms) until the worker has left `idle`, \
+then until it is `idle` again; the time of that answer (taken when `status` has exited) minus \
+the turn's end. With hooks the end is the Stop hook's time (`hook.at` in the worker's row, \
+written by `team-agent hook` as it starts, RFC 3339 with ms, with `hook.event` `turn_ended`), \
+and only an idle with `activity_source: hook` counts; without hooks it is the agent's \
+`turn_complete` record in its transcript (`ts`, RFC 3339 with ms, written just before the agent \
+would run its Stop hook), and any source's idle counts. A turn `status` never showed leaving \
+`idle` is left out and noted. Turn i of the {turns} waits {settle_turn} ms plus i/{turns} of a \
+tick after the previous turn was seen ending, so the turns end at every phase of the tick.
 - **real CLIs** (their own section): the pinned Codex and Claude Code from \
 `scripts/install-real-clis.sh` (where the real-CLI tests find them) as the workers `cx` and `cl` \
 of one team (`provider: codex` with `model: fake-model`, `provider: claude`), each with a \
@@ -225,6 +259,14 @@ read every {leader} ms.
             loads = self.plugin.loads,
             batches = self.plugin.batches,
             calls = self.plugin.calls_per_batch,
+            hook_calls = self.hooks.calls,
+            gap = hooks::CALL_GAP.as_millis(),
+            payload = hooks::PAYLOAD_BYTES,
+            turns = self.hooks.turns,
+            hooked = hooks::HOOKED_TURN_SEC,
+            unhooked = hooks::UNHOOKED_TURN_SEC,
+            poll = hooks::STATUS_POLL.as_millis(),
+            settle_turn = hooks::SETTLE.as_millis(),
             ups = self.real_clis.ups,
             sends = self.real_clis.sends,
             idles = self.real_clis.idles,

@@ -58,7 +58,7 @@ pub struct Target {
     /// Each statistic must be at most its limit (in the figure's unit).
     pub limits: Vec<(Stat, f64)>,
     pub condition: Option<Condition>,
-    /// The target as written in issue 8, e.g. "≤ 60 ms".
+    /// The target as written in its issue (8, or 14 for the hooks), e.g. "≤ 60 ms".
     pub text: &'static str,
     /// The reference system's figure, e.g. "166 ms".
     pub reference: &'static str,
@@ -275,7 +275,9 @@ impl Report {
              hand. Regenerate on a quiet machine with\n\n\
              ```sh\ncargo build --release --workspace && target/release/team-agent-bench --full\n```\n\n\
              Targets and the reference system's figures (v0.5.66, its own fake provider, same kind of \
-             2-core machine) come from issue 8. Timings are measured, never asserted: a figure that \
+             2-core machine) come from issue 8; those of the hook figures (turn's end → status idle) \
+             from issue 14, whose references are this project's own figures before hooks. Timings \
+             are measured, never asserted: a figure that \
              misses its target is marked NOT MET, and the run still succeeds.\n\n## Run\n\n\
              | | |\n|---|---|\n",
         );

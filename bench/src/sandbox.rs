@@ -164,24 +164,45 @@ impl Sandbox {
             ),
         )?;
         for i in 1..=workers {
-            let name = worker(i);
-            std::fs::write(
-                dir.join("agents").join(format!("{name}.md")),
-                format!(
-                    "---\nname: {name}\nrole: worker\nprovider: scripted\nprovider_options:\n  \
-                     work_ms: {work_ms}\n---\nBenchmark worker {name}.\n"
-                ),
-            )?;
+            self.write_worker(&worker(i), &[("work_ms", &work_ms.to_string())])?;
         }
         Ok(())
     }
 
+    /// Writes the scripted worker `name` of the team `bench` with these `provider_options`
+    /// (YAML scalars, e.g. `("hooks", "false")`).
+    pub fn write_worker(&self, name: &str, options: &[(&str, &str)]) -> anyhow::Result<()> {
+        let options: String = options
+            .iter()
+            .map(|(key, value)| format!("  {key}: {value}\n"))
+            .collect();
+        let path = self
+            .workspace
+            .join(TEAM)
+            .join("agents")
+            .join(format!("{name}.md"));
+        std::fs::write(
+            &path,
+            format!(
+                "---\nname: {name}\nrole: worker\nprovider: scripted\nprovider_options:\n\
+                 {options}---\nBenchmark worker {name}.\n"
+            ),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// `team-agent ARGS --workspace W`, ready to spawn (stdin null, output piped).
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = self.exact_command(args);
+        cmd.arg("--workspace").arg(&self.workspace);
+        cmd
+    }
+
+    /// `team-agent ARGS`, nothing added (for command lines the host itself writes, such as a
+    /// worker's hook command), with the sandbox's environment, in the workspace.
+    pub fn exact_command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(&self.team_agent);
         cmd.args(args)
-            .arg("--workspace")
-            .arg(&self.workspace)
             .current_dir(&self.workspace)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -237,6 +258,14 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         cleanup::release(self.held);
     }
+}
+
+/// The row of agent `id` in a `status --json` answer.
+pub fn agent<'a>(status: &'a Value, id: &str) -> anyhow::Result<&'a Value> {
+    status["agents"]
+        .as_array()
+        .and_then(|agents| agents.iter().find(|a| a["id"] == id))
+        .with_context(|| format!("`status --json` has no agent {id}"))
 }
 
 /// The name of worker `i` (1-based).
