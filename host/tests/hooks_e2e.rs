@@ -64,10 +64,7 @@ fn wait_row(
 fn hooks_drive_the_status_through_a_turn_with_a_tool_and_an_approval() {
     let env = TeamEnv::new();
     team(&env, "");
-    // The CLI's session start is its first hook.
-    wait_row(&env, "alice", 20, |a| {
-        a["activity_source"] == "hook" && a["activity"] == "idle"
-    });
+    wait_row(&env, "alice", 20, |a| a["activity"] == "idle");
     // A plain send: the coordinator takes the receipt (`send --wait consumed` may read the
     // transcript itself first).
     let (ok, sent) = env.json(&["send", "alice", "@scripted tool Slowtool 3"]);
@@ -277,6 +274,8 @@ fn a_message_typed_but_never_taken_is_typed_once_more_then_bounced() {
 fn sources_that_disagree_for_long_are_an_event_and_the_lower_source_wins() {
     let env = TeamEnv::new();
     team(&env, "");
+    let (ok, sent) = env.json(&["send", "alice", "hello", "--wait", "consumed"]);
+    assert!(ok, "{sent}");
     wait_row(&env, "alice", 20, |a| {
         a["activity"] == "idle" && a["activity_source"] == "hook"
     });

@@ -31,6 +31,20 @@ fn inbox(team: &RealTeam) -> String {
         .unwrap_or_default()
 }
 
+/// Sends `text` to `agent`: submitted now, or queued for the coordinator (a CLI's screen can
+/// show a spinner for a moment when it looked idle); the message's id.
+fn send(team: &RealTeam, agent: &str, text: &str) -> String {
+    let (ok, sent) = team.json(&["send", agent, text]);
+    assert!(
+        ok && sent["status"]
+            .as_str()
+            .is_some_and(|s| s == "submitted" || s.starts_with("queued_")),
+        "send to {agent}: {sent}\n{}",
+        team.screens()
+    );
+    sent["message_id"].as_str().unwrap().to_string()
+}
+
 fn slow_command(agent: &str) -> String {
     format!("sleep 8 && echo built-{agent}")
 }
@@ -62,21 +76,25 @@ fn hooks_drive_status_through_a_slow_tool_and_an_approval_and_take_the_receipt()
     team.team_settings("stuck_timeout_sec: 4\nlong_tool_notice_sec: 3\n");
     team.up();
     for agent in ["cx", "cl"] {
-        let sent = team.send(agent, &format!("SLOW-TOOL-{agent}"), None);
-        let id = sent["message_id"].as_str().unwrap().to_string();
+        team.wait_agent(agent, 60, |a| a["activity"] == "idle");
+        let id = send(&team, agent, &format!("SLOW-TOOL-{agent}"));
         let row = team.wait_agent(agent, 90, |a| a["activity"] == "in_tool");
         assert_eq!(row["activity_source"], "hook", "{agent}: {row}");
         assert!(row["activity_detail"]["tool"].is_string(), "{agent}: {row}");
         // The CLI's prompt hook took the receipt.
         assert!(
-            wait_until(20, || team.events().iter().any(|e| e["event"] == "send.consumed"
-                && e["message_id"] == id.as_str()
-                && e["source"] == "hook")),
+            wait_until(20, || team
+                .events()
+                .iter()
+                .any(|e| e["event"] == "send.consumed"
+                    && e["message_id"] == id.as_str()
+                    && e["source"] == "hook")),
             "{agent}: no receipt from its prompt hook for {id}: {:?}",
             events_of(&team, "agent.hook", agent)
         );
         assert!(
-            wait_until(20, || !events_of(&team, "coordinator.long_tool", agent).is_empty()),
+            wait_until(20, || !events_of(&team, "coordinator.long_tool", agent)
+                .is_empty()),
             "{agent}: the leader was not told of the long tool\n{}",
             team.screens()
         );
@@ -97,12 +115,20 @@ fn hooks_drive_status_through_a_slow_tool_and_an_approval_and_take_the_receipt()
             .iter()
             .map(|e| e["kind"].as_str().unwrap_or("").to_string())
             .collect();
-        for kind in ["prompt_submitted", "tool_started", "tool_finished", "turn_ended"] {
-            assert!(kinds.iter().any(|k| k == kind), "{agent}: no {kind} in {kinds:?}");
+        for kind in [
+            "prompt_submitted",
+            "tool_started",
+            "tool_finished",
+            "turn_ended",
+        ] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{agent}: no {kind} in {kinds:?}"
+            );
         }
 
         // An approval the policy does not allow: the worker waits, the leader answers.
-        team.send(agent, &format!("ASK-{agent}"), None);
+        send(&team, agent, &format!("ASK-{agent}"));
         team.wait_agent(agent, 60, |a| a["activity"] == "awaiting_approval");
         let (ok, answered) = team.json(&["answer", agent, "yes"]);
         assert!(ok, "{answered}");
@@ -125,8 +151,9 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
         rules.push(json!({"id": format!("freeze-{agent}"), "when": {"user_contains": format!("FREEZE-{agent}")},
             "reply": [{"text": "Thinking"}, {"slow": {"event_delay_ms": 120_000}}, {"text": " about it for ever."}]}));
     }
-    let scenario = Scenario::from_json(&json!({"rules": rules, "default": [{"text": "OK."}]}).to_string())
-        .unwrap();
+    let scenario =
+        Scenario::from_json(&json!({"rules": rules, "default": [{"text": "OK."}]}).to_string())
+            .unwrap();
     let Some(mut team) = RealTeam::new(
         "a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message",
         scenario,
@@ -138,16 +165,22 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
     team.team_settings("stuck_timeout_sec: 6\nconsume_timeout_sec: 4\n");
     team.up();
     for agent in ["cx", "cl"] {
+        team.wait_agent(agent, 60, |a| a["activity"] == "idle");
         // A stream that stops sending: the CLI's spinner and timer go on, nothing else moves.
-        team.send(agent, &format!("FREEZE-{agent}"), None);
+        send(&team, agent, &format!("FREEZE-{agent}"));
         team.wait_agent(agent, 60, |a| a["activity"] == "working");
         assert!(
-            wait_until(40, || !events_of(&team, "coordinator.agent_stuck", agent).is_empty()),
+            wait_until(40, || !events_of(&team, "coordinator.agent_stuck", agent)
+                .is_empty()),
             "{agent} was never found stuck: {}\n{}",
             team.agent(agent),
             team.screens()
         );
-        assert!(inbox(&team).contains(&format!("{agent} looks stuck")), "{}", inbox(&team));
+        assert!(
+            inbox(&team).contains(&format!("{agent} looks stuck")),
+            "{}",
+            inbox(&team)
+        );
         assert!(team.agent(agent)["stuck_since"].is_string());
         let (ok, interrupted) = team.json(&["interrupt", agent]);
         assert!(ok, "{interrupted}");
@@ -161,6 +194,12 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
                 .status
                 .success()
         );
+        // Drawn in its input box (a CLI draws typing a moment after the keys).
+        assert!(
+            wait_until(10, || team.screen(agent).contains("half-typed draft")),
+            "{}",
+            team.screens()
+        );
         let (ok, answer) = team.json(&[
             "send",
             agent,
@@ -170,8 +209,13 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
             "--timeout",
             "40",
         ]);
-        assert!(!ok, "{answer}");
-        assert_eq!(answer["status"], "bounced", "{agent}: {answer}\n{}", team.screens());
+        assert!(!ok, "{answer}\n{}", team.screens());
+        assert_eq!(
+            answer["status"],
+            "bounced",
+            "{agent}: {answer}\n{}",
+            team.screens()
+        );
         assert!(
             wait_until(10, || inbox(&team).contains(&format!(
                 "{} to {agent} bounced",
@@ -215,9 +259,14 @@ fn a_usage_limit_is_an_api_error_of_class_quota_with_its_reset_time() {
     };
     team.expect_egress(CODEX_ANNOUNCEMENT);
     team.up();
-    team.send("cx", "OVER-LIMIT", None);
+    send(&team, "cx", "OVER-LIMIT");
     let row = team.wait_agent("cx", 90, |a| a["activity"] == "api_error");
-    assert_eq!(row["activity_detail"]["class"], "quota", "{row}\n{}", team.screens());
+    assert_eq!(
+        row["activity_detail"]["class"],
+        "quota",
+        "{row}\n{}",
+        team.screens()
+    );
     assert!(
         row["activity_detail"]["reset"]
             .as_str()

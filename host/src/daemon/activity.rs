@@ -34,7 +34,10 @@ pub struct Decided {
 pub fn from_hook(event: &HookEvent) -> Option<(Activity, ActivityDetail)> {
     let none = ActivityDetail::default();
     Some(match event {
-        HookEvent::SessionStarted { .. } | HookEvent::TurnEnded { .. } => (Activity::Idle, none),
+        // A session starts before its CLI takes input (Claude Code still connects its MCP
+        // servers): the screen says when it is ready.
+        HookEvent::SessionStarted { .. } => return None,
+        HookEvent::TurnEnded { .. } => (Activity::Idle, none),
         HookEvent::PromptSubmitted { .. } | HookEvent::ToolFinished { .. } => {
             (Activity::Working, none)
         }
@@ -103,6 +106,27 @@ fn hook_view(agent: &AgentState) -> Option<&HookRecord> {
     (!outvoted).then_some(hook)
 }
 
+/// What the hook's record says now: its activity, except an approval the screen has since shown
+/// answered: then the worker is back at what it did (its tool runs, and no hook says so before
+/// the tool is over).
+fn hook_says(agent: &AgentState, hook: &HookRecord) -> (Activity, ActivityDetail) {
+    if hook.activity == Activity::AwaitingApproval && answered_since(agent, hook) {
+        return hook
+            .resumes
+            .clone()
+            .unwrap_or((Activity::Working, ActivityDetail::default()));
+    }
+    (hook.activity, hook.detail.clone())
+}
+
+/// Whether the screen has shown something other than an approval since the hook announced one.
+fn answered_since(agent: &AgentState, hook: &HookRecord) -> bool {
+    agent
+        .screen_activity
+        .is_some_and(|a| a != Activity::AwaitingApproval)
+        && at(agent.screen_since.as_deref()) > at(Some(&hook.at))
+}
+
 /// The best word below the hooks: the transcript when it changed since the start, else the
 /// screen.
 fn lower_view(agent: &AgentState) -> Option<(Activity, ActivitySource)> {
@@ -140,9 +164,10 @@ pub fn decide(agent: &AgentState, screen_detail: &ActivityDetail) -> Option<Deci
         });
     }
     if let Some(hook) = hook {
+        let (activity, detail) = hook_says(agent, hook);
         return Some(Decided {
-            activity: hook.activity,
-            detail: hook.detail.clone(),
+            activity,
+            detail,
             source: ActivitySource::Hook,
         });
     }
@@ -165,15 +190,16 @@ pub fn disagreement(agent: &AgentState, now: &str) -> Option<Disagreement> {
         .hook
         .as_ref()
         .filter(|h| since_spawn(agent, Some(&h.at)))?;
+    let (said, _) = hook_says(agent, hook);
     let (other, other_source) = lower_view(agent)?;
-    if other.kind() == hook.activity.kind() || other == Activity::Unknown {
+    if other.kind() == said.kind() || other == Activity::Unknown {
         return None;
     }
     match &agent.disagreement {
         // The same one goes on while neither side changed its word (a newer hook event starts
         // over: the hooks spoke again).
         Some(known)
-            if known.hook == hook.activity
+            if known.hook == said
                 && known.other.kind() == other.kind()
                 && at(Some(&hook.at)) <= at(Some(&known.since)) =>
         {
@@ -181,7 +207,7 @@ pub fn disagreement(agent: &AgentState, now: &str) -> Option<Disagreement> {
         }
         _ => Some(Disagreement {
             since: now.to_string(),
-            hook: hook.activity,
+            hook: said,
             other,
             other_source,
             reported: false,
@@ -236,6 +262,7 @@ mod tests {
             detail: ActivityDetail::default(),
             at: at.into(),
             event: "test".into(),
+            resumes: None,
         }
     }
 
@@ -286,6 +313,36 @@ mod tests {
         assert_eq!(decided(&a), (Activity::ApiError, ActivitySource::Screen));
         a.hook = Some(hook(Activity::ApiError, LATER));
         assert_eq!(decided(&a), (Activity::ApiError, ActivitySource::Hook));
+    }
+
+    #[test]
+    fn an_approval_answered_on_screen_returns_to_the_tool_it_interrupted() {
+        let mut a = agent();
+        a.hook = Some(HookRecord {
+            resumes: Some((
+                Activity::InTool,
+                ActivityDetail {
+                    tool: Some("Bash".into()),
+                    ..Default::default()
+                },
+            )),
+            ..hook(Activity::AwaitingApproval, LATER)
+        });
+        // The screen before the hook (the prompt not drawn yet) says nothing against it.
+        a.screen_activity = Some(Activity::Working);
+        a.screen_since = Some("2026-12-04T10:00:04.000Z".into());
+        assert_eq!(decided(&a).0, Activity::AwaitingApproval);
+        a.screen_activity = Some(Activity::AwaitingApproval);
+        a.screen_since = Some("2026-12-04T10:00:06.000Z".into());
+        assert_eq!(decided(&a).0, Activity::AwaitingApproval);
+        a.screen_activity = Some(Activity::Working);
+        a.screen_since = Some("2026-12-04T10:00:07.000Z".into());
+        let d = decide(&a, &ActivityDetail::default()).unwrap();
+        assert_eq!(
+            (d.activity, d.source),
+            (Activity::InTool, ActivitySource::Hook)
+        );
+        assert_eq!(d.detail.tool.as_deref(), Some("Bash"));
     }
 
     #[test]

@@ -247,15 +247,22 @@ fn tool_processes(agent: &AgentState) -> Vec<crate::process::ProcessInfo> {
     if agent.activity != Some(Activity::InTool) {
         return Vec::new();
     }
-    let since = agent
-        .activity_since
-        .as_deref()
+    let since = tool_since(agent)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.timestamp_millis() as f64 / 1000.0);
     match (agent.pane_pid, since) {
         (Some(pid), Some(since)) => crate::process::descendants_since(pid, since),
         _ => Vec::new(),
     }
+}
+
+/// When the worker's current tool call began: as its hook said, else since it shows `in_tool`.
+fn tool_since(agent: &AgentState) -> Option<&str> {
+    agent
+        .activity_detail
+        .since
+        .as_deref()
+        .or(agent.activity_since.as_deref())
 }
 
 /// The last lines of a worker's screen, for a notice.
@@ -334,7 +341,7 @@ Its last lines:\n{}\nLook with `team-agent peek {}`; interrupt with `team-agent 
 /// A tool call whose process has run for `long_tool_notice`: the leader hears of it once per
 /// call, as information (slow is not stuck).
 fn long_tool(d: &Detectors<'_>, agent: &AgentState, tools: &[crate::process::ProcessInfo]) {
-    let Some(since) = agent.activity_since.as_deref() else {
+    let Some(since) = tool_since(agent) else {
         return;
     };
     let long = age(Some(since)).is_some_and(|a| a >= d.long_tool_notice);

@@ -821,16 +821,32 @@ impl Observation {
     /// Takes what the hooks and the screen said into the agent's record of its sources.
     fn absorb(&self, agent: &mut AgentState) {
         for (at, event) in &self.hooks {
-            if let Some((activity, detail)) = activity::from_hook(event) {
+            if let Some((activity, mut detail)) = activity::from_hook(event) {
+                if activity == Activity::InTool {
+                    detail.since = Some(at.clone());
+                }
+                let resumes = (activity == Activity::AwaitingApproval)
+                    .then(|| {
+                        agent
+                            .hook
+                            .as_ref()
+                            .filter(|h| matches!(h.activity, Activity::InTool | Activity::Working))
+                            .map(|h| (h.activity, h.detail.clone()))
+                    })
+                    .flatten();
                 agent.hook = Some(HookRecord {
                     activity,
                     detail,
                     at: at.clone(),
                     event: event.kind().into(),
+                    resumes,
                 });
             }
         }
         if let Some((activity, _)) = &self.screen {
+            if agent.screen_activity != Some(*activity) || agent.screen_since.is_none() {
+                agent.screen_since = Some(now_rfc3339());
+            }
             agent.screen_activity = Some(*activity);
         }
     }

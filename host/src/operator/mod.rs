@@ -113,6 +113,12 @@ pub fn interrupt(workspace: &Workspace, id: &str) -> Result<Vec<String>, Refusal
     Ok(keys)
 }
 
+/// How long `answer` waits for a prompt the worker's status announces but its screen does not
+/// show yet.
+const PROMPT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a prompt that appeared while `answer` waited settles before it is answered.
+const PROMPT_SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// Answers the approval prompt on the worker's screen with `choice`, by its provider's keys;
 /// the choice it made and the keys.
 pub fn answer(
@@ -125,19 +131,39 @@ pub fn answer(
     let provider = registry
         .provider(&t.agent.provider)
         .map_err(|e| Refusal::new(e.to_string()))?;
-    let screen = t
-        .server
-        .capture(&t.pane)
-        .map_err(|e| Refusal::new(e.to_string()))?;
-    let request = ApprovalRequest {
-        screen,
-        policy: ApprovalPolicy::Choose {
-            choice: choice.to_string(),
-        },
+    // A CLI's approval hook can tell of a prompt a moment before the CLI draws it: an
+    // operator answering what `status` shows gets a few seconds for the prompt to appear.
+    let until = std::time::Instant::now() + PROMPT_GRACE;
+    let mut waited = false;
+    let verdict = loop {
+        let screen = t
+            .server
+            .capture(&t.pane)
+            .map_err(|e| Refusal::new(e.to_string()))?;
+        let request = ApprovalRequest {
+            screen,
+            policy: ApprovalPolicy::Choose {
+                choice: choice.to_string(),
+            },
+        };
+        let verdict = provider
+            .approval_keys(&request)
+            .map_err(|e| Refusal::new(e.to_string()))?;
+        let waiting = t.agent.activity == Some(crate::state::Activity::AwaitingApproval);
+        let shown = matches!(verdict.value, ApprovalDecision::Answer { .. });
+        if shown && waited {
+            // A prompt that just appeared may not listen yet (Claude Code drops a key pressed on
+            // a fresh one): look again once it had a moment to settle.
+            std::thread::sleep(PROMPT_SETTLE);
+            waited = false;
+            continue;
+        }
+        if shown || !waiting || std::time::Instant::now() >= until {
+            break verdict;
+        }
+        waited = true;
+        std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    let verdict = provider
-        .approval_keys(&request)
-        .map_err(|e| Refusal::new(e.to_string()))?;
     match verdict.value {
         ApprovalDecision::Answer {
             keys,

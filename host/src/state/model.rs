@@ -206,6 +206,9 @@ pub struct ActivityDetail {
     pub class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<String>,
+    /// When the tool call began (RFC 3339), as its hook said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 impl ActivityDetail {
@@ -249,6 +252,10 @@ pub struct HookRecord {
     pub at: String,
     /// The event's kind (`prompt_submitted`, `tool_started`, …).
     pub event: String,
+    /// For an approval: what the worker did before it was asked (its tool goes on once the
+    /// approval is answered, and no hook says so until the tool is over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<(Activity, ActivityDetail)>,
 }
 
 /// Sources of one worker that say different things.
@@ -336,6 +343,8 @@ pub struct AgentState {
     /// What its screen last said, and since when (the activity falls back to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_activity: Option<Activity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_since: Option<String>,
     /// The last sign of progress: a hook event, a transcript change, or a screen change other
     /// than a spinner or a timer (RFC 3339). A worker that claims to work without one for the
     /// stuck timeout is stuck.
@@ -486,6 +495,7 @@ impl AgentState {
             activity_detail: Default::default(),
             hook: None,
             screen_activity: None,
+            screen_since: None,
             last_progress_at: None,
             disagreement: None,
             long_tool_notified: None,
