@@ -22,7 +22,7 @@ impl Finished {
         std::thread::spawn(move || {
             for record in records {
                 if let Record::Request(request) = record
-                    && send.send((Instant::now(), request)).is_err()
+                    && send.send((Instant::now(), *request)).is_err()
                 {
                     return;
                 }

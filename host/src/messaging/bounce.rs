@@ -127,20 +127,20 @@ fn bounce(
         agent.id
     );
     let to_sender = message.sender == LEADER || team.agents.contains_key(&message.sender);
-    if to_sender {
-        if let Err(e) = super::send(
+    if to_sender
+        && let Err(e) = super::send(
             messenger,
             NOTICE_SENDER,
             std::slice::from_ref(&message.sender),
             None,
             &notice,
             true,
-        ) {
-            messenger.events.emit(
-                "coordinator.notice_failed",
-                json!({"error": e.to_string(), "message_id": message.message_id}),
-            );
-        }
+        )
+    {
+        messenger.events.emit(
+            "coordinator.notice_failed",
+            json!({"error": e.to_string(), "message_id": message.message_id}),
+        );
     }
     Ok(true)
 }

@@ -132,7 +132,7 @@ pub struct EgressAttempt {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Record {
-    Request(RecordedRequest),
+    Request(Box<RecordedRequest>),
     Egress(EgressAttempt),
 }
 
@@ -209,7 +209,7 @@ impl Journal {
             return;
         };
         request.delivery = delivery;
-        let record = Record::Request(request.clone());
+        let record = Record::Request(Box::new(request.clone()));
         entries.publish(record);
         self.changed.notify_all();
     }
