@@ -224,3 +224,33 @@ fn the_input_box_reads_what_is_typed_and_an_empty_one_or_a_placeholder_as_empty(
         "no input box, nothing to say"
     );
 }
+
+/// A usage limit ends the turn (the error line of a real 429 capture replaced by the usage-limit
+/// wording): class `quota`, with the reset time the line gives.
+#[test]
+fn a_usage_limit_is_quota_with_its_reset_time() {
+    let screen = fixture("claude-50-turn-ended-err429.screen.txt");
+    let line = "● API Error: Request rejected (429) · scripted rate limit";
+    assert!(screen.contains(line));
+    let limited = screen.replace(
+        line,
+        "● API Error: Claude usage limit reached. Your limit will reset at 5pm (UTC).",
+    );
+    assert_eq!(
+        classify(&limited),
+        ScreenState::ApiError {
+            class: ApiErrorClass::Quota,
+            ended: true,
+            reset: Some("5pm (UTC)".into()),
+        }
+    );
+    let no_time = screen.replace(line, "● API Error: Claude AI usage limit reached");
+    assert_eq!(
+        classify(&no_time),
+        ScreenState::ApiError {
+            class: ApiErrorClass::Quota,
+            ended: true,
+            reset: None,
+        }
+    );
+}

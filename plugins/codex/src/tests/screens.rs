@@ -194,3 +194,40 @@ fn the_composer_reads_what_is_typed_and_its_placeholder_as_empty() {
         "Team Agent message from leader:\nline two\n[team-agent-token:msg_x]"
     );
 }
+
+/// A usage limit ends the turn as the real 0.169.0 words it (the error line of a real 429
+/// capture replaced by the line it drew for a `usage_limit_reached` error): class `quota`, with
+/// the reset time when it gives one.
+#[test]
+fn a_usage_limit_is_quota_with_its_reset_time() {
+    let screen = fixture("codex-46-turn-ended-err429.screen.txt");
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("■ exceeded retry limit"))
+        .unwrap()
+        .to_string();
+    let with_reset = screen.replace(
+        &line,
+        "■ You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again at 7:26 AM.",
+    );
+    assert_eq!(
+        classify(&with_reset),
+        ScreenState::ApiError {
+            class: ApiErrorClass::Quota,
+            ended: true,
+            reset: Some("at 7:26 AM".into()),
+        }
+    );
+    let later = screen.replace(
+        &line,
+        "■ You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again later.",
+    );
+    assert_eq!(
+        classify(&later),
+        ScreenState::ApiError {
+            class: ApiErrorClass::Quota,
+            ended: true,
+            reset: None,
+        }
+    );
+}
