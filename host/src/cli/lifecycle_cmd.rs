@@ -109,6 +109,64 @@ pub fn up(
     Ok(Reply::ok(&report, text))
 }
 
+/// The lines under an agent's row in `status`: why it is blocked, its API error, what its
+/// activity is about, whether it looks stuck, its turn.
+fn agent_details(a: &crate::lifecycle::AgentRow) -> String {
+    let mut out = String::new();
+    if let Some(reason) = &a.blocked_reason {
+        out.push_str(&format!("      blocked: {reason}\n"));
+    }
+    if let Some(error) = a
+        .api_error
+        .as_ref()
+        .filter(|_| a.activity == Some("api_error"))
+    {
+        let reset = error["reset"]
+            .as_str()
+            .map(|r| format!(", resets {r}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "      api error: {} ({}{reset})\n",
+            error["class"].as_str().unwrap_or("other"),
+            if error["ended"] == true {
+                "the turn ended on it; send the task again"
+            } else {
+                "retrying"
+            }
+        ));
+    }
+    if let Some(detail) = a
+        .activity_detail
+        .as_ref()
+        .filter(|_| a.activity != Some("api_error"))
+    {
+        let what = detail["tool"]
+            .as_str()
+            .or(detail["prompt"].as_str())
+            .unwrap_or("");
+        out.push_str(&format!(
+            "      {}: {what} (from its {}, since {})\n",
+            a.activity.unwrap_or("-"),
+            a.activity_source,
+            a.activity_since.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(since) = &a.stuck_since {
+        out.push_str(&format!(
+            "      looks stuck since {since}: `team-agent peek {}` shows its screen\n",
+            a.id
+        ));
+    }
+    if let Some(turn) = &a.turn {
+        out.push_str(&format!(
+            "      turn: {} since {} (from its transcript)\n",
+            turn["state"].as_str().unwrap_or("unknown"),
+            turn["since"].as_str().unwrap_or("?")
+        ));
+    }
+    out
+}
+
 pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {
     let registry = Registry::load_from(&[]);
     let ctx = Context::new(workspace, &registry, &progress);
@@ -148,57 +206,7 @@ pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Repl
                 .unwrap_or_else(|| "-".into()),
             a.pending_messages
         ));
-        if let Some(reason) = &a.blocked_reason {
-            text.push_str(&format!("      blocked: {reason}\n"));
-        }
-        if let Some(error) = a
-            .api_error
-            .as_ref()
-            .filter(|_| a.activity == Some("api_error"))
-        {
-            let reset = error["reset"]
-                .as_str()
-                .map(|r| format!(", resets {r}"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "      api error: {} ({}{reset})\n",
-                error["class"].as_str().unwrap_or("other"),
-                if error["ended"] == true {
-                    "the turn ended on it; send the task again"
-                } else {
-                    "retrying"
-                }
-            ));
-        }
-        if let Some(detail) = a
-            .activity_detail
-            .as_ref()
-            .filter(|_| a.activity != Some("api_error"))
-        {
-            let what = detail["tool"]
-                .as_str()
-                .or(detail["prompt"].as_str())
-                .unwrap_or("");
-            text.push_str(&format!(
-                "      {}: {what} (from its {}, since {})\n",
-                a.activity.unwrap_or("-"),
-                a.activity_source,
-                a.activity_since.as_deref().unwrap_or("?")
-            ));
-        }
-        if let Some(since) = &a.stuck_since {
-            text.push_str(&format!(
-                "      looks stuck since {since}: `team-agent peek {}` shows its screen\n",
-                a.id
-            ));
-        }
-        if let Some(turn) = &a.turn {
-            text.push_str(&format!(
-                "      turn: {} since {} (from its transcript)\n",
-                turn["state"].as_str().unwrap_or("unknown"),
-                turn["since"].as_str().unwrap_or("?")
-            ));
-        }
+        text.push_str(&agent_details(a));
     }
     text.push_str(&format!("coordinator: {}\n", report.coordinator));
     if let Some(leader) = &report.leader {

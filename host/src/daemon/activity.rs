@@ -119,6 +119,17 @@ fn hook_says(agent: &AgentState, hook: &HookRecord) -> (Activity, ActivityDetail
     (hook.activity, hook.detail.clone())
 }
 
+/// What the transcript says, when it changed its word after the hook's last event and says
+/// otherwise: newer evidence than the hook (a CLI runs no hook when its turn is interrupted,
+/// its transcript records it).
+fn superseded(agent: &AgentState, hook: &HookRecord) -> Option<Activity> {
+    let turn = agent.turn.as_ref()?;
+    let activity = from_turn(turn.state)?;
+    let (said, _) = hook_says(agent, hook);
+    (at(Some(&turn.since)) > at(Some(&hook.at)) && activity.kind() != said.kind())
+        .then_some(activity)
+}
+
 /// Whether the screen has shown something other than an approval since the hook announced one.
 fn answered_since(agent: &AgentState, hook: &HookRecord) -> bool {
     agent
@@ -163,6 +174,13 @@ pub fn decide(agent: &AgentState, screen_detail: &ActivityDetail) -> Option<Deci
             source: ActivitySource::Screen,
         });
     }
+    if let Some(activity) = hook.and_then(|h| superseded(agent, h)) {
+        return Some(Decided {
+            activity,
+            detail: ActivityDetail::default(),
+            source: ActivitySource::Transcript,
+        });
+    }
     if let Some(hook) = hook {
         let (activity, detail) = hook_says(agent, hook);
         return Some(Decided {
@@ -190,6 +208,9 @@ pub fn disagreement(agent: &AgentState, now: &str) -> Option<Disagreement> {
         .hook
         .as_ref()
         .filter(|h| since_spawn(agent, Some(&h.at)))?;
+    if superseded(agent, hook).is_some() {
+        return None;
+    }
     let (said, _) = hook_says(agent, hook);
     let (other, other_source) = lower_view(agent)?;
     if other.kind() == said.kind() || other == Activity::Unknown {
@@ -313,6 +334,22 @@ mod tests {
         assert_eq!(decided(&a), (Activity::ApiError, ActivitySource::Screen));
         a.hook = Some(hook(Activity::ApiError, LATER));
         assert_eq!(decided(&a), (Activity::ApiError, ActivitySource::Hook));
+    }
+
+    #[test]
+    fn a_transcript_that_changed_its_word_after_the_hook_wins() {
+        let mut a = agent();
+        a.screen_activity = Some(Activity::Idle);
+        a.hook = Some(hook(Activity::Working, LATER));
+        a.turn = Some(turn(TurnState::Working, LATER));
+        assert_eq!(decided(&a), (Activity::Working, ActivitySource::Hook));
+        // Interrupted: no hook ran, the transcript recorded it.
+        a.turn = Some(turn(TurnState::Interrupted, "2026-12-04T10:00:08.000Z"));
+        assert_eq!(decided(&a), (Activity::Idle, ActivitySource::Transcript));
+        assert_eq!(disagreement(&a, "2026-12-04T10:00:09.000Z"), None);
+        // The hooks speak again: a new turn.
+        a.hook = Some(hook(Activity::Working, "2026-12-04T10:00:10.000Z"));
+        assert_eq!(decided(&a), (Activity::Working, ActivitySource::Hook));
     }
 
     #[test]

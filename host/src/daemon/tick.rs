@@ -188,15 +188,7 @@ impl<'a> Runner<'a> {
         let messenger = Messenger::with_store(&workspace, self.registry, db);
         // 3–5. Sessions, startup and runtime prompts, health and activity.
         let observations = self.observe_agents(&team, &server, &snapshot, &messenger);
-        // What the workers' CLIs said they took, by their own hooks.
-        for (id, o) in &observations {
-            if let Err(e) = messaging::note_prompts(&messenger, &team.name, id, &o.prompts()) {
-                self.events.emit(
-                    "coordinator.tick.receipts_failed",
-                    json!({"agent_id": id, "error": e.to_string()}),
-                );
-            }
-        }
+        self.hook_receipts(&messenger, &team.name, &observations);
         let mut current = team.clone();
         for (id, o) in &observations {
             if let Some(agent) = current.agents.get_mut(id) {
@@ -214,26 +206,7 @@ impl<'a> Runner<'a> {
                 false
             }
         };
-        // Receipts: what the workers' CLIs took since the last tick.
-        if let Err(e) = self.receipts.note(&messenger, &current) {
-            self.events.emit(
-                "coordinator.tick.receipts_failed",
-                json!({"error": e.to_string()}),
-            );
-        }
-        // Messages the workers did not take: typed again once, then given back to their senders.
-        let consume_timeout = current
-            .timing
-            .consume_timeout_sec
-            .filter(|s| *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(messaging::DEFAULT_CONSUME_TIMEOUT);
-        if let Err(e) = messaging::bounce_untaken(&messenger, &current, consume_timeout) {
-            self.events.emit(
-                "coordinator.tick.bounce_failed",
-                json!({"error": e.to_string()}),
-            );
-        }
+        self.receipts_and_bounces(&messenger, &current);
         // 7. Fire scheduled events.
         self.fire_scheduled(&messenger, &current);
         // Save what the tick learned.
@@ -267,6 +240,46 @@ impl<'a> Runner<'a> {
         self.urgent = false;
         let busy = still_pending || tick_started.elapsed() > self.interval();
         Ok(Outcome::Continue { busy })
+    }
+
+    /// What the workers' CLIs said they took, by their own hooks.
+    fn hook_receipts(
+        &self,
+        messenger: &Messenger<'_>,
+        team: &str,
+        observations: &[(String, Observation)],
+    ) {
+        for (id, o) in observations {
+            if let Err(e) = messaging::note_prompts(messenger, team, id, &o.prompts()) {
+                self.events.emit(
+                    "coordinator.tick.receipts_failed",
+                    json!({"agent_id": id, "error": e.to_string()}),
+                );
+            }
+        }
+    }
+
+    /// Receipts from the transcripts (what the workers' CLIs took since the last tick), then the
+    /// messages they did not take: typed again once, then given back to their senders.
+    fn receipts_and_bounces(&mut self, messenger: &Messenger<'_>, team: &TeamState) {
+        if let Err(e) = self.receipts.note(messenger, team) {
+            self.events.emit(
+                "coordinator.tick.receipts_failed",
+                json!({"error": e.to_string()}),
+            );
+        }
+        let consume_timeout = team
+            .timing
+            .consume_timeout_sec
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(messaging::DEFAULT_CONSUME_TIMEOUT);
+        if let Err(e) = messaging::bounce_untaken(messenger, team, consume_timeout) {
+            self.events.emit(
+                "coordinator.tick.bounce_failed",
+                json!({"error": e.to_string()}),
+            );
+        }
     }
 
     /// A worker whose provider this process did not load (added since it started): the daemon

@@ -23,7 +23,7 @@ pub use exclusive::TeamLock;
 pub use launch::{WorkerEnv, resolvable, worker_exec, write_mcp_server};
 pub use restart::{RestartOptions, restart};
 pub use shutdown::shutdown;
-pub use status::status;
+pub use status::{AgentRow, status};
 pub use up::{UpOptions, up};
 
 use serde_json::Value;

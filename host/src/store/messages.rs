@@ -271,7 +271,8 @@ impl Store {
     pub fn mark_consumed(&self, id: &str, at: &str) -> Result<bool, StoreError> {
         self.conn
             .prepare_cached(
-                "UPDATE messages SET status = 'consumed', consumed_at = ?2, updated_at = ?2, delivering_pid = NULL
+                "UPDATE messages SET status = 'consumed', consumed_at = ?2, updated_at = ?2, delivering_pid = NULL,
+                   submitted_at = COALESCE(submitted_at, submit_sent_at, ?2)
                  WHERE message_id = ?1 AND status NOT IN ('consumed', 'acknowledged', 'failed', 'bounced')",
             )
             .and_then(|mut s| s.execute(params![id, at]))
@@ -351,7 +352,8 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Delivered. Never downgrades `acknowledged` or `consumed`.
+    /// Delivered. Never downgrades `acknowledged` or `consumed` (one the CLI took before this
+    /// call keeps the moment it went in, and gets this one if it had none).
     /// The message went in at `at` (RFC 3339: when its submit keys were pressed; a fast CLI can
     /// finish the turn it started before the delivery returns).
     pub fn mark_submitted(&self, id: &str, verified: bool, at: &str) -> Result<(), StoreError> {
@@ -362,6 +364,12 @@ impl Store {
                  WHERE message_id = ?1 AND status NOT IN ('acknowledged', 'consumed')",
             )
             .and_then(|mut s| s.execute(params![id, now, verified, at]))
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET submitted_at = ?2 WHERE message_id = ?1 AND status IN ('consumed', 'acknowledged') AND submitted_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![id, at]))
             .map(drop)
             .map_err(|e| self.err(e))
     }

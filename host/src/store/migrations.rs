@@ -235,6 +235,38 @@ mod tests {
         assert!(!store.waits_behind(&first).unwrap());
     }
 
+    /// A CLI's prompt hook can tell of a message before its deliverer records the submit: the
+    /// message is consumed and still has the moment it went in, so its task counts as given.
+    #[test]
+    fn a_message_taken_before_its_submit_was_recorded_keeps_its_submit_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(&dir.path().join("team.db"), super::LATEST).unwrap();
+        let message = store
+            .insert_message(&crate::store::NewMessage {
+                team: "t",
+                task_id: Some("t1"),
+                sender: "leader",
+                recipient: "alice",
+                content: "do it",
+                result_id: None,
+            })
+            .unwrap();
+        assert!(
+            store
+                .mark_consumed(&message.message_id, "2026-12-04T10:00:01.000Z")
+                .unwrap()
+        );
+        store
+            .mark_submitted(&message.message_id, true, "2026-12-04T10:00:00.500Z")
+            .unwrap();
+        let after = store.message(&message.message_id).unwrap().unwrap();
+        assert_eq!(after.status, crate::store::MessageStatus::Consumed);
+        assert!(after.submitted_at.is_some());
+        let open = store.open_tasks("t", "alice").unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].0, "t1");
+    }
+
     /// What every tick and every `status` asks reads only messages in flight, not the history.
     #[test]
     fn the_in_flight_questions_use_the_partial_indexes() {
