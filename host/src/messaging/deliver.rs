@@ -34,6 +34,10 @@ pub struct Pane<'a> {
     /// The recipient's transcript, when its provider told where it is: where a message the
     /// recipient took shows up.
     pub transcript: Option<&'a std::path::Path>,
+    /// How long a screen that reads busy may take to catch up with the recipient's own hook,
+    /// which said its turn is over (the CLI still draws its spinner while it runs that very
+    /// hook): zero when no hook said so.
+    pub settle: Duration,
 }
 
 /// How long to wait for pasted text to show: more for bigger messages.
@@ -83,9 +87,21 @@ pub fn paste_and_submit(
     let already_pasted = before.contains(&token);
     if pane.check_ready
         && !already_pasted
-        && let Some(reason) = pane.provider.and_then(|p| not_ready(p, &before))
+        && let Some(provider) = pane.provider
+        && let Some(reason) = not_ready(provider, &before)
     {
-        return Ok(Delivery::Queued(reason));
+        let caught_up = reason == "busy"
+            && !pane.settle.is_zero()
+            && wait_for(pane, pane.settle, |screen| {
+                not_ready(provider, screen).is_none()
+            });
+        if !caught_up {
+            return Ok(Delivery::Queued(reason));
+        }
+        before = pane
+            .server
+            .capture(pane.pane_id)
+            .map_err(|e| e.to_string())?;
     }
     if !already_pasted && let Some(provider) = pane.provider {
         match empty_input(pane, provider, &before) {

@@ -26,6 +26,7 @@ pub use results::{
 };
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
@@ -283,6 +284,7 @@ pub fn deliver(
             .session
             .as_ref()
             .and_then(|s| s.transcript_path.as_deref()),
+        settle: settle_after_hook(agent),
     };
     let (claimed, outcome) = match claim_and_paste(messenger, &pane, message)? {
         Pasted::Taken(status) => return Ok(status),
@@ -290,6 +292,20 @@ pub fn deliver(
     };
     record_outcome(messenger, agent, &claimed, outcome)
 }
+
+/// How long a busy screen gets to catch up with `agent`'s hook that said its turn is over.
+fn settle_after_hook(agent: &crate::state::AgentState) -> Duration {
+    let turn_over = agent.hook.as_ref().is_some_and(|h| h.event == "turn_ended")
+        && agent.activity == Some(crate::state::Activity::Idle);
+    if turn_over {
+        HOOK_SETTLE
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// A CLI draws its spinner until its turn-end hook returns, a few hundred milliseconds.
+const HOOK_SETTLE: Duration = Duration::from_secs(3);
 
 /// Stores how a worker's delivery went, and says so in the event log; the message's status.
 fn record_outcome(

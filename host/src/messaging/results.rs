@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -349,6 +350,7 @@ pub fn deliver_to_leader(
         // while it ran a tool): with its provider known, the message waits for it to take input.
         check_ready: provider.is_some(),
         transcript: None,
+        settle: Duration::ZERO,
     };
     let (claimed, outcome) = match super::claim_and_paste(messenger, &pane, message)? {
         super::Pasted::Taken(status) => return Ok(status),
