@@ -181,7 +181,16 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
             "{}",
             inbox(&team)
         );
-        assert!(team.agent(agent)["stuck_since"].is_string());
+        // Shown in its status while it stays so. (Something the detector takes for progress
+        // clears it and says so in `coordinator.agent_unstuck`; a frozen stream is found stuck
+        // again one timeout later.)
+        assert!(
+            wait_until(15, || team.agent(agent)["stuck_since"].is_string()),
+            "{agent}: {}\n{:?}\n{}",
+            team.agent(agent),
+            events_of(&team, "coordinator.agent_unstuck", agent),
+            team.screens()
+        );
         let (ok, interrupted) = team.json(&["interrupt", agent]);
         assert!(ok, "{interrupted}");
         team.wait_agent(agent, 30, |a| a["activity"] == "idle");

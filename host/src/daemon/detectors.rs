@@ -332,6 +332,19 @@ Its last lines:\n{}\nLook with `team-agent peek {}`; interrupt with `team-agent 
                 a.stuck_notified_at = Some(now_rfc3339())
             });
         } else if notified && !is_stuck {
+            let why = if !claims {
+                "activity"
+            } else if !tools.is_empty() {
+                "tool"
+            } else if !sure {
+                "screen_only"
+            } else {
+                "progress"
+            };
+            d.events.emit(
+                "coordinator.agent_unstuck",
+                json!({"agent_id": agent.id, "reason": why, "activity": agent.activity.map(Activity::as_str), "source": agent.activity_source, "last_progress_at": last_progress}),
+            );
             update_agent(d.store, &agent.id, |a| a.stuck_notified_at = None);
         }
         long_tool(d, agent, &tools);
