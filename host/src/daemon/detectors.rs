@@ -125,10 +125,42 @@ pub fn acknowledge_idle(workspace: &crate::workspace::Workspace) -> Result<Strin
 /// Runs every detector on the team as the tick left it.
 pub fn run(d: &Detectors<'_>, team: &TeamState) {
     let work = d.messenger.store.open_work(&team.name).unwrap_or_default();
+    plugin_faults(d, team);
     stuck(d, team, &work);
     api_errors(d, team);
     unreported(d, team);
     all_idle(d, team);
+}
+
+/// A worker whose provider plugin panicked or hung is no longer read: its status says why, the
+/// event log has `plugin.faulted`, and the leader is told once per fault.
+fn plugin_faults(d: &Detectors<'_>, team: &TeamState) {
+    for agent in team.agents.values().filter(|a| {
+        matches!(
+            a.status,
+            AgentStatus::Starting | AgentStatus::Running | AgentStatus::Blocked
+        )
+    }) {
+        let fault = d.registry.provider_fault(&agent.provider);
+        if fault == agent.provider_fault {
+            continue;
+        }
+        if let Some(fault) = &fault {
+            d.events.emit(
+                "plugin.faulted",
+                json!({"agent_id": agent.id, "plugin": agent.provider, "fault": fault}),
+            );
+            tell_leader(
+                d,
+                &format!(
+                    "{}'s provider plugin '{}' is faulted ({fault}): team-agent no longer reads its screen or answers its prompts. \
+Look with `team-agent peek {}`; fix or remove the plugin (`team-agent plugins check {}` says more), then restart the coordinator (`team-agent coordinator stop`, then `team-agent coordinator start`).",
+                    agent.id, agent.provider, agent.id, agent.provider
+                ),
+            );
+        }
+        update_agent(d.store, &agent.id, |a| a.provider_fault = fault.clone());
+    }
 }
 
 /// Whether RFC 3339 time `a` is later than `b` (false when either does not parse).

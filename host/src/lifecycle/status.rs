@@ -32,6 +32,9 @@ pub struct AgentRow {
     /// Since when it looks stuck (it claims to work and shows no progress), told to the leader.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stuck_since: Option<String>,
+    /// Why the coordinator no longer calls its provider plugin (it panicked or hung).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_fault: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +238,7 @@ fn agent_row(
             .as_ref()
             .map(|h| serde_json::json!({"event": h.event, "at": h.at})),
         stuck_since: a.stuck_notified_at.clone().filter(|_| status == AgentStatus::Running),
+        provider_fault: a.provider_fault.clone().filter(|_| watched),
         blocked_reason: a
             .blocked_reason
             .clone()

@@ -263,6 +263,14 @@ impl Registry {
         Ok(plugin)
     }
 
+    /// Why the provider plugin serving `name` is no longer called in this process (it panicked
+    /// or hung), if it is not.
+    pub fn provider_fault(&self, name: &str) -> Option<String> {
+        self.usable(PluginKind::Provider)
+            .find(|p| p.names().any(|n| n == name))
+            .and_then(LoadedPlugin::fault)
+    }
+
     /// The installed plugins a team definition may name.
     pub fn catalog(&self) -> crate::spec::Catalog {
         crate::spec::Catalog {

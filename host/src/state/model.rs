@@ -385,6 +385,9 @@ pub struct AgentState {
     /// When the leader was told it looks stuck (cleared once it moves again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck_notified_at: Option<String>,
+    /// Why its provider plugin is no longer called (it panicked or hung in the coordinator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_fault: Option<String>,
     /// The approval prompt the leader was last asked to answer for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_notified: Option<String>,
@@ -508,6 +511,7 @@ impl AgentState {
             api_error: None,
             api_error_notified: None,
             stuck_notified_at: None,
+            provider_fault: None,
             approval_notified: None,
             extra: Map::new(),
         }

@@ -117,13 +117,18 @@ pub fn json(output: &Output) -> serde_json::Value {
 /// the team down and ends every tmux server under its socket directory (only those).
 pub struct TeamEnv {
     pub scratch: Scratch,
+    /// Set on every command (after the defaults, so it may override them).
+    pub env: Vec<(String, String)>,
 }
 
 impl TeamEnv {
     pub fn new() -> Self {
         let scratch = Scratch::new();
         std::fs::create_dir_all(scratch.path().join("tmux")).unwrap();
-        Self { scratch }
+        Self {
+            scratch,
+            env: Vec::new(),
+        }
     }
 
     pub fn workspace(&self) -> PathBuf {
@@ -149,6 +154,7 @@ impl TeamEnv {
             .env("TMUX_TMPDIR", self.tmux_dir())
             .env_remove("TEAM_AGENT_ID")
             .env_remove("TEAM_AGENT_WORKSPACE");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -1,6 +1,8 @@
 //! Typed calls into a loaded plugin, with fault containment.
 
 use std::fmt;
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
 
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde::de::DeserializeOwned;
@@ -28,8 +30,8 @@ pub enum FaultPolicy {
 /// Why a call into a plugin did not produce an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
-    /// The plugin panicked earlier and is no longer called.
-    Faulted { plugin: String, first_panic: String },
+    /// The plugin panicked or hung earlier and is no longer called.
+    Faulted { plugin: String, fault: String },
     /// The plugin returned an error (including a caught panic).
     Plugin {
         plugin: String,
@@ -42,23 +44,31 @@ pub enum CallError {
         method: &'static str,
         detail: String,
     },
+    /// The plugin gave no answer within the method's time budget (it is faulted from now on).
+    TimedOut {
+        plugin: String,
+        method: &'static str,
+        budget: Duration,
+    },
 }
 
 impl CallError {
     pub fn is_panic(&self) -> bool {
         matches!(self, Self::Plugin { error, .. } if error.kind == ErrorKind::Panicked)
     }
+
+    /// Whether the plugin is faulted now: it panicked or hung in this call or an earlier one.
+    pub fn is_fault(&self) -> bool {
+        self.is_panic() || matches!(self, Self::Faulted { .. } | Self::TimedOut { .. })
+    }
 }
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Faulted {
-                plugin,
-                first_panic,
-            } => write!(
+            Self::Faulted { plugin, fault } => write!(
                 f,
-                "plugin '{plugin}' is faulted ({first_panic}) and is no longer called; fix or remove it, then start team-agent again"
+                "plugin '{plugin}' is faulted ({fault}) and is no longer called; fix or remove it, then start team-agent again"
             ),
             Self::Plugin {
                 plugin,
@@ -88,6 +98,16 @@ impl fmt::Display for CallError {
                     "plugin '{plugin}' {method} gave an invalid answer: {detail}"
                 )
             }
+            Self::TimedOut {
+                plugin,
+                method,
+                budget,
+            } => write!(
+                f,
+                "plugin '{plugin}' gave no answer to {method} in {} ms, so it is faulted and no longer called \
+(a plugin call must be a quick pure function: no network, no waiting on a process); fix or remove it, then start team-agent again",
+                budget.as_millis()
+            ),
         }
     }
 }
@@ -104,27 +124,76 @@ fn from_ffi(error: FfiError) -> PluginError {
     PluginError::new(kind, error.message.into_string())
 }
 
+/// How long a plugin may take to answer one call before it is faulted: generous, since a
+/// plugin call is a pure function of its input. `TEAM_AGENT_PLUGIN_BUDGET_MS` sets one budget
+/// for every method.
+pub fn call_budget(method: &str) -> Duration {
+    static OVERRIDE: OnceLock<Option<Duration>> = OnceLock::new();
+    let fixed = OVERRIDE.get_or_init(|| {
+        std::env::var("TEAM_AGENT_PLUGIN_BUDGET_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    });
+    if let Some(budget) = fixed {
+        return *budget;
+    }
+    match method {
+        // Those read the CLI's files, or plan a whole launch or window layout.
+        "launch_plan"
+        | "capture_session_id"
+        | "session_is_resumable"
+        | "fixtures"
+        | "open"
+        | "close"
+        | "rebuild" => Duration::from_secs(10),
+        m if m == extension::LEADER_PLAN => Duration::from_secs(10),
+        _ => Duration::from_secs(5),
+    }
+}
+
+type Answer = RResult<RString, FfiError>;
+
 struct Caller<'a> {
     plugin: &'a LoadedPlugin,
     policy: FaultPolicy,
 }
 
 impl Caller<'_> {
+    /// Calls into the plugin on a thread of its own and waits at most the method's budget: a
+    /// plugin that hangs is faulted and left behind (its library is never unloaded, and it is
+    /// not called again), and the caller goes on.
     fn call<T: DeserializeOwned>(
         &self,
         method: &'static str,
-        invoke: impl FnOnce() -> RResult<RString, FfiError>,
+        invoke: impl FnOnce() -> Answer + Send + 'static,
     ) -> Result<T, CallError> {
         let plugin = || self.plugin.info.name.clone();
         if self.policy == FaultPolicy::StopCalling {
-            if let Some(first_panic) = self.plugin.fault() {
+            if let Some(fault) = self.plugin.fault() {
                 return Err(CallError::Faulted {
                     plugin: plugin(),
-                    first_panic,
+                    fault,
                 });
             }
         }
-        match invoke() {
+        let budget = call_budget(method);
+        let answer = match within(budget, method, invoke) {
+            Some(answer) => answer,
+            None => {
+                self.plugin.record_fault(format!(
+                    "{method} gave no answer in {} ms",
+                    budget.as_millis()
+                ));
+                return Err(CallError::TimedOut {
+                    plugin: plugin(),
+                    method,
+                    budget,
+                });
+            }
+        };
+        match answer {
             RResult::ROk(json) => {
                 serde_json::from_str(json.as_str()).map_err(|e| CallError::BadAnswer {
                     plugin: plugin(),
@@ -146,6 +215,31 @@ impl Caller<'_> {
             }
         }
     }
+}
+
+/// `invoke`'s answer, or `None` when it gave none within `budget`. (Where no thread can be
+/// started, the call is made on this one.)
+fn within(
+    budget: Duration,
+    method: &'static str,
+    invoke: impl FnOnce() -> Answer + Send + 'static,
+) -> Option<Answer> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let invoke = std::sync::Arc::new(std::sync::Mutex::new(Some(invoke)));
+    let theirs = std::sync::Arc::clone(&invoke);
+    let spawned = std::thread::Builder::new()
+        .name(format!("plugin {method}"))
+        .spawn(move || {
+            let call = theirs.lock().ok().and_then(|mut f| f.take());
+            if let Some(call) = call {
+                let _ = tx.send(call());
+            }
+        });
+    if spawned.is_err() {
+        let call = invoke.lock().ok().and_then(|mut f| f.take())?;
+        return Some(call());
+    }
+    rx.recv_timeout(budget).ok()
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -173,13 +267,15 @@ impl<'a> ProviderClient<'a> {
     }
 
     pub fn manifest(&self) -> Result<ProviderManifest, CallError> {
-        self.caller.call("manifest", || (self.table.manifest())())
+        let table = self.table;
+        self.caller.call("manifest", move || (table.manifest())())
     }
 
     pub fn launch_plan(&self, request: &LaunchRequest) -> Result<LaunchPlan, CallError> {
+        let table = self.table;
         let json = to_json(request);
-        self.caller.call("launch_plan", || {
-            (self.table.launch_plan())(RStr::from_str(&json))
+        self.caller.call("launch_plan", move || {
+            (table.launch_plan())(RStr::from_str(&json))
         })
     }
 
@@ -187,8 +283,10 @@ impl<'a> ProviderClient<'a> {
         &self,
         screen: &str,
     ) -> Result<Verdict<StartupDecision>, CallError> {
-        self.caller.call("handle_startup_prompts", || {
-            (self.table.handle_startup_prompts())(RStr::from_str(screen))
+        let table = self.table;
+        let screen = screen.to_owned();
+        self.caller.call("handle_startup_prompts", move || {
+            (table.handle_startup_prompts())(RStr::from_str(&screen))
         })
     }
 
@@ -196,22 +294,26 @@ impl<'a> ProviderClient<'a> {
         &self,
         context: &CaptureContext,
     ) -> Result<Option<SessionRecord>, CallError> {
+        let table = self.table;
         let json = to_json(context);
-        self.caller.call("capture_session_id", || {
-            (self.table.capture_session_id())(RStr::from_str(&json))
+        self.caller.call("capture_session_id", move || {
+            (table.capture_session_id())(RStr::from_str(&json))
         })
     }
 
     pub fn session_is_resumable(&self, check: &ResumeCheck) -> Result<Resumability, CallError> {
+        let table = self.table;
         let json = to_json(check);
-        self.caller.call("session_is_resumable", || {
-            (self.table.session_is_resumable())(RStr::from_str(&json))
+        self.caller.call("session_is_resumable", move || {
+            (table.session_is_resumable())(RStr::from_str(&json))
         })
     }
 
     pub fn classify_screen(&self, screen: &str) -> Result<Verdict<ScreenState>, CallError> {
-        self.caller.call("classify_screen", || {
-            (self.table.classify_screen())(RStr::from_str(screen))
+        let table = self.table;
+        let screen = screen.to_owned();
+        self.caller.call("classify_screen", move || {
+            (table.classify_screen())(RStr::from_str(&screen))
         })
     }
 
@@ -219,71 +321,81 @@ impl<'a> ProviderClient<'a> {
         &self,
         request: &ApprovalRequest,
     ) -> Result<Verdict<ApprovalDecision>, CallError> {
+        let table = self.table;
         let json = to_json(request);
-        self.caller.call("approval_keys", || {
-            (self.table.approval_keys())(RStr::from_str(&json))
+        self.caller.call("approval_keys", move || {
+            (table.approval_keys())(RStr::from_str(&json))
         })
     }
 
     pub fn turn_state(&self, transcript_tail: &str) -> Result<Verdict<TurnState>, CallError> {
-        self.caller.call("turn_state", || {
-            (self.table.turn_state())(RStr::from_str(transcript_tail))
+        let table = self.table;
+        let transcript_tail = transcript_tail.to_owned();
+        self.caller.call("turn_state", move || {
+            (table.turn_state())(RStr::from_str(&transcript_tail))
         })
     }
 
     pub fn submit_keys(&self) -> Result<SubmitKeys, CallError> {
+        let table = self.table;
         self.caller
-            .call("submit_keys", || (self.table.submit_keys())())
+            .call("submit_keys", move || (table.submit_keys())())
     }
 
     pub fn fixtures(&self) -> Result<Vec<Fixture>, CallError> {
-        self.caller.call("fixtures", || (self.table.fixtures())())
+        let table = self.table;
+        self.caller.call("fixtures", move || (table.fixtures())())
     }
 
     /// The plan for the leader's own CLI (an extension method); `Unsupported` from a plugin that
     /// predates it or does not plan leaders.
     pub fn leader_plan(&self, request: &LeaderRequest) -> Result<LaunchPlan, CallError> {
+        let table = self.table;
         let json = to_json(request);
         let method = extension::LEADER_PLAN;
-        self.caller.call(method, || {
-            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        self.caller.call(method, move || {
+            (table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })
     }
 
     /// The current turn and the last one that ended, from a transcript tail (an extension
     /// method); `Unsupported` from a plugin that predates it.
     pub fn turn_summary(&self, transcript_tail: &str) -> Result<TurnSummary, CallError> {
+        let table = self.table;
         let json = to_json(&transcript_tail);
         let method = extension::TURN_SUMMARY;
-        self.caller.call(method, || {
-            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        self.caller.call(method, move || {
+            (table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })
     }
 
     /// What the CLI's input box holds on `screen` and how to empty it (an extension method);
     /// `Unsupported` from a plugin that predates it.
     pub fn input_box(&self, screen: &str) -> Result<Option<InputBox>, CallError> {
+        let table = self.table;
         let json = to_json(&screen);
         let method = extension::INPUT_BOX;
-        self.caller.call(method, || {
-            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        self.caller.call(method, move || {
+            (table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })
     }
 
     /// What one hook call says (an extension method); `Unsupported` from a plugin that predates
     /// hooks or configures none.
     pub fn hook_event(&self, payload: &HookPayload) -> Result<HookEvent, CallError> {
+        let table = self.table;
         let json = to_json(payload);
         let method = extension::HOOK_EVENT;
-        self.caller.call(method, || {
-            (self.table.extension())(RStr::from_str(method), RStr::from_str(&json))
+        self.caller.call(method, move || {
+            (table.extension())(RStr::from_str(method), RStr::from_str(&json))
         })
     }
 
     /// The keys that interrupt a turn.
     pub fn interrupt_keys(&self) -> Result<Vec<String>, CallError> {
+        let table = self.table;
         self.caller
-            .call("interrupt_keys", || (self.table.interrupt_keys())())
+            .call("interrupt_keys", move || (table.interrupt_keys())())
     }
 }
 
@@ -308,25 +420,29 @@ impl<'a> DisplayClient<'a> {
     }
 
     pub fn manifest(&self) -> Result<DisplayManifest, CallError> {
-        self.caller.call("manifest", || (self.table.manifest())())
+        let table = self.table;
+        self.caller.call("manifest", move || (table.manifest())())
     }
 
     pub fn probe(&self, environment: &DisplayEnvironment) -> Result<DisplayProbe, CallError> {
+        let table = self.table;
         let json = to_json(environment);
         self.caller
-            .call("probe", || (self.table.probe())(RStr::from_str(&json)))
+            .call("probe", move || (table.probe())(RStr::from_str(&json)))
     }
 
     pub fn open(&self, view: &TeamView) -> Result<DisplayPlan, CallError> {
+        let table = self.table;
         let json = to_json(view);
         self.caller
-            .call("open", || (self.table.open())(RStr::from_str(&json)))
+            .call("open", move || (table.open())(RStr::from_str(&json)))
     }
 
     pub fn close(&self, handle: &serde_json::Value) -> Result<DisplayPlan, CallError> {
+        let table = self.table;
         let json = to_json(handle);
         self.caller
-            .call("close", || (self.table.close())(RStr::from_str(&json)))
+            .call("close", move || (table.close())(RStr::from_str(&json)))
     }
 
     pub fn rebuild(
@@ -334,8 +450,9 @@ impl<'a> DisplayClient<'a> {
         handle: &serde_json::Value,
         view: &TeamView,
     ) -> Result<DisplayPlan, CallError> {
+        let table = self.table;
         let json = to_json(&serde_json::json!({ "handle": handle, "view": view }));
         self.caller
-            .call("rebuild", || (self.table.rebuild())(RStr::from_str(&json)))
+            .call("rebuild", move || (table.rebuild())(RStr::from_str(&json)))
     }
 }

@@ -311,7 +311,19 @@ fn journey(persona: &str, library: &str, exit_keys: &[&str]) {
     };
     assert_eq!(classify(&tmux, &provider), ScreenState::TrustPrompt);
     tmux.keys(&keys);
-    assert_eq!(startup_verdict(&tmux, &provider), StartupDecision::Ready);
+    // The dialog stays drawn a moment after the keys.
+    let after = wait_for("the dialog to go", || {
+        let decision = provider
+            .handle_startup_prompts(&tmux.capture())
+            .unwrap()
+            .value;
+        let gone = !matches!(
+            decision,
+            StartupDecision::Waiting | StartupDecision::Answer { .. }
+        );
+        gone.then_some(decision)
+    });
+    assert_eq!(after, StartupDecision::Ready);
     assert_eq!(classify(&tmux, &provider), ScreenState::Idle);
     assert_eq!(
         capture(&provider, &context),
