@@ -12,6 +12,7 @@ mod lifecycle_cmd;
 mod messaging_cmd;
 mod operator_cmd;
 mod plugins_cmd;
+mod plugins_new;
 pub(crate) mod spec_cmd;
 
 pub(crate) use output::{Reply, UserError};

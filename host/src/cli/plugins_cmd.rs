@@ -58,6 +58,30 @@ team-agent plugins probe terminal        # which terminal emulator the display w
         #[arg(long, value_name = "FILE")]
         transcript: Option<PathBuf>,
     },
+
+    /// Write a new plugin crate to start from: it builds, loads and passes the structural checks.
+    ///
+    /// DIR/NAME gets Cargo.toml (cdylib + rlib, on the plugin API), src/lib.rs (every method, each
+    /// answering "don't know yet" where the CLI must be taught), build.rs and fixtures/ (one example
+    /// screen with its expectation, which fails until filled in), tests/conformance.rs and a
+    /// README with the five steps. JSON: {"name","kind","dir","files","library","next"}.
+    #[command(after_help = "Examples:\n  team-agent plugins new my-agent\n  \
+team-agent plugins new my-agent --dir ~/src --api-path ~/src/team-agent/plugin-api\n  \
+team-agent plugins new wall --kind display")]
+    New {
+        /// The plugin's name: lowercase letters, digits and dashes (the CLI it drives, for a
+        /// provider). The crate is team-agent-NAME, the library libteam_agent_NAME.so.
+        name: String,
+        /// Where to create the NAME directory (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = super::plugins_new::Kind::Provider)]
+        kind: super::plugins_new::Kind,
+        /// Depend on a local checkout's plugin-api directory by path (and on the conformance
+        /// suite beside it) instead of by version.
+        #[arg(long, value_name = "DIR")]
+        api_path: Option<PathBuf>,
+    },
 }
 
 pub fn run(command: PluginsCommand, workspace: &Option<PathBuf>) -> anyhow::Result<Reply> {
@@ -69,6 +93,17 @@ pub fn run(command: PluginsCommand, workspace: &Option<PathBuf>) -> anyhow::Resu
     match command {
         PluginsCommand::List => Ok(list(&Registry::load(workspace.as_deref()))),
         PluginsCommand::Check { path, fixtures } => check(&path, &fixtures, workspace.as_deref()),
+        PluginsCommand::New {
+            name,
+            dir,
+            kind,
+            api_path,
+        } => super::plugins_new::run(&super::plugins_new::Request {
+            name: &name,
+            dir: dir.as_deref(),
+            kind,
+            api_path: api_path.as_deref(),
+        }),
         PluginsCommand::Probe {
             name,
             screen,

@@ -231,10 +231,18 @@ pub fn check_library(path: &Path, options: &Options) -> Report {
             ),
         ),
     ];
-    let mut extra: Vec<Fixture> = Vec::new();
+    // Each with the expectation file it came from, which a failure names.
+    let mut extra: Vec<(Fixture, String)> = Vec::new();
     for dir in &options.fixture_dirs {
         match read_fixture_dir(dir) {
-            Ok(found) => extra.extend(found),
+            Ok(found) => extra.extend(found.into_iter().map(|f| {
+                let file = dir.join(format!(
+                    "{}{}",
+                    f.name,
+                    team_agent_plugin_api::fixture_dir::EXPECT
+                ));
+                (f, file.display().to_string())
+            })),
             Err(e) => checks.push(Check::fail("fixtures.read", e)),
         }
     }

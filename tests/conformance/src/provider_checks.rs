@@ -15,7 +15,7 @@ use crate::{Check, garbage, manifest_agrees};
 const SAMPLE_SESSION: &str = "0b7e3f5c-1d2a-4c6b-9e8f-a1b2c3d4e5f6";
 const NEW_SESSION: &str = "5f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b";
 
-pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
+pub fn run(plugin: &LoadedPlugin, extra: &[(Fixture, String)], checks: &mut Vec<Check>) {
     let client = ProviderClient::new(plugin, FaultPolicy::KeepCalling)
         .expect("the loader only returns providers with a provider table");
     let manifest = match client.manifest() {
@@ -76,23 +76,38 @@ pub fn run(plugin: &LoadedPlugin, extra: &[Fixture], checks: &mut Vec<Check>) {
         thread_safe(&client),
     ));
     checks.push(call_time(&client));
-    let mut fixtures = match client.fixtures() {
-        Ok(shipped) => shipped,
+    // Each with the expectation file it came from: a plugin's own `fixtures/` for those it
+    // ships (its build script embeds that folder).
+    let mut fixtures: Vec<(Fixture, String)> = match client.fixtures() {
+        Ok(shipped) => shipped
+            .into_iter()
+            .map(|f| {
+                let file = format!("fixtures/{}.expect.json (shipped in the library)", f.name);
+                (f, file)
+            })
+            .collect(),
         Err(e) => {
             checks.push(Check::fail("fixtures.shipped", e.to_string()));
             Vec::new()
         }
     };
-    // A fixture given with --fixtures that the plugin also ships is checked once.
-    for fixture in extra {
-        if !fixtures.iter().any(|f| f.name == fixture.name) {
-            fixtures.push(fixture.clone());
+    // A fixture given with --fixtures that the plugin also ships is checked once, and named by
+    // the file given.
+    for (fixture, file) in extra {
+        match fixtures.iter_mut().find(|(f, _)| f.name == fixture.name) {
+            Some((_, known)) => known.clone_from(file),
+            None => fixtures.push((fixture.clone(), file.clone())),
         }
     }
-    for fixture in &fixtures {
+    for (fixture, file) in &fixtures {
+        let verdict = run_fixture(&client, fixture).map_err(|e| {
+            format!(
+                "{file}: {e}. Make the plugin give what the expectation says (or correct the expectation if the capture shows otherwise)"
+            )
+        });
         checks.push(Check::from_result(
             &format!("fixture.{}", fixture.name),
-            run_fixture(&client, fixture),
+            verdict,
         ));
     }
 }
