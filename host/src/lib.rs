@@ -12,6 +12,7 @@ pub(crate) mod display;
 pub(crate) mod doctor;
 pub(crate) mod error;
 pub mod events;
+pub(crate) mod git;
 pub(crate) mod hooks;
 pub(crate) mod leader;
 pub(crate) mod lifecycle;

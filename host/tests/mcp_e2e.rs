@@ -192,7 +192,9 @@ fn the_leaders_mcp_server_runs_the_team_start_to_shutdown() {
             names,
             [
                 "add_agent",
+                "diff_agent",
                 "get_team_status",
+                "merge_agent",
                 "send_message",
                 "shutdown_team",
                 "start_team",
@@ -233,6 +235,18 @@ fn the_leaders_mcp_server_runs_the_team_start_to_shutdown() {
         assert!(ok, "{stopped}");
         let (ok, unknown) = tool("stop_agent", json!({"agent_id": "mallory"})).await;
         assert!(!ok && unknown["error"].as_str().unwrap().contains("mallory"));
+        // The review tools reach the command line: a worker without a worktree has nothing to
+        // diff or merge, and says why.
+        for name in ["diff_agent", "merge_agent"] {
+            let (ok, refused) = tool(name, json!({"agent_id": "alice"})).await;
+            assert!(!ok, "{name}: {refused}");
+            assert!(
+                refused["error"].as_str().unwrap().contains("isolation: none"),
+                "{name}: {refused}"
+            );
+        }
+        let (ok, missing) = tool("merge_agent", json!({})).await;
+        assert!(!ok && missing["error"].as_str().unwrap().contains("`agent_id`"));
 
         let (ok, waited) = env.json(&["wait", "--task", "lead-1", "--timeout", "30"]);
         assert!(ok, "alice reports the leader's task: {waited}");

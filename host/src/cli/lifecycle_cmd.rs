@@ -164,7 +164,38 @@ fn agent_details(a: &crate::lifecycle::AgentRow) -> String {
             turn["since"].as_str().unwrap_or("?")
         ));
     }
+    if let Some(w) = &a.worktree {
+        out.push_str(&worktree_line(&a.id, w));
+    }
     out
+}
+
+/// A worktree worker's branch, how far it is ahead of its base, whether it has uncommitted
+/// changes; a worktree deleted by hand, or whose setup failed, says what to run.
+fn worktree_line(id: &str, w: &crate::lifecycle::WorktreeRow) -> String {
+    if !w.exists {
+        return format!(
+            "      worktree {} is gone (deleted by hand?): `team-agent start-agent {id}` recreates it from its branch {}\n",
+            w.path.display(),
+            w.branch
+        );
+    }
+    let mut line = format!(
+        "      worktree: {} on {} ({} ahead of {}{})\n",
+        w.path.display(),
+        w.branch,
+        w.ahead.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        w.base,
+        match w.dirty {
+            Some(true) => ", uncommitted changes",
+            Some(false) => "",
+            None => ", changes unknown",
+        }
+    );
+    if let Some(error) = w.setup_error.as_ref().or(w.error.as_ref()) {
+        line.push_str(&format!("      worktree problem: {error}\n"));
+    }
+    line
 }
 
 pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {

@@ -239,6 +239,9 @@ pub fn results(
             r.status,
             r.envelope["summary"].as_str().unwrap_or("")
         ));
+        if let Some(line) = crate::messaging::code_line(r) {
+            text.push_str(&format!("    {line}\n"));
+        }
     }
     Ok(Reply::ok(json!({"ok": true, "results": rows}), text))
 }

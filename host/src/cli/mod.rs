@@ -13,6 +13,7 @@ mod messaging_cmd;
 mod operator_cmd;
 mod plugins_cmd;
 mod plugins_new;
+mod review_cmd;
 pub(crate) mod spec_cmd;
 
 pub(crate) use output::{Reply, UserError};
@@ -40,6 +41,8 @@ Examples:
   team-agent claude --model opus          Claude Code as the leader, in tmux, with the team's tools
   team-agent shutdown && team-agent restart
                                           stop tonight, resume the same sessions tomorrow
+  team-agent diff alice && team-agent merge alice
+                                          review a worktree worker's work, merge it into the base
   team-agent plugins list                 which provider and display plugins are installed
   team-agent plugins check PATH           run the conformance suite on a plugin library
   team-agent plugins probe scripted --screen pane.txt
@@ -146,7 +149,8 @@ pub(crate) enum Command {
     /// JSON: {"team","session_name","tmux_socket","agents":[{"id","provider","status","activity",
     /// "activity_source" (screen, transcript, hook; none when nothing watches),"activity_since",
     /// "pane_id","session_id","capture_state","transcript_path","first_send_at","last_output_age_s",
-    /// "pending_messages","turn":{"state","since","rule","source"}}],"coordinator":{"status","pid"},
+    /// "pending_messages","turn":{"state","since","rule","source"},"worktree":{"path","branch","base",
+    /// "ahead","dirty","exists"} (only for isolation: worktree)}],"coordinator":{"status","pid"},
     /// "leader":{…}}.
     Status {
         /// Only this agent.
@@ -186,13 +190,43 @@ pub(crate) enum Command {
     #[command(name = "stop-agent")]
     StopAgent { agent: String },
 
-    /// Discard one worker's session and start it fresh.
-    #[command(name = "reset-agent")]
+    /// Discard one worker's session and start it fresh (a worktree worker keeps its worktree
+    /// and branch, unless --discard-changes).
+    #[command(
+        name = "reset-agent",
+        after_help = "Examples:\n  team-agent reset-agent alice --discard-session\n  team-agent reset-agent alice --discard-session --discard-changes   # its branch back at its base"
+    )]
     ResetAgent {
         agent: String,
         /// Confirms that the session (and the worker's context) is thrown away.
         #[arg(long)]
         discard_session: bool,
+        /// Also put its worktree's branch back at its base, dropping its commits and uncommitted
+        /// changes (the old head is named in the answer, to recover it).
+        #[arg(long)]
+        discard_changes: bool,
+    },
+
+    /// A worktree worker's changes against its base, committed and not.
+    #[command(long_about = None, after_help = review_cmd::DIFF_HELP)]
+    Diff {
+        agent: String,
+        /// Only which files changed and how much.
+        #[arg(long)]
+        stat: bool,
+    },
+
+    /// Merge a worktree worker's branch (its uncommitted changes committed first) into the base
+    /// branch of the workspace's own worktree; refuses, changing nothing, on a conflict.
+    #[command(after_help = review_cmd::MERGE_HELP)]
+    Merge {
+        agent: String,
+        /// One commit of the worker's changes instead of a merge commit.
+        #[arg(long)]
+        squash: bool,
+        /// The merge's (or squashed commit's) message.
+        #[arg(long, value_name = "M")]
+        message: Option<String>,
     },
 
     /// Add a worker from a role file (front matter name, role, provider) and start it.
@@ -223,6 +257,8 @@ pub(crate) enum Command {
     },
 
     /// Remove a worker (with --force if it runs); its role file is kept under .team/runtime/removed/.
+    /// A worktree worker's worktree is removed only when nothing in it is unmerged (--force
+    /// commits its uncommitted changes to its branch first); its branch is always kept.
     #[command(name = "remove-agent")]
     RemoveAgent {
         agent: String,
@@ -537,6 +573,17 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             lifecycle_cmd::up(&ws, &definition, yes, fresh, display)
         }
         Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
+        Command::Diff { agent, stat } => review_cmd::diff(&workspace()?, &agent, stat),
+        Command::Merge {
+            agent,
+            squash,
+            message,
+        } => {
+            let ws = workspace()?;
+            let _team = team_lock(&ws, "merge")?;
+            owner_gate(&ws)?;
+            review_cmd::merge(&ws, &agent, squash, message.as_deref())
+        }
         command @ (Command::Shutdown
         | Command::Restart { .. }
         | Command::StartAgent { .. }
@@ -638,7 +685,10 @@ fn team_change(command: Command, workspace: Option<&std::path::Path>) -> anyhow:
         Command::ResetAgent {
             agent,
             discard_session,
-        } => agent_change(&|ctx| lifecycle::reset_agent(ctx, &agent, discard_session)),
+            discard_changes,
+        } => agent_change(&|ctx| {
+            lifecycle::reset_agent(ctx, &agent, discard_session, discard_changes)
+        }),
         Command::AddAgent { id, role_file } => {
             let role_file = lifecycle_cmd::resolve_role_file(&role_file);
             agent_change(&|ctx| lifecycle::add_agent(ctx, &id, &role_file))

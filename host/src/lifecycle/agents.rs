@@ -8,10 +8,10 @@ use serde_json::json;
 use team_agent_plugin_api::{LaunchMode, ResumeCheck};
 
 use super::bring_up::{
-    StartedAgent, died_resuming, plan_workers, start_workers, write_tmux_config,
+    StartedAgent, Workers, died_resuming, plan_workers, start_workers, write_tmux_config,
 };
-use super::launch;
 use super::resume::carry_over;
+use super::worktrees;
 use super::{Context, LifecycleError, load_definition, server_of, unknown_agent};
 use crate::events::now_rfc3339;
 use crate::spec::{self, LoadedSpec};
@@ -29,7 +29,7 @@ pub struct AgentOp {
     pub message: String,
 }
 
-fn running_team(ctx: &Context<'_>) -> Result<TeamState, LifecycleError> {
+pub(super) fn running_team(ctx: &Context<'_>) -> Result<TeamState, LifecycleError> {
     let (_, team) = ctx.team()?;
     if !server_of(&team).has_session(&team.session_name) {
         return Err(LifecycleError::refused(
@@ -85,18 +85,21 @@ pub fn start_agent(
     }
     let mode = start_mode(ctx, &spec, agent, previous.as_ref(), allow_fresh)?;
     // 2. Act: plan, then the window; a resume that dies at once leaves no window behind.
-    let planned = plan_workers(ctx, &spec, &[(agent, mode.clone())])?;
+    let Workers { planned, held } =
+        plan_workers(ctx, &spec, &[(agent, mode.clone())], &team.agents)?;
+    if let Some(state) = held.into_iter().next() {
+        return Err(hold(ctx, state));
+    }
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
     let mut started = start_workers(
         ctx,
         &server,
         &team.session_name,
         &planned,
-        std::slice::from_ref(&mode),
         &sessions_of_others(&team, id),
     )?;
     let mut state = started.remove(0);
-    if died_resuming(std::slice::from_ref(&state), std::slice::from_ref(&mode)).is_some() {
+    if died_resuming(std::slice::from_ref(&state), &planned).is_some() {
         if let Some(window) = &state.window_id {
             let _ = server.kill_window(window);
         }
@@ -128,6 +131,18 @@ pub fn start_agent(
         agent: Some(StartedAgent::of(&state)),
         message: format!("{id} started ({action})"),
     })
+}
+
+/// Records a worker whose worktree setup failed (stopped, with the failure) and says so.
+fn hold(ctx: &Context<'_>, state: AgentState) -> LifecycleError {
+    let id = state.id.clone();
+    let reason = state.blocked_reason.clone().unwrap_or_default();
+    if let Err(e) = insert_agent(ctx, &state) {
+        return e;
+    }
+    LifecycleError::spawn(format!(
+        "step worktree_setup failed: {reason}; {id} was not started. Fix the command (or its worktree), then `team-agent start-agent {id}` runs the setup again"
+    ))
 }
 
 /// How `start-agent` starts a worker: resuming its recorded session when the provider says it
@@ -190,7 +205,7 @@ fn sessions_of_others(team: &TeamState, id: &str) -> Vec<String> {
 }
 
 /// Records one agent in the team (replacing its previous record).
-fn insert_agent(ctx: &Context<'_>, state: &AgentState) -> Result<(), LifecycleError> {
+pub(super) fn insert_agent(ctx: &Context<'_>, state: &AgentState) -> Result<(), LifecycleError> {
     ctx.store.update(|s| {
         if let Some(team) = s.team.as_mut() {
             team.agents.insert(state.id.clone(), state.clone());
@@ -241,12 +256,14 @@ pub fn stop_agent(ctx: &Context<'_>, id: &str) -> Result<AgentOp, LifecycleError
     })
 }
 
-/// `team-agent reset-agent AGENT --discard-session`: forgets its session and starts it fresh;
-/// if the fresh start fails, the forgotten session is remembered again.
+/// `team-agent reset-agent AGENT --discard-session [--discard-changes]`: forgets its session
+/// and starts it fresh (in its worktree, whose branch is kept unless `--discard-changes` puts it
+/// back at its base); if the fresh start fails, the forgotten session is remembered again.
 pub fn reset_agent(
     ctx: &Context<'_>,
     id: &str,
     discard_session: bool,
+    discard_changes: bool,
 ) -> Result<AgentOp, LifecycleError> {
     if !discard_session {
         return Err(LifecycleError::refused(
@@ -261,7 +278,22 @@ pub fn reset_agent(
         .get(id)
         .cloned()
         .ok_or_else(|| unknown_agent(&team, id))?;
+    if discard_changes && before.worktree.is_none() {
+        return Err(LifecycleError::refused(
+            "no_worktree",
+            format!(
+                "{id} has no worktree of its own (isolation: none): there are no changes of its to discard"
+            ),
+            format!(
+                "run `team-agent reset-agent {id} --discard-session` without --discard-changes"
+            ),
+        ));
+    }
     stop_agent(ctx, id)?;
+    let discarded = match before.worktree.as_ref().filter(|_| discard_changes) {
+        Some(record) => Some(discard_changes_of(ctx, id, record)?),
+        None => None,
+    };
     ctx.store.update(|s| {
         if let Some(a) = s.team.as_mut().and_then(|t| t.agents.get_mut(id)) {
             a.session = None;
@@ -279,8 +311,9 @@ pub fn reset_agent(
         Ok(mut op) => {
             op.action = "reset";
             op.message = format!(
-                "{id} reset: discarded session {}, started fresh",
-                before.session_id().unwrap_or("-")
+                "{id} reset: discarded session {}, started fresh{}",
+                before.session_id().unwrap_or("-"),
+                discarded.unwrap_or_default()
             );
             Ok(op)
         }
@@ -303,7 +336,29 @@ pub fn reset_agent(
     }
 }
 
-fn team_dir_of(team: &TeamState) -> Result<PathBuf, LifecycleError> {
+/// `--discard-changes`: the stopped worker's worktree back at its base; what the reset's
+/// message says of it.
+fn discard_changes_of(
+    ctx: &Context<'_>,
+    id: &str,
+    record: &crate::state::WorktreeRecord,
+) -> Result<String, LifecycleError> {
+    let old = worktrees::discard(record, id).map_err(|e| {
+        LifecycleError::spawn(format!(
+            "step discard_changes failed: {e}; {id} is stopped and keeps its session: `team-agent start-agent {id}` resumes it"
+        ))
+    })?;
+    ctx.events.emit(
+        "worktree.discarded",
+        json!({"agent_id": id, "branch": record.branch, "base": record.base, "old_head": old}),
+    );
+    Ok(format!(
+        "; its branch {} is back at its base {} (what it held, uncommitted changes included, is the commit {old}: `git branch rescued-{id} {old}` keeps it)",
+        record.branch, record.base
+    ))
+}
+
+pub(super) fn team_dir_of(team: &TeamState) -> Result<PathBuf, LifecycleError> {
     match team.definition.is_dir() {
         true => Ok(team.definition.clone()),
         false => Err(LifecycleError::refused(
@@ -316,196 +371,6 @@ fn team_dir_of(team: &TeamState) -> Result<PathBuf, LifecycleError> {
             "edit the spec file to add or remove the agent, then `team-agent start-agent ID` / `stop-agent ID`",
         )),
     }
-}
-
-/// `team-agent fork-agent SOURCE --as NEW`: a new worker that starts from a copy of SOURCE's
-/// provider session (for providers that can fork). Rolled back whole on failure.
-pub fn fork_agent(
-    ctx: &Context<'_>,
-    source: &str,
-    new_id: &str,
-    label: Option<&str>,
-) -> Result<AgentOp, LifecycleError> {
-    // 1. Decide: the source's session, a provider that can fork it, a free id.
-    let team = running_team(ctx)?;
-    let dir = team_dir_of(&team)?;
-    let (origin, source_session) = fork_source(ctx, &team, source, new_id)?;
-    // 2. Act: the new role file, the plan, the window; a failure removes what it made.
-    let target = write_forked_role(&dir, source, new_id, label)?;
-    let undo = |window: Option<&str>| {
-        let _ = std::fs::remove_file(&target);
-        if let Some(w) = window {
-            let _ = server_of(&team).kill_window(w);
-        }
-    };
-    let spec = load_definition(ctx, &team).map_err(|e| {
-        undo(None);
-        LifecycleError::plan(format!("step validate failed (nothing was created): {e}"))
-    })?;
-    let agent = spec
-        .spec
-        .agent(new_id)
-        .expect("the forked role file names the new agent");
-    let mode = LaunchMode::Fork {
-        source_session_id: source_session.clone(),
-    };
-    let provider = ctx
-        .registry
-        .provider(&origin.provider)
-        .map_err(|e| LifecycleError::plan(e.to_string()))?;
-    let planned =
-        launch::plan(&provider, ctx.workspace, &spec, agent, mode.clone()).map_err(|e| {
-            undo(None);
-            LifecycleError::plan(format!("step plan failed (nothing was created): {e}"))
-        })?;
-    let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
-    let others: Vec<String> = team
-        .agents
-        .values()
-        .filter_map(|a| a.session_id().map(str::to_string))
-        .collect();
-    let mut started = start_workers(
-        ctx,
-        &server,
-        &team.session_name,
-        std::slice::from_ref(&planned),
-        std::slice::from_ref(&mode),
-        &others,
-    )
-    .map_err(|e| {
-        undo(None);
-        LifecycleError::spawn(format!("step start failed (rolled back): {e}"))
-    })?;
-    let mut state = started.remove(0);
-    if state.status == AgentStatus::Exited {
-        undo(state.window_id.as_deref());
-        return Err(LifecycleError::spawn(format!(
-            "step start failed: the fork of {source} exited at once (code {:?}): {}; rolled back",
-            state.exit_code,
-            state.last_lines.join(" | ")
-        )));
-    }
-    // 3. Record.
-    state.forked_from_agent = Some(source.to_string());
-    insert_agent(ctx, &state)?;
-    ctx.events.emit("fork_agent.complete", json!({"source": source, "agent_id": new_id, "source_session_id": source_session, "session_id": state.session_id()}));
-    Ok(AgentOp {
-        ok: true,
-        agent_id: new_id.into(),
-        action: "forked",
-        agent: Some(StartedAgent::of(&state)),
-        message: format!(
-            "{new_id} forked from {source} (session {source_session}); its role file is {}",
-            target.display()
-        ),
-    })
-}
-
-/// The agent a fork starts from and its session; refused when the id is taken, the source has
-/// no session yet, or its provider cannot fork.
-fn fork_source(
-    ctx: &Context<'_>,
-    team: &TeamState,
-    source: &str,
-    new_id: &str,
-) -> Result<(AgentState, String), LifecycleError> {
-    let origin = team
-        .agents
-        .get(source)
-        .cloned()
-        .ok_or_else(|| unknown_agent(team, source))?;
-    if team.agents.contains_key(new_id) {
-        return Err(LifecycleError::refused(
-            "agent_exists",
-            format!("team '{}' already has an agent '{new_id}'", team.name),
-            "pick another id",
-        ));
-    }
-    let Some(source_session) = origin.session_id().map(str::to_string) else {
-        return Err(LifecycleError::refused(
-            "no_session_to_fork",
-            format!("{source} has no captured session yet (Codex writes one at the first message)"),
-            format!("give {source} a message first, then fork it"),
-        ));
-    };
-    let provider = ctx
-        .registry
-        .provider(&origin.provider)
-        .map_err(|e| LifecycleError::plan(e.to_string()))?;
-    if !provider
-        .manifest()
-        .map(|m| m.capabilities.fork)
-        .unwrap_or(false)
-    {
-        return Err(LifecycleError::refused(
-            "fork_unsupported",
-            format!("the {} provider cannot fork a session", origin.provider),
-            format!("add a fresh worker instead: `team-agent add-agent {new_id} --role-file FILE`"),
-        ));
-    }
-    Ok((origin, source_session))
-}
-
-/// Writes the fork's role file beside the source's: the source's, with the new name (and
-/// role label); its path. Refused when the file exists.
-fn write_forked_role(
-    dir: &Path,
-    source: &str,
-    new_id: &str,
-    label: Option<&str>,
-) -> Result<PathBuf, LifecycleError> {
-    let role = std::fs::read_dir(dir.join("agents"))
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| spec::role_name(p).as_deref() == Some(source))
-        .ok_or_else(|| {
-            LifecycleError::plan(format!(
-                "step find_role_file failed: no file in {}/agents names '{source}'",
-                dir.display()
-            ))
-        })?;
-    let text = std::fs::read_to_string(&role)
-        .map_err(|e| LifecycleError::plan(format!("step read_role_file failed: {e}")))?;
-    let target = dir
-        .join("agents")
-        .join(format!("{}.md", crate::workspace::safe_name(new_id)));
-    if target.exists() {
-        return Err(LifecycleError::refused(
-            "role_file_exists",
-            format!("{} already exists", target.display()),
-            "remove it or pick another id",
-        ));
-    }
-    std::fs::write(&target, forked_role(&text, new_id, label) + "\n")
-        .map_err(|e| LifecycleError::plan(format!("step write_role_file failed: {e}")))?;
-    Ok(target)
-}
-
-/// A role file's text renamed for a fork: `name:` (and `role:`, given a label) in its front
-/// matter replaced, everything else as it was.
-fn forked_role(text: &str, new_id: &str, label: Option<&str>) -> String {
-    let mut forked: Vec<String> = Vec::new();
-    let mut in_front = false;
-    for (n, line) in text.lines().enumerate() {
-        if n == 0 && line.trim() == "---" {
-            in_front = true;
-        } else if in_front && line.trim() == "---" {
-            in_front = false;
-        } else if in_front && line.starts_with("name:") {
-            forked.push(format!("name: {new_id}"));
-            continue;
-        } else if in_front
-            && line.starts_with("role:")
-            && let Some(label) = label
-        {
-            forked.push(format!("role: {label}"));
-            continue;
-        }
-        forked.push(line.to_string());
-    }
-    forked.join("\n")
 }
 
 /// `team-agent add-agent ID --role-file FILE`: adds a worker from a role file and starts it.
@@ -588,7 +453,9 @@ pub fn add_agent(ctx: &Context<'_>, id: &str, role_file: &Path) -> Result<AgentO
 }
 
 /// `team-agent remove-agent AGENT [--force]`: stops (with `--force`) and removes a worker; its
-/// role file is kept under `.team/runtime/removed/`.
+/// role file is kept under `.team/runtime/removed/`. A worktree worker's worktree goes only when
+/// nothing in it is unmerged (or with `--force`, its uncommitted changes first committed to its
+/// branch); the branch always stays.
 pub fn remove_agent(ctx: &Context<'_>, id: &str, force: bool) -> Result<AgentOp, LifecycleError> {
     let (_, team) = ctx.team()?;
     let agent = team
@@ -606,6 +473,64 @@ pub fn remove_agent(ctx: &Context<'_>, id: &str, force: bool) -> Result<AgentOp,
             format!("stop and remove it with `team-agent remove-agent {id} --force`"),
         ));
     }
+    let worktree_note = match &agent.worktree {
+        Some(record) => worktrees::ready_for_removal(record, id, force)?,
+        None => String::new(),
+    };
+    let (role, kept) = set_role_file_aside(ctx, &dir, id)?;
+    if let Err(e) = load_definition(ctx, &team) {
+        let _ = std::fs::rename(&kept, &role);
+        return Err(LifecycleError::plan(format!(
+            "step validate failed (nothing was removed): {e}"
+        )));
+    }
+    if running && let Some(window) = &agent.window_id {
+        match server.kill_window(window) {
+            Err(e) if !e.is_not_found() => {
+                let _ = std::fs::rename(&kept, &role);
+                return Err(LifecycleError::spawn(format!(
+                    "step stop failed (nothing was removed): {e}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    if let Some(record) = &agent.worktree
+        && let Err(e) = worktrees::remove(record)
+    {
+        let _ = std::fs::rename(&kept, &role);
+        return Err(LifecycleError::spawn(format!(
+            "step remove_worktree failed: {e}; {id} is stopped and nothing else was removed"
+        )));
+    }
+    ctx.store.update(|s| {
+        if let Some(t) = s.team.as_mut() {
+            t.agents.remove(id);
+        }
+        Ok::<_, LifecycleError>(())
+    })?;
+    // Its hooks' inbox and configuration go with it (a later agent of the same name starts clean).
+    crate::hooks::forget(ctx.workspace, id);
+    ctx.events.emit("remove_agent.complete", json!({"agent_id": id, "role_file_kept": kept, "session_id": agent.session_id(), "removed_at": now_rfc3339(),
+                                                   "branch_kept": agent.worktree.as_ref().map(|w| &w.branch)}));
+    Ok(AgentOp {
+        ok: true,
+        agent_id: id.into(),
+        action: "removed",
+        agent: None,
+        message: format!(
+            "{id} removed; its role file is kept as {}{worktree_note}",
+            kept.display()
+        ),
+    })
+}
+
+/// Moves the agent's role file to `.team/runtime/removed/`: (where it was, where it is now).
+fn set_role_file_aside(
+    ctx: &Context<'_>,
+    dir: &Path,
+    id: &str,
+) -> Result<(PathBuf, PathBuf), LifecycleError> {
     let role = std::fs::read_dir(dir.join("agents"))
         .into_iter()
         .flatten()
@@ -627,37 +552,5 @@ pub fn remove_agent(ctx: &Context<'_>, id: &str, force: bool) -> Result<AgentOp,
     ));
     std::fs::rename(&role, &kept)
         .map_err(|e| LifecycleError::plan(format!("step move_role_file failed: {e}")))?;
-    if let Err(e) = load_definition(ctx, &team) {
-        let _ = std::fs::rename(&kept, &role);
-        return Err(LifecycleError::plan(format!(
-            "step validate failed (nothing was removed): {e}"
-        )));
-    }
-    if running && let Some(window) = &agent.window_id {
-        match server.kill_window(window) {
-            Err(e) if !e.is_not_found() => {
-                let _ = std::fs::rename(&kept, &role);
-                return Err(LifecycleError::spawn(format!(
-                    "step stop failed (nothing was removed): {e}"
-                )));
-            }
-            _ => {}
-        }
-    }
-    ctx.store.update(|s| {
-        if let Some(t) = s.team.as_mut() {
-            t.agents.remove(id);
-        }
-        Ok::<_, LifecycleError>(())
-    })?;
-    // Its hooks' inbox and configuration go with it (a later agent of the same name starts clean).
-    crate::hooks::forget(ctx.workspace, id);
-    ctx.events.emit("remove_agent.complete", json!({"agent_id": id, "role_file_kept": kept, "session_id": agent.session_id(), "removed_at": now_rfc3339()}));
-    Ok(AgentOp {
-        ok: true,
-        agent_id: id.into(),
-        action: "removed",
-        agent: None,
-        message: format!("{id} removed; its role file is kept as {}", kept.display()),
-    })
+    Ok((role, kept))
 }

@@ -3,6 +3,7 @@
 //! spawning and settling the windows, the leader the caller's pane becomes, and the tail that
 //! opens the display and brings the coordinator up.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -10,10 +11,11 @@ use serde_json::{Value, json};
 use team_agent_plugin_api::LaunchMode;
 
 use super::launch::{self, Planned};
+use super::worktrees::{self, Created, NotReady};
 use super::{Context, LifecycleError};
 use crate::events::now_rfc3339;
 use crate::spec::{Agent, LoadedSpec};
-use crate::state::{AgentState, AgentStatus, DisplayRecord, LeaderBinding};
+use crate::state::{AgentState, AgentStatus, DisplayRecord, LeaderBinding, WorktreeRecord};
 use crate::tmux::Server;
 
 /// One started worker.
@@ -41,42 +43,99 @@ impl StartedAgent {
     }
 }
 
-/// Plans every worker with its launch mode and runs the plans' pre-steps (a login): every
-/// plan is built and checked before any window exists.
+/// The workers an operation plans: their checked plans, and those held back because their
+/// worktree's setup failed (recorded stopped, with the failure).
+#[derive(Default)]
+pub(super) struct Workers {
+    pub planned: Vec<Planned>,
+    pub held: Vec<AgentState>,
+}
+
+/// Readies every worker's place (its worktree, if it has one), plans it with its launch mode,
+/// and runs the plans' pre-steps (a login): every plan is built and checked before any window
+/// exists. A failure removes the worktrees and branches this call created.
 pub(super) fn plan_workers(
     ctx: &Context<'_>,
     spec: &LoadedSpec,
     workers: &[(&Agent, LaunchMode)],
-) -> Result<Vec<Planned>, LifecycleError> {
-    let mut planned = Vec::new();
+    previous: &BTreeMap<String, AgentState>,
+) -> Result<Workers, LifecycleError> {
+    let mut out = Workers::default();
+    let mut made = Vec::new();
+    let planned = plan_each(ctx, spec, workers, previous, &mut out, &mut made).and_then(|()| {
+        out.planned
+            .iter()
+            .try_for_each(|p| launch::run_pre_steps(p, &ctx.events))
+    });
+    if let Err(e) = planned {
+        worktrees::undo(&made);
+        return Err(e);
+    }
+    Ok(out)
+}
+
+fn plan_each(
+    ctx: &Context<'_>,
+    spec: &LoadedSpec,
+    workers: &[(&Agent, LaunchMode)],
+    previous: &BTreeMap<String, AgentState>,
+    out: &mut Workers,
+    made: &mut Vec<(WorktreeRecord, Created)>,
+) -> Result<(), LifecycleError> {
     for (agent, mode) in workers {
         let provider = ctx
             .registry
             .provider(&agent.provider)
             .map_err(|e| LifecycleError::plan(e.to_string()))?;
-        planned.push(launch::plan(
+        let workplace = match worktrees::prepare(ctx, spec, agent, previous.get(&agent.id), None) {
+            Ok(w) => w,
+            Err(NotReady::Setup(record, _)) => {
+                (ctx.progress)(&format!(
+                    "{}: not started: {}",
+                    agent.id,
+                    record
+                        .setup_error
+                        .as_deref()
+                        .unwrap_or("its worktree setup failed")
+                ));
+                out.held
+                    .push(worktrees::held(agent, *record, previous.get(&agent.id)));
+                continue;
+            }
+            Err(NotReady::Failed(e)) => return Err(e),
+        };
+        if let Some(record) = &workplace.worktree {
+            made.push((record.clone(), workplace.created));
+        }
+        out.planned.push(launch::plan(
             &provider,
             ctx.workspace,
             spec,
             agent,
             mode.clone(),
+            workplace,
         )?);
     }
-    for p in &planned {
-        launch::run_pre_steps(p, &ctx.events)?;
-    }
-    Ok(planned)
+    Ok(())
+}
+
+/// Removes what planning created of these workers' worktrees (after a start that failed).
+pub(super) fn undo_worktrees(planned: &[Planned]) {
+    let made: Vec<_> = planned.iter().filter_map(|p| p.worktree.clone()).collect();
+    worktrees::undo(&made);
 }
 
 /// The first started worker whose resumed session died at once (its resume failed).
 pub(super) fn died_resuming<'a>(
     started: &'a [AgentState],
-    modes: &[LaunchMode],
+    planned: &[Planned],
 ) -> Option<&'a AgentState> {
     started
         .iter()
-        .zip(modes)
-        .find(|(s, m)| s.status == AgentStatus::Exited && matches!(m, LaunchMode::Resume { .. }))
+        .zip(planned)
+        .find(|(s, p)| {
+            s.status == AgentStatus::Exited && matches!(p.mode, LaunchMode::Resume { .. })
+        })
         .map(|(s, _)| s)
 }
 
@@ -145,12 +204,12 @@ pub(super) fn start_workers(
     server: &Server,
     session: &str,
     planned: &[Planned],
-    modes: &[LaunchMode],
     owned_by_others: &[String],
 ) -> Result<Vec<AgentState>, LifecycleError> {
     let mut states = Vec::new();
-    for (p, mode) in planned.iter().zip(modes) {
+    for p in planned {
         (ctx.progress)(&format!("{}: starting ({})", p.agent_id, p.provider));
+        let mode = &p.mode;
         let state = launch::spawn(ctx.workspace, server, session, p, mode)?;
         ctx.events.emit(
             "agent.spawned",

@@ -14,9 +14,10 @@ use team_agent_plugin_api::{
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::lifecycle::LifecycleError;
+use crate::lifecycle::worktrees::{Created, Workplace};
 use crate::session::{MCP_SERVER_NAME, last_lines};
 use crate::spec::{Agent, LoadedSpec};
-use crate::state::{AgentState, AgentStatus};
+use crate::state::{AgentState, AgentStatus, WorktreeRecord};
 use crate::tmux::{self, Server, Spawn};
 use crate::workspace::{self, Workspace};
 
@@ -42,6 +43,9 @@ pub struct Planned {
     pub env: WorkerEnv,
     /// The commands the coordinator may approve for it.
     pub auto_approve: Vec<String>,
+    pub mode: LaunchMode,
+    /// Its own worktree (the `cwd` is in it), and what this operation created of it.
+    pub worktree: Option<(WorktreeRecord, Created)>,
 }
 
 /// A fresh session id (UUID v4) for providers that take one up front.
@@ -221,15 +225,17 @@ pub fn resolvable(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Asks the provider for a plan and checks it, creating nothing but the MCP config file.
+/// Asks the provider for a plan to start `agent` in its `workplace` and checks it, creating
+/// nothing but the MCP config file.
 pub fn plan(
     provider: &ProviderClient<'_>,
     workspace: &Workspace,
     spec: &LoadedSpec,
     agent: &Agent,
     mode: LaunchMode,
+    workplace: Workplace,
 ) -> Result<Planned, LifecycleError> {
-    let cwd = spec.working_directory(agent);
+    let cwd = workplace.cwd.clone();
     if !cwd.is_dir() {
         return Err(LifecycleError::plan(format!(
             "agent '{}': working_directory {} does not exist",
@@ -251,7 +257,7 @@ pub fn plan(
         cwd: cwd.clone(),
         system_prompt: system_prompt(spec, agent),
         permission_mode: permission_mode(spec, agent),
-        mode,
+        mode: mode.clone(),
         new_session_id: new_session_id(),
         mcp_server: Some(mcp_server(workspace, &agent.id)?),
         profile_env,
@@ -291,6 +297,8 @@ pub fn plan(
         plan,
         env,
         auto_approve: agent.auto_approve.clone(),
+        mode,
+        worktree: workplace.worktree.map(|w| (w, workplace.created)),
     })
 }
 
@@ -479,6 +487,7 @@ pub fn spawn(
     state.spawn_cwd = Some(planned.cwd.clone());
     state.expected_session_id = planned.plan.expected_session_id.clone();
     state.auto_approve = planned.auto_approve.clone();
+    state.worktree = planned.worktree.as_ref().map(|(w, _)| w.clone());
     state.pane_pid = Some(pane.pane_pid);
     if let LaunchMode::Fork { source_session_id } = mode {
         state.forked_from = Some(source_session_id.clone());

@@ -1,5 +1,7 @@
-/*! Running a team: `up`, `shutdown`, `restart`, and the single-agent operations (start, stop,
-reset, add, remove). Everything here is generic over providers: plugins plan, this module acts.
+/*! Running a team: `up`, `shutdown`, `restart`, the single-agent operations (start, stop,
+reset, add, remove, fork), and for workers with `isolation: worktree` their own git worktrees and
+the review of their work (`diff`, `merge`). Everything here is generic over providers: plugins
+plan, this module acts.
 
 Every operation decides before it destroys (docs/ARCHITECTURE.md principle 3): plans are built and checked
 before a window is created, restart decides resume/fresh/refuse for every worker before touching
@@ -9,22 +11,26 @@ tmux, and a failure part-way undoes what the operation itself created.
 mod agents;
 mod bring_up;
 mod exclusive;
+mod fork;
 mod launch;
 mod restart;
 mod resume;
+mod review;
 mod shutdown;
 mod status;
 mod up;
+mod worktrees;
 
-pub use agents::{
-    AgentOp, add_agent, fork_agent, remove_agent, reset_agent, start_agent, stop_agent,
-};
+pub use agents::{AgentOp, add_agent, remove_agent, reset_agent, start_agent, stop_agent};
 pub use exclusive::TeamLock;
+pub use fork::fork_agent;
 pub use launch::{WorkerEnv, resolvable, worker_exec, write_mcp_server};
 pub use restart::{RestartOptions, restart};
+pub use review::{MergeOptions, diff, merge};
 pub use shutdown::shutdown;
 pub use status::{AgentRow, status};
 pub use up::{UpOptions, up};
+pub use worktrees::WorktreeRow;
 
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use team_agent_plugin_api::LaunchMode;
 
 use super::bring_up::{
-    StartedAgent, died_resuming, leader_from_caller, plan_workers, show_and_coordinate,
+    StartedAgent, Workers, died_resuming, leader_from_caller, plan_workers, show_and_coordinate,
     start_workers, write_tmux_config,
 };
 use super::resume::{FirstSend, carry_over, first_send, resumability};
@@ -78,15 +78,14 @@ pub fn restart(
     // 1. Decide, touching nothing; 2. plan every worker, still creating nothing.
     let decided = decide(ctx, &team, &spec, options)?;
     let workers: Vec<_> = decided.iter().map(|d| (d.agent, d.mode())).collect();
-    let planned = plan_workers(ctx, &spec, &workers)?;
-    let modes: Vec<LaunchMode> = workers.into_iter().map(|(_, mode)| mode).collect();
+    let Workers { planned, held } = plan_workers(ctx, &spec, &workers, &team.agents)?;
     // 3. Start; a resumed window that dies at once rolls the whole restart back.
     ctx.workspace.ensure_dirs()?;
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
     let session = spec.spec.runtime.session_name.clone();
-    let mut started = start_workers(ctx, &server, &session, &planned, &modes, &[])
+    let mut started = start_workers(ctx, &server, &session, &planned, &[])
         .inspect_err(|_| drop(server.kill_server()))?;
-    if let Some(dead) = died_resuming(&started, &modes) {
+    if let Some(dead) = died_resuming(&started, &planned) {
         let _ = server.kill_server();
         ctx.events.emit("restart.rolled_back", json!({"agent_id": dead.id, "exit_code": dead.exit_code, "last_lines": dead.last_lines}));
         return Err(LifecycleError::spawn(format!(
@@ -98,26 +97,33 @@ pub fn restart(
         )));
     }
     // 4. Record (keeping what restart does not change), show the team, bring the coordinator up.
-    for (state, mode) in started.iter_mut().zip(&modes) {
+    for (state, planned) in started.iter_mut().zip(&planned) {
         if let Some(previous) = team.agents.get(&state.id) {
-            carry_over(state, previous, mode);
+            carry_over(state, previous, &planned.mode);
             state.restarted_at = Some(now_rfc3339());
         }
     }
-    let leader = leader_from_caller(&spec).or(team.leader.clone());
-    record(ctx, &spec, &session, leader.clone(), &started)?;
-    let agents: Vec<RestartedAgent> = started
+    let mut agents: Vec<RestartedAgent> = started
         .iter()
-        .zip(&modes)
-        .map(|(s, m)| RestartedAgent {
+        .zip(&planned)
+        .map(|(s, p)| RestartedAgent {
             agent: StartedAgent::of(s),
-            restart_mode: if matches!(m, LaunchMode::Resume { .. }) {
+            restart_mode: if matches!(p.mode, LaunchMode::Resume { .. }) {
                 "resumed"
             } else {
                 "fresh"
             },
         })
         .collect();
+    for state in held {
+        agents.push(RestartedAgent {
+            agent: StartedAgent::of(&state),
+            restart_mode: "not_started",
+        });
+        started.push(state);
+    }
+    let leader = leader_from_caller(&spec).or(team.leader.clone());
+    record(ctx, &spec, &session, leader.clone(), &started)?;
     // The display is rebuilt for the new windows (and a leader that may have moved).
     let (display, coordinator) = show_and_coordinate(
         ctx,

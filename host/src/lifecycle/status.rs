@@ -51,6 +51,9 @@ pub struct AgentRow {
     /// The current turn as the worker's transcript tells it: `{state, since, rule}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn: Option<Value>,
+    /// Its own git worktree (`isolation: worktree`): `{path, branch, base, ahead, dirty, exists}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<super::worktrees::WorktreeRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -259,5 +262,6 @@ fn agent_row(
             .map(|t| {
                 serde_json::json!({"state": t.state, "since": t.since, "rule": t.rule, "source": "transcript"})
             }),
+        worktree: a.worktree.as_ref().map(super::worktrees::row),
     }
 }

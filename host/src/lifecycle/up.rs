@@ -9,8 +9,8 @@ use serde_json::json;
 use team_agent_plugin_api::LaunchMode;
 
 use super::bring_up::{
-    StartedAgent, leader_from_caller, plan_workers, show_and_coordinate, start_workers,
-    write_tmux_config,
+    StartedAgent, Workers, leader_from_caller, plan_workers, show_and_coordinate, start_workers,
+    undo_worktrees, write_tmux_config,
 };
 use super::{Context, LifecycleError};
 use crate::events::now_rfc3339;
@@ -141,17 +141,18 @@ pub fn up(
         .filter(|a| !a.paused)
         .map(|a| (a, LaunchMode::Fresh))
         .collect();
-    let planned = plan_workers(ctx, spec, &workers)?;
-    // 2. Act: the windows; a failure kills the server this `up` started.
+    let Workers { planned, held } = plan_workers(ctx, spec, &workers, &Default::default())?;
+    // 2. Act: the windows; a failure kills the server this `up` started and removes the
+    // worktrees it made.
     ctx.events.emit(
         "team.up_started",
         json!({"team": spec.spec.team.name, "session_name": session, "agents": planned.len()}),
     );
-    let modes = vec![LaunchMode::Fresh; planned.len()];
-    let agents = match start_workers(ctx, &server, &session, &planned, &modes, &[]) {
+    let mut agents = match start_workers(ctx, &server, &session, &planned, &[]) {
         Ok(agents) => agents,
         Err(e) => {
             let _ = server.kill_server();
+            undo_worktrees(&planned);
             ctx.events.emit(
                 "team.up_rolled_back",
                 json!({"team": spec.spec.team.name, "error": e.to_string()}),
@@ -159,6 +160,7 @@ pub fn up(
             return Err(e);
         }
     };
+    agents.extend(held);
     // 3. Record, then show the team and bring the coordinator up.
     let leader = leader_from_caller(spec).filter(|_| options.bind_leader);
     let team = team_record(spec, &server, &session, leader.clone(), &agents);

@@ -2,8 +2,9 @@
 plan (server name `team`). Worker tools: `send_message`, `report_result`, `get_team_status`,
 `request_human`; the caller is the worker named by `TEAM_AGENT_ID` in the server's environment,
 never an argument. Without `TEAM_AGENT_ID` the server serves the leader (`team-agent claude|codex`
-configures it): `send_message` as the leader, `get_team_status`, and the lifecycle tools
-`start_team`, `add_agent`, `stop_agent`, `shutdown_team`, which run the team-agent command line
+configures it): `send_message` as the leader, `get_team_status`, the lifecycle tools
+`start_team`, `add_agent`, `stop_agent`, `shutdown_team`, and the review tools `diff_agent`,
+`merge_agent` (behind the ownership rule of `send_message`), which run the team-agent command line
 as the leader's pane (`TEAM_AGENT_LEADER_PANE`/`TEAM_AGENT_LEADER_TMUX`), so they follow the same
 rules, owner checks included. Invalid arguments are a tool error naming the field, never a crash.
 */
@@ -84,19 +85,39 @@ impl TeamServer {
                 self.run_cli(&["add-agent".into(), id, "--role-file".into(), role_file])
             }
             "stop_agent" => self.run_cli(&["stop-agent".into(), required_text(args, "agent_id")?]),
+            "diff_agent" => {
+                // Read-only, yet the same rule as `send`: only the team's own leader looks.
+                self.leader_owns()?;
+                let mut argv = vec!["diff".to_string(), required_text(args, "agent_id")?];
+                if optional_bool(args, "stat")? {
+                    argv.push("--stat".into());
+                }
+                self.run_cli(&argv)
+            }
+            "merge_agent" => {
+                self.leader_owns()?;
+                let mut argv = vec!["merge".to_string(), required_text(args, "agent_id")?];
+                if optional_bool(args, "squash")? {
+                    argv.push("--squash".into());
+                }
+                if let Some(message) = optional_text(args, "message")? {
+                    argv.extend(["--message".into(), message]);
+                }
+                self.run_cli(&argv)
+            }
             "shutdown_team" => self.run_cli(&["shutdown".into()]),
             "report_result" | "request_human" => Err(ToolError(format!(
                 "`{name}` is a worker tool; as the leader, read results with `team-agent results` and talk to workers with send_message"
             ))),
             other => Err(ToolError(format!(
-                "unknown tool '{other}' (leader tools: send_message, get_team_status, start_team, add_agent, stop_agent, shutdown_team)"
+                "unknown tool '{other}' (leader tools: send_message, get_team_status, start_team, add_agent, stop_agent, shutdown_team, diff_agent, merge_agent)"
             ))),
         }
     }
 
-    /// `send_message` from the leader, refused like `team-agent send` from a pane that does not
-    /// own the team.
-    fn leader_send(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    /// Refuses a leader tool call from a pane that does not own the team (the rule of
+    /// `team-agent send`); the team.
+    fn leader_owns(&self) -> Result<crate::state::TeamState, ToolError> {
         let messenger = self.messenger()?;
         let team = messenger.team().map_err(|e| ToolError(e.to_string()))?;
         let caller = crate::leader::ownership::Caller {
@@ -108,6 +129,14 @@ impl TeamServer {
             worker: None,
         };
         crate::leader::ownership::check(&team, &caller).map_err(|e| ToolError(e.to_string()))?;
+        Ok(team)
+    }
+
+    /// `send_message` from the leader, refused like `team-agent send` from a pane that does not
+    /// own the team.
+    fn leader_send(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let team = self.leader_owns()?;
+        let messenger = self.messenger()?;
         let to = recipients(args)?;
         let content = required_text(args, "content")?;
         let task = optional_text(args, "task_id")?;
@@ -461,6 +490,31 @@ fn leader_tools() -> Vec<Tool> {
             "shutdown_team",
             "Stop the whole team, keeping every worker's session for `team-agent restart`.",
             schema(json!({"type": "object", "properties": {}})),
+        ),
+        Tool::new(
+            "diff_agent",
+            "A worker with its own git worktree (isolation: worktree): its changes against its base, committed and not. Returns the files and the patch.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "agent_id": {"type": "string"},
+                    "stat": {"type": "boolean", "description": "Only the files and how much changed"}
+                },
+                "required": ["agent_id"]
+            })),
+        ),
+        Tool::new(
+            "merge_agent",
+            "Merge a worktree worker's branch (its uncommitted changes committed first) into the base branch of the workspace. Refuses, changing nothing, when the workspace has uncommitted changes, the worker is mid-turn, or the merge would conflict (the conflicting files are listed).",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "agent_id": {"type": "string"},
+                    "squash": {"type": "boolean", "description": "One commit of its changes instead of a merge commit"},
+                    "message": {"type": "string", "description": "The commit message"}
+                },
+                "required": ["agent_id"]
+            })),
         ),
     ]
 }

@@ -22,7 +22,7 @@ pub use deliver::{Delivery, Pane};
 pub use receipts::{Receipts, check_consumed, note_prompts, session_holds_own_messages};
 pub use render::{render, sanitize};
 pub use results::{
-    ReportError, ReportOutcome, notify_pending_results, record_unreported, report_result,
+    ReportError, ReportOutcome, code_line, notify_pending_results, record_unreported, report_result,
 };
 
 use std::collections::BTreeMap;
@@ -507,4 +507,21 @@ pub fn pending_counts(workspace: &Workspace, team: &str) -> Result<BTreeMap<Stri
         .and_then(|s| s.pending_counts(team))
         .map(|rows| rows.into_iter().collect())
         .map_err(|e| e.to_string())
+}
+
+/// The task a worker's work is for, to name in a commit: the oldest it was given and has not
+/// reported on, else the one it reported last; `None` when the store knows of neither.
+pub fn task_of_work(workspace: &Workspace, team: &str, agent: &str) -> Option<String> {
+    if !workspace.database().exists() {
+        return None;
+    }
+    let store = Store::open(workspace).ok()?;
+    if let Some((task, _)) = store.open_tasks(team, agent).ok()?.into_iter().next() {
+        return Some(task);
+    }
+    store
+        .results(team, None, Some(agent), 1)
+        .ok()?
+        .pop()
+        .map(|r| r.task_id)
 }

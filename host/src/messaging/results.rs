@@ -13,7 +13,7 @@ use super::deliver::{Delivery, Pane};
 use super::{LEADER, MessagingError, Messenger, render};
 use crate::events::now_rfc3339;
 use crate::spec::Diagnostic;
-use crate::state::TeamState;
+use crate::state::{TeamState, WorktreeRecord};
 use crate::store::{Message, MessageStatus, NewMessage, ResultRow, new_id};
 use crate::tmux::Server;
 
@@ -138,9 +138,11 @@ pub fn report_result(
             format!("no agent \"{agent_id}\" in team '{}'", team.name),
         )]));
     }
-    let row = messenger
-        .store
-        .insert_result(&team.name, &task_id, &agent_id, &envelope)?;
+    let code = team.agents[&agent_id].worktree.as_ref().map(code_of);
+    let row =
+        messenger
+            .store
+            .insert_result(&team.name, &task_id, &agent_id, &envelope, code.as_ref())?;
     let acknowledged = messenger
         .store
         .acknowledge_task(&team.name, &agent_id, &task_id)?;
@@ -160,6 +162,43 @@ pub fn report_result(
         acknowledged_messages: acknowledged,
         leader_notification: notification.as_str(),
     })
+}
+
+/// What the host adds to a worktree worker's result: its branch, the commit its worktree is
+/// at, and whether uncommitted changes remain (what git could not tell is null).
+fn code_of(worktree: &WorktreeRecord) -> Value {
+    let exists = worktree.path.is_dir();
+    let head = match exists {
+        true => crate::git::head(&worktree.path).ok(),
+        false => crate::git::commit_of(&worktree.repo, &worktree.branch)
+            .ok()
+            .flatten(),
+    };
+    let dirty = match exists {
+        true => crate::git::uncommitted(&worktree.path)
+            .ok()
+            .map(|c| !c.is_empty()),
+        false => Some(false),
+    };
+    json!({"branch": worktree.branch, "head": head, "dirty": dirty, "path": worktree.path})
+}
+
+/// The line a result's notice and `results` give of its code.
+pub fn code_line(row: &ResultRow) -> Option<String> {
+    let code = row.worktree.as_ref()?;
+    let head = code["head"].as_str().unwrap_or("?");
+    Some(format!(
+        "Code: branch {} at {}{}; review with `team-agent diff {}`, merge with `team-agent merge {}`",
+        code["branch"].as_str().unwrap_or("?"),
+        &head[..12.min(head.len())],
+        match code["dirty"].as_bool() {
+            Some(true) => ", uncommitted changes remain",
+            Some(false) => ", everything committed",
+            None => "",
+        },
+        row.agent_id,
+        row.agent_id
+    ))
 }
 
 fn epoch_of(team: &TeamState) -> i64 {
@@ -187,6 +226,9 @@ fn notification_text(row: &ResultRow) -> String {
         .collect();
     if !tests.is_empty() {
         text.push_str(&format!("\nTests: {}", tests.join("; ")));
+    }
+    if let Some(line) = code_line(row) {
+        text.push_str(&format!("\n{line}"));
     }
     text.push_str(&format!(
         "\nResult id: {}\nThe result is stored; no need to poll: `team-agent results --task {}` shows it whole.",

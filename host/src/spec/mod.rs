@@ -3,8 +3,9 @@
 
 Loading is two stages with clear names (STYLE.md): a document is parsed and checked against
 `schemas/team.schema.json` (structure), then the semantic checks run (unique ids, installed
-providers, assignees, dependencies and cycles, prompt and profile files). Every problem of every
-file is reported at once, each with its file, JSON pointer and line.
+providers, assignees, dependencies and cycles, prompt and profile files, and for workers with
+`isolation: worktree` a git repository and a base that exist). Every problem of every file is
+reported at once, each with its file, JSON pointer and line.
 */
 
 mod diagnostic;
@@ -15,6 +16,7 @@ pub mod schema;
 mod semantic;
 pub mod starter;
 mod team_dir;
+mod worktrees;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;

@@ -76,6 +76,32 @@ pub struct Agent {
     /// patterns, `*` for any run of characters on one line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auto_approve: Vec<String>,
+    /// Whether the worker works in its own git worktree.
+    #[serde(default, skip_serializing_if = "Isolation::is_none")]
+    pub isolation: Isolation,
+    /// The branch or commit its branch starts from (default: the workspace repository's
+    /// current branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_base: Option<String>,
+    /// Shell commands run once in a new worktree before the worker starts (`npm ci`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worktree_setup: Vec<String>,
+}
+
+/// Where a worker works: in the workspace as it is, or in a git worktree of its own on a
+/// branch of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    #[default]
+    None,
+    Worktree,
+}
+
+impl Isolation {
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +230,12 @@ impl TeamSpec {
         self.agents.iter().find(|a| a.id == id)
     }
 
+    /// The branch of a worker with `isolation: worktree`: `team-agent/<team>/<agent>`, the
+    /// team's name with anything but `[A-Za-z0-9._-]` turned into `-`.
+    pub fn worktree_branch(&self, agent_id: &str) -> String {
+        worktree_branch(&self.team.name, agent_id)
+    }
+
     /// The display backend the team asks for, with the reference system's names mapped onto
     /// ours (`adaptive`/`tmux_attach` → `tmux-overview`, `ghostty*`/`iterm` → `terminal`).
     pub fn display_backend(&self) -> Option<String> {
@@ -212,6 +244,23 @@ impl TeamSpec {
             .as_deref()
             .map(map_display_backend)
     }
+}
+
+/// `team-agent/<team>/<agent>` (see [`TeamSpec::worktree_branch`]).
+pub fn worktree_branch(team: &str, agent_id: &str) -> String {
+    let team: String = team
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let team = team.trim_matches(|c| c == '-' || c == '.');
+    let team = if team.is_empty() { "team" } else { team };
+    format!("team-agent/{team}/{agent_id}")
 }
 
 /// The display backend used when neither `--display` nor the team definition names one.

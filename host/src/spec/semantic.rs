@@ -27,7 +27,7 @@ pub struct Finding {
     pub warning: bool,
 }
 
-fn error(pointer: impl Into<String>, message: impl Into<String>) -> Finding {
+pub(super) fn error(pointer: impl Into<String>, message: impl Into<String>) -> Finding {
     Finding {
         pointer: pointer.into(),
         message: message.into(),
@@ -124,6 +124,7 @@ pub fn check(spec: &Value, catalog: &Catalog, spec_dir: &Path, workspace: &Path)
     let ids: Vec<&str> = agents.iter().filter_map(|a| a["id"].as_str()).collect();
     check_assignees(spec, leader_id, &ids, &mut found);
     check_tasks(spec, &mut found);
+    super::worktrees::check(spec, workspace, &mut found);
     found
 }
 

@@ -2,6 +2,7 @@
 //! the full spec, remembering which file and field every part of the spec came from so an error
 //! in the compiled spec is reported against the file the operator wrote.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -32,6 +33,9 @@ pub struct Compiled {
     pub team_file: Option<SourceFile>,
     /// The role file of each entry of `/agents`, in order.
     pub role_files: Vec<SourceFile>,
+    /// Per entry of `/agents`: the agent's fields that came from TEAM.md's defaults, with the
+    /// TEAM.md field each came from (`profile` ← `default_profile`).
+    pub inherited: Vec<BTreeMap<String, String>>,
     /// Problems of the files themselves (syntax, front matter structure). When there are any,
     /// the compiled spec is incomplete: only the semantic checks run on it.
     pub file_errors: Vec<Diagnostic>,
@@ -43,7 +47,17 @@ impl Compiled {
         let mut parts = pointer.splitn(4, '/').skip(1);
         match (parts.next(), parts.next(), parts.next()) {
             (Some("agents"), Some(index), rest) => {
-                let file = self.role_files.get(index.parse::<usize>().ok()?)?;
+                let index = index.parse::<usize>().ok()?;
+                let field = rest.map(|r| r.split('/').next().unwrap_or(r));
+                if let Some(team_field) = field.and_then(|f| self.inherited.get(index)?.get(f)) {
+                    let below = rest.and_then(|r| r.split_once('/')).map(|(_, b)| b);
+                    let pointer = match below {
+                        Some(b) => format!("/{team_field}/{b}"),
+                        None => format!("/{team_field}"),
+                    };
+                    return Some((self.team_file.as_ref()?, pointer));
+                }
+                let file = self.role_files.get(index)?;
                 let field = match rest {
                     Some(r) if r == "id" || r.starts_with("id/") => "/name".to_string(),
                     Some(r) if r.starts_with("system_prompt") => String::new(),
@@ -162,10 +176,12 @@ pub fn compile(dir: &Path, workspace: &Path) -> Result<Compiled, Vec<Diagnostic>
         team.as_ref().map(|d| d.body.as_str()).unwrap_or(""),
         &roles,
     );
+    let inherited = roles.iter().map(|r| inherited(front, &r.front)).collect();
     Ok(Compiled {
         spec,
         team_file: team.map(|d| d.source),
         role_files: roles.into_iter().map(|d| d.source).collect(),
+        inherited,
         file_errors: errors,
     })
 }
@@ -262,8 +278,30 @@ fn build_spec(
     })
 }
 
+/// The workers' settings TEAM.md gives defaults for: (agent field, TEAM.md field). A role's
+/// own value replaces the team's.
+const TEAM_DEFAULTS: [(&str, &str); 5] = [
+    ("profile", "default_profile"),
+    ("auto_approve", "auto_approve"),
+    ("isolation", "isolation"),
+    ("worktree_base", "worktree_base"),
+    ("worktree_setup", "worktree_setup"),
+];
+
+/// The agent's fields a role takes from TEAM.md (it does not set them itself).
+fn inherited(front: &Value, role: &Value) -> BTreeMap<String, String> {
+    TEAM_DEFAULTS
+        .iter()
+        .filter(|(field, team_field)| {
+            role.get(*field).is_none_or(Value::is_null)
+                && front.get(*team_field).is_some_and(|v| !v.is_null())
+        })
+        .map(|(field, team_field)| (field.to_string(), team_field.to_string()))
+        .collect()
+}
+
 /// One role file as a spec agent: its front matter over the team's defaults (model, profile,
-/// auto-approve list), its body as the system prompt.
+/// auto-approve list, isolation), its body as the system prompt.
 fn agent_spec(front: &Value, default_model: &Value, role: &Document) -> Value {
     let f = &role.front;
     let id = str_of(f, "name");
@@ -311,9 +349,20 @@ fn agent_spec(front: &Value, default_model: &Value, role: &Document) -> Value {
     {
         object.insert("profile".into(), profile.clone());
     }
-    // A role's own list replaces the team's (an empty list approves nothing).
-    if let Some(patterns) = f.get("auto_approve").or_else(|| front.get("auto_approve")) {
-        object.insert("auto_approve".into(), patterns.clone());
+    // A role's own value replaces the team's (an empty auto_approve list approves nothing).
+    for key in [
+        "auto_approve",
+        "isolation",
+        "worktree_base",
+        "worktree_setup",
+    ] {
+        if let Some(value) = f
+            .get(key)
+            .filter(|v| !v.is_null())
+            .or_else(|| front.get(key).filter(|v| !v.is_null()))
+        {
+            object.insert(key.into(), value.clone());
+        }
     }
     agent
 }

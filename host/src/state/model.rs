@@ -391,6 +391,33 @@ pub struct AgentState {
     /// The approval prompt the leader was last asked to answer for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_notified: Option<String>,
+    /// Its own git worktree (`isolation: worktree`), kept across stops and restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A worker's own git worktree: where it is, its branch, and what the branch is compared with
+/// and merged into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeRecord {
+    /// The worktree's top directory (`.team/worktrees/<agent>`).
+    pub path: PathBuf,
+    /// The top directory of the workspace's own worktree (where `merge` merges).
+    pub repo: PathBuf,
+    /// `team-agent/<team>/<agent>`.
+    pub branch: String,
+    /// The branch (or commit) the worker's branch started from.
+    pub base: String,
+    /// Its `worktree_setup` commands all succeeded.
+    #[serde(default)]
+    pub setup_done: bool,
+    /// Why the worker was not started: a `worktree_setup` command failed (its command and exit
+    /// code); cleared by the next setup that succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_error: Option<String>,
+    pub created_at: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -513,6 +540,7 @@ impl AgentState {
             stuck_notified_at: None,
             provider_fault: None,
             approval_notified: None,
+            worktree: None,
             extra: Map::new(),
         }
     }

@@ -4,10 +4,10 @@
 use rusqlite::Connection;
 
 /// The newest schema this team-agent knows.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     // 1: the first schema.
     "CREATE TABLE messages (
         message_id TEXT PRIMARY KEY,
@@ -113,6 +113,9 @@ const MIGRATIONS: [&str; 5] = [
     DROP INDEX messages_open;
     CREATE INDEX messages_open ON messages (team, recipient, status)
         WHERE status NOT IN ('acknowledged', 'failed', 'bounced');",
+    // 6: what the host adds to a result of a worker in its own git worktree: its branch, head
+    // commit and whether uncommitted changes remain (JSON).
+    "ALTER TABLE results ADD COLUMN worktree TEXT;",
 ];
 
 #[derive(Debug)]

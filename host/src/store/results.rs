@@ -17,10 +17,15 @@ pub struct ResultRow {
     pub status: String,
     pub envelope: Value,
     pub created_at: String,
+    /// Added by the host for a worker in its own worktree: `{branch, head, dirty}` when it
+    /// reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<Value>,
 }
 
 fn result_from_row(row: &Row<'_>) -> rusqlite::Result<ResultRow> {
     let envelope: String = row.get(5)?;
+    let worktree: Option<String> = row.get(7)?;
     Ok(ResultRow {
         result_id: row.get(0)?,
         team: row.get(1)?,
@@ -29,10 +34,12 @@ fn result_from_row(row: &Row<'_>) -> rusqlite::Result<ResultRow> {
         status: row.get(4)?,
         envelope: serde_json::from_str(&envelope).unwrap_or(Value::Null),
         created_at: row.get(6)?,
+        worktree: worktree.and_then(|w| serde_json::from_str(&w).ok()),
     })
 }
 
-const RESULT_COLUMNS: &str = "result_id, team, task_id, agent_id, status, envelope, created_at";
+const RESULT_COLUMNS: &str =
+    "result_id, team, task_id, agent_id, status, envelope, created_at, worktree";
 
 /// A process waiting for a task's result (`team-agent wait`).
 #[derive(Debug, Clone, Serialize)]
@@ -54,19 +61,23 @@ pub struct Notification {
 }
 
 impl Store {
+    /// Stores a result; `worktree` is what the host adds of the worker's code (see
+    /// [`ResultRow::worktree`]).
     pub fn insert_result(
         &self,
         team: &str,
         task_id: &str,
         agent_id: &str,
         envelope: &Value,
+        worktree: Option<&Value>,
     ) -> Result<ResultRow, StoreError> {
         let id = new_id("res");
         let status = envelope["status"].as_str().unwrap_or("unknown");
         let text = serde_json::to_string(envelope).unwrap_or_default();
+        let worktree = worktree.map(|w| w.to_string());
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO results ({RESULT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO results ({RESULT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -76,7 +87,8 @@ impl Store {
                     agent_id,
                     status,
                     text,
-                    now_rfc3339()
+                    now_rfc3339(),
+                    worktree
                 ])
             })
             .map_err(|e| self.err(e))?;

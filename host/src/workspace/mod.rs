@@ -135,6 +135,11 @@ impl Workspace {
         self.runtime_dir().join("leader-inbox.log")
     }
 
+    /// Where workers with `isolation: worktree` get their git worktrees.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.team_dir().join("worktrees")
+    }
+
     pub fn profiles_dir(&self) -> PathBuf {
         self.team_dir().join("profiles")
     }

@@ -1,10 +1,10 @@
 //! Typed calls into a loaded plugin, with fault containment.
 
 use std::fmt;
-use std::sync::{mpsc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use abi_stable::std_types::{RResult, RStr, RString};
+use abi_stable::std_types::{RResult, RStr};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -153,7 +153,7 @@ pub fn call_budget(method: &str) -> Duration {
     }
 }
 
-type Answer = RResult<RString, FfiError>;
+use super::lanes::Answer;
 
 struct Caller<'a> {
     plugin: &'a LoadedPlugin,
@@ -161,9 +161,9 @@ struct Caller<'a> {
 }
 
 impl Caller<'_> {
-    /// Calls into the plugin on a thread of its own and waits at most the method's budget: a
-    /// plugin that hangs is faulted and left behind (its library is never unloaded, and it is
-    /// not called again), and the caller goes on.
+    /// Calls into the plugin on one of its lanes (`lanes.rs`) and waits at most the method's
+    /// budget: a plugin that hangs is faulted and left behind (its library is never unloaded,
+    /// and it is not called again), and the caller goes on.
     fn call<T: DeserializeOwned>(
         &self,
         method: &'static str,
@@ -179,7 +179,11 @@ impl Caller<'_> {
             }
         }
         let budget = call_budget(method);
-        let answer = match within(budget, method, invoke) {
+        let answer = match self
+            .plugin
+            .lanes
+            .call(&self.plugin.info.name, budget, Box::new(invoke))
+        {
             Some(answer) => answer,
             None => {
                 self.plugin.record_fault(format!(
@@ -215,31 +219,6 @@ impl Caller<'_> {
             }
         }
     }
-}
-
-/// `invoke`'s answer, or `None` when it gave none within `budget`. (Where no thread can be
-/// started, the call is made on this one.)
-fn within(
-    budget: Duration,
-    method: &'static str,
-    invoke: impl FnOnce() -> Answer + Send + 'static,
-) -> Option<Answer> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let invoke = std::sync::Arc::new(std::sync::Mutex::new(Some(invoke)));
-    let theirs = std::sync::Arc::clone(&invoke);
-    let spawned = std::thread::Builder::new()
-        .name(format!("plugin {method}"))
-        .spawn(move || {
-            let call = theirs.lock().ok().and_then(|mut f| f.take());
-            if let Some(call) = call {
-                let _ = tx.send(call());
-            }
-        });
-    if spawned.is_err() {
-        let call = invoke.lock().ok().and_then(|mut f| f.take())?;
-        return Some(call());
-    }
-    rx.recv_timeout(budget).ok()
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

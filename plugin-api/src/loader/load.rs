@@ -157,6 +157,8 @@ pub struct LoadedPlugin {
     pub(crate) root: PluginRootRef,
     /// Set once, by the first panic: every call reads it, so it is a lock-free cell.
     fault: OnceLock<String>,
+    /// The threads its calls run on.
+    pub(crate) lanes: super::lanes::Lanes,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -217,6 +219,7 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
         info,
         root,
         fault: OnceLock::new(),
+        lanes: super::lanes::Lanes::default(),
     })
 }
 

@@ -14,6 +14,7 @@ plugin exactly as the host will load it.
 
 mod client;
 mod discover;
+mod lanes;
 mod load;
 
 pub use client::{CallError, DisplayClient, FaultPolicy, ProviderClient};

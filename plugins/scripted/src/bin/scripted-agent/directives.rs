@@ -118,6 +118,7 @@ pub fn run(term: &mut Terminal, session: &mut Session, text: &str) -> Outcome {
                     message: format!("api error: {class}"),
                 });
             }
+            ["write", file, text @ ..] => write_file(session, file, &text.join(" ")),
             ["print", n] => match n.parse::<u32>() {
                 Ok(n) => {
                     for i in 1..=n.min(100_000) {
@@ -180,6 +181,40 @@ fn error(session: &mut Session, message: &str) {
         ts: now(),
         message: message.to_string(),
     });
+}
+
+/// `@scripted write FILE TEXT`: FILE (relative, inside the agent's working directory) holds
+/// TEXT and a newline afterwards, as an agent's edit tool would leave it; its hooks see a
+/// `Write` tool call.
+fn write_file(session: &mut Session, file: &str, text: &str) {
+    let path = std::path::Path::new(file);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return error(
+            session,
+            &format!("write needs a path inside the working directory, got {file:?}"),
+        );
+    }
+    session.hooks.run(HookCall::PreToolUse {
+        tool: "Write",
+        input: serde_json::json!({ "file_path": file }),
+    });
+    let written = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, format!("{text}\n")));
+    session.hooks.run(HookCall::PostToolUse {
+        tool: "Write",
+        response: serde_json::json!({ "ok": written.is_ok() }),
+    });
+    match written {
+        Ok(()) => print_flush(&format!("\r\x1b[K• Wrote {file}\n")),
+        Err(e) => error(session, &format!("cannot write {file}: {e}")),
+    }
 }
 
 /// The tool name `@scripted report` is, in its hooks' payloads.

@@ -37,7 +37,8 @@ reported here and otherwise ignored.
   Notification      an approval dialog is shown   notification_type (permission_prompt), message
   PostToolUse       a tool call is over           tool_name, tool_response
   Stop              the turn ended (not on exit)  last_assistant_message (null if interrupted)
-The tool calls are the directives tool, approval and report (its tool_name is report_result).
+The tool calls are the directives tool, approval, write (its tool_name is Write) and report
+(its tool_name is report_result).
 
 Lines of a message starting with `@scripted` are directives:
   @scripted report STATUS SUMMARY…   report a result with `team-agent report-result`
@@ -48,6 +49,7 @@ Lines of a message starting with `@scripted` are directives:
   @scripted approval [TOOL]          show an approval prompt for TOOL (shell.exec) until answered
   @scripted api-error CLASS          show an API error (overloaded, rate_limit, network, timeout)
   @scripted print N                  print N lines of output
+  @scripted write FILE TEXT…         write TEXT (and a newline) to FILE, relative to the cwd
   @scripted exit CODE                exit with CODE
 ";
 
