@@ -477,3 +477,51 @@ fn a_fork_gets_a_branch_of_its_own_that_starts_from_its_sources_work() {
     assert_eq!(git(&source, &["status", "--porcelain"]), "?? notes.txt");
     assert_eq!(worktree_row(&env, "alice")["ahead"], 0);
 }
+
+#[test]
+fn merge_refuses_changing_nothing_when_git_does_not_know_who_commits() {
+    let env = TeamEnv::new();
+    repository(&env);
+    let ws = env.workspace();
+    // No identity anywhere, and no guessing one from the machine's names.
+    git(&ws, &["config", "--unset", "user.name"]);
+    git(&ws, &["config", "--unset", "user.email"]);
+    git(&ws, &["config", "user.useConfigOnly", "true"]);
+    team(&env, "isolation: worktree\n", &[]);
+    up(&env);
+    assert!(
+        env.json(&["send", "alice", "@scripted write b.txt alice's work"])
+            .0
+    );
+    let dir = worktree_of(&env, "alice");
+    assert!(wait_until(20, || read(&dir.join("b.txt")) == "alice's work\n"));
+    wait_idle(&env, "alice");
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    let (ok, refused) = env.json(&["merge", "alice"]);
+    assert!(
+        !ok && refused["reason"] == "git_identity_unknown",
+        "{refused}"
+    );
+    assert!(
+        refused["action"]
+            .as_str()
+            .unwrap()
+            .contains("config user.email"),
+        "{refused}"
+    );
+    assert_eq!(git(&ws, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "?? b.txt");
+    assert!(env.json(&["stop-agent", "alice"]).0);
+    let (ok, refused) = env.json(&["remove-agent", "alice", "--force"]);
+    assert!(
+        !ok && refused["reason"] == "git_identity_unknown",
+        "{refused}"
+    );
+    assert_eq!(read(&dir.join("b.txt")), "alice's work\n");
+    // Told who commits, the merge goes through.
+    git(&ws, &["config", "user.name", "test"]);
+    git(&ws, &["config", "user.email", "test@example.com"]);
+    let (ok, merged) = env.json(&["merge", "alice"]);
+    assert!(ok, "{merged}");
+    assert_eq!(read(&ws.join("b.txt")), "alice's work\n");
+}

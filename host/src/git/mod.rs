@@ -95,6 +95,13 @@ fn ask(dir: &Path, args: &[&str]) -> Result<Option<String>, GitError> {
     }
 }
 
+/// Whether git knows who commits in `dir` (`user.name` and `user.email`, or their environment
+/// variables): without it, every commit fails.
+pub fn identity_known(dir: &Path) -> Result<bool, GitError> {
+    let ran = run_with(dir, &["var", "GIT_COMMITTER_IDENT"], &[])?;
+    Ok(ran.code == Some(0))
+}
+
 /// The top directory of the worktree `dir` is in; `None` when it is in no git repository.
 pub fn toplevel(dir: &Path) -> Result<Option<PathBuf>, GitError> {
     let ran = run_with(dir, &["rev-parse", "--show-toplevel"], &[])?;

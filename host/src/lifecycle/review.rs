@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::json;
 
-use super::worktrees::{base_commit, commit_uncommitted};
+use super::worktrees::{base_commit, commit_uncommitted, refuse_without_identity};
 use super::{Context, LifecycleError, unknown_agent};
 use crate::git::{self, GitError, MergeCheck};
 use crate::state::{Activity, AgentState, TeamState, WorktreeRecord};
@@ -175,6 +175,7 @@ pub fn merge(
         return Ok(report);
     }
     refuse_overwriting_untracked(record, &report.files)?;
+    refuse_without_identity(record, "merge")?;
     // 2. Act: commit what is uncommitted, then merge.
     let task = options
         .task

@@ -422,6 +422,26 @@ pub fn base_commit(record: &WorktreeRecord) -> Result<String, GitError> {
 
 /// Commits what is uncommitted in the worktree onto its branch (no hooks run: the commit is
 /// the tree as it is); the new head, or `None` when there was nothing to commit.
+/// Refused before anything is written when git does not know who commits in `record`'s
+/// repository: `step` (merge, remove-agent) would commit the worker's changes.
+pub fn refuse_without_identity(record: &WorktreeRecord, step: &str) -> Result<(), LifecycleError> {
+    if git::identity_known(&record.repo).unwrap_or(true) {
+        return Ok(());
+    }
+    Err(LifecycleError::refused(
+        "git_identity_unknown",
+        format!(
+            "{step} commits the worker's changes, and git does not know who commits in {}; nothing was changed",
+            record.repo.display()
+        ),
+        format!(
+            "tell git who you are: `git -C {} config user.name \"Your Name\"` and `git -C {} config user.email you@example.com` (or `--global`), then run {step} again",
+            record.repo.display(),
+            record.repo.display()
+        ),
+    ))
+}
+
 pub fn commit_uncommitted(
     record: &WorktreeRecord,
     message: &str,
@@ -520,6 +540,9 @@ pub(super) fn ready_for_removal(
             details: json!({"worktree": {"path": record.path, "branch": record.branch, "base": record.base,
                                          "ahead": pending.commits, "uncommitted": pending.uncommitted}}),
         });
+    }
+    if !pending.uncommitted.is_empty() && record.path.is_dir() {
+        refuse_without_identity(record, "remove-agent --force")?;
     }
     let committed = match pending.uncommitted.is_empty() || !record.path.is_dir() {
         true => None,
