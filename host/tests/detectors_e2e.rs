@@ -159,3 +159,54 @@ fn an_all_idle_team_gets_one_reminder_per_episode_and_acknowledge_idle_silences_
     );
     assert!(!events(&env, "idle_takeover.no_ping").is_empty());
 }
+
+#[test]
+fn a_worker_someone_signs_in_long_after_its_start_is_seen_ready_and_takes_messages() {
+    let env = TeamEnv::new();
+    assert!(env.run(&["init", "team"]).status.success());
+    let dir = env.workspace().join("team");
+    let team = dir.join("TEAM.md");
+    let text = std::fs::read_to_string(&team).unwrap().replace(
+        "tick_interval_sec: 2",
+        "tick_interval_sec: 0.5\nstartup_answer_window_sec: 1",
+    );
+    std::fs::write(&team, text).unwrap();
+    let role = dir.join("agents/alice.md");
+    let text = std::fs::read_to_string(&role)
+        .unwrap()
+        .replace("  work_ms: 300\n", "  work_ms: 300\n  login_screen: true\n");
+    std::fs::write(&role, text).unwrap();
+    let (ok, up) = env.json(&["up", "team"]);
+    assert!(ok, "{up}");
+    let alice = env.agent("alice");
+    assert_eq!(alice["status"], "blocked", "{alice}");
+    assert!(
+        alice["blocked_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not signed in"),
+        "{alice}"
+    );
+    let (ok, sent) = env.json(&["send", "alice", "@scripted report success signed in"]);
+    assert!(ok, "{sent}");
+    // Past the window in which the coordinator answers dialogs, a person signs in.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(env.agent("alice")["status"], "blocked");
+    let pane = alice["pane_id"].as_str().unwrap().to_string();
+    assert!(
+        env.tmux(&["send-keys", "-t", &pane, "Enter"])
+            .status
+            .success()
+    );
+    assert!(
+        wait_until(15, || env.agent("alice")["status"] == "running"),
+        "{}",
+        env.agent("alice")
+    );
+    // What waited is delivered now.
+    assert!(
+        wait_until(20, || inbox(&env).contains("signed in")),
+        "the queued message never reached alice: {}",
+        env.agent("alice")
+    );
+}

@@ -95,6 +95,12 @@ fn validate_names_every_error_of_a_broken_team_directory_with_file_and_path() {
     )
     .unwrap();
     std::fs::write(agents.join("frank.md"), "no front matter here\n").unwrap();
+    // A key given twice would silently lose the first one's settings.
+    std::fs::write(
+        agents.join("gina.md"),
+        "---\nname: gina\nrole: x\nprovider: scripted\nprovider_options: {a: 1}\nprovider_options:\n  b: 2\n---\n",
+    )
+    .unwrap();
     let out = s.run(&plugins(), &["validate", "t", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let found = errors(&out);
@@ -133,6 +139,15 @@ fn validate_names_every_error_of_a_broken_team_directory_with_file_and_path() {
         "names the installed ones: {found:?}"
     );
     assert!(has(&found, "eve.md", "", "YAML syntax error"), "{found:?}");
+    assert!(
+        has(
+            &found,
+            "gina.md",
+            "",
+            "the key \"provider_options\" is given twice"
+        ),
+        "{found:?}"
+    );
     assert!(
         has(&found, "frank.md", "", "no YAML front matter"),
         "{found:?}"

@@ -154,8 +154,10 @@ keep them in the crate's `fixtures/`, embed them from `build.rs` with `fixture_d
 - Never panic on purpose. If you do, the SDK catches it and the host marks the plugin faulted and
   stops calling it. Build with `panic = "unwind"` (the default): with `panic = "abort"` a panic
   kills the host.
-- The ABI grows by appending methods to the tables of [`ffi`] and fields (with defaults) to the
-  request and answer types; a plugin built today keeps loading.
+- The method tables of [`ffi`] are frozen (abi_stable refuses a plugin whose table layout
+  differs): methods added later travel through each table's `extension` entry, which a plugin
+  built earlier answers `Unsupported` and the host then falls back; request and answer types are
+  JSON and grow by fields with defaults. A plugin built today keeps loading.
 */
 
 pub mod display;

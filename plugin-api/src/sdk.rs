@@ -125,7 +125,7 @@ pub trait ProviderPlugin: Send + Sync + 'static {
 /// Its name, aliases and description are declared once, here; the SDK makes the root module and
 /// the manifest from them and the plugin crate's version.
 pub trait DisplayPlugin: Send + Sync + 'static {
-    /// The name a team spec uses in `display:`.
+    /// The name a team spec uses in `display_backend:`.
     const NAME: &'static str;
     /// Other names that select this display.
     const ALIASES: &'static [&'static str] = &[];

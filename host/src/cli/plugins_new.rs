@@ -123,6 +123,10 @@ fn words(request: &Request<'_>) -> anyhow::Result<Words> {
     let pairs = vec![
         ("name", name.to_string()),
         ("kind", request.kind.as_str().to_string()),
+        (
+            "spec_key",
+            if display { "display_backend" } else { "provider" }.to_string(),
+        ),
         ("type", type_name),
         ("crate", format!("team-agent-{name}")),
         ("lib", lib.clone()),

@@ -106,6 +106,8 @@ pub struct Runner<'a> {
     seen: HashMap<String, Seen>,
     urgent: bool,
     stuck_timeout: Duration,
+    /// How long after a spawn startup dialogs are answered.
+    startup_window: Duration,
     leader_api_error: Option<String>,
     /// The message store, open across ticks (reopened after a tick that failed with it).
     db: Option<crate::store::Store>,
@@ -129,6 +131,7 @@ impl<'a> Runner<'a> {
             seen: HashMap::new(),
             urgent: false,
             stuck_timeout: DEFAULT_STUCK_TIMEOUT,
+            startup_window: STARTUP_WINDOW,
             leader_api_error: None,
             db: None,
             turns: Default::default(),
@@ -315,6 +318,9 @@ impl<'a> Runner<'a> {
     fn interval_of(&mut self, team: &TeamState) -> Duration {
         if let Some(stuck) = team.timing.stuck_timeout_sec.filter(|s| *s > 0.0) {
             self.stuck_timeout = Duration::from_secs_f64(stuck);
+        }
+        if let Some(window) = team.timing.startup_answer_window_sec.filter(|s| *s > 0.0) {
+            self.startup_window = Duration::from_secs_f64(window);
         }
         team.timing
             .tick_interval_sec
@@ -543,12 +549,14 @@ impl<'a> Runner<'a> {
             observation.progressed = progress != seen.progress;
             seen.progress = progress;
         }
-        if starting && within_startup_window(agent) {
+        if starting {
+            // Past the startup window a dialog is no longer answered, but a worker a person
+            // got past its dialog or login (after any time) is seen ready.
+            let answer = within(agent, self.startup_window);
             self.answer_startup(
                 &provider,
                 agent,
-                &pane.pane_id,
-                &screen,
+                (&pane.pane_id, &screen, answer),
                 server,
                 &mut observation,
             );
@@ -583,14 +591,13 @@ impl<'a> Runner<'a> {
         true
     }
 
-    /// A starting worker's screen: its startup dialog answered (or its block recorded), or it
-    /// is ready.
+    /// A starting worker's screen (its pane, the screen, whether dialogs are still answered):
+    /// its startup dialog answered (or its block recorded), or it is ready.
     fn answer_startup(
         &self,
         provider: &ProviderClient<'_>,
         agent: &AgentState,
-        pane_id: &str,
-        screen: &str,
+        (pane_id, screen, answer): (&str, &str, bool),
         server: &Server,
         observation: &mut Observation,
     ) {
@@ -603,7 +610,7 @@ impl<'a> Runner<'a> {
                 observation.blocked_reason = Some(None);
             }
             Ok((StartupDecision::Answer { prompt, keys }, rule)) => {
-                if !self.first_answer_on(agent, screen) {
+                if !answer || !self.first_answer_on(agent, screen) {
                     return;
                 }
                 self.events.emit("agent.startup_prompt_answered", json!({"agent_id": agent.id, "prompt": prompt, "keys": keys, "rule": rule, "by": "coordinator"}));
@@ -995,14 +1002,16 @@ fn settle_activity(
     }
 }
 
-fn within_startup_window(agent: &AgentState) -> bool {
+/// Whether `agent` was spawned less than `window` ago.
+fn within(agent: &AgentState, window: Duration) -> bool {
     agent
         .spawned_at
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .is_some_and(|t| {
-            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()
-                < STARTUP_WINDOW.as_secs() as i64
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .to_std()
+                .map_or(true, |age| age < window)
         })
 }
 

@@ -290,6 +290,7 @@ fn record(
             stuck_timeout_sec: spec.spec.runtime.stuck_timeout_sec,
             long_tool_notice_sec: spec.spec.runtime.long_tool_notice_sec,
             consume_timeout_sec: spec.spec.runtime.consume_timeout_sec,
+            startup_answer_window_sec: spec.spec.runtime.startup_answer_window_sec,
         };
         team.leader = leader;
         for agent in started {

@@ -167,6 +167,9 @@ pub struct Runtime {
     /// How long a submitted message may go untaken before it is retried, then bounced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consume_timeout_sec: Option<f64>,
+    /// How long after a worker's start its startup dialogs are answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_answer_window_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trust_own_workspace: Option<bool>,
 }

@@ -102,7 +102,9 @@ pub fn parse_document(text: &str, file: &Path, first_line: usize) -> Result<Valu
                 .at(Some(e.line() + first_line - 1), Some(e.column()))
         });
     }
-    serde_norway::from_str::<Value>(text).map_err(|e| {
+    // Through YAML's own value first: it refuses a key given twice (`serde_json`'s map would keep
+    // the last one silently).
+    let yaml = serde_norway::from_str::<serde_norway::Value>(text).map_err(|e| {
         let (line, column) = match e.location() {
             Some(l) => (Some(l.line() + first_line - 1), Some(l.column())),
             None => (None, None),
@@ -114,7 +116,20 @@ pub fn parse_document(text: &str, file: &Path, first_line: usize) -> Result<Valu
             .next()
             .unwrap_or(&message)
             .to_string();
-        Diagnostic::error(file, "", format!("YAML syntax error: {message}")).at(line, column)
+        let message = match message.strip_prefix("duplicate entry with key ") {
+            Some(key) => format!(
+                "the key {key} is given twice in one mapping: keep one, with the settings of both"
+            ),
+            None => format!("YAML syntax error: {message}"),
+        };
+        Diagnostic::error(file, "", message).at(line, column)
+    })?;
+    serde_json::to_value(yaml).map_err(|e| {
+        Diagnostic::error(
+            file,
+            "",
+            format!("YAML that is not a team definition: {e} (keys are plain strings)"),
+        )
     })
 }
 

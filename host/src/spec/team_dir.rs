@@ -398,6 +398,7 @@ fn runtime_spec(front: &Value, name: &str, ids: &[Value]) -> Map<String, Value> 
         "stuck_timeout_sec",
         "long_tool_notice_sec",
         "consume_timeout_sec",
+        "startup_answer_window_sec",
     ] {
         if let Some(v) = front.get(key) {
             runtime.insert(key.into(), v.clone());

@@ -615,4 +615,6 @@ pub struct Timing {
     pub long_tool_notice_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consume_timeout_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_answer_window_sec: Option<f64>,
 }

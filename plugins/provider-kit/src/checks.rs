@@ -22,7 +22,7 @@ pub fn check_book(book: &RuleBook, groups: &[&str], explained: &[&str]) -> Resul
         let class = rule.class().unwrap_or_default();
         if api_error_class(class).is_none() {
             return Err(format!(
-                "rule '{}': class {class:?} is not one of overloaded, rate_limit, network, timeout, other",
+                "rule '{}': class {class:?} is not one of overloaded, rate_limit, quota, network, timeout, other",
                 rule.name()
             ));
         }

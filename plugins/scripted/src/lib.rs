@@ -96,6 +96,14 @@ impl ProviderPlugin for Scripted {
         {
             argv.push("--trust-prompt".into());
         }
+        if request
+            .options
+            .get("login_screen")
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
+            argv.push("--login-screen".into());
+        }
         if let Some(setup) = &request.hooks
             && hooks::wanted(&request.options)?
         {
@@ -125,6 +133,14 @@ impl ProviderPlugin for Scripted {
                     reason: line.trim().to_string(),
                 },
                 "resume_failed",
+            );
+        }
+        if lines.iter().any(|l| l.contains(screen::LOGIN_NEEDED)) {
+            return Verdict::by_rule(
+                StartupDecision::Blocked {
+                    reason: "not signed in: sign in in its window, then it goes on".into(),
+                },
+                "login_screen",
             );
         }
         if trust_dialog_active(&lines) {

@@ -11,6 +11,9 @@ pub const TRUST_QUESTION: &str = "Do you trust the files in this folder?";
 pub const TRUST_YES: &str = "1. Yes, I trust this folder";
 pub const TRUST_NO: &str = "2. No, exit";
 pub const TRUST_FOOTER: &str = "Enter to confirm · Esc to exit";
+/// The sign-in screen (`--login-screen`), which only a person gets past.
+pub const LOGIN_NEEDED: &str = "Not signed in: a person has to sign in first.";
+pub const LOGIN_HINT: &str = "Press Enter once you have signed in · Esc to exit";
 /// The approval dialog (`@scripted approval TOOL`): `Allow tool call: TOOL?`.
 pub const APPROVAL_HEADER: &str = "Allow tool call: ";
 pub const APPROVAL_OPTIONS: [&str; 3] = ["Yes", "Yes, and don't ask again for this session", "No"];

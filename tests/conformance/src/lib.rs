@@ -29,6 +29,7 @@ Every check has a stable id:
 | `provider.launch_plan.resume_needs_session` | a resume without a session id is an error, never a plan; a resume with one uses it |
 | `provider.launch_plan.fork` | a fork works when claimed, and is `unsupported` otherwise |
 | `provider.startup.empty_screen` | an empty screen is `waiting`, never `ready` |
+| `provider.hooks` | a provider that declares hook events plans their configuration inside the directory it was given and reads a payload it cannot make sense of without panicking; one that declares none plans no files |
 | `provider.submit_keys` | submit keys are non-empty key names |
 | `provider.no_panic.garbage` | random bytes, invalid UTF-8, 1 MiB screens and escape sequences never panic |
 | `provider.deterministic` | the same input gives the same answer |
@@ -37,6 +38,8 @@ Every check has a stable id:
 | `display.probe` | `probe()` answers, with a detail, whether the display is available in the suite's environment (either answer passes) |
 | `display.plan_symmetry` | `open` plans in the suite's environment, and `close(handle)` destroys exactly what `open` (and `rebuild`) created |
 | `display.no_panic.garbage` | a garbage handle is an error, never a panic |
+| `fixtures.shipped` | the fixtures the library ships (`fixtures()`) can be read |
+| `fixtures.read` | the `--fixtures DIR` directory can be read (and is given to a provider only) |
 | `fixture.<NAME>` | one captured screen or transcript gets its expected verdict |
 
 A display's own tests hold its plans to the rule of `display.plan_symmetry` with

@@ -22,7 +22,7 @@ use hooks::{HookCall, Hooks};
 
 const USAGE: &str = "\
 usage: scripted-agent [--session-id ID | --resume ID | --fork-from ID --session-id NEW]
-                      [--work-ms MS] [--trust-prompt] [--hook-command-json JSON]
+                      [--work-ms MS] [--trust-prompt] [--login-screen] [--hook-command-json JSON]
 
 A terminal program that behaves like an agent CLI, bundled with team-agent for demos and tests.
 Each submitted message is recorded in $HOME/.scripted-agent/sessions/<session-id>.jsonl.
@@ -59,6 +59,8 @@ struct Options {
     fork_from: Option<String>,
     work_ms: u64,
     trust_prompt: bool,
+    /// Starts at a sign-in screen that only a person gets past (Enter).
+    login_screen: bool,
     /// The hook command (`--hook-command-json`); empty: no hooks.
     hook_command: Vec<String>,
 }
@@ -70,6 +72,7 @@ fn parse_args() -> Result<Options, String> {
         fork_from: None,
         work_ms: 300,
         trust_prompt: false,
+        login_screen: false,
         hook_command: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -85,6 +88,7 @@ fn parse_args() -> Result<Options, String> {
                     .map_err(|_| "--work-ms needs a number of milliseconds".to_string())?
             }
             "--trust-prompt" => options.trust_prompt = true,
+            "--login-screen" => options.login_screen = true,
             "--hook-command-json" => {
                 options.hook_command = serde_json::from_str(&value("--hook-command-json")?)
                     .map_err(|e| {
@@ -273,6 +277,23 @@ fn trust_dialog(term: &mut Terminal) -> bool {
     }
 }
 
+/// The sign-in screen: it waits for a person's Enter (as a CLI waits for a browser login);
+/// false when they gave up instead.
+fn login_screen(term: &mut Terminal) -> bool {
+    print_flush(&format!(
+        "\x1b[2J\x1b[H{}\n{}\n",
+        screen::LOGIN_NEEDED,
+        screen::LOGIN_HINT
+    ));
+    loop {
+        match term.read_input() {
+            Input::Enter => return true,
+            Input::Escape | Input::CtrlC | Input::Eof => return false,
+            _ => {}
+        }
+    }
+}
+
 fn prompt() {
     print_flush(&format!("\n{}", screen::PROMPT));
 }
@@ -296,6 +317,11 @@ fn main() -> ExitCode {
     if options.trust_prompt && !trust_dialog(&mut term) {
         drop(term);
         println!("\nscripted-agent did not start because this folder is not trusted.");
+        return ExitCode::from(1);
+    }
+    if options.login_screen && !login_screen(&mut term) {
+        drop(term);
+        println!("\nscripted-agent did not start: nobody signed in.");
         return ExitCode::from(1);
     }
     let agent = std::env::var("TEAM_AGENT_ID").unwrap_or_else(|_| "-".into());
