@@ -42,10 +42,11 @@ impl Conversation {
         let (user_texts, newest) = match api {
             Api::Anthropic => read_messages(body),
             Api::Responses => read_input(body),
+            Api::Gemini => return crate::gemini::read(body),
         };
         let schema_format = match api {
             Api::Anthropic => body.pointer("/output_config/format"),
-            Api::Responses => body.pointer("/text/format"),
+            _ => body.pointer("/text/format"),
         };
         Conversation {
             user_texts,

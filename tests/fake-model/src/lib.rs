@@ -1,12 +1,13 @@
 /*!
 A scripted model server for tests: it plays the model for the real CLIs, Claude Code 2.1.330
-(Anthropic Messages API) and Codex 0.169.0 (OpenAI Responses API), streamed as server-sent
-events, and records every request so a test can assert on what the CLI sent.
+(Anthropic Messages API), Codex 0.169.0 (OpenAI Responses API) and Gemini CLI 0.61.0 (the Gemini
+API), streamed as server-sent events, and records every request so a test can assert on what the CLI sent.
 
 A [`Scenario`] says what to answer; [`FakeModel::start`] serves it on `127.0.0.1` at a free port
 until the [`FakeModel`] is dropped. Point the CLIs at [`FakeModel::url`]:
 - Claude Code: `ANTHROPIC_BASE_URL=<url>` (and a key in `ANTHROPIC_AUTH_TOKEN`);
 - Codex: a model provider with `base_url = "<url>/v1"` and `wire_api = "responses"`;
+- Gemini CLI: `GOOGLE_GEMINI_BASE_URL=<url>` (and a key in `GEMINI_API_KEY`);
 - both: `HTTPS_PROXY` and `HTTP_PROXY` set to `<url>` with `NO_PROXY=127.0.0.1,localhost`, so
   anything that tries to leave the machine lands here, is refused (403) and shows in
   [`FakeModel::egress`].
@@ -21,6 +22,9 @@ puts the calling thread in a loopback-only network namespace before anything is 
 | `POST /v1/messages` (`?beta=true` too) | Anthropic message, streamed when `stream` is true |
 | `POST /v1/messages/count_tokens` | `{"input_tokens": N}` |
 | `POST /v1/responses` | Responses response, streamed when `stream` is true |
+| `POST /v1beta/models/{model}:streamGenerateContent` (`?alt=sse`) | Gemini answer, streamed |
+| `POST /v1beta/models/{model}:generateContent` | Gemini answer as one body |
+| `POST /v1beta/models/{model}:countTokens` | `{"totalTokens": N}` |
 | `CONNECT host:port`, or an absolute URL (`GET http://…`) | 403, recorded as egress |
 | anything else | 404 with a JSON error naming the path, recorded |
 
@@ -30,7 +34,7 @@ Rules are tried in order and the first that matches answers; a rule matches on t
 of the conversation (Claude's trailing `{"role":"system"}` entries are skipped):
 `{"user_contains": "X"}` (a user message containing `X`), `{"after_tool": "Y"}` (the result of a
 tool whose name contains `Y`; `""` is any tool), or `"always"`. A rule may be limited to
-`"times": N` uses and to one `"api"` (`anthropic` or `responses`). When no rule matches, the
+`"times": N` uses and to one `"api"` (`anthropic`, `responses` or `gemini`). When no rule matches, the
 `default` reply answers (`OK.` unless set).
 
 A reply is a list of steps: `{"text": …}` (with `{{tool_output}}` and `{{user_text}}` filled
@@ -94,6 +98,7 @@ assert!(model.egress().is_empty(), "the CLI tried to go out: {:?}", model.egress
 
 mod anthropic;
 mod conversation;
+mod gemini;
 pub mod isolation;
 mod journal;
 mod playbook;

@@ -69,7 +69,7 @@ pub(crate) fn compose(api: Api, choice: &Choice, conversation: &Conversation, id
             // Anthropic ids are `toolu_…`, Responses call ids `call_…`, as the real APIs make them.
             match api {
                 Api::Anthropic => format!("toolu_{id}_{calls}"),
-                Api::Responses => format!("call_{id}_{calls}"),
+                Api::Responses | Api::Gemini => format!("call_{id}_{calls}"),
             }
         };
         let block = match step {
@@ -117,11 +117,13 @@ fn fill_placeholders(text: &str, conversation: &Conversation) -> String {
 }
 
 /// Claude runs a flat `mcp__<server>__<tool>`; Codex 0.169 refuses that name ("unsupported
-/// call") and wants the tool's own name in the namespace `mcp__<server>`.
+/// call") and wants the tool's own name in the namespace `mcp__<server>`; Gemini CLI names it
+/// `mcp_<server>_<tool>`.
 fn mcp_call(api: Api, call: &McpToolCall, id: String) -> Block {
     let (name, namespace) = match api {
         Api::Anthropic => (format!("mcp__{}__{}", call.server, call.name), None),
         Api::Responses => (call.name.clone(), Some(format!("mcp__{}", call.server))),
+        Api::Gemini => (format!("mcp_{}_{}", call.server, call.name), None),
     };
     Block::ToolCall {
         id,
@@ -142,6 +144,10 @@ fn shell_call(api: Api, shell: &ShellCommand, id: String) -> Block {
             json!({"command": shell.command, "description": reason}),
         ),
         // Escalated permissions make Codex ask before running it, even in a read-only sandbox.
+        Api::Gemini => (
+            "run_shell_command",
+            json!({"command": shell.command, "description": reason}),
+        ),
         Api::Responses => (
             "exec_command",
             json!({

@@ -65,6 +65,8 @@ pub enum Api {
     Anthropic,
     /// OpenAI Responses, `POST /v1/responses` (Codex).
     Responses,
+    /// The Gemini API, `POST /v1beta/models/{model}:streamGenerateContent` (Gemini CLI).
+    Gemini,
 }
 
 /// One step of a reply, in order. Text and tool calls become the reply's content blocks (items);

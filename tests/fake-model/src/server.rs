@@ -20,7 +20,7 @@ use crate::journal::{Delivery, Journal, Matched, RecordedRequest, Replied, Reque
 use crate::playbook::{Choice, Playbook};
 use crate::reply::{self, Answer, Envelope};
 use crate::scenario::{Api, ApiError};
-use crate::{anthropic, responses, sse};
+use crate::{anthropic, gemini, responses, sse};
 
 /// What the request threads share with the [`FakeModel`](crate::FakeModel).
 pub(crate) struct Shared {
@@ -40,7 +40,7 @@ pub(crate) struct Shutdown {
 /// Where a request goes.
 enum Endpoint {
     Model(Api),
-    CountTokens,
+    CountTokens(Api),
     Unknown,
 }
 
@@ -132,12 +132,15 @@ fn answer(mut request: Request, shared: &Shared) {
                 send_recorded(request, record, error_response(api, &error, None), shared);
             }
         },
-        Endpoint::CountTokens => {
+        Endpoint::CountTokens(api) => {
             let input_tokens = reply::estimate_tokens(arrival.raw_len);
             let replied = Replied::TokenCount { input_tokens };
-            let record =
-                arrival.recorded(Some(Api::Anthropic), RequestKind::TokenCount, None, replied);
-            let count = json_response(200, &json!({"input_tokens": input_tokens}));
+            let record = arrival.recorded(Some(api), RequestKind::TokenCount, None, replied);
+            let count = match api {
+                Api::Gemini => gemini::token_count(input_tokens),
+                _ => json!({"input_tokens": input_tokens}),
+            };
+            let count = json_response(200, &count);
             send_recorded(request, record, count, shared);
         }
         Endpoint::Unknown => {
@@ -186,8 +189,13 @@ fn route(method: &Method, target: &str) -> Endpoint {
     let path = target.split('?').next().unwrap_or_default();
     match (method, path) {
         (Method::Post, "/v1/messages") => Endpoint::Model(Api::Anthropic),
-        (Method::Post, "/v1/messages/count_tokens") => Endpoint::CountTokens,
+        (Method::Post, "/v1/messages/count_tokens") => Endpoint::CountTokens(Api::Anthropic),
         (Method::Post, "/v1/responses") => Endpoint::Model(Api::Responses),
+        (Method::Post, path) => match gemini::method(path) {
+            Some(gemini::Method::CountTokens) => Endpoint::CountTokens(Api::Gemini),
+            Some(_) => Endpoint::Model(Api::Gemini),
+            None => Endpoint::Unknown,
+        },
         _ => Endpoint::Unknown,
     }
 }
@@ -198,10 +206,11 @@ fn answer_model(request: Request, api: Api, arrival: Arrival, shared: &Shared) {
     let choice = shared.playbook().choose(api, &conversation);
     let envelope = Envelope {
         id: format!("fake{}", shared.answers.fetch_add(1, Ordering::Relaxed) + 1),
-        model: arrival.body["model"]
-            .as_str()
-            .unwrap_or("fake-model")
-            .to_owned(),
+        model: match api {
+            Api::Gemini => gemini::model_of(&arrival.path),
+            _ => arrival.body["model"].as_str().unwrap_or("fake-model"),
+        }
+        .to_owned(),
         input_tokens: reply::estimate_tokens(arrival.raw_len),
     };
     let answer = reply::compose(api, &choice, &conversation, &envelope.id);
@@ -218,7 +227,14 @@ fn answer_model(request: Request, api: Api, arrival: Arrival, shared: &Shared) {
             error: error.clone(),
         },
     };
-    let streamed = arrival.body["stream"] == true;
+    // Gemini asks for a stream by its method, the others by a field of the body.
+    let streamed = match api {
+        Api::Gemini => {
+            gemini::method(arrival.path.split('?').next().unwrap_or_default())
+                == Some(gemini::Method::Stream)
+        }
+        _ => arrival.body["stream"] == true,
+    };
     let seq =
         shared
             .journal
@@ -230,6 +246,7 @@ fn answer_model(request: Request, api: Api, arrival: Arrival, shared: &Shared) {
             let events = match api {
                 Api::Anthropic => anthropic::events(&parts, &envelope),
                 Api::Responses => responses::events(&parts, &envelope),
+                Api::Gemini => gemini::events(&parts, &envelope),
             };
             // No length, so tiny_http declares a chunked body.
             let head = Response::new(
@@ -249,6 +266,7 @@ fn answer_model(request: Request, api: Api, arrival: Arrival, shared: &Shared) {
             let whole = match api {
                 Api::Anthropic => anthropic::message(&blocks, &envelope),
                 Api::Responses => responses::completed(&blocks, &envelope),
+                Api::Gemini => gemini::response(&blocks, &envelope),
             };
             respond(request, json_response(200, &whole).with_header(request_id))
         }
@@ -342,6 +360,7 @@ fn error_response(
     let body = match api {
         Api::Anthropic => anthropic::error_body(error),
         Api::Responses => responses::error_body(error),
+        Api::Gemini => gemini::error_body(error),
     };
     let mut response = json_response(error.status, &body);
     if let Some(seconds) = error.retry_after() {

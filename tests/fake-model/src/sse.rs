@@ -23,6 +23,8 @@ const DELTA_CHARS: usize = 16;
 pub(crate) enum SseItem {
     /// `event: NAME` and `data: JSON`.
     Event { name: &'static str, data: Value },
+    /// `data: JSON` alone (the Gemini API's stream names no events).
+    Data(Value),
     /// The delay before each event after this one.
     Pace(Duration),
 }
@@ -61,6 +63,15 @@ fn write_events(
                     break;
                 }
                 write!(body, "event: {name}\ndata: {data}\n\n")?;
+                body.flush()?;
+                body.get_mut().flush()?;
+            }
+            SseItem::Data(data) => {
+                if shutdown.sleep(delay) {
+                    delivery = Delivery::ServerStopped;
+                    break;
+                }
+                write!(body, "data: {data}\n\n")?;
                 body.flush()?;
                 body.get_mut().flush()?;
             }
