@@ -182,7 +182,10 @@ fn shut_down(held: &Held, workspace: &Path) {
 /// A coordinator still running for `workspace` (its pid file, checked against its command line
 /// so a reused pid is never signalled) gets SIGTERM, then SIGKILL.
 fn end_coordinator(workspace: &Path) {
-    let pid_file = workspace.join(".team/runtime/coordinator.pid");
+    let pid_file = workspace
+        .join(".team/runtime/teams")
+        .join(crate::sandbox::TEAM)
+        .join("coordinator.pid");
     let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|t| t.trim().parse::<i32>().ok())

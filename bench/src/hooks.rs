@@ -179,8 +179,8 @@ fn time_calls(
         std::thread::sleep(CALL_GAP);
     }
     let inbox = sandbox
-        .workspace
-        .join(".team/runtime/hooks")
+        .runtime_dir()
+        .join("hooks")
         .join(format!("{id}.jsonl"));
     let deadline = Instant::now() + Duration::from_secs(TICK_INTERVAL_SEC * 2);
     while std::fs::metadata(&inbox).is_ok_and(|m| m.len() > 0) && Instant::now() < deadline {

@@ -234,7 +234,7 @@ fn breakdown_table(phases: &BTreeMap<usize, Vec<Samples>>) -> String {
     ));
     let mut md = String::from(
         "Median ms per phase of `up`, from the timestamps (ms resolution) of the team's \
-         `.team/logs/events.jsonl` and the harness's clock at spawn and exit.\n\n| phase |",
+         `.team/logs/teams/<team>/events.jsonl` and the harness's clock at spawn and exit.\n\n| phase |",
     );
     for workers in phases.keys() {
         write!(md, " N = {workers} |").ok();

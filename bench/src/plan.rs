@@ -173,7 +173,7 @@ a burst is all visible when its last message is. One unrecorded warm-up message 
 breakdown of `send` matches the `send.accepted` and `send.submitted` events of each message id.
 - **status --json**: a running team of 8 or 32 workers; {runs} timed calls after one unrecorded \
 call, first on the store as `up` left it, then after inserting {stored} rows into `messages` of \
-the host's own `.team/runtime/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
+the host's own `.team/runtime/teams/<team>/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
 500 tasks and every worker) in one transaction.
 - **coordinator CPU and RSS**: an idle team ({settle_idle} s after `up`); every {slice} s over \
 {window} s the harness reads the coordinator's own on-CPU time (the sum over its threads of \

@@ -239,18 +239,25 @@ impl Sandbox {
 
     /// The coordinator's pid (from its pid file, checked against its command line).
     pub fn coordinator_pid(&self) -> Option<i32> {
-        let text =
-            std::fs::read_to_string(self.workspace.join(".team/runtime/coordinator.pid")).ok()?;
+        let text = std::fs::read_to_string(self.runtime_dir().join("coordinator.pid")).ok()?;
         let pid = text.trim().parse().ok()?;
         cleanup::is_coordinator_of(pid, &self.workspace).then_some(pid)
     }
 
+    /// The team's runtime directory (`.team/runtime/teams/<team>`).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.workspace.join(".team/runtime/teams").join(TEAM)
+    }
+
     pub fn events_log(&self) -> PathBuf {
-        self.workspace.join(".team/logs/events.jsonl")
+        self.workspace
+            .join(".team/logs/teams")
+            .join(TEAM)
+            .join("events.jsonl")
     }
 
     pub fn database(&self) -> PathBuf {
-        self.workspace.join(".team/runtime/team.db")
+        self.runtime_dir().join("team.db")
     }
 }
 

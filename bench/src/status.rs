@@ -1,5 +1,5 @@
 /*! `status --json` with many agents and a large message store. The store is the one the host
-created for the running team (`.team/runtime/team.db`): the harness opens it after `up` and
+created for the running team (`.team/runtime/teams/<team>/team.db`): the harness opens it after `up` and
 inserts rows into `messages` itself, in one transaction, using the host's own columns. */
 
 use std::path::Path;

@@ -239,7 +239,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     let live_panes = String::from_utf8_lossy(&listed.stdout).lines().count();
     // The store is whole.
     let db = rusqlite::Connection::open_with_flags(
-        env.workspace().join(".team/runtime/team.db"),
+        env.runtime().join("team.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
@@ -263,8 +263,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     );
     if !problems.is_empty() {
         // What the event log says about each message in trouble: the way to the cause.
-        let events = std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
-            .unwrap_or_default();
+        let events = std::fs::read_to_string(env.logs().join("events.jsonl")).unwrap_or_default();
         for problem in &problems {
             for id in problem.split(' ').filter(|w| w.starts_with("msg_")) {
                 eprintln!("events of {id}:");

@@ -6,12 +6,11 @@ mod support;
 use support::*;
 
 fn inbox(env: &TeamEnv) -> String {
-    std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log"))
-        .unwrap_or_default()
+    std::fs::read_to_string(env.runtime().join("leader-inbox.log")).unwrap_or_default()
 }
 
 fn events(env: &TeamEnv, name: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+    std::fs::read_to_string(env.logs().join("events.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

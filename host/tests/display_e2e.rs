@@ -361,10 +361,8 @@ fn terminal_opens_one_xterm_per_worker_under_xvfb_and_shutdown_closes_them() {
     );
     assert!(sessions[1].starts_with("ta-view-team-bob-"), "{sessions:?}");
 
-    let state: Value = serde_json::from_slice(
-        &std::fs::read(env.workspace().join(".team/runtime/state.json")).unwrap(),
-    )
-    .unwrap();
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(env.runtime().join("state.json")).unwrap()).unwrap();
     let pids: Vec<u64> = state["team"]["display"]["processes"]
         .as_object()
         .unwrap()

@@ -9,7 +9,7 @@ mod support;
 use support::*;
 
 fn events(env: &TeamEnv, name: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+    std::fs::read_to_string(env.logs().join("events.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -18,8 +18,7 @@ fn events(env: &TeamEnv, name: &str) -> Vec<serde_json::Value> {
 }
 
 fn inbox(env: &TeamEnv) -> String {
-    std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log"))
-        .unwrap_or_default()
+    std::fs::read_to_string(env.runtime().join("leader-inbox.log")).unwrap_or_default()
 }
 
 /// A starter team with quick ticks and the given extra TEAM.md settings; bob without hooks.
@@ -131,7 +130,7 @@ fn a_worker_without_hooks_is_read_from_its_transcript_and_screen() {
         "{row}"
     );
     assert!(row["hook"].is_null(), "{row}");
-    assert!(!std::fs::exists(env.workspace().join(".team/runtime/hooks/bob.jsonl")).unwrap());
+    assert!(!std::fs::exists(env.runtime().join("hooks/bob.jsonl")).unwrap());
     let id = sent["message_id"].as_str().unwrap();
     let receipt = events(&env, "send.consumed")
         .into_iter()

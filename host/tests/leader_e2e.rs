@@ -239,76 +239,6 @@ fn install_skill_writes_each_clis_skill_once_and_dry_run_writes_nothing() {
     assert_eq!(std::fs::read_to_string(&claude).unwrap(), text);
 }
 
-/// Two panes on an operator's tmux server, and commands run "from" either of them.
-struct Panes {
-    socket: PathBuf,
-    a: String,
-    b: String,
-}
-
-impl Panes {
-    fn new(env: &TeamEnv) -> Self {
-        // Under the test's tmux directory, where the environment's cleanup ends every server.
-        let socket = env.tmux_dir().join("op").join("operator");
-        std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
-        let tmux = |args: &[&str]| {
-            let out = Command::new("tmux")
-                .arg("-S")
-                .arg(&socket)
-                .args(["-f", "/dev/null"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", stderr(&out));
-            stdout(&out).trim().to_string()
-        };
-        let a = tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "op",
-            "-P",
-            "-F",
-            "#{pane_id}",
-            "sleep",
-            "600",
-        ]);
-        let b = tmux(&[
-            "new-window",
-            "-t",
-            "op",
-            "-P",
-            "-F",
-            "#{pane_id}",
-            "sleep",
-            "600",
-        ]);
-        Self { socket, a, b }
-    }
-
-    /// `team-agent ARGS --json` as if typed in `pane`.
-    fn run(&self, env: &TeamEnv, pane: &str, args: &[&str]) -> (bool, Value) {
-        let out = env
-            .command()
-            .env("TMUX", format!("{},1,0", self.socket.display()))
-            .env("TMUX_PANE", pane)
-            .args(args)
-            .arg("--json")
-            .output()
-            .unwrap();
-        (out.status.success(), json(&out))
-    }
-
-    fn kill(&self, pane: &str) {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(["kill-pane", "-t", pane])
-            .output()
-            .unwrap();
-    }
-}
-
 #[test]
 fn a_foreign_pane_is_refused_until_it_takes_over_and_a_gone_owner_can_be_claimed() {
     let env = TeamEnv::new();
@@ -383,8 +313,7 @@ fn a_foreign_pane_is_refused_until_it_takes_over_and_a_gone_owner_can_be_claimed
         .unwrap();
     assert_eq!(json(&out)["reason"], "worker_cannot_lead");
 
-    let events = std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
-        .unwrap_or_default();
+    let events = std::fs::read_to_string(env.logs().join("events.jsonl")).unwrap_or_default();
     assert!(events.contains("owner.takeover") && events.contains("owner.claimed"));
     let _ = Command::new("tmux")
         .arg("-S")

@@ -83,9 +83,7 @@ fn up_status_shutdown_restart_keeps_the_same_sessions_and_leaves_nothing_behind(
     );
     for id in before.keys() {
         assert!(
-            env.workspace()
-                .join(format!(".team/logs/{id}.scrollback"))
-                .exists(),
+            env.logs().join(format!("{id}.scrollback")).exists(),
             "scrollback of {id}"
         );
     }
@@ -183,7 +181,7 @@ fn a_corrupt_first_send_at_refuses_restart_with_its_own_reason() {
     let env = TeamEnv::new();
     env.up_starter();
     assert!(env.json(&["shutdown"]).0);
-    let path = env.workspace().join(".team/runtime/state.json");
+    let path = env.runtime().join("state.json");
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     state["team"]["agents"]["bob"]["first_send_at"] = serde_json::json!("yesterday-ish");
@@ -480,7 +478,7 @@ fn a_state_file_that_lost_its_team_is_refused_by_every_command_and_restored_by_d
             .map(|a| a["session_id"].as_str().unwrap_or_default().to_string())
             .collect();
         let socket = env.status()["tmux_socket"].as_str().unwrap().to_string();
-        let state = env.workspace().join(".team/runtime/state.json");
+        let state = env.runtime().join("state.json");
         std::fs::write(&state, damage).unwrap();
         for args in [
             &["status"][..],

@@ -140,8 +140,7 @@ fn a_real_mcp_client_calls_every_tool_as_the_worker_named_by_team_agent_id() {
         .any(|t| t.contains("hello from alice"))));
     let (_, results) = env.json(&["results", "--task", "mcp-1"]);
     assert_eq!(results["results"][0]["agent_id"], "alice");
-    let inbox =
-        std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log")).unwrap();
+    let inbox = std::fs::read_to_string(env.runtime().join("leader-inbox.log")).unwrap();
     assert!(
         inbox.contains("alice needs a human decision: ship it?"),
         "{inbox}"

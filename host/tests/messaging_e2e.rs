@@ -69,7 +69,7 @@ fn without_a_leader_pane_notifications_wait_in_the_leader_inbox_and_status_says_
         .0
     );
     assert!(env.json(&["wait", "--task", "t2", "--timeout", "30"]).0);
-    let inbox = env.workspace().join(".team/runtime/leader-inbox.log");
+    let inbox = env.runtime().join("leader-inbox.log");
     assert!(wait_until(10, || std::fs::read_to_string(&inbox)
         .is_ok_and(|t| t.contains("Task t2 reported blocked from bob"))));
     assert!(env.status()["leader_inbox"]["bytes"].as_u64().unwrap() > 0);
@@ -285,7 +285,7 @@ fn send_hands_off_to_the_coordinator_and_delivers_by_itself_without_one() {
     let session = env.session_of("alice");
     let coordinator = env.status()["coordinator"]["pid"].as_u64().unwrap();
     let deliverer = |id: &str| -> Option<u64> {
-        std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+        std::fs::read_to_string(env.logs().join("events.jsonl"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -346,7 +346,7 @@ fn a_store_moved_aside_is_reopened_by_the_running_coordinator() {
             .0
     );
     // What doctor advises for a corrupt store: move it aside.
-    let runtime = env.workspace().join(".team/runtime");
+    let runtime = env.runtime();
     for name in ["team.db", "team.db-wal", "team.db-shm"] {
         let _ = std::fs::rename(runtime.join(name), runtime.join(format!("{name}.aside")));
     }
@@ -421,7 +421,7 @@ fn a_corrupt_store_is_an_error_in_status_not_zero_pending() {
     // The running coordinator holds the store open: its next checkpoint would write the pages
     // back over the damage. Stopped, nothing repairs the file behind the test's back.
     assert!(env.json(&["coordinator", "stop"]).0);
-    let runtime = env.workspace().join(".team/runtime");
+    let runtime = env.runtime();
     for name in ["team.db-wal", "team.db-shm"] {
         let _ = std::fs::remove_file(runtime.join(name));
     }
@@ -582,7 +582,7 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let dead = gone.id();
     gone.wait().unwrap();
-    let db = rusqlite::Connection::open(env.workspace().join(".team/runtime/team.db")).unwrap();
+    let db = rusqlite::Connection::open(env.runtime().join("team.db")).unwrap();
     let changed = db
         .execute(
             "UPDATE messages SET status = 'delivering', delivering_pid = ?1, submitted_at = NULL,

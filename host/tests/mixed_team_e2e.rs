@@ -151,8 +151,7 @@ fn a_worker_of_a_new_provider_added_later_is_served_by_the_coordinator() {
     .unwrap();
     let (ok, added) = team_agent(&env, &["add-agent", "cx", "--role-file", "cx.md"]);
     assert!(ok, "{added}");
-    let events =
-        || std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl")).unwrap();
+    let events = || std::fs::read_to_string(env.logs().join("events.jsonl")).unwrap();
     assert!(
         wait_until(15, || events().contains("coordinator.reload")),
         "the coordinator reloads for the codex worker"

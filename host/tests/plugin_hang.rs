@@ -69,14 +69,14 @@ fn a_hanging_provider_is_faulted_and_the_coordinator_goes_on_with_the_others() {
         fault.contains("classify_screen gave no answer in 1500 ms"),
         "{fault}"
     );
-    let faulted = std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+    let faulted = std::fs::read_to_string(env.logs().join("events.jsonl"))
         .unwrap()
         .lines()
         .filter(|l| l.contains("\"plugin.faulted\""))
         .count();
     assert_eq!(faulted, 1, "one fault, one event");
     assert!(wait_until(10, || {
-        std::fs::read_to_string(env.workspace().join(".team/runtime/leader-inbox.log"))
+        std::fs::read_to_string(env.runtime().join("leader-inbox.log"))
             .unwrap_or_default()
             .contains("bob's provider plugin 'hangs' is faulted")
     }));

@@ -27,8 +27,7 @@ fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<Value> {
 }
 
 fn inbox(team: &RealTeam) -> String {
-    std::fs::read_to_string(team.env.workspace().join(".team/runtime/leader-inbox.log"))
-        .unwrap_or_default()
+    std::fs::read_to_string(team.env.runtime().join("leader-inbox.log")).unwrap_or_default()
 }
 
 /// Sends `text` to `agent`: submitted now, or queued for the coordinator (a CLI's screen can

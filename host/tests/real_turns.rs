@@ -66,7 +66,7 @@ fn a_mixed_team_of_real_clis_takes_tasks_reports_through_mcp_and_goes_idle() {
             "the scripted model did the task"
         );
     }
-    let inbox = team.env.workspace().join(".team/runtime/leader-inbox.log");
+    let inbox = team.env.runtime().join("leader-inbox.log");
     let told = |task: &str| {
         std::fs::read_to_string(&inbox)
             .unwrap_or_default()
@@ -277,7 +277,7 @@ fn runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_
         // Not in the policy: it waits, and the leader is told.
         team.send(agent, &format!("RUN-by-hand-{agent}"), None);
         team.wait_agent(agent, 60, |a| a["activity"] == "awaiting_approval");
-        let inbox = ws.join(".team/runtime/leader-inbox.log");
+        let inbox = team.env.runtime().join("leader-inbox.log");
         assert!(
             wait_until(20, || std::fs::read_to_string(&inbox).is_ok_and(|t| t
                 .contains(&format!("{agent} is waiting for an approval"))
@@ -494,7 +494,7 @@ const CODEX_NO_RETRIES: &str = "provider_options:\n  config:\n    model_provider
 
 /// How many notices the leader's inbox holds that `agent`'s turn ended on a `class` error.
 fn api_error_notices(team: &RealTeam, agent: &str, class: &str) -> usize {
-    std::fs::read_to_string(team.env.workspace().join(".team/runtime/leader-inbox.log"))
+    std::fs::read_to_string(team.env.runtime().join("leader-inbox.log"))
         .unwrap_or_default()
         .matches(&format!(
             "{agent}'s turn ended on a provider API error ({class})"
@@ -655,8 +655,8 @@ fn a_silent_worker_is_reminded_once_then_its_task_is_recorded_unreported_with_it
         let (_, results) = team.json(&["results", "--task", &format!("t-{agent}")]);
         assert_eq!(results["results"].as_array().unwrap().len(), 1, "{results}");
     }
-    let told = std::fs::read_to_string(team.env.workspace().join(".team/runtime/leader-inbox.log"))
-        .unwrap_or_default();
+    let told =
+        std::fs::read_to_string(team.env.runtime().join("leader-inbox.log")).unwrap_or_default();
     for agent in ["cx", "cl"] {
         assert_eq!(
             told.matches(&format!("Task t-{agent} reported unreported from {agent}"))

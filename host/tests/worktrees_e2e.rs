@@ -153,7 +153,7 @@ fn two_workers_edit_one_file_in_their_own_worktrees_and_only_the_first_merge_lan
     );
     assert_eq!(code["dirty"], true, "{results}");
     assert!(wait_until(10, || read(
-        &ws.join(".team/runtime/leader-inbox.log")
+        &env.runtime().join("leader-inbox.log")
     )
     .contains("Code: branch team-agent/team/bob")));
     // Each diff shows its own change only.
@@ -432,7 +432,7 @@ fn setup_commands_run_once_in_a_new_worktree_and_a_failing_one_holds_only_its_wo
         error.contains("`exit 3`") && error.contains("exit code 3"),
         "{error}"
     );
-    let log = read(&env.workspace().join(".team/logs/worktree-setup-bob.log"));
+    let log = read(&env.logs().join("worktree-setup-bob.log"));
     assert!(log.contains("broken install"), "{log}");
     // Once: a restart does not run alice's setup again.
     std::fs::remove_file(worktree_of(&env, "alice").join("setup.txt")).unwrap();

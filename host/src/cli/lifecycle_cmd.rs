@@ -53,17 +53,29 @@ pub fn user_error(error: LifecycleError) -> anyhow::Error {
 }
 
 pub fn up(
-    workspace: &Workspace,
+    base: &Workspace,
+    named: Option<&str>,
     definition: &Path,
     yes: bool,
     fresh: bool,
     display: Option<String>,
 ) -> anyhow::Result<Reply> {
-    let registry = Registry::load(Some(workspace.root()));
-    let spec = match crate::cli::spec_cmd::load_or_reply(definition, workspace, &registry) {
+    let registry = Registry::load(Some(base.root()));
+    let spec = match crate::cli::spec_cmd::load_or_reply(definition, base, &registry) {
         Ok(s) => s,
         Err(reply) => return Ok(reply),
     };
+    let team = spec.spec.team.name.as_str();
+    if let Some(named) = named.filter(|n| *n != team) {
+        return Err(UserError::new(format!(
+            "--team {named} (or TEAM_AGENT_TEAM) names another team than {} defines ('{team}'): nothing was started",
+            definition.display()
+        ))
+        .into());
+    }
+    let scoped = crate::lifecycle::teams::starting_team(base, team)?;
+    let workspace = &scoped;
+    let _lock = crate::cli::team_lock(workspace, "up")?;
     for warning in &spec.warnings {
         err_out!("{warning}");
     }
@@ -96,7 +108,7 @@ pub fn up(
     }
     text.push_str(&match &report.leader {
         Some(l) => format!("leader: pane {} (messages and results for the leader go there)\n", l.pane_id),
-        None => "leader: none bound (not run from tmux): leader messages wait in .team/runtime/leader-inbox.log; bind one with `team-agent attach-leader --pane %N`\n".to_string(),
+        None => format!("leader: none bound (not run from tmux): leader messages wait in {}; bind one with `team-agent attach-leader --pane %N`\n", workspace.leader_inbox().display()),
     });
     if let Some(line) = display_line(&report.display) {
         text.push_str(&line);
@@ -196,6 +208,65 @@ fn worktree_line(id: &str, w: &crate::lifecycle::WorktreeRow) -> String {
         line.push_str(&format!("      worktree problem: {error}\n"));
     }
     line
+}
+
+/// `status` without `--team`: the one team as `status --team` shows it, or every team of the
+/// workspace (`{"teams": [...]}`), each as `status --team` shows it.
+pub fn status_all(base: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {
+    let teams = base.teams();
+    if teams.len() <= 1 {
+        let scoped = match teams.first() {
+            Some(t) => base.for_team(&t.name),
+            None => base.clone(),
+        };
+        return status(&scoped, agent);
+    }
+    let mut ok = true;
+    let mut text = String::new();
+    let mut all = Vec::new();
+    let holds = |ws: &Workspace, id: &str| {
+        crate::state::StateStore::new(ws)
+            .load()
+            .ok()
+            .and_then(|s| s.team)
+            .is_some_and(|t| t.agents.contains_key(id))
+    };
+    let scoped: Vec<Workspace> = teams.iter().map(|t| base.for_team(&t.name)).collect();
+    let names = || {
+        teams
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(id) = agent {
+        let having: Vec<&Workspace> = scoped.iter().filter(|ws| holds(ws, id)).collect();
+        return match having.as_slice() {
+            [one] => status(one, agent),
+            [] => Err(UserError::new(format!(
+                "no agent '{id}' in any team of this workspace (teams: {}); `team-agent status` lists them",
+                names()
+            ))
+            .into()),
+            _ => Err(UserError::new(format!(
+                "agent '{id}' is in several teams ({}): say which with --team NAME",
+                names()
+            ))
+            .into()),
+        };
+    }
+    for ws in &scoped {
+        let t = ws.team().unwrap_or_default();
+        let reply = status(ws, agent)?;
+        ok &= reply.ok;
+        text.push_str(&format!("=== team {t} ===\n{}\n", reply.text));
+        all.push(reply.json);
+    }
+    Ok(Reply::new(
+        ok,
+        serde_json::json!({"ok": ok, "teams": all}),
+        text,
+    ))
 }
 
 pub fn status(workspace: &Workspace, agent: Option<&str>) -> anyhow::Result<Reply> {
@@ -381,7 +452,7 @@ pub fn coordinator(workspace: &Workspace, command: &CoordinatorCommand) -> anyho
                 format!("coordinator running (pid {pid})\n"),
             )),
             Err(e) => Err(UserError::new(e)
-                .action("see .team/runtime/coordinator.log")
+                .action(format!("see {}", workspace.coordinator_log().display()))
                 .into()),
         },
     }

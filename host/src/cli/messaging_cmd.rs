@@ -470,7 +470,9 @@ fn queued_hint(status: &str) -> Option<&'static str> {
         }
         "trust_prompt" => "the worker waits at a trust dialog the coordinator is answering",
         "api_error" => "the worker's CLI is retrying after provider API errors",
-        "no_leader" => "no leader pane is bound; it waits in .team/runtime/leader-inbox.log",
+        "no_leader" => {
+            "no leader pane is bound; it waits in the team's leader inbox (.team/runtime/teams/<team>/leader-inbox.log)"
+        }
         "confirming_arrival" => {
             "a delivery was cut off at its submit keys; the message is sent again only if the \
 worker's transcript shows it never arrived"

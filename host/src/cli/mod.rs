@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::lifecycle;
+use crate::lifecycle::{self, teams};
 use crate::workspace::Workspace;
 
 const ABOUT: &str =
@@ -61,6 +61,11 @@ pub(crate) struct Cli {
     /// Answer with one JSON object on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// The team a command acts on, when the workspace holds several (default: the one that
+    /// runs, or the only one there is).
+    #[arg(long, global = true, value_name = "NAME", env = "TEAM_AGENT_TEAM")]
+    pub team: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -485,7 +490,7 @@ team-agent send alice \"go\" --wait consumed --timeout 30"
 
 /// Refuses a command that changes the team when run from another live pane than its owner's.
 /// The team's lock for a command that changes the team (see `lifecycle::TeamLock`).
-fn team_lock(
+pub(crate) fn team_lock(
     workspace: &crate::workspace::Workspace,
     command: &str,
 ) -> anyhow::Result<lifecycle::TeamLock> {
@@ -502,14 +507,18 @@ fn owner_gate(workspace: &crate::workspace::Workspace) -> anyhow::Result<()> {
 }
 
 /// A worker's workspace: `--workspace`, else `TEAM_AGENT_WORKSPACE` (set for every worker), else
-/// the current directory.
+/// the current directory; scoped to `--team`/`TEAM_AGENT_TEAM` (set for every worker) as given,
+/// else to the team the workspace leaves no doubt about.
 fn workspace_from_env(
     given: Option<&std::path::Path>,
+    team: Option<&str>,
 ) -> anyhow::Result<crate::workspace::Workspace> {
     let from_env = std::env::var_os("TEAM_AGENT_WORKSPACE").map(PathBuf::from);
-    Ok(crate::workspace::Workspace::resolve(
-        given.or(from_env.as_deref()),
-    )?)
+    let base = crate::workspace::Workspace::resolve(given.or(from_env.as_deref()))?;
+    Ok(match team {
+        Some(team) => base.for_team(team),
+        None => teams::team_workspace(&base, None).map_err(lifecycle_cmd::user_error)?,
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -533,13 +542,19 @@ pub fn main() -> ExitCode {
 
 /// `team-agent hook`: the event into the worker's inbox, then the coordinator's doorbell. A
 /// failure is said on stderr and never stops the CLI that ran the hook.
-fn hook(workspace: Option<&std::path::Path>, agent: &str, event: &str, payload: Option<String>) {
+fn hook(
+    workspace: Option<&std::path::Path>,
+    team: Option<&str>,
+    agent: &str,
+    event: &str,
+    payload: Option<String>,
+) {
     let raw = crate::hooks::Raw {
         at: crate::events::now_rfc3339(),
         event: event.to_string(),
         payload: crate::hooks::read_payload(payload),
     };
-    let recorded = workspace_from_env(workspace)
+    let recorded = workspace_from_env(workspace, team)
         .map_err(|e| e.to_string())
         .and_then(|ws| {
             crate::hooks::record(&ws, agent, &raw)
@@ -553,12 +568,16 @@ fn hook(workspace: Option<&std::path::Path>, agent: &str, event: &str, payload: 
 }
 
 fn run(cli: Cli) -> anyhow::Result<Reply> {
-    let workspace = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
+    let base = || crate::workspace::Workspace::resolve(cli.workspace.as_deref());
+    let team = cli.team.as_deref().filter(|t| !t.is_empty());
+    let workspace = || -> anyhow::Result<Workspace> {
+        teams::team_workspace(&base()?, team).map_err(lifecycle_cmd::user_error)
+    };
     match cli.command {
         Command::Demo { keep } => demo_cmd::demo(keep),
         Command::Init { dir, force } => spec_cmd::init(dir.as_deref(), force),
-        Command::Validate { path } => spec_cmd::validate(&path, &workspace()?),
-        Command::Compile { dir, out } => spec_cmd::compile(&dir, out.as_deref(), &workspace()?),
+        Command::Validate { path } => spec_cmd::validate(&path, &base()?),
+        Command::Compile { dir, out } => spec_cmd::compile(&dir, out.as_deref(), &base()?),
         Command::ValidateResult { file } => spec_cmd::validate_result(&file),
         Command::Doctor(args) => doctor_cmd::run(&args, &workspace()?),
         Command::Up {
@@ -567,12 +586,14 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             fresh,
             display,
         } => {
-            // Not owner-gated: `up` is how a pane comes to own a team.
-            let ws = workspace()?;
-            let _team = team_lock(&ws, "up")?;
-            lifecycle_cmd::up(&ws, &definition, yes, fresh, display)
+            // Not owner-gated: `up` is how a pane comes to own a team. The team lock is taken
+            // once the definition names the team.
+            lifecycle_cmd::up(&base()?, team, &definition, yes, fresh, display)
         }
-        Command::Status { agent } => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
+        Command::Status { agent } => match team {
+            Some(_) => lifecycle_cmd::status(&workspace()?, agent.as_deref()),
+            None => lifecycle_cmd::status_all(&base()?, agent.as_deref()),
+        },
         Command::Diff { agent, stat } => review_cmd::diff(&workspace()?, &agent, stat),
         Command::Merge {
             agent,
@@ -591,14 +612,14 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         | Command::ResetAgent { .. }
         | Command::AddAgent { .. }
         | Command::ForkAgent { .. }
-        | Command::RemoveAgent { .. }) => team_change(command, cli.workspace.as_deref()),
+        | Command::RemoveAgent { .. }) => team_change(command, cli.workspace.as_deref(), team),
         Command::Coordinator(command) => lifecycle_cmd::coordinator(&workspace()?, &command),
         Command::Peek { agent, lines } => operator_cmd::peek(&workspace()?, &agent, lines),
         Command::Attach { agent } => operator_cmd::attach(&workspace()?, &agent),
         command @ (Command::Interrupt { .. }
         | Command::Answer { .. }
         | Command::AcknowledgeIdle
-        | Command::Send { .. }) => owner_command(command, cli.workspace.as_deref()),
+        | Command::Send { .. }) => owner_command(command, &workspace()?),
         Command::WorkerExec { env_file, argv } => {
             let error = lifecycle::worker_exec(&env_file, &argv);
             err_out!(
@@ -626,17 +647,18 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             event,
             payload,
         } => {
-            hook(cli.workspace.as_deref(), &agent, &event, payload);
+            hook(cli.workspace.as_deref(), team, &agent, &event, payload);
             Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
         }
         Command::McpServer => {
-            crate::mcp::serve(workspace_from_env(cli.workspace.as_deref())?)
+            crate::mcp::serve(workspace_from_env(cli.workspace.as_deref(), team)?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;
             Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
         }
-        Command::ReportResult { file } => {
-            messaging_cmd::report_result(&workspace_from_env(cli.workspace.as_deref())?, &file)
-        }
+        Command::ReportResult { file } => messaging_cmd::report_result(
+            &workspace_from_env(cli.workspace.as_deref(), team)?,
+            &file,
+        ),
         Command::Results { task, agent } => {
             messaging_cmd::results(&workspace()?, task.as_deref(), agent.as_deref())
         }
@@ -663,8 +685,18 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
 
 /// A team-changing command: under the team lock, and only from the owning leader's pane; an
 /// agent's change rebuilds the open display after it.
-fn team_change(command: Command, workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
-    let ws = Workspace::resolve(workspace)?;
+fn team_change(
+    command: Command,
+    workspace: Option<&std::path::Path>,
+    team: Option<&str>,
+) -> anyhow::Result<Reply> {
+    let base = Workspace::resolve(workspace)?;
+    let chosen = teams::choose(&base, team).map_err(lifecycle_cmd::user_error)?;
+    let ws = match (&command, chosen) {
+        (Command::Restart { .. }, Some(team)) => teams::starting_team(&base, &team)?,
+        (_, Some(team)) => base.for_team(&team),
+        (_, None) => base,
+    };
     let _team = team_lock(&ws, command_name(&command))?;
     owner_gate(&ws)?;
     let agent_change = |op: &dyn Fn(&lifecycle::Context<'_>) -> AgentResult| {
@@ -708,7 +740,7 @@ fn team_change(command: Command, workspace: Option<&std::path::Path>) -> anyhow:
 
 /// A command only the owning leader's pane may give, without the team lock (it reaches a
 /// worker and keeps the team as it is).
-fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
+fn owner_command(command: Command, ws: &Workspace) -> anyhow::Result<Reply> {
     if let Command::Send {
         target,
         message,
@@ -721,10 +753,9 @@ fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyho
     } = command
     {
         let (targets, message) = send_targets(target, message, to)?;
-        let ws = Workspace::resolve(workspace)?;
-        owner_gate(&ws)?;
+        owner_gate(ws)?;
         return messaging_cmd::send(
-            &ws,
+            ws,
             messaging_cmd::SendArgs {
                 targets,
                 message: message.as_deref(),
@@ -736,12 +767,11 @@ fn owner_command(command: Command, workspace: Option<&std::path::Path>) -> anyho
             },
         );
     }
-    let ws = Workspace::resolve(workspace)?;
-    owner_gate(&ws)?;
+    owner_gate(ws)?;
     match command {
-        Command::Interrupt { agent } => operator_cmd::interrupt(&ws, &agent),
-        Command::Answer { agent, choice } => operator_cmd::answer(&ws, &agent, &choice),
-        Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(&ws),
+        Command::Interrupt { agent } => operator_cmd::interrupt(ws, &agent),
+        Command::Answer { agent, choice } => operator_cmd::answer(ws, &agent, &choice),
+        Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(ws),
         // `run` sends only the commands above here.
         _ => unreachable!("owner_command called with a command it does not run"),
     }

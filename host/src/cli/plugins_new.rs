@@ -125,7 +125,12 @@ fn words(request: &Request<'_>) -> anyhow::Result<Words> {
         ("kind", request.kind.as_str().to_string()),
         (
             "spec_key",
-            if display { "display_backend" } else { "provider" }.to_string(),
+            if display {
+                "display_backend"
+            } else {
+                "provider"
+            }
+            .to_string(),
         ),
         ("type", type_name),
         ("crate", format!("team-agent-{name}")),

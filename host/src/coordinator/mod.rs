@@ -37,7 +37,7 @@ pub struct Metadata {
 pub fn socket_path(workspace: &Workspace) -> PathBuf {
     crate::tmux::socket_dir().join(format!(
         "tad-{}",
-        crate::tmux::workspace_hash(workspace.root())
+        crate::tmux::workspace_hash(&workspace.identity())
     ))
 }
 
@@ -141,8 +141,11 @@ pub fn ensure_running(workspace: &Workspace, events: &EventLog) -> Result<u32, S
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     cmd.args(["coordinator", "run", "--workspace"])
-        .arg(workspace.root())
-        .current_dir(workspace.root())
+        .arg(workspace.root());
+    if let Some(team) = workspace.team() {
+        cmd.args(["--team", team]);
+    }
+    cmd.current_dir(workspace.root())
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err));

@@ -342,14 +342,14 @@ fn workspace_exists(root: PathBuf) -> bool {
     root.join(".team").is_dir()
 }
 
-/// `team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]`: the
+/// `team-agent-coordinator coordinator run --workspace DIR [--team NAME] [--once] [--no-orphan-exit]`: the
 /// coordinator as its own small binary (no command-line parser, MCP server or schema validator
 /// linked in), with the same arguments as `team-agent coordinator run`.
 pub fn standalone_main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
         eprintln!(
-            "usage: team-agent-coordinator coordinator run --workspace DIR [--once] [--no-orphan-exit]\n(started for you by team-agent; see `team-agent coordinator --help`)"
+            "usage: team-agent-coordinator coordinator run --workspace DIR [--team NAME] [--once] [--no-orphan-exit]\n(started for you by team-agent; see `team-agent coordinator --help`)"
         );
         std::process::ExitCode::from(2)
     };
@@ -357,6 +357,7 @@ pub fn standalone_main() -> std::process::ExitCode {
         return usage();
     }
     let mut workspace = None;
+    let mut team = None;
     let mut options = RunOptions {
         once: false,
         no_orphan_exit: false,
@@ -365,6 +366,7 @@ pub fn standalone_main() -> std::process::ExitCode {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--workspace" => workspace = rest.next().map(PathBuf::from),
+            "--team" => team = rest.next().cloned(),
             "--once" => options.once = true,
             "--no-orphan-exit" => options.no_orphan_exit = true,
             _ => return usage(),
@@ -374,7 +376,10 @@ pub fn standalone_main() -> std::process::ExitCode {
         return usage();
     };
     let workspace = match Workspace::resolve(Some(&dir)) {
-        Ok(ws) => ws.existing_only(),
+        Ok(ws) => match &team {
+            Some(team) => ws.for_team(team).existing_only(),
+            None => ws.existing_only(),
+        },
         Err(e) => {
             eprintln!("coordinator: {e}");
             return std::process::ExitCode::from(1);

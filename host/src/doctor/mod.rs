@@ -60,7 +60,12 @@ fn writable(workspace: &Workspace) -> Check {
         return check("writable", Level::Ok, "no .team yet", None);
     }
     match workspace.check_writable() {
-        Ok(()) => check("writable", Level::Ok, ".team/runtime can be written", None),
+        Ok(()) => check(
+            "writable",
+            Level::Ok,
+            "the team's runtime directory can be written",
+            None,
+        ),
         Err(e) => check(
             "writable",
             Level::Fail,
@@ -312,10 +317,15 @@ fn state(workspace: &Workspace) -> Check {
 /// Restores `state.json` from the newest team snapshot; without `confirm`, says what it would do.
 pub fn restore_state(workspace: &Workspace, confirm: bool) -> Result<String, String> {
     let store = StateStore::new(workspace);
-    let snapshot =
-        store.snapshots().into_iter().next().ok_or_else(|| {
-            "no team snapshot under .team/runtime/teams/ to restore from".to_string()
-        })?;
+    let snapshot = store.snapshots().into_iter().next().ok_or_else(|| {
+        format!(
+            "no team snapshot ({}) to restore from",
+            workspace
+                .runtime_dir()
+                .join("state.snapshot.json")
+                .display()
+        )
+    })?;
     if !confirm {
         return Ok(format!(
             "would copy {} over {}; run again with --confirm",

@@ -87,7 +87,7 @@ pub fn session_name(workspace: &Workspace, provider: &str) -> String {
         })
         .take(48)
         .collect();
-    let hash = tmux::workspace_hash(workspace.root());
+    let hash = tmux::workspace_hash(&workspace.identity());
     format!("team-agent-leader-{provider}-{folder}-{}", &hash[..8])
 }
 
@@ -242,6 +242,9 @@ fn exec_here(
     cmd.env("TEAM_AGENT_WORKSPACE", &root)
         .env("TEAM_AGENT_LEADER_PROVIDER", name)
         .envs(&plan.env);
+    if let Some(team) = workspace.team() {
+        cmd.env("TEAM_AGENT_TEAM", team);
+    }
     let error = cmd.exec();
     LeaderError::new(format!("cannot start {program}: {error}")).into()
 }
@@ -294,6 +297,10 @@ fn leader_mcp_server(workspace: &Workspace, provider: &str) -> anyhow::Result<Mc
     // needs goes in its configuration.
     let mut env = BTreeMap::from([
         ("TEAM_AGENT_WORKSPACE".to_string(), root),
+        (
+            "TEAM_AGENT_TEAM".to_string(),
+            workspace.team().unwrap_or_default().to_string(),
+        ),
         (
             "TEAM_AGENT_LEADER_PROVIDER".to_string(),
             provider.to_string(),

@@ -156,6 +156,10 @@ fn mcp_server(workspace: &Workspace, agent_id: &str) -> Result<McpServer, Lifecy
             "TEAM_AGENT_WORKSPACE".to_string(),
             workspace.root().to_string_lossy().into_owned(),
         ),
+        (
+            "TEAM_AGENT_TEAM".to_string(),
+            workspace.team().unwrap_or_default().to_string(),
+        ),
     ]
     .into_iter()
     .collect();
@@ -325,6 +329,9 @@ fn worker_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchP
         workspace.root().to_string_lossy().into_owned(),
     );
     set.insert("TEAM_AGENT_BIN".into(), exe);
+    if let Some(team) = workspace.team() {
+        set.insert("TEAM_AGENT_TEAM".into(), team.into());
+    }
     set.insert("HOME".into(), home.to_string_lossy().into_owned());
     if let Some(path) = std::env::var_os("PATH") {
         set.insert("PATH".into(), path.to_string_lossy().into_owned());

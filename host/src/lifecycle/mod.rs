@@ -18,6 +18,7 @@ mod resume;
 mod review;
 mod shutdown;
 mod status;
+pub mod teams;
 mod up;
 mod worktrees;
 

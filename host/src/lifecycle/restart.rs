@@ -239,7 +239,7 @@ fn corrupt_refusal(corrupt: &[Value], options: &RestartOptions) -> LifecycleErro
             "restart refused: the recorded first_send_at of {} is not a time, so whether it was given work is unknown",
             names.join(", ")
         ),
-        action: "inspect .team/runtime/state.json (`team-agent doctor`); nothing was changed"
+        action: "inspect the team's state.json under .team/runtime/teams/ (`team-agent doctor`); nothing was changed"
             .into(),
         details: json!({"invalid_first_send_at": corrupt, "allow_fresh": options.allow_fresh}),
     }

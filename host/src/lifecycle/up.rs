@@ -122,7 +122,8 @@ pub fn up(
     check_not_running(ctx, options.fresh)?;
     ask_approval(spec, options.yes)?;
     ctx.workspace.ensure_dirs()?;
-    let server = Server::for_workspace(ctx.workspace.root()).with_config(write_tmux_config(ctx)?);
+    let server =
+        Server::for_workspace(&ctx.workspace.identity()).with_config(write_tmux_config(ctx)?);
     let session = spec.spec.runtime.session_name.clone();
     if server.has_session(&session) {
         return Err(LifecycleError::refused(

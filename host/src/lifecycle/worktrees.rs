@@ -263,6 +263,7 @@ fn run_setup(ctx: &Context<'_>, agent: &Agent, cwd: &Path) -> Result<(), String>
                 .current_dir(cwd)
                 .env("TEAM_AGENT_ID", &agent.id)
                 .env("TEAM_AGENT_WORKSPACE", ctx.workspace.root())
+                .env("TEAM_AGENT_TEAM", ctx.workspace.team().unwrap_or_default())
                 .stdin(std::process::Stdio::null())
                 .stdout(out)
                 .stderr(err)

@@ -46,6 +46,16 @@ impl TeamServer {
         }
     }
 
+    /// The workspace scoped to the team this server serves: the one it was started for, else
+    /// (a leader started before any team) the team the workspace leaves no doubt about now.
+    fn scope(&self) -> Workspace {
+        if self.workspace.team().is_some() {
+            return self.workspace.clone();
+        }
+        crate::lifecycle::teams::team_workspace(&self.workspace, None)
+            .unwrap_or_else(|_| self.workspace.clone())
+    }
+
     fn caller(&self) -> Result<&str, ToolError> {
         self.caller.as_deref().ok_or_else(|| {
             ToolError("this MCP server was started without TEAM_AGENT_ID: only team-agent workers can use it".into())
@@ -118,7 +128,8 @@ impl TeamServer {
     /// Refuses a leader tool call from a pane that does not own the team (the rule of
     /// `team-agent send`); the team.
     fn leader_owns(&self) -> Result<crate::state::TeamState, ToolError> {
-        let messenger = self.messenger()?;
+        let workspace = self.scope();
+        let messenger = self.messenger(&workspace)?;
         let team = messenger.team().map_err(|e| ToolError(e.to_string()))?;
         let caller = crate::leader::ownership::Caller {
             pane_id: std::env::var("TEAM_AGENT_LEADER_PANE").ok(),
@@ -136,7 +147,8 @@ impl TeamServer {
     /// own the team.
     fn leader_send(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
         let team = self.leader_owns()?;
-        let messenger = self.messenger()?;
+        let workspace = self.scope();
+        let messenger = self.messenger(&workspace)?;
         let to = recipients(args)?;
         let content = required_text(args, "content")?;
         let task = optional_text(args, "task_id")?;
@@ -173,6 +185,11 @@ impl TeamServer {
             .current_dir(self.workspace.root())
             .env_remove("TEAM_AGENT_ID")
             .stdin(std::process::Stdio::null());
+        // The team this server serves, never another.
+        match self.scope().team() {
+            Some(team) => cmd.env("TEAM_AGENT_TEAM", team),
+            None => cmd.env_remove("TEAM_AGENT_TEAM"),
+        };
         for (var, from) in [
             ("TMUX_PANE", "TEAM_AGENT_LEADER_PANE"),
             ("TMUX", "TEAM_AGENT_LEADER_TMUX"),
@@ -202,8 +219,8 @@ impl TeamServer {
         }
     }
 
-    fn messenger(&self) -> Result<Messenger<'_>, ToolError> {
-        Messenger::open(&self.workspace, &self.registry).map_err(|e| ToolError(e.to_string()))
+    fn messenger<'a>(&'a self, workspace: &'a Workspace) -> Result<Messenger<'a>, ToolError> {
+        Messenger::open(workspace, &self.registry).map_err(|e| ToolError(e.to_string()))
     }
 
     fn send_message(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
@@ -211,7 +228,8 @@ impl TeamServer {
         let to = recipients(args)?;
         let content = required_text(args, "content")?;
         let task = optional_text(args, "task_id")?;
-        let messenger = self.messenger()?;
+        let workspace = self.scope();
+        let messenger = self.messenger(&workspace)?;
         let team = messenger.team().map_err(|e| ToolError(e.to_string()))?;
         let recipients = messaging::resolve_recipients(&team, &to, caller)
             .map_err(|e| ToolError(format!("`to`: {e}")))?;
@@ -230,7 +248,8 @@ impl TeamServer {
     fn report_result(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
         let caller = self.caller()?;
         let summary = required_text(args, "summary")?;
-        let messenger = self.messenger()?;
+        let workspace = self.scope();
+        let messenger = self.messenger(&workspace)?;
         let task_id = match optional_text(args, "task_id")? {
             Some(t) => t,
             None => self
@@ -285,14 +304,15 @@ impl TeamServer {
 
     fn team_status(&self) -> Result<Value, ToolError> {
         let registry = Registry::load_from(&[]);
-        let ctx = crate::lifecycle::Context::new(&self.workspace, &registry, &|_| {});
-        let team = crate::state::StateStore::new(&self.workspace)
+        let workspace = self.scope();
+        let ctx = crate::lifecycle::Context::new(&workspace, &registry, &|_| {});
+        let team = crate::state::StateStore::new(&workspace)
             .load()
             .ok()
             .and_then(|s| s.team)
             .map(|t| t.name);
         let pending = team
-            .map(|t| messaging::pending_counts(&self.workspace, &t))
+            .map(|t| messaging::pending_counts(&workspace, &t))
             .transpose()
             .map_err(|e| ToolError(format!("the message store cannot be read: {e}")))?
             .unwrap_or_default();
@@ -309,7 +329,8 @@ impl TeamServer {
         let caller = self.caller()?;
         let question = required_text(args, "question")?;
         let task = optional_text(args, "task_id")?;
-        let messenger = self.messenger()?;
+        let workspace = self.scope();
+        let messenger = self.messenger(&workspace)?;
         let content = format!("{caller} needs a human decision: {question}");
         let outcomes = messaging::send(
             &messenger,

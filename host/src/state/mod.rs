@@ -1,11 +1,12 @@
-/*! Runtime state (`.team/runtime/state.json`): what team-agent runs, as typed structs.
+/*! Runtime state (`.team/runtime/teams/<team>/state.json`): what team-agent runs, as typed
+structs.
 
 Every save is atomic (a temporary file in the same directory, fsync, rename, fsync the
 directory) and serialised by a lock; a load-modify-save happens inside one lock hold
 ([`StateStore::update`]); a writer holding a stale revision gets [`StateError::Conflict`] instead of
 overwriting newer data. A corrupt file is never overwritten: the command stops, the file is
 preserved as `state.json.corrupt-<timestamp>`, and `team-agent doctor` explains the recovery from
-the per-team snapshot (`.team/runtime/teams/<team>/state.json`, written with every save).
+the team's snapshot (`state.snapshot.json` beside it, written with every save).
 Fields written by a newer team-agent are kept (`extra`), never dropped.
 */
 
@@ -190,10 +191,8 @@ impl StateStore {
         let path = self.path();
         write_atomically(&path, &bytes, 0o600)
             .map_err(|source| StateError::Write { path, source })?;
-        if let Some(team) = &state.team {
-            let dir = self.workspace.team_snapshot_dir(&team.name);
-            crate::workspace::private_dir(&dir)?;
-            let snapshot = dir.join("state.json");
+        if state.team.is_some() {
+            let snapshot = self.snapshot_path();
             write_atomically(&snapshot, &bytes, 0o600).map_err(|source| StateError::Write {
                 path: snapshot,
                 source,
@@ -202,19 +201,19 @@ impl StateStore {
         Ok(())
     }
 
-    /// The snapshots that could replace a corrupt state file, newest first.
+    /// The copy of the state file written with every save of a team.
+    fn snapshot_path(&self) -> PathBuf {
+        self.workspace.runtime_dir().join("state.snapshot.json")
+    }
+
+    /// The snapshots that could replace a corrupt state file (the team's own, when it can be
+    /// read).
     pub fn snapshots(&self) -> Vec<PathBuf> {
-        let dir = self.workspace.runtime_dir().join("teams");
-        let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|e| e.path().join("state.json"))
-            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-            .filter(|(_, p)| read(p).is_ok())
-            .collect();
-        found.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-        found.into_iter().map(|(_, p)| p).collect()
+        let snapshot = self.snapshot_path();
+        match snapshot.is_file() && read(&snapshot).is_ok_and(|s| s.team.is_some()) {
+            true => vec![snapshot],
+            false => Vec::new(),
+        }
     }
 
     /// Replaces `state.json` with a snapshot (the recovery `doctor` proposes). The corrupt file

@@ -1,14 +1,20 @@
 /*! Every path under a workspace's `.team/`, the locks that serialise writers, and the helper
 files' permissions. Nothing else in the host spells a `.team/...` path.
 
-A workspace is the directory a team works in. Its `.team/` holds the team definition (wherever the
-operator put it), `runtime/` (state, database, coordinator files, locks) and `logs/`. Files that
-can hold secrets or message content are created mode 0600 and directories 0700.
+A workspace is the directory teams work in. Its `.team/` holds the user's profiles, and for each
+team `runtime/teams/<team>/` (state, database, coordinator files, locks), `logs/teams/<team>/`
+and `worktrees/<team>/`. A [`Workspace`] scoped to a team ([`Workspace::for_team`]) spells that
+team's paths; unscoped, the workspace-wide ones. A team of the single-team layout of earlier
+versions (its files right in `runtime/` and `logs/`) is found, used in place while it runs, and
+moved into its own directories when it is down (`teams`). Files that can hold secrets or message
+content are created mode 0600 and directories 0700.
 */
 
 mod lock;
+mod teams;
 
 pub use lock::{FileLock, LockError};
+pub use teams::{TeamEntry, TeamsError};
 
 use std::fs;
 use std::io;
@@ -29,6 +35,10 @@ pub struct Workspace {
     /// Whether `.team/` may be created (false for the coordinator: a deleted workspace must stay
     /// deleted, never be brought back by a late write).
     create: bool,
+    /// The team whose paths this spells; `None`: the workspace-wide ones.
+    team: Option<String>,
+    /// The team lives in the single-team layout of earlier versions (right in `runtime/`).
+    legacy: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +69,12 @@ impl Workspace {
         if !root.is_dir() {
             return Err(WorkspaceError::NotADirectory { path: given });
         }
-        Ok(Self { root, create: true })
+        Ok(Self {
+            root,
+            create: true,
+            team: None,
+            legacy: false,
+        })
     }
 
     /// A workspace whose root is already absolute (tests, the coordinator).
@@ -67,6 +82,54 @@ impl Workspace {
         Self {
             root: root.into(),
             create: true,
+            team: None,
+            legacy: false,
+        }
+    }
+
+    /// The same workspace, spelling the paths of `team`: where a team of the earlier single-team
+    /// layout still lives in place, there.
+    pub fn for_team(&self, team: &str) -> Self {
+        let mut scoped = self.unscoped();
+        scoped.legacy = teams::legacy_team(&scoped).as_deref() == Some(team);
+        scoped.team = Some(team.to_string());
+        scoped
+    }
+
+    /// The same workspace, spelling the workspace-wide paths.
+    pub fn unscoped(&self) -> Self {
+        Self {
+            team: None,
+            legacy: false,
+            ..self.clone()
+        }
+    }
+
+    /// The team this workspace is scoped to.
+    pub fn team(&self) -> Option<&str> {
+        self.team.as_deref()
+    }
+
+    /// What names this scope among every workspace and team on the machine (the tmux and
+    /// coordinator sockets are named by its hash): the root, or a team's runtime directory.
+    pub fn identity(&self) -> PathBuf {
+        match (&self.team, self.legacy) {
+            (Some(_), false) => self.runtime_dir(),
+            _ => self.root.clone(),
+        }
+    }
+
+    /// Whether the team lives in the earlier single-team layout.
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    /// The team's own directory under `dir` (`dir/teams/<team>`), or `dir` itself unscoped or in
+    /// the earlier layout.
+    fn scoped(&self, dir: PathBuf) -> PathBuf {
+        match (&self.team, self.legacy) {
+            (Some(team), false) => dir.join("teams").join(safe_name(team)),
+            _ => dir,
         }
     }
 
@@ -84,20 +147,26 @@ impl Workspace {
         self.root.join(".team")
     }
 
-    pub fn runtime_dir(&self) -> PathBuf {
+    /// `.team/runtime`, whatever the scope: where the teams' directories are.
+    pub fn runtime_root(&self) -> PathBuf {
         self.team_dir().join("runtime")
     }
 
-    pub fn logs_dir(&self) -> PathBuf {
+    /// `.team/logs`, whatever the scope.
+    pub fn logs_root(&self) -> PathBuf {
         self.team_dir().join("logs")
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.scoped(self.runtime_root())
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.scoped(self.logs_root())
     }
 
     pub fn state_file(&self) -> PathBuf {
         self.runtime_dir().join("state.json")
-    }
-
-    pub fn team_snapshot_dir(&self, team: &str) -> PathBuf {
-        self.runtime_dir().join("teams").join(safe_name(team))
     }
 
     pub fn database(&self) -> PathBuf {
@@ -137,7 +206,7 @@ impl Workspace {
 
     /// Where workers with `isolation: worktree` get their git worktrees.
     pub fn worktrees_dir(&self) -> PathBuf {
-        self.team_dir().join("worktrees")
+        self.scoped(self.team_dir().join("worktrees"))
     }
 
     pub fn profiles_dir(&self) -> PathBuf {
@@ -148,7 +217,8 @@ impl Workspace {
         self.runtime_dir().join("locks")
     }
 
-    /// Creates `.team/runtime`, `.team/runtime/locks` and `.team/logs` (mode 0700) if missing.
+    /// Creates the scope's runtime directory, its locks directory and its logs directory (mode
+    /// 0700, with `.team/runtime` and `.team/logs` above them) if missing.
     pub fn ensure_dirs(&self) -> Result<(), WorkspaceError> {
         if self.create {
             private_dir(&self.team_dir())?;
@@ -158,7 +228,15 @@ impl Workspace {
             });
         }
         // One level at a time: if `.team/` vanishes meanwhile, nothing brings it back.
-        for dir in [self.runtime_dir(), self.locks_dir(), self.logs_dir()] {
+        let mut dirs = vec![self.runtime_root()];
+        if self.runtime_dir() != self.runtime_root() {
+            dirs.extend([self.runtime_root().join("teams"), self.runtime_dir()]);
+        }
+        dirs.extend([self.locks_dir(), self.logs_root()]);
+        if self.logs_dir() != self.logs_root() {
+            dirs.extend([self.logs_root().join("teams"), self.logs_dir()]);
+        }
+        for dir in dirs {
             use std::os::unix::fs::DirBuilderExt;
             match fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {

@@ -23,8 +23,15 @@ pub use team_agent_fake_model::isolation::{Isolation, isolate_network};
 
 use crate::support::{TeamEnv, bundled_dir, json, wait_until};
 
-/// The pinned CLIs' `node_modules/.bin`, where `scripts/install-real-clis.sh` puts them.
+/// The pinned Codex and Claude Code CLIs' `node_modules/.bin`, where
+/// `scripts/install-real-clis.sh` puts them.
 pub fn cli_bin() -> Option<PathBuf> {
+    cli_bin_for(&["codex", "claude"])
+}
+
+/// The pinned CLIs' `node_modules/.bin`, when it holds every one of `clis` (`codex`, `claude`,
+/// `gemini`).
+pub fn cli_bin_for(clis: &[&str]) -> Option<PathBuf> {
     let dir = match std::env::var_os("TEAM_AGENT_REAL_CLI_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -35,19 +42,27 @@ pub fn cli_bin() -> Option<PathBuf> {
         }
     };
     let bin = dir.join("node_modules/.bin");
-    (bin.join("codex").is_file() && bin.join("claude").is_file()).then_some(bin)
+    clis.iter()
+        .all(|cli| bin.join(cli).is_file())
+        .then_some(bin)
 }
 
 /// The CLIs, or `None` after saying loudly that this test did not run (a panic when the CLIs
 /// are required).
 pub fn require_clis(test: &str) -> Option<PathBuf> {
-    if let Some(bin) = cli_bin() {
+    require_clis_for(test, &["codex", "claude"])
+}
+
+/// [`require_clis`] for the CLIs `clis`.
+pub fn require_clis_for(test: &str, clis: &[&str]) -> Option<PathBuf> {
+    if let Some(bin) = cli_bin_for(clis) {
         return Some(bin);
     }
     let required = std::env::var("TEAM_AGENT_REQUIRE_REAL_CLIS").is_ok_and(|v| v == "1");
     let message = format!(
-        "\n!!! {test} DID NOT RUN: the real Codex and Claude Code CLIs are not installed.\n\
-         !!! Install them with scripts/install-real-clis.sh (npm), or point TEAM_AGENT_REAL_CLI_DIR at an npm prefix holding them.\n"
+        "\n!!! {test} DID NOT RUN: the real CLIs ({}) are not installed.\n\
+         !!! Install them with scripts/install-real-clis.sh (npm), or point TEAM_AGENT_REAL_CLI_DIR at an npm prefix holding them.\n",
+        clis.join(", ")
     );
     if required {
         panic!("{message}!!! TEAM_AGENT_REQUIRE_REAL_CLIS=1: they are required here.");
@@ -77,6 +92,14 @@ impl Worker {
         Self {
             id,
             provider: "claude",
+            front_matter: "",
+        }
+    }
+
+    pub fn gemini(id: &'static str) -> Self {
+        Self {
+            id,
+            provider: "gemini",
             front_matter: "",
         }
     }
@@ -136,6 +159,19 @@ impl Drop for Slot {
     }
 }
 
+/// The CLIs a team of `workers` needs: Codex and Claude Code as every team of theirs always
+/// has, Gemini CLI when a worker runs it.
+fn clis_of(workers: &[Worker]) -> Vec<&'static str> {
+    let mut clis = Vec::new();
+    if workers.iter().any(|w| w.provider != "gemini") {
+        clis.extend(["codex", "claude"]);
+    }
+    if workers.iter().any(|w| w.provider == "gemini") {
+        clis.push("gemini");
+    }
+    clis
+}
+
 /// Codex's TUI fetches `announcement_tip.toml` from GitHub at every start, and no switch of
 /// 0.169.0 stops it: the one egress attempt these tests expect (refused by the proxy trap, and
 /// with no route anywhere in the namespace).
@@ -146,7 +182,7 @@ impl RealTeam {
     /// would (the endpoint and key in each agent's profile, the CLIs' own switches for
     /// non-essential traffic), and the team definition. Nothing is started yet.
     pub fn new(test: &str, scenario: Scenario, workers: &[Worker]) -> Option<Self> {
-        let bin = require_clis(test)?;
+        let bin = require_clis_for(test, &clis_of(workers))?;
         let slot = Slot::take();
         let isolation = isolate_network();
         let model = FakeModel::start(scenario).expect("the scripted model starts");
@@ -200,6 +236,10 @@ impl RealTeam {
                     "ANTHROPIC_API_KEY=sk-ant-offline-test-00000000000000000000\nANTHROPIC_BASE_URL={url}\n"
                 ),
             ),
+            (
+                "gemini",
+                format!("GEMINI_API_KEY=offline-test-key\nGOOGLE_GEMINI_BASE_URL={url}\n"),
+            ),
         ] {
             let path = profiles.join(format!("{name}.env"));
             std::fs::write(&path, text).unwrap();
@@ -207,7 +247,7 @@ impl RealTeam {
         }
     }
 
-    /// Adds `KEY=VALUE` lines to a profile (`openai` or `anthropic`), as a user would.
+    /// Adds `KEY=VALUE` lines to a profile (`openai`, `anthropic` or `gemini`), as a user would.
     pub fn add_to_profile(&self, profile: &str, lines: &str) {
         use std::io::Write;
         let path = self
@@ -230,6 +270,8 @@ impl RealTeam {
             let (profile, model) = match worker.provider {
                 // A model Codex knows nothing about gets its full tool set.
                 "codex" => ("openai", "model: fake-model\n"),
+                // A model named, so Gemini's router (a side request per prompt) stays out.
+                "gemini" => ("gemini", "model: gemini-2.5-flash\n"),
                 _ => ("anthropic", ""),
             };
             std::fs::write(
@@ -408,8 +450,8 @@ impl RealTeam {
                 }
             }
         }
-        let events = std::fs::read_to_string(self.env.workspace().join(".team/logs/events.jsonl"))
-            .unwrap_or_default();
+        let events =
+            std::fs::read_to_string(self.env.logs().join("events.jsonl")).unwrap_or_default();
         text.push_str("--- sessions captured:\n");
         for line in events
             .lines()
@@ -471,7 +513,7 @@ impl RealTeam {
 
     /// The team's event log, parsed.
     pub fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.env.workspace().join(".team/logs/events.jsonl"))
+        std::fs::read_to_string(self.env.logs().join("events.jsonl"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())

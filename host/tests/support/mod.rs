@@ -139,6 +139,37 @@ impl TeamEnv {
         self.scratch.home()
     }
 
+    /// The runtime directory of the workspace's one team (`.team/runtime/teams/<team>`); before
+    /// any team, where the first one's will be (the starter team is named `team`).
+    pub fn runtime(&self) -> PathBuf {
+        self.workspace()
+            .join(".team/runtime/teams")
+            .join(self.only_team())
+    }
+
+    /// The logs directory of the workspace's one team (`.team/logs/teams/<team>`).
+    pub fn logs(&self) -> PathBuf {
+        self.workspace()
+            .join(".team/logs/teams")
+            .join(self.only_team())
+    }
+
+    /// The name of the workspace's one team (`team` before there is one).
+    pub fn only_team(&self) -> String {
+        let teams: Vec<String> = std::fs::read_dir(self.workspace().join(".team/runtime/teams"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("state.json").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        match teams.as_slice() {
+            [] => "team".into(),
+            [one] => one.clone(),
+            several => panic!("several teams here ({several:?}): name one"),
+        }
+    }
+
     pub fn tmux_dir(&self) -> PathBuf {
         self.scratch.path().join("tmux")
     }
@@ -351,5 +382,75 @@ impl Drop for LeaderPane {
             .arg(&self.socket)
             .arg("kill-server")
             .output();
+    }
+}
+
+/// Two panes on an operator's tmux server, and commands run "from" either of them.
+pub struct Panes {
+    pub socket: PathBuf,
+    pub a: String,
+    pub b: String,
+}
+
+impl Panes {
+    pub fn new(env: &TeamEnv) -> Self {
+        // Under the test's tmux directory, where the environment's cleanup ends every server.
+        let socket = env.tmux_dir().join("op").join("operator");
+        std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+        let tmux = |args: &[&str]| {
+            let out = Command::new("tmux")
+                .arg("-S")
+                .arg(&socket)
+                .args(["-f", "/dev/null"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out).trim().to_string()
+        };
+        let a = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "op",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "sleep",
+            "600",
+        ]);
+        let b = tmux(&[
+            "new-window",
+            "-t",
+            "op",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "sleep",
+            "600",
+        ]);
+        Self { socket, a, b }
+    }
+
+    /// `team-agent ARGS --json` as if typed in `pane`.
+    pub fn run(&self, env: &TeamEnv, pane: &str, args: &[&str]) -> (bool, serde_json::Value) {
+        let out = env
+            .command()
+            .env("TMUX", format!("{},1,0", self.socket.display()))
+            .env("TMUX_PANE", pane)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        (out.status.success(), json(&out))
+    }
+
+    pub fn kill(&self, pane: &str) {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["kill-pane", "-t", pane])
+            .output()
+            .unwrap();
     }
 }

@@ -1,0 +1,135 @@
+//! The real Gemini CLI (0.61.0) as a worker doing real turns against the scripted model
+//! (`tests/fake-model`, its Gemini API dialect): getting a task, calling the team's
+//! `report_result` through the team's MCP server, going idle, and after a shutdown and a restart
+//! resuming the very same session. Never the network (see `real/mod.rs`). The CLI comes from
+//! `scripts/install-real-clis.sh`; without it each test says loudly that it did not run
+//! (`TEAM_AGENT_REQUIRE_REAL_CLIS=1` makes that a failure, as in CI).
+//!
+//! ```sh
+//! scripts/install-real-clis.sh
+//! cargo build -p team-agent -p team-agent-gemini && cargo test -p team-agent --test real_gemini
+//! ```
+
+mod real;
+mod support;
+
+use serde_json::json;
+use team_agent_fake_model::{RecordedRequest, Scenario};
+
+use real::{RealTeam, Worker};
+
+/// A turn that does the task: a word, the team's `report_result`, a closing word.
+fn reporting_scenario() -> Scenario {
+    Scenario::from_json(
+        &json!({
+            "rules": [
+                {"id": "task", "when": {"user_contains": "REPORT-BACK"},
+                 "reply": [{"text": "On it."},
+                           {"mcp_tool": {"server": "team", "name": "report_result",
+                                         "input": {"status": "success", "summary": "the scripted model did the task"}}}]},
+                {"id": "reported", "when": {"after_tool": "report_result"},
+                 "reply": [{"text": "Reported: {{tool_output}}"}]}
+            ],
+            "default": [{"text": "OK."}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// The first model request whose newest user text holds `marker`.
+fn request_with(team: &RealTeam, marker: &str) -> RecordedRequest {
+    assert!(
+        team.wait_request(90, |r| r.newest_user_text().contains(marker)),
+        "no model request for {marker}\n{}",
+        team.screens()
+    );
+    team.model
+        .main_requests()
+        .into_iter()
+        .find(|r| r.newest_user_text().contains(marker))
+        .unwrap()
+}
+
+/// The names of the functions a Gemini request offers the model.
+fn offered_functions(request: &RecordedRequest) -> Vec<String> {
+    request.body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|tool| tool["functionDeclarations"].as_array())
+        .flatten()
+        .filter_map(|f| f["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_after_a_restart() {
+    let Some(team) = RealTeam::new(
+        "a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_after_a_restart",
+        reporting_scenario(),
+        &[Worker::gemini("gm")],
+    ) else {
+        return;
+    };
+    team.up();
+    team.send("gm", "Please do t1-gm and REPORT-BACK.", Some("t1-gm"));
+    let (ok, waited) = team.json(&["wait", "--task", "t1-gm", "--timeout", "120"]);
+    assert!(ok, "no result for t1-gm: {waited}\n{}", team.screens());
+    assert_eq!(waited["envelope"]["agent_id"], "gm", "{waited}");
+    assert_eq!(waited["envelope"]["status"], "success");
+    assert_eq!(
+        waited["envelope"]["summary"],
+        "the scripted model did the task"
+    );
+    // The model saw the team's tools under Gemini's names, and the worker's identity.
+    let task = request_with(&team, "REPORT-BACK");
+    let functions = offered_functions(&task);
+    assert!(
+        functions.iter().any(|f| f == "mcp_team_report_result"),
+        "{functions:?}"
+    );
+    let instruction = task.body["systemInstruction"].to_string();
+    assert!(
+        instruction.contains("You are Team Agent worker `gm`"),
+        "the system prompt did not reach the model: {instruction}"
+    );
+    assert!(
+        team.wait_request(30, |r| r.rule_id() == Some("reported")),
+        "the tool's result never went back to the model"
+    );
+    // The turn's end comes from Gemini's AfterAgent hook: its session file cannot tell a last
+    // reply from one whose tool calls still run.
+    let row = team.wait_agent("gm", 60, |a| {
+        a["activity"] == "idle" && a["hook"]["event"] == "turn_ended" && a["session_id"].is_string()
+    });
+    let session = row["session_id"].as_str().unwrap().to_string();
+    let transcript = row["transcript_path"].as_str().unwrap().to_string();
+    assert!(
+        transcript.contains("/gemini-home/.gemini/tmp/") && transcript.ends_with(".jsonl"),
+        "{transcript}"
+    );
+
+    let (ok, down) = team.json(&["shutdown"]);
+    assert!(ok, "{down}");
+    let (ok, up) = team.json(&["restart"]);
+    assert!(ok, "{up}");
+    let row = team.wait_agent("gm", 90, |a| a["status"] == "running");
+    assert_eq!(row["session_id"], session, "gm resumed its session");
+    team.send("gm", "SECOND-TURN-gm: which task was it?", None);
+    let second = request_with(&team, "SECOND-TURN-gm");
+    let texts = second.user_texts();
+    assert!(
+        texts[..texts.len().saturating_sub(1)]
+            .iter()
+            .any(|t| t.contains("t1-gm")),
+        "the resumed turn does not carry the first one: {texts:?}\nDEBUG {}",
+        team.events().iter().filter(|e| e["agent_id"] == "gm" || e["recipient"] == "gm").map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    );
+    let row = team.wait_agent("gm", 60, |a| {
+        a["activity"] == "idle" && a["hook"]["event"] == "turn_ended"
+    });
+    assert_eq!(row["session_id"], session);
+    assert_eq!(row["transcript_path"], transcript.as_str());
+    team.assert_no_egress();
+}
