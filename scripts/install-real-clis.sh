@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs the pinned real agent CLIs the real-turn tests drive (from the npm registry alone: both
-# ship native binaries in platform packages), into a cache outside the checkout:
+# Installs the pinned real agent CLIs the real-turn tests drive (from the npm registry alone: Codex
+# and Claude Code ship native binaries in platform packages, Gemini CLI is a Node.js bundle), into
+# a cache outside the checkout:
 #   ${TEAM_AGENT_REAL_CLI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/team-agent/real-clis}
 # A second run with the same versions installed does nothing. Prints the directory last.
 # Usage: scripts/install-real-clis.sh [DIR]
@@ -8,21 +9,24 @@
 set -eu
 CODEX_VERSION=0.169.0
 CLAUDE_VERSION=2.1.330
+GEMINI_VERSION=0.61.0
 dir=${1:-${TEAM_AGENT_REAL_CLI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/team-agent/real-clis}}
 bin=$dir/node_modules/.bin
 installed() {
-  [ -x "$bin/codex" ] && [ -x "$bin/claude" ] || return 1
+  [ -x "$bin/codex" ] && [ -x "$bin/claude" ] && [ -x "$bin/gemini" ] || return 1
   "$bin/codex" --version 2>/dev/null | grep -q " $CODEX_VERSION\$" || return 1
   DISABLE_AUTOUPDATER=1 "$bin/claude" --version 2>/dev/null | grep -q "^$CLAUDE_VERSION " || return 1
+  "$bin/gemini" --version 2>/dev/null | grep -qx "$GEMINI_VERSION" || return 1
 }
 if installed; then
-  echo "real CLIs already installed: codex $CODEX_VERSION, claude $CLAUDE_VERSION" >&2
+  echo "real CLIs already installed: codex $CODEX_VERSION, claude $CLAUDE_VERSION, gemini $GEMINI_VERSION" >&2
 else
   command -v npm >/dev/null || { echo "error: npm is needed to install the real CLIs (apt-get install -y npm, or Node.js from nodejs.org)" >&2; exit 1; }
   mkdir -p "$dir"
-  echo "installing @openai/codex@$CODEX_VERSION and @anthropic-ai/claude-code@$CLAUDE_VERSION into $dir" >&2
+  echo "installing @openai/codex@$CODEX_VERSION, @anthropic-ai/claude-code@$CLAUDE_VERSION and @google/gemini-cli@$GEMINI_VERSION into $dir" >&2
   npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-    "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" >&2
+    "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" \
+    "@google/gemini-cli@$GEMINI_VERSION" >&2
   installed || { echo "error: the CLIs in $bin do not answer with the pinned versions" >&2; exit 1; }
 fi
 echo "$dir"

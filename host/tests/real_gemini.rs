@@ -116,6 +116,8 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     assert!(ok, "{up}");
     let row = team.wait_agent("gm", 90, |a| a["status"] == "running");
     assert_eq!(row["session_id"], session, "gm resumed its session");
+    // Sent at once: the plugin must not call the resumed Gemini ready before it loaded the
+    // conversation (0.61.0 takes a prompt earlier, and sends it without).
     team.send("gm", "SECOND-TURN-gm: which task was it?", None);
     let second = request_with(&team, "SECOND-TURN-gm");
     let texts = second.user_texts();
@@ -123,8 +125,7 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
         texts[..texts.len().saturating_sub(1)]
             .iter()
             .any(|t| t.contains("t1-gm")),
-        "the resumed turn does not carry the first one: {texts:?}\nDEBUG {}",
-        team.events().iter().filter(|e| e["agent_id"] == "gm" || e["recipient"] == "gm").map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+        "the resumed turn does not carry the first one: {texts:?}"
     );
     let row = team.wait_agent("gm", 60, |a| {
         a["activity"] == "idle" && a["hook"]["event"] == "turn_ended"

@@ -9,9 +9,10 @@ nor anything else that would say which worker a session is.
 
 The session file lies in the worker's Gemini home, which the launch plan put in the worker's hook
 directory (see [`crate::launch`]). A capture request names neither, so the home is looked for
-where team-agent keeps hook directories: `.team/runtime/hooks/<agent>/gemini-home` in the
-worker's directory or the nearest directory above it that has one (a worker's own worktree lies
-inside the workspace), and the worker's `HOME` last (a Gemini started without a home of its own).
+where team-agent keeps hook directories, in the nearest `.team/runtime` at or above the worker's
+directory (a worker's own worktree lies inside the workspace): `hooks/<agent>/gemini-home`, or
+a team's `teams/<team>/hooks/<agent>/gemini-home`; the worker's `HOME` last (a Gemini started
+without a home of its own). The session id, which is the worker's alone, picks the file.
 */
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ use team_agent_provider_kit::{CliSessions, RuleBook, SpawnWindow, is_uuid};
 use crate::GeminiCli;
 use crate::launch::HOME_DIR;
 use crate::transcript;
+
+/// Teams of one workspace looked at, at most.
+const MAX_TEAMS: usize = 64;
 
 impl CliSessions for GeminiCli {
     fn capture(
@@ -131,15 +135,32 @@ fn resumable_file(check: &ResumeCheck, id: &str, path: &Path) -> Resumability {
     Resumability::yes()
 }
 
-/// Where the worker's Gemini home may be, most likely first: in the hook directory of the
-/// workspace that holds `cwd`, then `home` itself.
+/// Where the worker's Gemini home may be, most likely first: in the worker's hook directory in
+/// the nearest workspace at or above `cwd` (`.team/runtime/hooks/<agent>`, or a team's own
+/// `.team/runtime/teams/<team>/hooks/<agent>`), then `home` itself.
 pub fn gemini_homes(agent_id: &str, cwd: &Path, home: &Path) -> Vec<PathBuf> {
-    let hook_dir = Path::new(".team/runtime/hooks").join(safe_name(agent_id));
-    let mut homes: Vec<PathBuf> = cwd
+    let agent = safe_name(agent_id);
+    let runtime = cwd
         .ancestors()
-        .map(|dir| dir.join(&hook_dir).join(HOME_DIR))
+        .map(|dir| dir.join(".team/runtime"))
+        .find(|runtime| runtime.is_dir());
+    let mut hook_dirs = Vec::new();
+    if let Some(runtime) = runtime {
+        hook_dirs.push(runtime.join("hooks").join(&agent));
+        if let Ok(teams) = std::fs::read_dir(runtime.join("teams")) {
+            let mut teams: Vec<PathBuf> = teams
+                .filter_map(Result::ok)
+                .take(MAX_TEAMS)
+                .map(|team| team.path().join("hooks").join(&agent))
+                .collect();
+            teams.sort();
+            hook_dirs.extend(teams);
+        }
+    }
+    let mut homes: Vec<PathBuf> = hook_dirs
+        .into_iter()
+        .map(|dir| dir.join(HOME_DIR))
         .filter(|dir| dir.is_dir())
-        .take(1)
         .collect();
     if !home.as_os_str().is_empty() {
         homes.push(home.to_path_buf());

@@ -162,6 +162,13 @@ fn settings(request: &LaunchRequest, setup: &HookSetup) -> Result<Value, PluginE
     if let Some(server) = &request.mcp_server {
         settings["mcpServers"] = mcp_servers(server)?;
     }
+    if matches!(request.mode, LaunchMode::Resume { .. }) {
+        // Gemini 0.61.0 draws its banner and an input box that takes a prompt before it loads
+        // the resumed conversation, and a prompt taken then goes out without it. Without the
+        // banner and tips that first screen is an input box alone, which the screen rules do not
+        // take for ready (see `screen`); the resumed history drawn above it is the sign.
+        settings["ui"] = json!({"hideBanner": true, "hideTips": true});
+    }
     Ok(settings)
 }
 

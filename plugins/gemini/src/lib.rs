@@ -62,11 +62,12 @@ impl AgentCli for GeminiCli {
         rules::check(book)
     }
 
-    /// Enter, a moment after the paste: Gemini's input takes a bracketed paste as typing, and an
-    /// Enter in the same read as the paste's end can be taken as a new line of it.
+    /// Enter, well after the paste: Gemini 0.61.0 takes an Enter within 40 ms of a bracketed
+    /// paste (outside the kitty keyboard protocol, as in tmux) as a new line of the paste, and
+    /// the 40 ms end only when its UI gets to run, which on a busy machine is later.
     fn submit_keys(&self) -> SubmitKeys {
         SubmitKeys {
-            delay_ms: 150,
+            delay_ms: 400,
             keys: vec!["Enter".into()],
         }
     }

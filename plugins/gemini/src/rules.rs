@@ -15,6 +15,8 @@ const GROUPS: &[&str] = &[
     "input_footer",
     "input_placeholder",
     "loading",
+    "resuming",
+    "startup_noise",
     "exited",
     "needs_human",
     "trust_question",

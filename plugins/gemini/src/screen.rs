@@ -189,6 +189,27 @@ impl<'a> GeminiView<'a> {
         self.view.rule("input_prompt", &self.lines()[input.prompt])
     }
 
+    /// An input box with nothing drawn above it but the status line and startup warnings
+    /// (`startup_noise` rules): Gemini's first frames, before it draws its banner, or (the launch
+    /// plan hides the banner for a resume) a resumed session's history. A prompt taken then goes
+    /// out without the resumed conversation (0.61.0 loads it a moment later), so such a box does
+    /// not take input yet.
+    fn bare_input_box(&self) -> bool {
+        self.input.is_some_and(|input| {
+            self.lines()[..input.rule]
+                .iter()
+                .all(|line| self.view.rule("startup_noise", line).is_some())
+        })
+    }
+
+    /// Gemini says it is still loading a resumed session.
+    fn resuming(&self) -> Option<&'a Rule> {
+        let input = self.input?;
+        self.book()
+            .first_rule("resuming", &self.lines()[..input.rule])
+            .map(|m| m.rule)
+    }
+
     fn loading(&self) -> Option<&'a Rule> {
         self.book()
             .last_line("loading", self.lines())
@@ -311,6 +332,12 @@ impl CliScreen for GeminiCli {
             };
             return verdict(book, StartupDecision::Blocked { reason }, &approval.rule());
         }
+        if let Some(rule) = view.resuming() {
+            return verdict(book, StartupDecision::Waiting, &rule.label());
+        }
+        if view.bare_input_box() {
+            return verdict(book, StartupDecision::Waiting, "bare_input_box");
+        }
         if let Some(rule) = view.input_rule() {
             return verdict(book, StartupDecision::Ready, &rule.label());
         }
@@ -353,6 +380,12 @@ impl CliScreen for GeminiCli {
                 reset: None,
             };
             return verdict(book, state, &error.rule.label());
+        }
+        if let Some(rule) = view.resuming() {
+            return verdict(book, ScreenState::Unknown, &rule.label());
+        }
+        if view.bare_input_box() {
+            return verdict(book, ScreenState::Unknown, "bare_input_box");
         }
         if let Some(rule) = view.input_rule() {
             return verdict(book, ScreenState::Idle, &rule.label());

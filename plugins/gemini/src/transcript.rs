@@ -107,12 +107,13 @@ fn is_resumable(record: &Value) -> bool {
     }
 }
 
-/// The last turn that ended normally: the newest `gemini` record that calls no tool, with what
-/// the model said in it. A reply Gemini wrote again with the tool calls it makes (same `id`) did
-/// not end its turn after all.
+/// The last turn known to have ended: a `gemini` record without tool calls that a later prompt
+/// followed, with what the model said in it. The newest reply of the tail may still be making
+/// tool calls (Gemini records them only once they completed, by writing the reply again with
+/// the same `id`), so it is never taken for an ended turn on its own.
 pub fn last_ended_turn(book: &RuleBook, tail: &str) -> Option<EndedTurn> {
-    let mut last_ended: Option<EndedTurn> = None;
-    let mut before: Option<EndedTurn> = None;
+    let mut last_ended = None;
+    let mut reply: Option<EndedTurn> = None;
     for record in records(tail) {
         if book.record_rule("turn_ignored", &record).is_some() {
             continue;
@@ -120,18 +121,19 @@ pub fn last_ended_turn(book: &RuleBook, tail: &str) -> Option<EndedTurn> {
         let id = text_at(&record, "/id");
         match book.record_rule("turn", &record).map(|rule| rule.name()) {
             Some("reply") => {
-                if let (Some(id), Some(at)) = (id, text_at(&record, "/timestamp")) {
-                    before = last_ended.replace(EndedTurn {
+                reply = id
+                    .zip(text_at(&record, "/timestamp"))
+                    .map(|(id, at)| EndedTurn {
                         id: id.to_string(),
                         ended_at: at.to_string(),
                         assistant_text: text_at(&record, "/content").map(str::to_string),
                     });
-                }
             }
-            Some("tool_calls")
-                if id.is_some() && last_ended.as_ref().map(|t| t.id.as_str()) == id =>
-            {
-                last_ended = before.take();
+            Some("tool_calls") | Some("tool_result") => reply = None,
+            Some("prompt") => {
+                if let Some(ended) = reply.take() {
+                    last_ended = Some(ended);
+                }
             }
             _ => {}
         }

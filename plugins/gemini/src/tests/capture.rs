@@ -94,6 +94,20 @@ fn a_worktree_inside_the_workspace_finds_the_workspaces_hook_directory() {
 }
 
 #[test]
+fn a_teams_own_hook_directory_is_found_too() {
+    let ws = Workspace::new();
+    let chats = ws
+        .root
+        .join(".team/runtime/teams/real/hooks/w1/gemini-home/.gemini/tmp/proj/chats");
+    let written = ws.session(&ws.root, Some("hello there"));
+    std::fs::create_dir_all(&chats).unwrap();
+    let moved = chats.join(written.file_name().unwrap());
+    std::fs::rename(&written, &moved).unwrap();
+    let record = gemini().capture_session_id(&ws.context(&ws.root)).unwrap();
+    assert_eq!(record.unwrap().transcript_path, Some(moved));
+}
+
+#[test]
 fn a_session_of_another_directory_or_agent_is_never_captured() {
     let ws = Workspace::new();
     ws.session(Path::new("/somewhere/else"), Some("hello there"));

@@ -162,6 +162,12 @@ fn a_resume_names_the_old_session_and_a_fork_is_unsupported() {
     assert_eq!(after(&resume.argv, "--resume"), Some(OLD_ID));
     assert!(!resume.argv.contains(&"--session-id".to_string()));
     assert_eq!(resume.expected_session_id.as_deref(), Some(OLD_ID));
+    // No banner on a resume: the input box alone is not ready until the history is drawn.
+    assert_eq!(settings(&resume)["ui"]["hideBanner"], true);
+    assert_eq!(
+        settings(&plan(&request(LaunchMode::Fresh)))["ui"],
+        Value::Null
+    );
     let fork = gemini()
         .launch_plan(&request(LaunchMode::Fork {
             source_session_id: OLD_ID.into(),

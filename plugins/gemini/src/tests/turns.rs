@@ -3,11 +3,19 @@ use team_agent_plugin_api::{ProviderPlugin, TurnState};
 use super::{fixture, gemini};
 
 #[test]
-fn the_last_ended_turn_is_the_newest_reply_without_a_tool_call() {
-    let summary = gemini()
-        .turn_summary(&fixture("gemini-tail-reply.transcript.jsonl"))
-        .unwrap();
-    assert_eq!(summary.state, TurnState::Idle);
+fn a_reply_alone_ends_no_turn_since_its_tool_calls_may_still_run() {
+    // The last reply of a turn, in the same shape as the first write of one that calls a tool.
+    let tail = fixture("gemini-tail-reply.transcript.jsonl");
+    let summary = gemini().turn_summary(&tail).unwrap();
+    assert_eq!(summary.state, TurnState::Unknown);
+    assert_eq!(summary.last_ended, None);
+}
+
+#[test]
+fn a_reply_followed_by_the_next_prompt_ended_its_turn() {
+    let tail = fixture("gemini-tail-tool-call.transcript.jsonl");
+    let summary = gemini().turn_summary(&tail).unwrap();
+    assert_eq!(summary.state, TurnState::Working);
     let ended = summary.last_ended.unwrap();
     assert_eq!(ended.id, "9495ddcb-f6aa-413f-91a1-5d3ed2e0ec31");
     assert_eq!(
@@ -17,15 +25,14 @@ fn the_last_ended_turn_is_the_newest_reply_without_a_tool_call() {
 }
 
 #[test]
-fn a_reply_written_again_with_its_tool_call_did_not_end_its_turn() {
-    let summary = gemini()
-        .turn_summary(&fixture("gemini-tail-tool-call.transcript.jsonl"))
-        .unwrap();
+fn a_reply_written_again_with_its_tool_calls_did_not_end_its_turn() {
+    let tail = fixture("gemini-tail-tool-result.transcript.jsonl");
+    let summary = gemini().turn_summary(&tail).unwrap();
     assert_eq!(summary.state, TurnState::Working);
-    let ended = summary.last_ended.unwrap();
     assert_eq!(
-        ended.assistant_text.as_deref(),
-        Some("Hello from the fake model.")
+        summary.last_ended.unwrap().assistant_text.as_deref(),
+        Some("Hello from the fake model."),
+        "still the first turn, not the one whose tool ran"
     );
 }
 
