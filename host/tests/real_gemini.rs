@@ -134,3 +134,132 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     assert_eq!(row["transcript_path"], transcript.as_str());
     team.assert_no_egress();
 }
+
+/// Every event of `kind` about `agent`.
+fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<serde_json::Value> {
+    team.events()
+        .into_iter()
+        .filter(|e| e["event"] == kind && e["agent_id"] == agent)
+        .collect()
+}
+
+/// A shell command per purpose: `echo <purpose>-gm > <purpose>-gm.txt`.
+fn command(purpose: &str) -> String {
+    format!("echo {purpose}-gm > {purpose}-gm.txt")
+}
+
+#[test]
+fn a_gemini_shell_approval_is_answered_by_policy_waits_for_a_human_otherwise_and_a_no_holds() {
+    let mut rules = Vec::new();
+    for purpose in ["allowed", "by-hand", "denied"] {
+        rules.push(json!({"id": purpose,
+            "when": {"user_contains": format!("RUN-{purpose}")},
+            "reply": [{"text": "Running it."}, {"shell": {"command": command(purpose)}}]}));
+    }
+    rules.push(json!({"id": "after", "when": {"after_tool": ""},
+                      "reply": [{"text": "The command is over: {{tool_output}}"}]}));
+    let scenario = Scenario::from_json(&json!({"rules": rules}).to_string()).unwrap();
+    let Some(team) = RealTeam::new(
+        "a_gemini_shell_approval_is_answered_by_policy_waits_for_a_human_otherwise_and_a_no_holds",
+        scenario,
+        &[Worker::gemini("gm").with("auto_approve: [\"echo allowed-gm > allowed-gm.txt\"]\n")],
+    ) else {
+        return;
+    };
+    team.up();
+    let ws = team.env.workspace();
+    let ran = |purpose: &str| {
+        std::fs::read_to_string(ws.join(format!("{purpose}-gm.txt")))
+            .is_ok_and(|t| t.trim() == format!("{purpose}-gm"))
+    };
+    // The policy allows it: the coordinator answers Gemini's prompt, the command runs.
+    team.send("gm", "RUN-allowed", None);
+    assert!(
+        support::wait_until(60, || ran("allowed")),
+        "the allowed command never ran\n{}",
+        team.screens()
+    );
+    assert_eq!(events_of(&team, "approval.auto_answered", "gm").len(), 1);
+    team.wait_agent("gm", 30, |a| a["activity"] == "idle");
+
+    // Not in the policy: it waits, the leader is told, a human answers yes.
+    team.send("gm", "RUN-by-hand", None);
+    team.wait_agent("gm", 60, |a| a["activity"] == "awaiting_approval");
+    let inbox = team.env.runtime().join("leader-inbox.log");
+    assert!(
+        support::wait_until(20, || std::fs::read_to_string(&inbox)
+            .is_ok_and(|t| t.contains("gm is waiting for an approval"))),
+        "the leader was not told about the prompt"
+    );
+    assert!(!ran("by-hand"), "it ran before anyone answered");
+    let (ok, answered) = team.json(&["answer", "gm", "yes"]);
+    assert!(ok, "{answered}");
+    assert!(
+        support::wait_until(60, || ran("by-hand")),
+        "the approved command never ran\n{}",
+        team.screens()
+    );
+    team.wait_agent("gm", 30, |a| a["activity"] == "idle");
+
+    // Answered no: it does not run.
+    team.send("gm", "RUN-denied", None);
+    team.wait_agent("gm", 60, |a| a["activity"] == "awaiting_approval");
+    let (ok, answered) = team.json(&["answer", "gm", "no"]);
+    assert!(ok, "{answered}");
+    team.wait_agent("gm", 60, |a| a["activity"] == "idle");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(!ran("denied"), "gm ran the command it was denied");
+    assert_eq!(
+        events_of(&team, "approval.auto_answered", "gm").len(),
+        1,
+        "only the allowed command was answered by the policy"
+    );
+    team.assert_no_egress();
+}
+
+#[test]
+fn a_gemini_turn_that_ends_on_an_api_error_shows_it_in_status_and_the_leader_is_told_once() {
+    // Gemini retries a 429 and a 5xx with backoff for minutes (the screen shows only its
+    // spinner); a 400 ends the turn at once.
+    let scenario = Scenario::from_json(
+        &json!({"rules": [
+            {"when": {"user_contains": "ERR-400"},
+             "reply": [{"error": {"status": 400, "message": "Request contains an invalid argument."}}]}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(team) = RealTeam::new(
+        "a_gemini_turn_that_ends_on_an_api_error_shows_it_in_status_and_the_leader_is_told_once",
+        scenario,
+        &[Worker::gemini("gm")],
+    ) else {
+        return;
+    };
+    team.up();
+    team.send("gm", "ERR-400 please", None);
+    let row = team.wait_agent("gm", 60, |a| {
+        a["activity"] == "api_error"
+            && a["api_error"]["class"] == "other"
+            && a["api_error"]["ended"] == true
+    });
+    assert!(row["api_error"]["since"].is_string(), "{row}");
+    let notices = || {
+        std::fs::read_to_string(team.env.runtime().join("leader-inbox.log"))
+            .unwrap_or_default()
+            .matches("gm's turn ended on a provider API error (other)")
+            .count()
+    };
+    assert!(
+        support::wait_until(20, || notices() == 1),
+        "the leader was not told"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(notices(), 1, "told once for the episode");
+    // The next turn answers normally and the error is over.
+    team.send("gm", "and now?", None);
+    team.wait_agent("gm", 60, |a| {
+        a["activity"] == "idle" && a["hook"]["event"] == "turn_ended"
+    });
+    team.assert_no_egress();
+}

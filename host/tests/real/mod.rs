@@ -1,5 +1,5 @@
-//! The real Codex and Claude Code CLIs as workers, doing real turns against the scripted model
-//! (`team-agent-fake-model`) on 127.0.0.1 — never the network:
+//! The real Codex, Claude Code and Gemini CLIs as workers, doing real turns against the
+//! scripted model (`team-agent-fake-model`) on 127.0.0.1 — never the network:
 //! - each test thread gets a loopback-only network namespace when the tests run as root (the
 //!   fake model, the team's tmux server and every CLI are started from that thread, so they all
 //!   live in it);

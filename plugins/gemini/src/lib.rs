@@ -8,8 +8,10 @@ writes: the API-key login, no update checks or usage statistics, the team's MCP 
 so its tools never wait for an approval), the host's hooks, and the worker's system prompt as
 that home's `GEMINI.md`. It finds the session file Gemini writes there
 (`.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`), reads its screens (the folder trust
-and authentication dialogs, the input box, running turns, approvals, exit) and the turn state
-from the tail of its session file; and reads what each hook call says (see [`hooks`]). The texts
+and authentication dialogs, the Google login, the input box, running turns, approvals, API
+errors, exit) and what the tail of its session file can tell (a prompt or a tool result: working;
+a reply: not known, since Gemini records a reply's tool calls only once they completed); and
+reads what each hook call says (see [`hooks`]), which is how the host learns that a turn ended. The texts
 it looks for are data: `rules.toml`, compiled in and patched by
 `~/.config/team-agent/providers/gemini.toml` (see [`rules`]). `fixtures/` holds real captures of
 Gemini CLI 0.61.0 against the scripted model, with the verdict each must get; they are embedded
