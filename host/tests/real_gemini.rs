@@ -263,3 +263,46 @@ fn a_gemini_turn_that_ends_on_an_api_error_shows_it_in_status_and_the_leader_is_
     });
     team.assert_no_egress();
 }
+
+#[test]
+fn interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so() {
+    let long_text = "All work and no play makes a slow stream. ".repeat(60);
+    let scenario = Scenario::from_json(
+        &json!({"rules": [{"id": "slow", "when": {"user_contains": "TAKE-YOUR-TIME"},
+                           "reply": [{"slow": {"event_delay_ms": 250}}, {"text": long_text}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(team) = RealTeam::new(
+        "interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so",
+        scenario,
+        &[Worker::gemini("gm")],
+    ) else {
+        return;
+    };
+    team.up();
+    team.send("gm", "TAKE-YOUR-TIME gm", None);
+    request_with(&team, "TAKE-YOUR-TIME gm");
+    assert!(
+        support::wait_until(30, || team.screen("gm").contains("All work and no play")),
+        "gm never drew the streamed reply\n{}",
+        team.screens()
+    );
+    team.wait_agent("gm", 30, |a| a["activity"] == "working");
+    let (ok, interrupted) = team.json(&["interrupt", "gm"]);
+    assert!(ok, "{interrupted}");
+    // Long before the stream would have ended (about 40 s): Gemini's Esc cancels the request,
+    // which its session file records.
+    let row = team.wait_agent("gm", 20, |a| {
+        a["activity"] == "idle" && a["turn"]["state"] == "interrupted"
+    });
+    assert_eq!(row["turn"]["rule"], "request_cancelled", "{row}");
+    assert!(
+        support::wait_until(10, || team.model.main_requests().iter().any(|r| {
+            r.rule_id() == Some("slow")
+                && r.delivery == team_agent_fake_model::Delivery::ClientHungUp
+        })),
+        "Gemini should have hung up on the stream"
+    );
+    team.assert_no_egress();
+}
