@@ -120,3 +120,24 @@ fn an_api_error_that_ended_the_turn_is_not_one_of_an_earlier_turn() {
     let later = format!("{before}ℹ This request failed\n > try again\n✦ OK.\n{after}");
     assert_eq!(gemini().classify_screen(&later).value, ScreenState::Idle);
 }
+
+#[test]
+fn a_spinner_saying_gemini_retries_is_an_api_error_not_yet_ended() {
+    // Gemini 0.61.0's retry phrases (from its source; the scripted model's 429s never drew
+    // them), put into a real retrying screen in place of `Thinking...`.
+    let busy = fixture("gemini-23-rate-limit-retrying-silently.screen.txt");
+    for phrase in [
+        "Trying to reach gemini-2.5-flash (Attempt 3/10)",
+        "This is taking a bit longer, we're still on it.",
+    ] {
+        let retrying = busy.replace("Thinking...", phrase);
+        assert_ne!(retrying, busy);
+        assert!(
+            matches!(
+                gemini().classify_screen(&retrying).value,
+                ScreenState::ApiError { ended: false, .. }
+            ),
+            "{phrase}"
+        );
+    }
+}
