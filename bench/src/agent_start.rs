@@ -30,6 +30,8 @@ struct ControlClient {
     child: Child,
     stdin: ChildStdin,
     output: Receiver<Output>,
+    /// When each command's answer ended (`%end` or `%error`), in order.
+    replies: Receiver<Instant>,
 }
 
 impl ControlClient {
@@ -51,12 +53,15 @@ impl ControlClient {
         let stdin = child.stdin.take().context("tmux has no stdin")?;
         let stdout = child.stdout.take().context("tmux has no stdout")?;
         let (send, output) = mpsc::channel();
+        let (answered, replies) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = Vec::new();
             while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
                 let at = Instant::now();
-                if let Some((pane, bytes)) = parse_output(&line)
+                if line.starts_with(b"%end ") || line.starts_with(b"%error ") {
+                    let _ = answered.send(at);
+                } else if let Some((pane, bytes)) = parse_output(&line)
                     && send.send(Output { at, pane, bytes }).is_err()
                 {
                     return;
@@ -68,6 +73,7 @@ impl ControlClient {
             child,
             stdin,
             output,
+            replies,
         })
     }
 
@@ -140,6 +146,73 @@ pub fn measure(binaries: &Binaries, count: usize) -> anyhow::Result<Samples> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(samples)
+}
+
+/// The floor under `up` of `count` workers and under a coordinator's sweep of their screens: the
+/// time from asking one tmux server (over one control-mode connection) for `count` windows, each
+/// running `scripted-agent`, until every one has drawn its prompt; then the time of `count`
+/// `capture-pane` round trips over that connection (sent at once, until the last answer).
+pub fn start_all(binaries: &Binaries, count: usize) -> anyhow::Result<(Duration, Duration)> {
+    let sandbox = Sandbox::new(binaries, false, &[])?;
+    let mut client = ControlClient::start(binaries, &sandbox)?;
+    let agent = tmux_quote(&binaries.scripted_agent.to_string_lossy());
+    let sessions: Vec<String> = (0..count).map(|i| format!("bench-floor-{i:03}")).collect();
+    let started = Instant::now();
+    for session in &sessions {
+        client.command(&format!("new-window -d -- {agent} --session-id {session}"))?;
+    }
+    let (panes, last_prompt) = wait_for_prompts(&client.output, &sessions, started)?;
+    let ready = last_prompt - started;
+    // Settle, then forget the answers to the window commands.
+    std::thread::sleep(Duration::from_millis(200));
+    while client.replies.try_recv().is_ok() {}
+    let asked = Instant::now();
+    for pane in &panes {
+        client.command(&format!("capture-pane -p -t {pane}"))?;
+    }
+    let mut last = asked;
+    for _ in &panes {
+        last = client
+            .replies
+            .recv_timeout(Duration::from_secs(15))
+            .context("tmux did not answer every capture-pane within 15 s")?;
+    }
+    Ok((ready, last - asked))
+}
+
+/// Waits until every one of `sessions` has printed its banner and then the prompt; their panes,
+/// and when tmux read the last prompt (so the matching here adds nothing to the figure).
+fn wait_for_prompts(
+    output: &Receiver<Output>,
+    sessions: &[String],
+    started: Instant,
+) -> anyhow::Result<(Vec<String>, Instant)> {
+    let mut last = started;
+    let mut seen: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut ready: HashMap<String, String> = HashMap::new();
+    let deadline = started + Duration::from_secs(60);
+    while ready.len() < sessions.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(chunk) = output.recv_timeout(left) else {
+            bail!(
+                "{} of {} scripted agents drew no prompt within 60 s",
+                sessions.len() - ready.len(),
+                sessions.len()
+            );
+        };
+        let buffer = seen.entry(chunk.pane.clone()).or_default();
+        buffer.extend_from_slice(&chunk.bytes);
+        for session in sessions {
+            if !ready.contains_key(session)
+                && let Some(at) = find(buffer, session.as_bytes())
+                && find(&buffer[at..], PROMPT).is_some()
+            {
+                ready.insert(session.clone(), chunk.pane.clone());
+                last = last.max(chunk.at);
+            }
+        }
+    }
+    Ok((sessions.iter().map(|s| ready[s].clone()).collect(), last))
 }
 
 /// Waits until a pane has printed `session` (its banner) and then the prompt.

@@ -128,7 +128,7 @@ fn warm_up(binaries: &Binaries) -> anyhow::Result<()> {
 
 /// Runs `up` and, should it return before every worker runs, polls `status` until they do. The
 /// time until all are ready, and the breakdown of `up` in ms per phase.
-fn up_until_ready(
+pub fn up_until_ready(
     sandbox: &Sandbox,
     workers: usize,
 ) -> anyhow::Result<(Duration, Vec<Option<f64>>)> {

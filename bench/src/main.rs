@@ -19,6 +19,7 @@ mod plugin;
 mod real_clis;
 mod report;
 mod sandbox;
+mod scale;
 mod setup;
 mod stats;
 mod status;
@@ -93,6 +94,7 @@ enum Part {
     Idle,
     Plugins,
     Hooks,
+    Scale,
     RealClis,
 }
 
@@ -179,6 +181,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if wanted(Part::Hooks) {
         step("hooks: a hook call, turn's end → status idle with and without hooks");
         hooks::measure(&binaries, &plan.hooks, &mut report)?;
+    }
+    if wanted(Part::Scale) {
+        step("scale: N = 100 and its floor, several teams, --version");
+        scale::measure(&binaries, &plan.scale, &mut report)?;
     }
     // Last: the real CLIs' isolation moves this thread into a network namespace for good.
     if wanted(Part::RealClis) {

@@ -119,6 +119,11 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
         burst(to, k, plan.burst, &mut bursts)?;
     }
     drop(watcher);
+    // Last: one message to every worker at once (their turns leave w01's figures alone).
+    let mut spread = Series::default();
+    if plan.team_size > 1 {
+        spread_burst(&sandbox, &sandbox.status()?, &mut spread)?;
+    }
     let events = std::fs::read_to_string(sandbox.events_log()).unwrap_or_default();
     sandbox.run_ok(&["shutdown", "--json"])?;
 
@@ -132,7 +137,10 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
     }
     report.add(
         Figure::new(
-            format!("send returns, {} × 100 B to an idle worker", plan.small),
+            format!(
+                "send returns, {} × 100 B to an idle worker, N = {} idle workers",
+                plan.small, plan.team_size
+            ),
             Unit::Ms,
             small.returns.clone(),
             "sends",
@@ -149,7 +157,10 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
     );
     report.add(
         Figure::new(
-            format!("send → visible, {} × 100 B", plan.small),
+            format!(
+                "send → visible, {} × 100 B, N = {} idle workers",
+                plan.small, plan.team_size
+            ),
             Unit::Ms,
             small.visible.clone(),
             "messages",
@@ -199,6 +210,29 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
                 .provided(bursts.all_visible()),
         ),
     );
+    if plan.team_size > 1 {
+        let n = plan.team_size;
+        report.add(Figure::new(
+            format!("burst of {n} sends to {n} different workers at once (N = {n}): each visible after the release"),
+            Unit::Ms,
+            spread.visible.clone(),
+            "messages",
+        ));
+        report.add(
+            Figure::new(
+                format!(
+                    "burst of {n} sends to {n} different workers at once (N = {n}): all visible"
+                ),
+                Unit::Ms,
+                spread.all_visible.clone(),
+                "bursts",
+            )
+            .with_target(
+                Target::at_most(Stat::Max, 1000.0, "all within 1 s", "—")
+                    .provided(spread.all_visible()),
+            ),
+        );
+    }
     report.details.push((
         "What `send` returned".into(),
         statuses_table(&[
@@ -336,6 +370,85 @@ fn burst(to: To<'_>, k: usize, count: usize, series: &mut Series) -> anyhow::Res
     }
     std::thread::sleep(Duration::from_millis(200));
     Ok(())
+}
+
+/// One message to each worker of `status`, all released at once from a barrier; each message is
+/// visible at the `ts` (ms) its worker's transcript gives its `user_message`, read afterwards (a
+/// watcher per transcript would load the machine it measures).
+fn spread_burst(sandbox: &Sandbox, status: &Value, series: &mut Series) -> anyhow::Result<()> {
+    let workers: Vec<(String, PathBuf)> = status["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            Some((
+                a["id"].as_str()?.to_string(),
+                PathBuf::from(a["transcript_path"].as_str()?),
+            ))
+        })
+        .collect();
+    let marker = |id: &str| format!("bench-spread-{id}");
+    series.sent += workers.len();
+    let gate = Arc::new(Barrier::new(workers.len() + 1));
+    let senders: Vec<_> = workers
+        .iter()
+        .map(|(id, _)| {
+            let gate = gate.clone();
+            let mut cmd = sandbox.command(&[
+                "send".to_string(),
+                id.clone(),
+                body(&marker(id), SMALL_BYTES),
+                "--json".to_string(),
+            ]);
+            std::thread::spawn(move || {
+                gate.wait();
+                crate::sandbox::timed(&mut cmd, None, Duration::from_secs(120))
+            })
+        })
+        .collect();
+    gate.wait();
+    let released: DateTime<Utc> = SystemTime::now().into();
+    for sender in senders {
+        let run = sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("a sending thread panicked"))??;
+        series.record_return(&run);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen: BTreeMap<String, f64> = BTreeMap::new();
+    while seen.len() < workers.len() && Instant::now() < deadline {
+        for (id, transcript) in &workers {
+            if seen.contains_key(id) {
+                continue;
+            }
+            if let Some(at) = received_at(transcript, &marker(id)) {
+                let ms = (at - released).num_microseconds().unwrap_or(0) as f64 / 1e3;
+                seen.insert(id.clone(), ms.max(0.0));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    series.missing += workers.len() - seen.len();
+    for ms in seen.values() {
+        series.visible.push(*ms);
+    }
+    if seen.len() == workers.len() {
+        series
+            .all_visible
+            .push(seen.values().copied().fold(0.0, f64::max));
+    }
+    Ok(())
+}
+
+/// When the transcript recorded the user message carrying `marker`.
+fn received_at(transcript: &std::path::Path, marker: &str) -> Option<DateTime<Utc>> {
+    let text = std::fs::read_to_string(transcript).ok()?;
+    text.lines()
+        .filter(|l| l.contains(marker))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["type"] == "user_message")
+        .and_then(|r| DateTime::parse_from_rfc3339(r["ts"].as_str()?).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn statuses_table(series: &[(&str, &Series)]) -> String {

@@ -4,7 +4,7 @@ from the same values so the two never disagree. */
 use std::time::Duration;
 
 use crate::sandbox::TICK_INTERVAL_SEC;
-use crate::{hooks, idle, lifecycle, messaging, plugin, real_clis, status};
+use crate::{hooks, idle, lifecycle, messaging, plugin, real_clis, scale, status};
 
 pub struct Plan {
     pub name: &'static str,
@@ -15,6 +15,7 @@ pub struct Plan {
     pub plugin: plugin::Plan,
     pub hooks: hooks::Plan,
     pub real_clis: real_clis::Plan,
+    pub scale: scale::Plan,
 }
 
 impl Plan {
@@ -27,19 +28,19 @@ impl Plan {
                 agent_starts: 20,
             },
             messaging: messaging::Plan {
-                team_size: 8,
+                team_size: 100,
                 small: 200,
                 large: 10,
                 burst: 50,
                 bursts: 3,
             },
             status: status::Plan {
-                sizes: vec![8, 32],
+                sizes: vec![8, 32, 100],
                 runs: 30,
                 stored_messages: 100_000,
             },
             idle: idle::Plan {
-                sizes: vec![8, 32],
+                sizes: vec![8, 32, 100],
                 settle: Duration::from_secs(5),
                 window: Duration::from_secs(60),
                 slice: Duration::from_secs(10),
@@ -59,6 +60,12 @@ impl Plan {
                 sends: 30,
                 idles: 10,
                 reports: 10,
+            },
+            scale: scale::Plan {
+                workers: 100,
+                runs: 5,
+                teams: (3, 33),
+                version_runs: 200,
             },
         }
     }
@@ -105,6 +112,12 @@ impl Plan {
                 idles: 2,
                 reports: 2,
             },
+            scale: scale::Plan {
+                workers: 20,
+                runs: 1,
+                teams: (3, 5),
+                version_runs: 20,
+            },
         }
     }
 
@@ -119,7 +132,7 @@ impl Plan {
         format!(
             "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s; {} hook \
              calls, {} turns per hooked and unhooked worker; real CLIs: {} `up`, per CLI {} \
-             messages, {} slow turns, {} results)",
+             messages, {} slow turns, {} results; scale: N = {} and {} teams × {}, {} runs each)",
             self.name,
             up.join(", "),
             self.messaging.small,
@@ -133,6 +146,10 @@ impl Plan {
             self.real_clis.sends,
             self.real_clis.idles,
             self.real_clis.reports,
+            self.scale.workers,
+            self.scale.teams.0,
+            self.scale.teams.1,
+            self.scale.runs,
         )
     }
 
@@ -153,6 +170,7 @@ harness shuts down its teams and kills the tmux servers in its own socket direct
 - **up → all ready**: `team-agent up bench --json` in a fresh sandbox, until it has exited and \
 every worker is `running` in its answer (else `status --json` is polled every 5 ms until they \
 are). One unrecorded warm-up run comes first. The breakdown below comes from the team's event log.
+- **up → all ready, N = {scale_n}, and its floor** ({scale_runs} runs each): `up` as above with {scale_n} workers; the floor: one tmux control-mode client on a private socket asks for {scale_n} windows running `scripted-agent` at once (no team-agent), timed until the `%output` of the last prompt; on the same connection, {scale_n} `capture-pane -p` commands written at once, timed until the last `%end` (what one sweep of every screen costs at least). **{teams} teams × {each}**: {teams} team directories in one sandbox, their `up`s spawned at once, timed until `status --json` (every team) shows all {total} workers running. **--version**: `team-agent --version` spawned {version_runs} times (after one unrecorded run), spawn → exit.
 - **scripted-agent's own start**: a tmux control-mode client (`tmux -C`) on a private socket \
 runs `new-window -d -- scripted-agent --session-id ID`; the time runs from writing that command \
 to the `%output` notification that carries the agent's banner and then its prompt `› `. This is \
@@ -170,8 +188,8 @@ time: the next message is sent once the previous turn has ended and {settle} ms 
 (the agent redraws its prompt), so the recipient is idle. Bursts ({bursts}): {burst} `send` \
 processes are released at once from a barrier; each message's time runs from the release, and \
 a burst is all visible when its last message is. One unrecorded warm-up message comes first. The \
-breakdown of `send` matches the `send.accepted` and `send.submitted` events of each message id.
-- **status --json**: a running team of 8 or 32 workers; {runs} timed calls after one unrecorded \
+breakdown of `send` matches the `send.accepted` and `send.submitted` events of each message id. Last, one 100 B message to every worker of the team at once (released from a barrier); each is visible at the `ts` (ms) of its `user_message` in its worker's transcript, read afterwards.
+- **status --json**: a running team of 8, 32 or 100 workers; {runs} timed calls after one unrecorded \
 call, first on the store as `up` left it, then after inserting {stored} rows into `messages` of \
 the host's own `.team/runtime/teams/<team>/team.db` (nine in ten `acknowledged`, the rest `submitted`, over \
 500 tasks and every worker) in one transaction.
@@ -275,6 +293,12 @@ read every {leader} ms.
             pace = real_clis::SLOW_EVENT_MS,
             status = real_clis::STATUS_POLL.as_millis(),
             leader = real_clis::LEADER_POLL.as_millis(),
+            scale_n = self.scale.workers,
+            scale_runs = self.scale.runs,
+            teams = self.scale.teams.0,
+            each = self.scale.teams.1,
+            total = self.scale.teams.0 * self.scale.teams.1,
+            version_runs = self.scale.version_runs,
         )
     }
 }

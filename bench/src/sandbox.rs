@@ -153,18 +153,23 @@ impl Sandbox {
     /// Writes the team `bench` with `workers` scripted workers `w01`, `w02`, …; each finishes a
     /// turn after `work_ms`.
     pub fn write_team(&self, workers: usize, work_ms: u64) -> anyhow::Result<()> {
-        let dir = self.workspace.join(TEAM);
+        self.write_named_team(TEAM, workers, work_ms)
+    }
+
+    /// Writes the team `name` (in the directory of that name) with `workers` scripted workers.
+    pub fn write_named_team(&self, name: &str, workers: usize, work_ms: u64) -> anyhow::Result<()> {
+        let dir = self.workspace.join(name);
         std::fs::create_dir_all(dir.join("agents"))?;
         std::fs::write(
             dir.join("TEAM.md"),
             format!(
-                "---\nname: {TEAM}\nobjective: Measure team-agent.\nprovider: claude\n\
-                 display_backend: none\ntick_interval_sec: {TICK_INTERVAL_SEC}\n---\n# {TEAM}\n\n\
+                "---\nname: {name}\nobjective: Measure team-agent.\nprovider: claude\n\
+                 display_backend: none\ntick_interval_sec: {TICK_INTERVAL_SEC}\n---\n# {name}\n\n\
                  Written by team-agent-bench.\n"
             ),
         )?;
         for i in 1..=workers {
-            self.write_worker(&worker(i), &[("work_ms", &work_ms.to_string())])?;
+            self.write_worker_of(name, &worker(i), &[("work_ms", &work_ms.to_string())])?;
         }
         Ok(())
     }
@@ -172,13 +177,23 @@ impl Sandbox {
     /// Writes the scripted worker `name` of the team `bench` with these `provider_options`
     /// (YAML scalars, e.g. `("hooks", "false")`).
     pub fn write_worker(&self, name: &str, options: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.write_worker_of(TEAM, name, options)
+    }
+
+    /// Writes the scripted worker `name` of the team `team`.
+    pub fn write_worker_of(
+        &self,
+        team: &str,
+        name: &str,
+        options: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
         let options: String = options
             .iter()
             .map(|(key, value)| format!("  {key}: {value}\n"))
             .collect();
         let path = self
             .workspace
-            .join(TEAM)
+            .join(team)
             .join("agents")
             .join(format!("{name}.md"));
         std::fs::write(

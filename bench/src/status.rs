@@ -41,7 +41,7 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
         sandbox.run_ok(&["up", TEAM, "--json"])?;
         let empty = time_status(&sandbox, plan.runs)?;
         report.add(Figure::new(
-            format!("status --json, {workers} agents, empty store"),
+            format!("status --json, N = {workers} agents, empty store"),
             Unit::Ms,
             empty,
             "runs",
@@ -57,14 +57,22 @@ pub fn measure(binaries: &Binaries, plan: &Plan, report: &mut Report) -> anyhow:
         report.add(
             Figure::new(
                 format!(
-                    "status --json, {workers} agents, {} stored messages",
+                    "status --json, N = {workers} agents, {} stored messages",
                     thousands(plan.stored_messages)
                 ),
                 Unit::Ms,
                 full,
                 "runs",
             )
-            .with_target(Target::at_most(Stat::Median, 8.0, "≤ 8 ms", "43 ms")),
+            .with_target(match workers {
+                100 => Target::at_most(
+                    Stat::Median,
+                    10.0,
+                    "≤ 10 ms",
+                    "480 ms for 43 (agent-of-empires)",
+                ),
+                _ => Target::at_most(Stat::Median, 8.0, "≤ 8 ms", "43 ms"),
+            }),
         );
         sandbox.run_ok(&["shutdown", "--json"])?;
     }

@@ -565,3 +565,17 @@ fn deep_nesting_in_a_role_is_refused_before_it_is_parsed() {
         "{found:?}"
     );
 }
+
+#[test]
+fn version_answers_the_same_with_or_without_the_fast_path() {
+    let s = Scratch::new();
+    let fast = s.run(&plugins(), &["--version"]);
+    let short = s.run(&plugins(), &["-V"]);
+    // With another argument clap answers itself.
+    let by_clap = s.run(&plugins(), &["--version", "--json"]);
+    assert!(fast.status.success() && short.status.success() && by_clap.status.success());
+    let want = format!("team-agent {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(stdout(&fast), want);
+    assert_eq!(stdout(&short), want);
+    assert_eq!(stdout(&by_clap), want);
+}

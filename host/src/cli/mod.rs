@@ -523,6 +523,13 @@ fn workspace_from_env(
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
+    // `--version` alone answers before clap builds the definition of every command (most of
+    // what the process would spend).
+    if let Some(code) = version_only() {
+        return code;
+    }
+    // Every worker window starts through `worker-exec`: straight to it, as for `--version`.
+    worker_exec_only();
     let cli = Cli::parse();
     // The coordinator talks to its team's tmux server over one control-mode connection instead of
     // a process per tmux command (TEAM_AGENT_TMUX_CONTROL=0 turns it off). Only the coordinator:
@@ -538,6 +545,41 @@ pub fn main() -> ExitCode {
         Err(error) => output::print_error(&error, json),
     };
     ExitCode::from(code)
+}
+
+/// `team-agent worker-exec --env-file FILE -- PROGRAM ARGS…` exactly as the host writes it: the
+/// worker's program replaces this process (this returns only when the line is another one).
+fn worker_exec_only() {
+    let args: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(args) => args,
+        Err(_) => return,
+    };
+    let [_, command, flag, env_file, dashes, argv @ ..] = args.as_slice() else {
+        return;
+    };
+    if command != "worker-exec" || flag != "--env-file" || dashes != "--" || argv.is_empty() {
+        return;
+    }
+    let error = lifecycle::worker_exec(std::path::Path::new(env_file), argv);
+    err_out!("team-agent: cannot start {}: {error}", argv[0]);
+    std::process::exit(127);
+}
+
+/// `team-agent --version` or `-V` and nothing else: the line clap would print.
+fn version_only() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    let first = args.next()?;
+    if args.next().is_some() || (first != "--version" && first != "-V") {
+        return None;
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "team-agent {}", env!("CARGO_PKG_VERSION"));
+    Some(if written.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `team-agent hook`: the event into the worker's inbox, then the coordinator's doorbell. A

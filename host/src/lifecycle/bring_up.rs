@@ -197,6 +197,21 @@ pub(super) fn coordinator_json(outcome: &Result<u32, String>) -> Value {
     }
 }
 
+/// [`start_workers`] on a server this command has just started, before any coordinator or display
+/// attaches to it: the reads of the settling (every worker's screen, many times) go over one
+/// control-mode client instead of a tmux process each; the client is gone when this returns.
+pub(super) fn start_workers_on_new_server(
+    ctx: &Context<'_>,
+    server: &Server,
+    session: &str,
+    planned: &[Planned],
+) -> Result<Vec<AgentState>, LifecycleError> {
+    crate::tmux::control::enable();
+    let started = start_workers(ctx, server, session, planned, &[]);
+    crate::tmux::control::disable();
+    started
+}
+
 /// Spawns every planned window, then settles them all at once (startup dialogs, session
 /// capture). The caller rolls back on error.
 pub(super) fn start_workers(
@@ -206,16 +221,16 @@ pub(super) fn start_workers(
     planned: &[Planned],
     owned_by_others: &[String],
 ) -> Result<Vec<AgentState>, LifecycleError> {
-    let mut states = Vec::new();
     for p in planned {
         (ctx.progress)(&format!("{}: starting ({})", p.agent_id, p.provider));
-        let mode = &p.mode;
-        let state = launch::spawn(ctx.workspace, server, session, p, mode)?;
+    }
+    let all: Vec<&Planned> = planned.iter().collect();
+    let states = launch::spawn_all(ctx.workspace, server, session, &all)?;
+    for (p, state) in planned.iter().zip(&states) {
         ctx.events.emit(
             "agent.spawned",
-            json!({"agent_id": state.id, "provider": state.provider, "pane_id": state.pane_id, "cwd": p.cwd, "mode": mode}),
+            json!({"agent_id": state.id, "provider": state.provider, "pane_id": state.pane_id, "cwd": p.cwd, "mode": p.mode}),
         );
-        states.push(state);
     }
     let settled: Vec<AgentState> = std::thread::scope(|scope| {
         let handles: Vec<_> = states

@@ -466,27 +466,46 @@ fn failure_text(stderr: &str) -> String {
     }
 }
 
-/// Creates the worker's window and returns its fresh state record.
-pub fn spawn(
+/// Creates the workers' windows (with as few tmux processes as it can) and returns their fresh
+/// state records, in order.
+pub fn spawn_all(
     workspace: &Workspace,
     server: &Server,
     session: &str,
-    planned: &Planned,
-    mode: &LaunchMode,
-) -> Result<AgentState, LifecycleError> {
+    planned: &[&Planned],
+) -> Result<Vec<AgentState>, LifecycleError> {
     tmux::ensure_socket_dir(server.socket()).map_err(|e| LifecycleError::spawn(e.to_string()))?;
-    let (argv, env_file) = env_wrapper(workspace, planned)?;
-    let pane = server
-        .spawn_window(&Spawn {
+    let mut wrapped = Vec::with_capacity(planned.len());
+    for p in planned {
+        wrapped.push(env_wrapper(workspace, p)?);
+    }
+    let spawns: Vec<Spawn<'_>> = planned
+        .iter()
+        .zip(&wrapped)
+        .map(|(p, (argv, _))| Spawn {
             session,
-            window_name: &planned.agent_id,
-            cwd: &planned.cwd,
-            argv: &argv,
+            window_name: &p.agent_id,
+            cwd: &p.cwd,
+            argv,
         })
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&env_file);
-            LifecycleError::spawn(format!("agent '{}': {e}", planned.agent_id))
-        })?;
+        .collect();
+    let panes = server.spawn_windows(&spawns).map_err(|e| {
+        for (_, env_file) in &wrapped {
+            let _ = std::fs::remove_file(env_file);
+        }
+        let ids: Vec<&str> = planned.iter().map(|p| p.agent_id.as_str()).collect();
+        LifecycleError::spawn(format!("agents {}: {e}", ids.join(", ")))
+    })?;
+    Ok(planned
+        .iter()
+        .zip(panes)
+        .map(|(p, pane)| new_state(p, pane))
+        .collect())
+}
+
+/// The fresh state record of a worker whose window is `pane`.
+fn new_state(planned: &Planned, pane: tmux::NewPane) -> AgentState {
+    let mode = &planned.mode;
     let mut state = AgentState::new(&planned.agent_id, &planned.provider);
     state.pane_id = Some(pane.pane_id);
     state.window_id = Some(pane.window_id);
@@ -500,7 +519,7 @@ pub fn spawn(
         state.forked_from = Some(source_session_id.clone());
     }
     state.launch_mode = Some(mode.clone());
-    Ok(state)
+    state
 }
 
 /// How long a starting worker may take to reach its input prompt (the 20 × 0.5 s bound), and

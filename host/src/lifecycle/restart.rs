@@ -8,7 +8,7 @@ use team_agent_plugin_api::LaunchMode;
 
 use super::bring_up::{
     StartedAgent, Workers, died_resuming, leader_from_caller, plan_workers, show_and_coordinate,
-    start_workers, write_tmux_config,
+    start_workers_on_new_server, write_tmux_config,
 };
 use super::resume::{FirstSend, carry_over, first_send, resumability};
 use super::{Context, LifecycleError, load_definition, server_of};
@@ -83,7 +83,7 @@ pub fn restart(
     ctx.workspace.ensure_dirs()?;
     let server = Server::at(&team.tmux_socket).with_config(write_tmux_config(ctx)?);
     let session = spec.spec.runtime.session_name.clone();
-    let mut started = start_workers(ctx, &server, &session, &planned, &[])
+    let mut started = start_workers_on_new_server(ctx, &server, &session, &planned)
         .inspect_err(|_| drop(server.kill_server()))?;
     if let Some(dead) = died_resuming(&started, &planned) {
         let _ = server.kill_server();

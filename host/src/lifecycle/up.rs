@@ -9,8 +9,8 @@ use serde_json::json;
 use team_agent_plugin_api::LaunchMode;
 
 use super::bring_up::{
-    StartedAgent, Workers, leader_from_caller, plan_workers, show_and_coordinate, start_workers,
-    undo_worktrees, write_tmux_config,
+    StartedAgent, Workers, leader_from_caller, plan_workers, show_and_coordinate,
+    start_workers_on_new_server, undo_worktrees, write_tmux_config,
 };
 use super::{Context, LifecycleError};
 use crate::events::now_rfc3339;
@@ -149,7 +149,7 @@ pub fn up(
         "team.up_started",
         json!({"team": spec.spec.team.name, "session_name": session, "agents": planned.len()}),
     );
-    let mut agents = match start_workers(ctx, &server, &session, &planned, &[]) {
+    let mut agents = match start_workers_on_new_server(ctx, &server, &session, &planned) {
         Ok(agents) => agents,
         Err(e) => {
             let _ = server.kill_server();

@@ -2,7 +2,9 @@
 tmux often (the coordinator). A command costs a line written and a block read instead of a new
 tmux client process: about 0.05 ms instead of 3–4 ms on the reference machine.
 
-Only the coordinator calls [`enable`], so a team server has at most one such client: tmux 3.3a's
+Only the coordinator calls [`enable`] for good, so a team server has at most one such client
+(`up` and `restart` hold one on the server they just started while they bring its workers up,
+and [`disable`] it before the display or the coordinator comes): tmux 3.3a's
 server crashed (SIGSEGV) within seconds when five control clients came and went at once, and a
 `send` burst would make fifty. Commands hand their deliveries to the coordinator instead (see
 `daemon::handoff`). Only a team's private server (a socket named `ta-…`) is used this way,
@@ -59,6 +61,8 @@ enum Slot {
 
 struct Registry {
     slots: HashMap<PathBuf, Slot>,
+    /// Whether commands go over control clients now ([`enable`], [`disable`]).
+    on: bool,
 }
 
 fn registry() -> &'static OnceLock<Mutex<Registry>> {
@@ -68,9 +72,24 @@ fn registry() -> &'static OnceLock<Mutex<Registry>> {
 
 /// Lets this process use control-mode clients for team servers from now on.
 pub fn enable() {
+    if let Some(registry) = registry().get() {
+        registry.lock().unwrap_or_else(|e| e.into_inner()).on = true;
+        return;
+    }
     let _ = registry().set(Mutex::new(Registry {
         slots: HashMap::new(),
+        on: true,
     }));
+}
+
+/// Ends every control client of this process (each waited for) and sends every later command
+/// through plain tmux processes, until [`enable`] again.
+pub fn disable() {
+    if let Some(registry) = registry().get() {
+        let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.on = false;
+        registry.slots.clear();
+    }
 }
 
 /// What a command run over the control client gave.
@@ -93,6 +112,9 @@ pub fn run<S: AsRef<OsStr>>(socket: &Path, args: &[S]) -> Option<Answer> {
     }
     let line = command_line(args)?;
     let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
+    if !registry.on {
+        return None;
+    }
     let slot = registry.slots.remove(socket);
     let mut connection = match slot {
         Some(Slot::Connected(c)) => c,

@@ -66,6 +66,19 @@ pub struct NewPane {
 }
 
 /// What to run in a new window.
+/// How many bytes of arguments one tmux process carries in a sequence of commands (tmux refuses a
+/// command line whose message exceeds 16 KiB).
+const SEQUENCE_BYTES: usize = 12 * 1024;
+
+/// An argument as tmux reads it back inside a sequence: one that ends in `;` would end its
+/// command there, so its last `;` is escaped (`\;`, which tmux turns back into `;`).
+fn sequence_safe(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_string(),
+    }
+}
+
 pub struct Spawn<'a> {
     pub session: &'a str,
     pub window_name: &'a str,
@@ -201,7 +214,7 @@ impl Server {
             spawn.cwd.to_string_lossy().into_owned(),
             "--".into(),
         ]);
-        args.extend(spawn.argv.iter().cloned());
+        args.extend(spawn.argv.iter().map(|a| sequence_safe(a)));
         let created_server = args[0] == "new-session";
         let out = self.run(&args)?;
         if created_server {
@@ -225,6 +238,93 @@ impl Server {
             &h.to_string(),
         ])?;
         Ok(pane)
+    }
+
+    /// Creates every window of `spawns` (in order; all in one session). In a session this call
+    /// creates, with as few tmux processes as the length limit of one tmux command line allows:
+    /// each carries a sequence `new-window … ; resize-window … ; new-window …`. The panes, in
+    /// order. On an error the windows created so far stay (the caller kills the server it
+    /// started).
+    pub fn spawn_windows(&self, spawns: &[Spawn<'_>]) -> Result<Vec<NewPane>, TmuxError> {
+        let Some(first) = spawns.first() else {
+            return Ok(Vec::new());
+        };
+        let mut panes = Vec::with_capacity(spawns.len());
+        if self.has_session(first.session) {
+            // A session that was there already may hold windows of the same names (a dead
+            // worker's, kept for its last screen): one window at a time, each resized by its id.
+            for spawn in spawns {
+                panes.push(self.spawn_window(spawn)?);
+            }
+            return Ok(panes);
+        }
+        // The session comes first, alone (a control client can attach only once it exists);
+        // the others join it in batches, each resized by its name, unique in a new session.
+        panes.push(self.spawn_window(first)?);
+        let rest = &spawns[1..];
+        let (w, h) = WINDOW_SIZE;
+        let mut batch: Vec<String> = Vec::new();
+        let mut count = 0;
+        let mut flush = |batch: &mut Vec<String>, count: &mut usize| -> Result<(), TmuxError> {
+            if *count == 0 {
+                return Ok(());
+            }
+            let out = self.run(batch.as_slice())?;
+            let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+            if lines.len() != *count {
+                return Err(TmuxError::Failed {
+                    command: "new-window".into(),
+                    stderr: format!("{} windows asked for, {} created", count, lines.len()),
+                });
+            }
+            for line in lines {
+                let mut fields = line.trim().split('\t');
+                panes.push(NewPane {
+                    pane_id: fields.next().unwrap_or_default().to_string(),
+                    window_id: fields.next().unwrap_or_default().to_string(),
+                    pane_pid: fields.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+                });
+            }
+            batch.clear();
+            *count = 0;
+            Ok(())
+        };
+        for spawn in rest {
+            let mut one: Vec<String> = vec![
+                "new-window".into(),
+                "-d".into(),
+                "-t".into(),
+                format!("={}:", spawn.session),
+                "-n".into(),
+                spawn.window_name.into(),
+                "-P".into(),
+                "-F".into(),
+                "#{pane_id}\t#{window_id}\t#{pane_pid}".into(),
+                "-c".into(),
+                spawn.cwd.to_string_lossy().into_owned(),
+                "--".into(),
+            ];
+            one.extend(spawn.argv.iter().map(|a| sequence_safe(a)));
+            one.extend([
+                ";".into(),
+                "resize-window".into(),
+                "-t".into(),
+                format!("={}:={}", spawn.session, spawn.window_name),
+                "-x".into(),
+                w.to_string(),
+                "-y".into(),
+                h.to_string(),
+                ";".into(),
+            ]);
+            let bytes = |args: &[String]| args.iter().map(|a| a.len() + 1).sum::<usize>();
+            if count > 0 && bytes(&batch) + bytes(&one) > SEQUENCE_BYTES {
+                flush(&mut batch, &mut count)?;
+            }
+            batch.extend(one);
+            count += 1;
+        }
+        flush(&mut batch, &mut count)?;
+        Ok(panes)
     }
 
     /// One snapshot of every pane of the server (one tmux call).
@@ -470,4 +570,18 @@ fn is_zombie(pid: i32) -> bool {
             .next()
             .is_some_and(|r| r.trim_start().starts_with('Z'))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_argument_ending_in_a_semicolon_is_escaped_and_no_other_is_touched() {
+        assert_eq!(sequence_safe("do it;"), "do it\\;");
+        assert_eq!(sequence_safe("a\\;"), "a\\\\;");
+        assert_eq!(sequence_safe("a; b"), "a; b");
+        assert_eq!(sequence_safe(";"), "\\;");
+        assert_eq!(sequence_safe(""), "");
+    }
 }
