@@ -72,7 +72,7 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     ) else {
         return;
     };
-    team.up();
+    team.up_allowing_slow_start(60);
     team.send("gm", "Please do t1-gm and REPORT-BACK.", Some("t1-gm"));
     let (ok, waited) = team.json(&["wait", "--task", "t1-gm", "--timeout", "120"]);
     assert!(ok, "no result for t1-gm: {waited}\n{}", team.screens());
@@ -166,7 +166,7 @@ fn a_gemini_shell_approval_is_answered_by_policy_waits_for_a_human_otherwise_and
     ) else {
         return;
     };
-    team.up();
+    team.up_allowing_slow_start(60);
     let ws = team.env.workspace();
     let ran = |purpose: &str| {
         std::fs::read_to_string(ws.join(format!("{purpose}-gm.txt")))
@@ -236,7 +236,7 @@ fn a_gemini_turn_that_ends_on_an_api_error_shows_it_in_status_and_the_leader_is_
     ) else {
         return;
     };
-    team.up();
+    team.up_allowing_slow_start(60);
     team.send("gm", "ERR-400 please", None);
     let row = team.wait_agent("gm", 60, |a| {
         a["activity"] == "api_error"
@@ -280,7 +280,7 @@ fn interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so() {
     ) else {
         return;
     };
-    team.up();
+    team.up_allowing_slow_start(60);
     team.send("gm", "TAKE-YOUR-TIME gm", None);
     request_with(&team, "TAKE-YOUR-TIME gm");
     assert!(

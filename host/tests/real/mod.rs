@@ -347,6 +347,23 @@ impl RealTeam {
         up
     }
 
+    /// `up team` for CLIs that may take longer than `up`'s startup bound to reach their prompt
+    /// (Gemini CLI on a loaded machine): `up` must succeed, and each worker it left starting
+    /// must be running within `seconds` (the coordinator goes on reading its screen).
+    pub fn up_allowing_slow_start(&self, seconds: u64) -> Value {
+        let (ok, up) = self.json(&["up", "team"]);
+        assert!(ok, "up failed: {up}");
+        for agent in up["agents"].as_array().unwrap() {
+            if agent["status"] != "running" {
+                assert_eq!(agent["status"], "starting", "{agent}\n{}", self.screens());
+                self.wait_agent(agent["id"].as_str().unwrap(), seconds, |a| {
+                    a["status"] == "running"
+                });
+            }
+        }
+        up
+    }
+
     pub fn status(&self) -> Value {
         let (ok, status) = self.json(&["status"]);
         assert!(ok, "status failed: {status}");
