@@ -38,8 +38,10 @@ tool whose name contains `Y`; `""` is any tool), or `"always"`. A rule may be li
 `default` reply answers (`OK.` unless set).
 
 A reply is a list of steps: `{"text": …}` (with `{{tool_output}}` and `{{user_text}}` filled
-in), `{"mcp_tool": {"server", "name", "input"}}`, `{"shell": {"command"}}` (Claude's `Bash`,
-Codex's `exec_command` asking for approval), `{"tool": {"name", "input"}}` (as written),
+in), `{"mcp_tool": {"server", "name", "input"}}` (named `mcp__<server>__<tool>` for Claude,
+`<tool>` in the namespace `mcp__<server>` for Codex, `mcp_<server>_<tool>` for Gemini),
+`{"shell": {"command"}}` (Claude's `Bash`, Codex's `exec_command`, Gemini's `run_shell_command`,
+each asking for approval), `{"tool": {"name", "input"}}` (as written),
 `{"error": {"status", "type", "message", "fields"}}` (the whole answer: that HTTP status in the API's error
 shape; a 429 carries `retry-after`), and `{"slow": {"event_delay_ms": N}}` (every later event
 of the stream waits N ms; text goes out in 16-character deltas, so a long text lasts long).

@@ -51,7 +51,9 @@ pub enum When {
     UserContains(String),
     /// The newest item is the result of a tool whose name contains this; `""` is any tool.
     /// Codex's namespaced tools are named `namespace__name`, as Claude names them
-    /// (`mcp__team__report_result`); the shell tool is `Bash` for Claude, `exec_command` for Codex.
+    /// (`mcp__team__report_result`), Gemini's `mcp_<server>_<tool>` (`mcp_team_report_result`,
+    /// which `report_result` matches too); the shell tool is `Bash` for Claude, `exec_command` for
+    /// Codex, `run_shell_command` for Gemini.
     AfterTool(String),
     /// Every main request.
     Always,
@@ -92,7 +94,7 @@ pub enum Step {
 
 /// `{"server": "team", "name": "report_result", "input": {...}}`: Anthropic gets a `tool_use`
 /// named `mcp__team__report_result`; Responses a `function_call` named `report_result` in the
-/// namespace `mcp__team`.
+/// namespace `mcp__team`; Gemini a `functionCall` named `mcp_team_report_result`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpToolCall {
@@ -102,8 +104,8 @@ pub struct McpToolCall {
     pub input: Value,
 }
 
-/// `{"command": "..."}`: Claude's `Bash` tool, or Codex's `exec_command` with escalated sandbox
-/// permissions so the CLI asks before running it.
+/// `{"command": "..."}`: Claude's `Bash` tool, Codex's `exec_command` with escalated sandbox
+/// permissions so the CLI asks before running it, or Gemini's `run_shell_command`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShellCommand {
