@@ -36,6 +36,8 @@ impl CliSessions for GeminiCli {
         context: &CaptureContext,
         _book: &RuleBook,
     ) -> Result<Option<SessionRecord>, PluginError> {
+        // A request whose times are not RFC 3339 is refused like every provider refuses it, though
+        // a session chosen by id needs no window.
         SpawnWindow::of(context)?;
         let Some(id) = context.expected_session_id.as_deref() else {
             return Ok(None);
