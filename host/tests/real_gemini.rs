@@ -306,3 +306,91 @@ fn interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so() {
     );
     team.assert_no_egress();
 }
+
+#[test]
+fn a_gemini_worker_in_its_own_worktree_writes_there_reports_and_resumes_in_place() {
+    let scenario = Scenario::from_json(
+        &json!({"rules": [
+            {"id": "write", "when": {"user_contains": "WRITE-gm"},
+             "reply": [{"text": "Writing it."},
+                       {"shell": {"command": "echo gm was here > shared.txt"}}]},
+            {"id": "wrote", "when": {"after_tool": "run_shell_command"},
+             "reply": [{"mcp_tool": {"server": "team", "name": "report_result",
+                        "input": {"status": "success", "summary": "wrote shared.txt"}}}]},
+            {"id": "reported", "when": {"after_tool": "report_result"},
+             "reply": [{"text": "Reported."}]}
+        ], "default": [{"text": "OK."}]})
+        .to_string(),
+    )
+    .unwrap();
+    let Some(team) = RealTeam::new(
+        "a_gemini_worker_in_its_own_worktree_writes_there_reports_and_resumes_in_place",
+        scenario,
+        &[Worker::gemini("gm").with("auto_approve: [\"echo gm was here > shared.txt\"]\n")],
+    ) else {
+        return;
+    };
+    let ws = team.env.workspace();
+    std::fs::write(ws.join("README.txt"), "the project\n").unwrap();
+    for args in [
+        &["add", "README.txt"][..],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "base",
+        ],
+    ] {
+        real::git(&ws, args);
+    }
+    team.team_settings("isolation: worktree\n");
+    team.up_allowing_slow_start(60);
+    let row = team.agent("gm");
+    let dir = std::path::PathBuf::from(row["worktree"]["path"].as_str().unwrap());
+    assert!(dir.starts_with(ws.join(".team/worktrees")), "{row}");
+
+    team.send("gm", "Please WRITE-gm now.", Some("t-gm"));
+    let (ok, waited) = team.json(&["wait", "--task", "t-gm", "--timeout", "120"]);
+    assert!(ok, "no result: {waited}\n{}", team.screens());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("shared.txt")).unwrap_or_default(),
+        "gm was here\n"
+    );
+    assert!(
+        !ws.join("shared.txt").exists(),
+        "the workspace is untouched"
+    );
+    // The session was found from the worktree, and Gemini says it runs there.
+    let row = team.wait_agent("gm", 60, |a| {
+        a["activity"] == "idle" && a["session_id"].is_string()
+    });
+    let session = row["session_id"].as_str().unwrap().to_string();
+    let file = std::fs::read_to_string(row["transcript_path"].as_str().unwrap()).unwrap();
+    let head: serde_json::Value = serde_json::from_str(file.lines().next().unwrap()).unwrap();
+    assert_eq!(head["sessionId"], session.as_str());
+    let directories = request_with(&team, "WRITE-gm").user_texts()[0].clone();
+    assert!(
+        directories.contains(&dir.display().to_string()),
+        "Gemini's workspace is not the worktree: {directories}"
+    );
+
+    let (ok, down) = team.json(&["shutdown"]);
+    assert!(ok, "{down}");
+    let (ok, up) = team.json(&["restart"]);
+    assert!(ok, "{up}");
+    let row = team.wait_agent("gm", 90, |a| a["status"] == "running");
+    assert_eq!(row["session_id"], session, "resumed in its worktree");
+    team.send("gm", "SECOND-TURN-gm: done?", None);
+    let second = request_with(&team, "SECOND-TURN-gm");
+    let texts = second.user_texts();
+    assert!(
+        texts[..texts.len().saturating_sub(1)]
+            .iter()
+            .any(|t| t.contains("WRITE-gm")),
+        "the resumed turn does not carry the first one: {texts:?}"
+    );
+    team.assert_no_egress();
+}
