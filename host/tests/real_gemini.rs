@@ -68,7 +68,9 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     let Some(team) = RealTeam::new(
         "a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_after_a_restart",
         reporting_scenario(),
-        &[Worker::gemini("gm")],
+        // A second worker keeps the team's tmux session while `reset-agent` replaces gm's window
+        // (with gm alone the reset fails: "team 'real' is not running").
+        &[Worker::gemini("gm"), Worker::gemini("spare")],
     ) else {
         return;
     };
@@ -132,6 +134,24 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     });
     assert_eq!(row["session_id"], session);
     assert_eq!(row["transcript_path"], transcript.as_str());
+
+    // A reset starts over: a new session, and the next turn knows nothing of the earlier ones.
+    let (ok, reset) = team.json(&["reset-agent", "gm", "--discard-session"]);
+    assert!(ok, "{reset}");
+    team.wait_agent("gm", 90, |a| a["status"] == "running");
+    team.send("gm", "AFTER-RESET-gm: anything?", None);
+    let after = request_with(&team, "AFTER-RESET-gm");
+    assert!(
+        !after.user_texts().iter().any(|t| t.contains("t1-gm")),
+        "the reset worker still carries the first turn: {:?}",
+        after.user_texts()
+    );
+    let row = team.wait_agent("gm", 60, |a| a["session_id"].is_string());
+    assert_ne!(row["session_id"], session, "a new session");
+    // Gemini cannot fork a session: refused, saying so.
+    let (ok, fork) = team.json(&["fork-agent", "gm", "--as", "gm2"]);
+    assert!(!ok, "{fork}");
+    assert!(fork.to_string().contains("cannot fork"), "{fork}");
     team.assert_no_egress();
 }
 

@@ -64,12 +64,13 @@ impl AgentCli for GeminiCli {
         rules::check(book)
     }
 
-    /// Enter, well after the paste: Gemini 0.61.0 takes an Enter within 40 ms of a bracketed
+    /// Enter, a second after the paste: Gemini 0.61.0 takes an Enter within 40 ms of a bracketed
     /// paste (outside the kitty keyboard protocol, as in tmux) as a new line of the paste, and
-    /// the 40 ms end only when its UI gets to run, which on a busy machine is later.
+    /// those 40 ms end only when its UI next runs, which on a loaded machine is much later (real
+    /// runs with five Gemini CLIs on two cores lost an Enter sent 400 ms after the paste).
     fn submit_keys(&self) -> SubmitKeys {
         SubmitKeys {
-            delay_ms: 400,
+            delay_ms: 1000,
             keys: vec!["Enter".into()],
         }
     }
