@@ -12,6 +12,12 @@ CLAUDE_VERSION=2.1.330
 GEMINI_VERSION=0.61.0
 dir=${1:-${TEAM_AGENT_REAL_CLI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/team-agent/real-clis}}
 bin=$dir/node_modules/.bin
+# Gemini CLI needs Node.js 20 or newer; an older system Node (Debian 12's is 18) gets a Node 20
+# from the npm registry beside the CLIs, first on PATH here and in the tests (which put $bin first).
+NODE_MAJOR=20
+PATH=$bin:$PATH
+export PATH
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 installed() {
   [ -x "$bin/codex" ] && [ -x "$bin/claude" ] && [ -x "$bin/gemini" ] || return 1
   "$bin/codex" --version 2>/dev/null | grep -q " $CODEX_VERSION\$" || return 1
@@ -23,6 +29,10 @@ if installed; then
 else
   command -v npm >/dev/null || { echo "error: npm is needed to install the real CLIs (apt-get install -y npm, or Node.js from nodejs.org)" >&2; exit 1; }
   mkdir -p "$dir"
+  if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
+    echo "Node.js $(node --version 2>/dev/null || echo none) is older than $NODE_MAJOR: installing node@$NODE_MAJOR from npm into $dir" >&2
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR" >&2
+  fi
   echo "installing @openai/codex@$CODEX_VERSION, @anthropic-ai/claude-code@$CLAUDE_VERSION and @google/gemini-cli@$GEMINI_VERSION into $dir" >&2
   npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
     "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" \

@@ -61,8 +61,9 @@ fn check_passes_on_every_bundled_plugin() {
 }
 
 /// The plugins team-agent ships, as built next to the binary.
-const BUNDLED: [&str; 6] = [
+const BUNDLED: [&str; 7] = [
     "libteam_agent_scripted.so",
+    "libteam_agent_gemini.so",
     "libteam_agent_display_none.so",
     "libteam_agent_codex.so",
     "libteam_agent_claude.so",
