@@ -9,6 +9,7 @@ mod demo_cmd;
 mod doctor_cmd;
 mod leader_cmd;
 mod lifecycle_cmd;
+mod manual_cmd;
 mod messaging_cmd;
 mod operator_cmd;
 mod plugins_cmd;
@@ -47,6 +48,9 @@ Examples:
   team-agent plugins check PATH           run the conformance suite on a plugin library
   team-agent plugins probe scripted --screen pane.txt
                                           why does team-agent think this screen is busy?
+  team-agent completions bash             shell completions (bash, zsh, fish, elvish, powershell)
+  team-agent man --out ~/.local/share/man/man1
+                                          one man page per command
 
 Every command takes --json (a stable JSON object on stdout) and --workspace DIR (default: the
 current directory). Exit codes: 0 success, 1 refused or failed, 2 usage.";
@@ -482,6 +486,24 @@ team-agent send alice \"go\" --wait consumed --timeout 30"
         dry_run: bool,
     },
 
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), made from the same
+    /// definitions as --help.
+    #[command(after_help = manual_cmd::COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Man pages made from the same definitions as --help: the main page on stdout, or with --out
+    /// one page per command (team-agent.1, team-agent-<command>.1) written into DIR.
+    #[command(after_help = manual_cmd::MAN_HELP)]
+    Man {
+        /// Write every page into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+
     /// `team-agent claude [ARGS…]`, `team-agent codex [ARGS…]` (any installed provider): start
     /// that CLI as the team's leader, in tmux, with the team-agent MCP server and instructions.
     #[command(external_subcommand)]
@@ -680,6 +702,8 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+        Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
+        Command::Man { out } => manual_cmd::man(out.as_deref()),
     }
 }
 
