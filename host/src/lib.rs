@@ -18,6 +18,7 @@ pub(crate) mod leader;
 pub(crate) mod lifecycle;
 pub(crate) mod mcp;
 pub(crate) mod messaging;
+pub mod notify;
 pub(crate) mod operator;
 pub(crate) mod plugins;
 pub(crate) mod process;
