@@ -8,6 +8,7 @@
 pub mod cli;
 pub(crate) mod coordinator;
 pub mod daemon;
+pub(crate) mod dash;
 pub(crate) mod display;
 pub(crate) mod doctor;
 pub(crate) mod error;

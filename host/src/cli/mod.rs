@@ -55,6 +55,15 @@ Examples:
 Every command takes --json (a stable JSON object on stdout) and --workspace DIR (default: the
 current directory). Exit codes: 0 success, 1 refused or failed, 2 usage.";
 
+const DASH_HELP: &str = "\
+Keys: ↑/↓ select · Enter attach (detach with the tmux prefix, then d, to come back) · s send ·
+a answer the approval prompt with one of its visible choices · i interrupt · r restart
+(start-agent --force) · / filter · ? help · q quit.
+
+Examples:
+  team-agent dash
+  ssh build-box -t 'cd ~/ws && team-agent dash'   works over ssh, in 80x24 and up";
+
 #[derive(Debug, Parser)]
 #[command(name = "team-agent", version, about = ABOUT, after_help = EXAMPLES)]
 pub(crate) struct Cli {
@@ -486,6 +495,12 @@ team-agent send alice \"go\" --wait consumed --timeout 30"
         dry_run: bool,
     },
 
+    /// The operator's live view of the team, full screen: one row per worker, the selected
+    /// worker's screen, the event stream; keys attach, send, answer, interrupt and restart through
+    /// the commands of the same name. Needs a terminal (elsewhere: `status`, `watch`).
+    #[command(after_help = DASH_HELP)]
+    Dash,
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), made from the same
     /// definitions as --help.
     #[command(after_help = manual_cmd::COMPLETIONS_HELP)]
@@ -702,6 +717,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+        Command::Dash => dash(cli.workspace.as_deref()),
         Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
         Command::Man { out } => manual_cmd::man(out.as_deref()),
     }
@@ -798,6 +814,59 @@ fn owner_command(command: Command, ws: &Workspace) -> anyhow::Result<Reply> {
         Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(ws),
         // `run` sends only the commands above here.
         _ => unreachable!("owner_command called with a command it does not run"),
+    }
+}
+
+/// `team-agent dash`: each of its actions runs the command of the same name, through the same
+/// dispatch (owner gate and team lock included).
+fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
+    let ws = Workspace::resolve(workspace)?;
+    let root = ws.root().to_path_buf();
+    let act = |action: &crate::dash::Action| {
+        use crate::dash::Action;
+        let command = match action.clone() {
+            Action::Send { agent, text } => Command::Send {
+                target: Some(agent),
+                message: Some(text),
+                to: Vec::new(),
+                task: None,
+                file: None,
+                no_wait: false,
+                wait: None,
+                timeout: 60.0,
+            },
+            Action::Answer { agent, choice } => Command::Answer { agent, choice },
+            Action::Interrupt { agent } => Command::Interrupt { agent },
+            Action::Restart { agent } => Command::StartAgent {
+                agent,
+                force: true,
+                allow_fresh: false,
+            },
+        };
+        let reply = match command {
+            command @ Command::StartAgent { .. } => team_change(command, Some(&root)),
+            command => owner_command(command, Some(&root)),
+        };
+        match reply {
+            Ok(reply) if reply.ok => {
+                Ok(output::for_terminal(reply.text.trim_end()).replace('\n', " · "))
+            }
+            Ok(reply) => Err(output::for_terminal(reply.text.trim_end()).replace('\n', " · ")),
+            Err(error) => Err(refusal_text(&error)),
+        }
+    };
+    crate::dash::run(&ws, &act)?;
+    Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
+}
+
+/// An error as one line: its message, then what to do.
+fn refusal_text(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<UserError>() {
+        Some(u) => match &u.action {
+            Some(action) => format!("{} ({action})", u.message),
+            None => u.message.clone(),
+        },
+        None => error.to_string(),
     }
 }
 

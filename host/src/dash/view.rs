@@ -1,0 +1,226 @@
+//! Drawing the dashboard: a title line, the workers' table, the selected worker's screen tail,
+//! the event stream, and two lines at the bottom (what the last action did; the keys, or the
+//! line being typed). A pure function of the app, the events and the time, so tests draw it into
+//! ratatui's `TestBackend` and compare frames. Laid out for 80×24 and up.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row as TableRow, Table, TableState};
+
+use super::app::{App, Mode};
+use super::model::Row;
+
+pub const KEYS: &str =
+    "Enter attach  s send  a answer  i interrupt  r restart  / filter  ? help  q quit";
+
+const HELP: &[&str] = &[
+    "↑/↓ or j/k  select a worker",
+    "Enter       attach to its window (detach: tmux prefix, then d)",
+    "s           send it a message (as `team-agent send`)",
+    "a           answer its approval prompt with one of the choices shown",
+    "i           interrupt its turn (as `team-agent interrupt`)",
+    "r           restart it: `start-agent --force`, its session resumed",
+    "/           filter the workers by id, provider, state or activity",
+    "?           this help (any key closes it)",
+    "q, Esc      quit",
+];
+
+/// How long ago `since` was, shortly: `12s`, `4m`, `3h`, `2d`.
+pub fn age(since: Option<&str>, now: DateTime<Utc>) -> String {
+    let Some(at) = since.and_then(|s| DateTime::parse_from_rfc3339(s).ok()) else {
+        return String::new();
+    };
+    let secs = (now - at.with_timezone(&Utc)).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// Draws the whole dashboard.
+pub fn draw(frame: &mut Frame<'_>, app: &App, events: &[String], now: DateTime<Utc>) {
+    let visible = app.visible();
+    let table_height = (visible.len().max(1) as u16 + 3).min(frame.area().height / 3 + 2);
+    let [title, table, screen, log, said, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(table_height),
+        Constraint::Min(4),
+        Constraint::Length(frame.area().height.saturating_sub(table_height + 3) * 2 / 5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    frame.render_widget(Paragraph::new(title_line(app)), title);
+    draw_table(frame, table, app, &visible, now);
+    draw_screen(frame, screen, app);
+    draw_tail(frame, log, " events ", events);
+    frame.render_widget(Paragraph::new(app.said.as_str()), said);
+    frame.render_widget(Paragraph::new(bottom_line(app)), keys);
+    if app.mode == Mode::Help {
+        draw_help(frame);
+    }
+}
+
+fn title_line(app: &App) -> String {
+    let team = app.team.name.as_deref().unwrap_or("(no team)");
+    let coordinator = if app.team.coordinator_running {
+        "coordinator running"
+    } else {
+        "coordinator NOT running"
+    };
+    let filter = if app.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" · filter \"{}\"", app.filter)
+    };
+    format!(
+        "team-agent dash · team {team} · {} workers · {coordinator}{filter}",
+        app.team.rows.len()
+    )
+}
+
+fn activity_cell(row: &Row, now: DateTime<Utc>) -> String {
+    let Some(activity) = row.activity.as_deref() else {
+        return String::new();
+    };
+    let age = age(row.activity_since.as_deref(), now);
+    if age.is_empty() {
+        activity.to_string()
+    } else {
+        format!("{activity} {age}")
+    }
+}
+
+fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], now: DateTime<Utc>) {
+    let header = TableRow::new([
+        "AGENT",
+        "PROVIDER",
+        "STATE",
+        "ACTIVITY",
+        "PEND",
+        "TASK",
+        "LAST RESULT",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
+    let rows: Vec<TableRow<'_>> = visible
+        .iter()
+        .map(|r| {
+            let task = r
+                .task
+                .as_ref()
+                .map(|(task, since)| format!("{task} {}", age(Some(since), now)))
+                .unwrap_or_default();
+            TableRow::new([
+                r.id.clone(),
+                r.provider.clone(),
+                r.status.clone(),
+                activity_cell(r, now),
+                r.pending.to_string(),
+                task,
+                r.last_result.clone().unwrap_or_default(),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(22),
+        Constraint::Length(4),
+        Constraint::Length(10),
+        Constraint::Min(6),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(" workers "))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .highlight_symbol("›");
+    let mut state = TableState::default().with_selected(
+        app.selected
+            .as_ref()
+            .and_then(|s| visible.iter().position(|r| &r.id == s)),
+    );
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_screen(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let title = match (app.selected_row(), app.screen_of.as_deref()) {
+        (Some(row), Some(of)) if of == row.id => {
+            let detail = row
+                .detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            format!(" {}'s screen{detail} ", row.id)
+        }
+        (Some(row), _) => format!(" {}'s screen ", row.id),
+        (None, _) => " screen ".into(),
+    };
+    draw_tail(frame, area, &title, &app.screen);
+}
+
+/// The last lines of `lines` that fit in a bordered box.
+fn draw_tail(frame: &mut Frame<'_>, area: Rect, title: &str, lines: &[String]) {
+    let fits = area.height.saturating_sub(2) as usize;
+    let shown: Vec<Line<'_>> = lines[lines.len().saturating_sub(fits)..]
+        .iter()
+        .map(|l| Line::raw(l.as_str()))
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title.to_string());
+    frame.render_widget(Paragraph::new(shown).block(block), area);
+}
+
+fn bottom_line(app: &App) -> String {
+    match &app.mode {
+        Mode::Normal | Mode::Help => KEYS.into(),
+        Mode::Send { agent, input } => {
+            format!("send to {agent} (Enter sends, Esc cancels): {input}█")
+        }
+        Mode::Filter { input } => format!("filter (Enter keeps, Esc clears): {input}█"),
+        Mode::ConfirmRestart { agent } => {
+            format!(
+                "restart {agent} (start-agent {agent} --force: new window, session resumed)? y/n"
+            )
+        }
+        Mode::Answer { agent, choices, .. } => {
+            let options: Vec<String> = choices
+                .iter()
+                .map(|c| format!("{} {}", c.key, short(&c.label, 18)))
+                .collect();
+            format!("answer {agent}: {} · Esc cancels", options.join(" · "))
+        }
+    }
+}
+
+/// At most `n` characters of `text`, an ellipsis ending one that was cut.
+fn short(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(n - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn draw_help(frame: &mut Frame<'_>) {
+    let area = frame.area();
+    let width = area.width.min(74);
+    let height = (HELP.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, popup);
+    let lines: Vec<Line<'_>> = HELP.iter().map(|l| Line::raw(*l)).collect();
+    let block = Block::default().borders(Borders::ALL).title(" keys ");
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
