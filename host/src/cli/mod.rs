@@ -843,20 +843,37 @@ fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
                 allow_fresh: false,
             },
         };
-        let reply = match command {
+        // What a command says on stderr as it goes (progress, a wait for the team lock) would
+        // land in the middle of the dashboard's screen.
+        let reply = off_stderr(|| match command {
             command @ Command::StartAgent { .. } => team_change(command, Some(&root)),
             command => owner_command(command, Some(&root)),
-        };
+        });
+        let line = |text: &str| output::for_terminal(text.trim_end()).replace('\n', " · ");
         match reply {
-            Ok(reply) if reply.ok => {
-                Ok(output::for_terminal(reply.text.trim_end()).replace('\n', " · "))
-            }
-            Ok(reply) => Err(output::for_terminal(reply.text.trim_end()).replace('\n', " · ")),
+            Ok(reply) if reply.ok => Ok(line(&reply.text)),
+            Ok(reply) => Err(line(&reply.text)),
             Err(error) => Err(refusal_text(&error)),
         }
     };
     crate::dash::run(&ws, &act)?;
     Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
+}
+
+/// Runs `f` with this process's stderr sent to /dev/null, and puts it back after.
+fn off_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let saved = nix::unistd::dup(std::io::stderr());
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    let (Ok(saved), Ok(null)) = (saved, null) else {
+        return f();
+    };
+    // SAFETY: dup2 on descriptors this process holds open; fd 2 is pointed at /dev/null and
+    // then back at what it was.
+    unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    let out = f();
+    unsafe { libc::dup2(saved.as_raw_fd(), 2) };
+    out
 }
 
 /// An error as one line: its message, then what to do.

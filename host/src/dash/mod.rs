@@ -141,7 +141,9 @@ fn event_loop(
                     Ok(did) => did,
                     Err(why) => format!("refused ({}): {why}", action.command_line()),
                 };
-                // What it did shows in the files at once; the screen too.
+                // What it did shows in the files at once; the screen too (drawn anew, whatever
+                // the command's children printed on it).
+                let _ = screen.terminal.clear();
                 source.changed();
                 app.set_team(source.team());
                 source.read_events();

@@ -86,7 +86,8 @@ fn title_line(app: &App) -> String {
 
 fn activity_cell(row: &Row, now: DateTime<Utc>) -> String {
     let Some(activity) = row.activity.as_deref() else {
-        return String::new();
+        // A blocked worker has no activity; why it is blocked says more.
+        return row.detail.clone().unwrap_or_default();
     };
     let age = age(row.activity_since.as_deref(), now);
     if age.is_empty() {
@@ -98,13 +99,7 @@ fn activity_cell(row: &Row, now: DateTime<Utc>) -> String {
 
 fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], now: DateTime<Utc>) {
     let header = TableRow::new([
-        "AGENT",
-        "PROVIDER",
-        "STATE",
-        "ACTIVITY",
-        "PEND",
-        "TASK",
-        "LAST RESULT",
+        "AGENT", "PROVIDER", "STATE", "ACTIVITY", "PEND", "TASK", "RESULT",
     ])
     .style(Style::default().add_modifier(Modifier::BOLD));
     let rows: Vec<TableRow<'_>> = visible
@@ -127,13 +122,13 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], no
         })
         .collect();
     let widths = [
-        Constraint::Length(10),
         Constraint::Length(9),
         Constraint::Length(8),
-        Constraint::Length(22),
+        Constraint::Length(8),
+        Constraint::Length(21),
         Constraint::Length(4),
-        Constraint::Length(10),
-        Constraint::Min(6),
+        Constraint::Length(9),
+        Constraint::Min(10),
     ];
     let table = Table::new(rows, widths)
         .header(header)
@@ -223,4 +218,173 @@ fn draw_help(frame: &mut Frame<'_>) {
     let lines: Vec<Line<'_>> = HELP.iter().map(|l| Line::raw(*l)).collect();
     let block = Block::default().borders(Borders::ALL).title(" keys ");
     frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dash::model::{Row, Team};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    const NOW: &str = "2026-12-04T12:00:00Z";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(NOW)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// A team in every state a worker can be in.
+    fn team() -> Team {
+        let row = |id: &str, status: &str, activity: Option<&str>, since: &str| Row {
+            id: id.into(),
+            provider: "scripted".into(),
+            status: status.into(),
+            activity: activity.map(str::to_string),
+            activity_since: Some(since.into()),
+            ..Row::default()
+        };
+        let mut busy = row("bob", "running", Some("working"), "2026-12-04T11:57:00Z");
+        busy.pending = 2;
+        busy.task = Some(("t-42".into(), "2026-12-04T11:50:00Z".into()));
+        let mut asking = row(
+            "carol",
+            "running",
+            Some("awaiting_approval"),
+            "2026-12-04T11:59:48Z",
+        );
+        asking.detail = Some("Allow tool call: shell.rm?".into());
+        let mut blocked = row("dave", "blocked", None, NOW);
+        blocked.detail = Some("not signed in".into());
+        let mut idle = row("alice", "running", Some("idle"), "2026-12-04T10:00:00Z");
+        idle.last_result = Some("success: fixed the test".into());
+        Team {
+            name: Some("team".into()),
+            message: "team 'team' is up (5 agents)".into(),
+            coordinator_running: true,
+            rows: vec![
+                idle,
+                busy,
+                asking,
+                blocked,
+                row("erin", "exited", Some("exited"), NOW),
+            ],
+        }
+    }
+
+    fn frame(app: &App, events: &[String]) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|f| draw(f, app, events, now())).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn app_on_carol() -> App {
+        let mut app = App::new(team());
+        app.selected = Some("carol".into());
+        app.screen_of = Some("carol".into());
+        app.screen = [
+            "› Team Agent message from leader: … (+4 lines)",
+            "Allow tool call: shell.rm?",
+            "❯ 1. Yes",
+            "  2. Yes, and don't ask again for this session",
+            "  3. No",
+            "↑/↓ to move · Enter to select · digit to choose",
+        ]
+        .map(String::from)
+        .to_vec();
+        app
+    }
+
+    fn events() -> Vec<String> {
+        [
+            "11:59:48 agent.activity carol activity=awaiting_approval source=screen",
+            "11:59:48 approval.needs_leader carol prompt=Allow tool call: shell.rm?",
+            "11:59:49 notify.sent carol kind=approval sink=command",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn a_team_in_every_state_fits_80_by_24() {
+        let expected = [
+            "team-agent dash · team team · 5 workers · coordinator running",
+            "┌ workers ─────────────────────────────────────────────────────────────────────┐",
+            "│ AGENT     PROVIDER STATE    ACTIVITY              PEND TASK      RESULT      │",
+            "│ alice     scripted running  idle 2h               0              success: fix│",
+            "│ bob       scripted running  working 3m            2    t-42 10m              │",
+            "│›carol     scripted running  awaiting_approval 12s 0                          │",
+            "│ dave      scripted blocked  not signed in         0                          │",
+            "│ erin      scripted exited   exited 0s             0                          │",
+            "└──────────────────────────────────────────────────────────────────────────────┘",
+            "┌ carol's screen: Allow tool call: shell.rm? ──────────────────────────────────┐",
+            "│› Team Agent message from leader: … (+4 lines)                                │",
+            "│Allow tool call: shell.rm?                                                    │",
+            "│❯ 1. Yes                                                                      │",
+            "│  2. Yes, and don't ask again for this session                                │",
+            "│  3. No                                                                       │",
+            "│↑/↓ to move · Enter to select · digit to choose                               │",
+            "└──────────────────────────────────────────────────────────────────────────────┘",
+            "┌ events ──────────────────────────────────────────────────────────────────────┐",
+            "│11:59:48 agent.activity carol activity=awaiting_approval source=screen        │",
+            "│11:59:48 approval.needs_leader carol prompt=Allow tool call: shell.rm?        │",
+            "│11:59:49 notify.sent carol kind=approval sink=command                         │",
+            "└──────────────────────────────────────────────────────────────────────────────┘",
+            "? for help",
+            "Enter attach  s send  a answer  i interrupt  r restart  / filter  ? help  q quit",
+        ];
+        let got = frame(&app_on_carol(), &events());
+        assert_eq!(got, expected, "got:\n{}", got.join("\n"));
+    }
+
+    #[test]
+    fn answering_shows_the_prompts_choices_and_sending_shows_the_input_line() {
+        let mut app = app_on_carol();
+        app.key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE));
+        let lines = frame(&app, &events());
+        assert_eq!(
+            lines[23],
+            "answer carol: 1 Yes · 2 Yes, and don't as… · 3 No · Esc cancels"
+        );
+        let mut app = app_on_carol();
+        for c in "sship it".chars() {
+            app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        assert_eq!(
+            frame(&app, &events())[23],
+            "send to carol (Enter sends, Esc cancels): ship it█"
+        );
+    }
+
+    #[test]
+    fn the_help_lists_every_key_over_the_dashboard() {
+        let mut app = app_on_carol();
+        app.key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+        let text = frame(&app, &events()).join("\n");
+        for key in ["Enter", "s ", "a ", "i ", "r ", "/ ", "q, Esc"] {
+            assert!(
+                text.contains(&format!("│{key}")),
+                "help lacks {key}:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn ages_read_shortly() {
+        assert_eq!(age(Some("2026-12-04T11:59:59Z"), now()), "1s");
+        assert_eq!(age(Some("2026-12-04T11:00:00Z"), now()), "1h");
+        assert_eq!(age(Some("2026-12-01T12:00:00Z"), now()), "3d");
+        assert_eq!(age(None, now()), "");
+    }
 }
