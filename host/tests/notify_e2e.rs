@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::*;
 
 fn events(env: &TeamEnv, name: &str) -> Vec<Value> {
-    std::fs::read_to_string(env.workspace().join(".team/logs/events.jsonl"))
+    std::fs::read_to_string(env.logs().join("events.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

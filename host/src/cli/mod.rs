@@ -717,7 +717,7 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
-        Command::Dash => dash(cli.workspace.as_deref()),
+        Command::Dash => dash(cli.workspace.as_deref(), team),
         Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
         Command::Man { out } => manual_cmd::man(out.as_deref()),
     }
@@ -819,13 +819,27 @@ fn owner_command(command: Command, ws: &Workspace) -> anyhow::Result<Reply> {
 
 /// `team-agent dash`: each of its actions runs the command of the same name, through the same
 /// dispatch (owner gate and team lock included).
-fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
-    let ws = Workspace::resolve(workspace)?;
-    let root = ws.root().to_path_buf();
+fn dash(workspace: Option<&std::path::Path>, team: Option<&str>) -> anyhow::Result<Reply> {
+    let base = Workspace::resolve(workspace)?;
+    // With --team that team, else every team of the workspace (as `status` shows them).
+    let names: Vec<String> = match team {
+        Some(_) => teams::choose(&base, team)
+            .map_err(lifecycle_cmd::user_error)?
+            .into_iter()
+            .collect(),
+        None => base.teams().into_iter().map(|t| t.name).collect(),
+    };
+    let scoped: Vec<Workspace> = match names.is_empty() {
+        true => vec![base.clone()],
+        false => names.iter().map(|n| base.for_team(n)).collect(),
+    };
+    let root = base.root().to_path_buf();
     let act = |action: &crate::dash::Action| {
-        use crate::dash::Action;
-        let command = match action.clone() {
-            Action::Send { agent, text } => Command::Send {
+        use crate::dash::Do;
+        let agent = action.target.agent.clone();
+        let team = action.target.team.as_str();
+        let command = match action.what.clone() {
+            Do::Send(text) => Command::Send {
                 target: Some(agent),
                 message: Some(text),
                 to: Vec::new(),
@@ -835,9 +849,9 @@ fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
                 wait: None,
                 timeout: 60.0,
             },
-            Action::Answer { agent, choice } => Command::Answer { agent, choice },
-            Action::Interrupt { agent } => Command::Interrupt { agent },
-            Action::Restart { agent } => Command::StartAgent {
+            Do::Answer(choice) => Command::Answer { agent, choice },
+            Do::Interrupt => Command::Interrupt { agent },
+            Do::Restart => Command::StartAgent {
                 agent,
                 force: true,
                 allow_fresh: false,
@@ -845,9 +859,12 @@ fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
         };
         // What a command says on stderr as it goes (progress, a wait for the team lock) would
         // land in the middle of the dashboard's screen.
+        let team = Some(team).filter(|t| !t.is_empty());
         let reply = off_stderr(|| match command {
-            command @ Command::StartAgent { .. } => team_change(command, Some(&root)),
-            command => owner_command(command, Some(&root)),
+            command @ Command::StartAgent { .. } => team_change(command, Some(&root), team),
+            command => teams::team_workspace(&base, team)
+                .map_err(lifecycle_cmd::user_error)
+                .and_then(|ws| owner_command(command, &ws)),
         });
         let line = |text: &str| output::for_terminal(text.trim_end()).replace('\n', " · ");
         match reply {
@@ -856,7 +873,7 @@ fn dash(workspace: Option<&std::path::Path>) -> anyhow::Result<Reply> {
             Err(error) => Err(refusal_text(&error)),
         }
     };
-    crate::dash::run(&ws, &act)?;
+    crate::dash::run(&scoped, &act)?;
     Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
 }
 

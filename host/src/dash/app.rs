@@ -6,28 +6,67 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::model::{Row, Team};
 
+/// A worker of one of the teams shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub team: String,
+    pub agent: String,
+}
+
+/// A worker is named by its id on the dashboard's lines (the title names the teams).
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.agent)
+    }
+}
+
+impl Target {
+    fn of(row: &Row) -> Self {
+        Self {
+            team: row.team.clone(),
+            agent: row.id.clone(),
+        }
+    }
+}
+
 /// What an operator asks of one worker, carried out as the command of the same name would.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub struct Action {
+    pub target: Target,
+    pub what: Do,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Do {
     /// `team-agent send AGENT TEXT`
-    Send { agent: String, text: String },
+    Send(String),
     /// `team-agent answer AGENT CHOICE`
-    Answer { agent: String, choice: String },
+    Answer(String),
     /// `team-agent interrupt AGENT`
-    Interrupt { agent: String },
+    Interrupt,
     /// `team-agent start-agent AGENT --force`: its window replaced, its session resumed.
-    Restart { agent: String },
+    Restart,
 }
 
 impl Action {
+    fn effect(target: &Target, what: Do) -> Effect {
+        Effect::Act(Action {
+            target: target.clone(),
+            what,
+        })
+    }
+
     /// The command line this action is the same as.
     pub fn command_line(&self) -> String {
-        match self {
-            Action::Send { agent, .. } => format!("team-agent send {agent} …"),
-            Action::Answer { agent, choice } => format!("team-agent answer {agent} {choice}"),
-            Action::Interrupt { agent } => format!("team-agent interrupt {agent}"),
-            Action::Restart { agent } => format!("team-agent start-agent {agent} --force"),
-        }
+        let agent = &self.target.agent;
+        let team = &self.target.team;
+        let line = match &self.what {
+            Do::Send(_) => format!("send {agent} …"),
+            Do::Answer(choice) => format!("answer {agent} {choice}"),
+            Do::Interrupt => format!("interrupt {agent}"),
+            Do::Restart => format!("start-agent {agent} --force"),
+        };
+        format!("team-agent --team {team} {line}")
     }
 }
 
@@ -37,7 +76,7 @@ pub enum Effect {
     Nothing,
     Quit,
     /// Attach the terminal to the worker's window until the operator detaches.
-    Attach(String),
+    Attach(Target),
     Act(Action),
 }
 
@@ -54,18 +93,18 @@ pub enum Mode {
     Normal,
     /// Typing a message for the agent.
     Send {
-        agent: String,
+        agent: Target,
         input: String,
     },
     /// Picking one of the visible choices of the agent's approval prompt.
     Answer {
-        agent: String,
+        agent: Target,
         prompt: String,
         choices: Vec<Choice>,
     },
     /// Confirming a restart.
     ConfirmRestart {
-        agent: String,
+        agent: Target,
     },
     /// Typing the filter.
     Filter {
@@ -76,13 +115,13 @@ pub enum Mode {
 
 pub struct App {
     pub team: Team,
-    /// The selected worker's id (kept across refreshes and filters).
+    /// The selected worker's row key, `team/id` (kept across refreshes and filters).
     pub selected: Option<String>,
     pub filter: String,
     pub mode: Mode,
     /// What the last action did, or why it was refused.
     pub said: String,
-    /// The selected worker's screen tail, and whose it is.
+    /// The selected worker's screen tail, and whose it is (its row key).
     pub screen: Vec<String>,
     pub screen_of: Option<String>,
 }
@@ -118,6 +157,7 @@ impl App {
                 filter.is_empty()
                     || [
                         r.id.as_str(),
+                        r.team.as_str(),
                         r.provider.as_str(),
                         r.status.as_str(),
                         r.activity.as_deref().unwrap_or_default(),
@@ -129,19 +169,19 @@ impl App {
     }
 
     pub fn selected_row(&self) -> Option<&Row> {
-        let id = self.selected.as_deref()?;
-        self.team.rows.iter().find(|r| r.id == id)
+        let key = self.selected.as_deref()?;
+        self.team.rows.iter().find(|r| r.key() == key)
     }
 
     fn keep_selection(&mut self) {
-        let visible: Vec<String> = self.visible().iter().map(|r| r.id.clone()).collect();
+        let visible: Vec<String> = self.visible().iter().map(|r| r.key()).collect();
         if !self.selected.as_ref().is_some_and(|s| visible.contains(s)) {
             self.selected = visible.first().cloned();
         }
     }
 
     fn move_selection(&mut self, by: isize) {
-        let visible: Vec<String> = self.visible().iter().map(|r| r.id.clone()).collect();
+        let visible: Vec<String> = self.visible().iter().map(|r| r.key()).collect();
         if visible.is_empty() {
             return;
         }
@@ -170,9 +210,9 @@ impl App {
                 choices,
             } => self.answer_key(key, agent, prompt, choices),
             Mode::ConfirmRestart { agent } => match key.code {
-                KeyCode::Char('y') => Effect::Act(Action::Restart { agent }),
+                KeyCode::Char('y') => Action::effect(&agent, Do::Restart),
                 _ => {
-                    self.said = format!("{agent} not restarted");
+                    self.said = format!("{} not restarted", agent.agent);
                     Effect::Nothing
                 }
             },
@@ -206,7 +246,7 @@ impl App {
             }
             return Effect::Nothing;
         };
-        let agent = row.id.clone();
+        let agent = Target::of(&row);
         match key.code {
             KeyCode::Enter => return Effect::Attach(agent),
             KeyCode::Char('s') => {
@@ -216,7 +256,7 @@ impl App {
                 }
             }
             KeyCode::Char('a') => self.start_answer(&row),
-            KeyCode::Char('i') => return Effect::Act(Action::Interrupt { agent }),
+            KeyCode::Char('i') => return Action::effect(&agent, Do::Interrupt),
             KeyCode::Char('r') => self.mode = Mode::ConfirmRestart { agent },
             _ => {}
         }
@@ -233,25 +273,25 @@ impl App {
             return;
         }
         let prompt = row.detail.clone().unwrap_or_default();
-        let shown = if self.screen_of.as_deref() == Some(row.id.as_str()) {
+        let shown = if self.screen_of.as_deref() == Some(row.key().as_str()) {
             &self.screen[..]
         } else {
             &[]
         };
         self.mode = Mode::Answer {
-            agent: row.id.clone(),
+            agent: Target::of(row),
             prompt,
             choices: choices(shown),
         };
     }
 
-    fn send_key(&mut self, key: KeyEvent, agent: String, mut input: String) -> Effect {
+    fn send_key(&mut self, key: KeyEvent, agent: Target, mut input: String) -> Effect {
         match key.code {
             KeyCode::Enter if input.trim().is_empty() => {
                 self.said = "nothing sent: the message is empty".into()
             }
-            KeyCode::Enter => return Effect::Act(Action::Send { agent, text: input }),
-            KeyCode::Esc => self.said = format!("nothing sent to {agent}"),
+            KeyCode::Enter => return Action::effect(&agent, Do::Send(input)),
+            KeyCode::Esc => self.said = format!("nothing sent to {}", agent.agent),
             KeyCode::Backspace => {
                 input.pop();
                 self.mode = Mode::Send { agent, input };
@@ -288,19 +328,16 @@ impl App {
     fn answer_key(
         &mut self,
         key: KeyEvent,
-        agent: String,
+        agent: Target,
         prompt: String,
         choices: Vec<Choice>,
     ) -> Effect {
         let KeyCode::Char(c) = key.code else {
-            self.said = format!("{agent}'s approval left unanswered");
+            self.said = format!("{}'s approval left unanswered", agent.agent);
             return Effect::Nothing;
         };
         match choices.iter().find(|choice| choice.key == c) {
-            Some(choice) => Effect::Act(Action::Answer {
-                agent,
-                choice: choice.answer.clone(),
-            }),
+            Some(choice) => Action::effect(&agent, Do::Answer(choice.answer.clone())),
             None => {
                 self.mode = Mode::Answer {
                     agent,
@@ -356,6 +393,16 @@ pub fn choices(screen: &[String]) -> Vec<Choice> {
 mod tests {
     use super::*;
 
+    fn act(agent: &str, what: Do) -> Effect {
+        Effect::Act(Action {
+            target: Target {
+                team: "team".into(),
+                agent: agent.into(),
+            },
+            what,
+        })
+    }
+
     fn press(app: &mut App, code: KeyCode) -> Effect {
         app.key(KeyEvent::new(code, KeyModifiers::NONE))
     }
@@ -368,6 +415,7 @@ mod tests {
 
     fn team() -> Team {
         let row = |id: &str, activity: &str| Row {
+            team: "team".into(),
             id: id.into(),
             provider: "scripted".into(),
             status: "running".into(),
@@ -387,18 +435,12 @@ mod tests {
     fn s_opens_an_input_line_whose_enter_sends_to_the_selected_worker() {
         let mut app = App::new(team());
         press(&mut app, KeyCode::Down);
-        assert_eq!(app.selected.as_deref(), Some("bob"));
+        assert_eq!(app.selected.as_deref(), Some("team/bob"));
         press(&mut app, KeyCode::Char('s'));
         typed(&mut app, "review it");
         press(&mut app, KeyCode::Backspace);
         let effect = press(&mut app, KeyCode::Enter);
-        assert_eq!(
-            effect,
-            Effect::Act(Action::Send {
-                agent: "bob".into(),
-                text: "review i".into()
-            })
-        );
+        assert_eq!(effect, act("bob", Do::Send("review i".into())));
         press(&mut app, KeyCode::Char('s'));
         assert_eq!(press(&mut app, KeyCode::Enter), Effect::Nothing);
         assert!(app.said.contains("empty"), "{}", app.said);
@@ -407,7 +449,7 @@ mod tests {
     #[test]
     fn a_offers_the_prompts_visible_choices_and_refuses_without_a_prompt() {
         let mut app = App::new(team());
-        app.screen_of = Some("alice".into());
+        app.screen_of = Some("team/alice".into());
         app.screen = [
             "Allow tool call: shell.rm?",
             "❯ 1. Yes",
@@ -437,10 +479,7 @@ mod tests {
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('3')),
-            Effect::Act(Action::Answer {
-                agent: "alice".into(),
-                choice: "3".into()
-            })
+            act("alice", Do::Answer("3".into()))
         );
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Char('a'));
@@ -470,25 +509,22 @@ mod tests {
         press(&mut app, KeyCode::Char('r'));
         assert_eq!(
             press(&mut app, KeyCode::Char('y')),
-            Effect::Act(Action::Restart {
-                agent: "alice".into()
-            })
+            act("alice", Do::Restart)
         );
         press(&mut app, KeyCode::Char('/'));
         typed(&mut app, "idle");
         press(&mut app, KeyCode::Enter);
         let ids: Vec<&str> = app.visible().iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["bob"]);
-        assert_eq!(app.selected.as_deref(), Some("bob"));
-        assert_eq!(
-            press(&mut app, KeyCode::Enter),
-            Effect::Attach("bob".into())
-        );
+        assert_eq!(app.selected.as_deref(), Some("team/bob"));
+        let bob = Target {
+            team: "team".into(),
+            agent: "bob".into(),
+        };
+        assert_eq!(press(&mut app, KeyCode::Enter), Effect::Attach(bob));
         assert_eq!(
             press(&mut app, KeyCode::Char('i')),
-            Effect::Act(Action::Interrupt {
-                agent: "bob".into()
-            })
+            act("bob", Do::Interrupt)
         );
         assert_eq!(press(&mut app, KeyCode::Char('q')), Effect::Quit);
     }

@@ -23,7 +23,7 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::{Terminal, backend::CrosstermBackend};
 
-pub use app::Action;
+pub use app::{Action, Do, Target};
 use app::{App, Effect};
 use model::Source;
 
@@ -38,8 +38,9 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// How many lines of the selected worker's screen are read.
 const SCREEN_LINES: usize = 40;
 
-/// Runs the dashboard until the operator quits; refuses without a terminal.
-pub fn run(workspace: &Workspace, act: Act<'_>) -> Result<(), Refusal> {
+/// Runs the dashboard on these teams (each workspace scoped to its team) until the operator
+/// quits; refuses without a terminal.
+pub fn run(teams: &[Workspace], act: Act<'_>) -> Result<(), Refusal> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(
             Refusal::new("dash needs a terminal (its stdin and stdout are not one)").action(
@@ -47,11 +48,11 @@ pub fn run(workspace: &Workspace, act: Act<'_>) -> Result<(), Refusal> {
             ),
         );
     }
-    let mut source = Source::new(workspace);
+    let mut source = Source::new(teams);
     let mut app = App::new(source.team());
     let mut screen =
         Screen::enter().map_err(|e| Refusal::new(format!("cannot set up the terminal: {e}")))?;
-    let result = event_loop(&mut screen, &mut source, &mut app, workspace, act);
+    let result = event_loop(&mut screen, &mut source, &mut app, teams, act);
     drop(screen);
     result
 }
@@ -93,7 +94,7 @@ fn event_loop(
     screen: &mut Screen,
     source: &mut Source,
     app: &mut App,
-    workspace: &Workspace,
+    teams: &[Workspace],
     act: Act<'_>,
 ) -> Result<(), Refusal> {
     let mut dirty = true;
@@ -135,7 +136,7 @@ fn event_loop(
         match app.key(key) {
             Effect::Nothing => {}
             Effect::Quit => return Ok(()),
-            Effect::Attach(agent) => attach(screen, app, workspace, &agent),
+            Effect::Attach(target) => attach(screen, app, teams, &target),
             Effect::Act(action) => {
                 app.said = match act(&action) {
                     Ok(did) => did,
@@ -155,16 +156,25 @@ fn event_loop(
 
 fn refresh_screen(source: &Source, app: &mut App) {
     app.screen_of.clone_from(&app.selected);
-    app.screen = match app.selected.as_deref() {
-        Some(agent) => source
-            .screen(agent, SCREEN_LINES)
+    app.screen = match app.selected_row() {
+        Some(row) => source
+            .screen(&row.team, &row.id, SCREEN_LINES)
             .unwrap_or_else(|why| vec![format!("({why})")]),
         None => vec!["(no worker)".into()],
     };
 }
 
 /// Enter: the worker's window in this terminal until the operator detaches, then back here.
-fn attach(screen: &mut Screen, app: &mut App, workspace: &Workspace, agent: &str) {
+fn attach(screen: &mut Screen, app: &mut App, teams: &[Workspace], to: &Target) {
+    let agent = to.agent.as_str();
+    let Some(workspace) = teams
+        .iter()
+        .find(|w| w.team() == Some(to.team.as_str()))
+        .or(teams.first())
+    else {
+        app.said = format!("cannot attach to {agent}: no team");
+        return;
+    };
     let target = match crate::operator::attach_target(workspace, agent) {
         Ok(target) => target,
         Err(refusal) => {

@@ -98,8 +98,15 @@ fn activity_cell(row: &Row, now: DateTime<Utc>) -> String {
 }
 
 fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], now: DateTime<Utc>) {
+    let several = app.team.name.as_deref().is_some_and(|n| n.contains(", "));
     let header = TableRow::new([
-        "AGENT", "PROVIDER", "STATE", "ACTIVITY", "PEND", "TASK", "RESULT",
+        if several { "TEAM/AGENT" } else { "AGENT" },
+        "PROVIDER",
+        "STATE",
+        "ACTIVITY",
+        "PEND",
+        "TASK",
+        "RESULT",
     ])
     .style(Style::default().add_modifier(Modifier::BOLD));
     let rows: Vec<TableRow<'_>> = visible
@@ -111,7 +118,7 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], no
                 .map(|(task, since)| format!("{task} {}", age(Some(since), now)))
                 .unwrap_or_default();
             TableRow::new([
-                r.id.clone(),
+                if several { r.key() } else { r.id.clone() },
                 r.provider.clone(),
                 r.status.clone(),
                 activity_cell(r, now),
@@ -138,14 +145,14 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], no
     let mut state = TableState::default().with_selected(
         app.selected
             .as_ref()
-            .and_then(|s| visible.iter().position(|r| &r.id == s)),
+            .and_then(|s| visible.iter().position(|r| &r.key() == s)),
     );
     frame.render_stateful_widget(table, area, &mut state);
 }
 
 fn draw_screen(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let title = match (app.selected_row(), app.screen_of.as_deref()) {
-        (Some(row), Some(of)) if of == row.id => {
+        (Some(row), Some(of)) if of == row.key() => {
             let detail = row
                 .detail
                 .as_deref()
@@ -189,7 +196,11 @@ fn bottom_line(app: &App) -> String {
                 .iter()
                 .map(|c| format!("{} {}", c.key, short(&c.label, 18)))
                 .collect();
-            format!("answer {agent}: {} · Esc cancels", options.join(" · "))
+            format!(
+                "answer {}: {} · Esc cancels",
+                agent.agent,
+                options.join(" · ")
+            )
         }
     }
 }
@@ -239,6 +250,7 @@ mod tests {
     /// A team in every state a worker can be in.
     fn team() -> Team {
         let row = |id: &str, status: &str, activity: Option<&str>, since: &str| Row {
+            team: "team".into(),
             id: id.into(),
             provider: "scripted".into(),
             status: status.into(),
@@ -291,8 +303,8 @@ mod tests {
 
     fn app_on_carol() -> App {
         let mut app = App::new(team());
-        app.selected = Some("carol".into());
-        app.screen_of = Some("carol".into());
+        app.selected = Some("team/carol".into());
+        app.screen_of = Some("team/carol".into());
         app.screen = [
             "› Team Agent message from leader: … (+4 lines)",
             "Allow tool call: shell.rm?",
