@@ -171,6 +171,63 @@ fn the_dashboard_shows_the_team_answers_an_approval_and_sends_a_message() {
     );
 }
 
+/// The session of `agent` in `team`, from `status --team TEAM`.
+fn session_in(env: &TeamEnv, team: &str, agent: &str) -> String {
+    let (ok, status) = env.json(&["status", "--team", team]);
+    assert!(ok, "{status}");
+    status["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .and_then(|a| a["session_id"].as_str())
+        .unwrap_or_else(|| panic!("no session of {agent} in {status}"))
+        .to_string()
+}
+
+#[test]
+fn with_two_teams_it_shows_both_and_a_message_goes_to_the_selected_workers_team_only() {
+    let env = TeamEnv::new();
+    for team in ["alpha", "beta"] {
+        assert!(env.run(&["init", team]).status.success());
+        let (ok, up) = env.json(&["up", team]);
+        assert!(ok, "{up}");
+    }
+    let dash = DashPane::start(&env);
+    assert!(
+        dash.wait_for(20, "beta/bob") && dash.screen().contains("alpha/alice"),
+        "the dashboard does not show both teams:\n{}",
+        dash.screen()
+    );
+    assert!(
+        dash.screen().contains("team alpha, beta"),
+        "{}",
+        dash.screen()
+    );
+    // alpha/alice, alpha/bob, beta/alice, beta/bob: the last one.
+    dash.keys(&["Down", "Down", "Down", "s"]);
+    assert!(dash.wait_for(10, "send to bob"), "{}", dash.screen());
+    dash.typed("only for beta");
+    dash.keys(&["Enter"]);
+    let beta_bob = env.transcript(&session_in(&env, "beta", "bob"));
+    assert!(
+        wait_until(20, || std::fs::read_to_string(&beta_bob)
+            .unwrap_or_default()
+            .contains("only for beta")),
+        "beta's bob never got it:\n{}",
+        dash.screen()
+    );
+    let alpha_bob = env.transcript(&session_in(&env, "alpha", "bob"));
+    assert!(
+        !std::fs::read_to_string(alpha_bob)
+            .unwrap_or_default()
+            .contains("only for beta")
+    );
+    for team in ["alpha", "beta"] {
+        assert!(env.json(&["shutdown", "--team", team]).0);
+    }
+}
+
 #[test]
 fn without_a_terminal_dash_refuses_and_points_at_status() {
     let env = TeamEnv::new();

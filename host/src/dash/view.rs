@@ -128,8 +128,14 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, visible: &[&Row], no
             ])
         })
         .collect();
+    // The first column fits its names (`team/agent` with several teams), within reason.
+    let names = visible.iter().map(|r| match several {
+        true => r.key().chars().count(),
+        false => r.id.chars().count(),
+    });
+    let first = names.max().unwrap_or(0).clamp(9, 18) as u16;
     let widths = [
-        Constraint::Length(9),
+        Constraint::Length(first),
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(21),
