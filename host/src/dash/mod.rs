@@ -98,7 +98,7 @@ fn event_loop(
     act: Act<'_>,
 ) -> Result<(), Refusal> {
     let mut dirty = true;
-    let mut drawn_at = Instant::now();
+    let mut redraw_at = Instant::now();
     loop {
         if source.changed() {
             source.read_events();
@@ -111,15 +111,15 @@ fn event_loop(
             refresh_screen(source, app);
             dirty = true;
         }
-        // The ages on screen move once a second even when nothing else does.
-        if dirty || drawn_at.elapsed() >= Duration::from_secs(1) {
+        // The ages on screen move even when nothing else does.
+        if dirty || Instant::now() >= redraw_at {
             let events: Vec<String> = source.events.iter().cloned().collect();
             let now = chrono::Utc::now();
             screen
                 .terminal
                 .draw(|frame| view::draw(frame, app, &events, now))
                 .map_err(|e| Refusal::new(format!("cannot draw: {e}")))?;
-            drawn_at = Instant::now();
+            redraw_at = Instant::now() + view::next_change(app, now);
             dirty = false;
         }
         if !event::poll(LOOK_EVERY).map_err(|e| Refusal::new(e.to_string()))? {

@@ -42,6 +42,30 @@ pub fn age(since: Option<&str>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// How long until an age on the dashboard reads differently (`12s` next second, `4m` at the
+/// next minute …): the dashboard is drawn again then, not every second.
+pub fn next_change(app: &App, now: DateTime<Utc>) -> std::time::Duration {
+    let sinces = app.team.rows.iter().flat_map(|r| {
+        [
+            r.activity_since.as_deref(),
+            r.task.as_ref().map(|(_, since)| since.as_str()),
+        ]
+    });
+    let secs = sinces
+        .flatten()
+        .filter_map(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|at| (now - at.with_timezone(&Utc)).num_seconds().max(0))
+        .map(|age| match age {
+            a if a < 60 => 1,
+            a if a < 3600 => 60 - a % 60,
+            a if a < 86_400 => 3600 - a % 3600,
+            _ => 3600,
+        })
+        .min()
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs as u64)
+}
+
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame<'_>, app: &App, events: &[String], now: DateTime<Utc>) {
     let visible = app.visible();
@@ -396,6 +420,16 @@ mod tests {
                 "help lacks {key}:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_next_drawing_is_when_an_age_changes() {
+        let mut app = App::new(team());
+        assert_eq!(next_change(&app, now()).as_secs(), 1, "carol's 12 s");
+        app.team.rows.retain(|r| r.id == "alice");
+        assert_eq!(next_change(&app, now()).as_secs(), 3600, "alice idle 2 h");
+        app.team.rows[0].activity_since = Some("2026-12-04T11:58:30Z".into());
+        assert_eq!(next_change(&app, now()).as_secs(), 30);
     }
 
     #[test]
