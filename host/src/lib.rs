@@ -8,6 +8,7 @@
 pub mod cli;
 pub(crate) mod coordinator;
 pub mod daemon;
+pub(crate) mod dash;
 pub(crate) mod display;
 pub(crate) mod doctor;
 pub(crate) mod error;
@@ -18,6 +19,7 @@ pub(crate) mod leader;
 pub(crate) mod lifecycle;
 pub(crate) mod mcp;
 pub(crate) mod messaging;
+pub mod notify;
 pub(crate) mod operator;
 pub(crate) mod plugins;
 pub(crate) mod process;

@@ -133,6 +133,7 @@ fn a_corrupt_state_file_is_preserved_never_overwritten_and_restorable() {
                 idle_monitor: Default::default(),
                 idle_acknowledged_until: None,
                 leader_api_error: None,
+                notify: None,
                 extra: Default::default(),
             });
             Ok::<_, StateError>(())

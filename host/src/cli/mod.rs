@@ -9,6 +9,7 @@ mod demo_cmd;
 mod doctor_cmd;
 mod leader_cmd;
 mod lifecycle_cmd;
+mod manual_cmd;
 mod messaging_cmd;
 mod operator_cmd;
 mod plugins_cmd;
@@ -47,9 +48,21 @@ Examples:
   team-agent plugins check PATH           run the conformance suite on a plugin library
   team-agent plugins probe scripted --screen pane.txt
                                           why does team-agent think this screen is busy?
+  team-agent completions bash             shell completions (bash, zsh, fish, elvish, powershell)
+  team-agent man --out ~/.local/share/man/man1
+                                          one man page per command
 
 Every command takes --json (a stable JSON object on stdout) and --workspace DIR (default: the
 current directory). Exit codes: 0 success, 1 refused or failed, 2 usage.";
+
+const DASH_HELP: &str = "\
+Keys: ↑/↓ select · Enter attach (detach with the tmux prefix, then d, to come back) · s send ·
+a answer the approval prompt with one of its visible choices · i interrupt · r restart
+(start-agent --force) · / filter · ? help · q quit.
+
+Examples:
+  team-agent dash
+  ssh build-box -t 'cd ~/ws && team-agent dash'   works over ssh, in 80x24 and up";
 
 #[derive(Debug, Parser)]
 #[command(name = "team-agent", version, about = ABOUT, after_help = EXAMPLES)]
@@ -482,6 +495,30 @@ team-agent send alice \"go\" --wait consumed --timeout 30"
         dry_run: bool,
     },
 
+    /// The operator's live view of the team, full screen: one row per worker, the selected
+    /// worker's screen, the event stream; keys attach, send, answer, interrupt and restart through
+    /// the commands of the same name. Needs a terminal (elsewhere: `status`, `watch`).
+    #[command(after_help = DASH_HELP)]
+    Dash,
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), made from the same
+    /// definitions as --help.
+    #[command(after_help = manual_cmd::COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Man pages made from the same definitions as --help: the main page on stdout, or with --out
+    /// one page per command (team-agent.1, team-agent-<command>.1) written into DIR.
+    #[command(after_help = manual_cmd::MAN_HELP)]
+    Man {
+        /// Write every page into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+
     /// `team-agent claude [ARGS…]`, `team-agent codex [ARGS…]` (any installed provider): start
     /// that CLI as the team's leader, in tmux, with the team-agent MCP server and instructions.
     #[command(external_subcommand)]
@@ -722,6 +759,9 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             provider.as_deref(),
         ),
         Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+        Command::Dash => dash(cli.workspace.as_deref(), team),
+        Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
+        Command::Man { out } => manual_cmd::man(out.as_deref()),
     }
 }
 
@@ -816,6 +856,93 @@ fn owner_command(command: Command, ws: &Workspace) -> anyhow::Result<Reply> {
         Command::AcknowledgeIdle => operator_cmd::acknowledge_idle(ws),
         // `run` sends only the commands above here.
         _ => unreachable!("owner_command called with a command it does not run"),
+    }
+}
+
+/// `team-agent dash`: each of its actions runs the command of the same name, through the same
+/// dispatch (owner gate and team lock included).
+fn dash(workspace: Option<&std::path::Path>, team: Option<&str>) -> anyhow::Result<Reply> {
+    let base = Workspace::resolve(workspace)?;
+    // With --team that team, else every team of the workspace (as `status` shows them).
+    let names: Vec<String> = match team {
+        Some(_) => teams::choose(&base, team)
+            .map_err(lifecycle_cmd::user_error)?
+            .into_iter()
+            .collect(),
+        None => base.teams().into_iter().map(|t| t.name).collect(),
+    };
+    let scoped: Vec<Workspace> = match names.is_empty() {
+        true => vec![base.clone()],
+        false => names.iter().map(|n| base.for_team(n)).collect(),
+    };
+    let root = base.root().to_path_buf();
+    let act = |action: &crate::dash::Action| {
+        use crate::dash::Do;
+        let agent = action.target.agent.clone();
+        let team = action.target.team.as_str();
+        let command = match action.what.clone() {
+            Do::Send(text) => Command::Send {
+                target: Some(agent),
+                message: Some(text),
+                to: Vec::new(),
+                task: None,
+                file: None,
+                no_wait: false,
+                wait: None,
+                timeout: 60.0,
+            },
+            Do::Answer(choice) => Command::Answer { agent, choice },
+            Do::Interrupt => Command::Interrupt { agent },
+            Do::Restart => Command::StartAgent {
+                agent,
+                force: true,
+                allow_fresh: false,
+            },
+        };
+        // What a command says on stderr as it goes (progress, a wait for the team lock) would
+        // land in the middle of the dashboard's screen.
+        let team = Some(team).filter(|t| !t.is_empty());
+        let reply = off_stderr(|| match command {
+            command @ Command::StartAgent { .. } => team_change(command, Some(&root), team),
+            command => teams::team_workspace(&base, team)
+                .map_err(lifecycle_cmd::user_error)
+                .and_then(|ws| owner_command(command, &ws)),
+        });
+        let line = |text: &str| output::for_terminal(text.trim_end()).replace('\n', " · ");
+        match reply {
+            Ok(reply) if reply.ok => Ok(line(&reply.text)),
+            Ok(reply) => Err(line(&reply.text)),
+            Err(error) => Err(refusal_text(&error)),
+        }
+    };
+    crate::dash::run(&scoped, &act)?;
+    Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
+}
+
+/// Runs `f` with this process's stderr sent to /dev/null, and puts it back after.
+fn off_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let saved = nix::unistd::dup(std::io::stderr());
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    let (Ok(saved), Ok(null)) = (saved, null) else {
+        return f();
+    };
+    // SAFETY: dup2 on descriptors this process holds open; fd 2 is pointed at /dev/null and
+    // then back at what it was.
+    unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    let out = f();
+    unsafe { libc::dup2(saved.as_raw_fd(), 2) };
+    out
+}
+
+/// An error as one line: its message, then what to do.
+fn refusal_text(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<UserError>() {
+        Some(u) => match &u.action {
+            Some(action) => format!("{} ({action})", u.message),
+            None => u.message.clone(),
+        },
+        None => error.to_string(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The coordinator's detectors: a stuck worker, a team gone all idle, a worker stuck in API
 //! errors, API errors in the leader's own pane. Each tells the leader once per episode, with a
 //! neutral message; the episode memory lives in the state, so a restarted coordinator does not
-//! repeat itself. (Approvals and abnormal exits are seen where the screen is read, in `tick`.)
+//! repeat itself. Where a human is needed the operator hears it too, through the team's `notify`
+//! sink ([`tell_operator`]). (Approvals and abnormal exits are seen where the screen is read, in
+//! `tick`.)
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use team_agent_plugin_api::{ScreenState, TurnState};
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::messaging::{self, LEADER, Messenger, NOTICE_SENDER};
+use crate::notify::{Kind, Notice, Notifier, Told};
 use crate::plugins::Registry;
 use crate::state::{
     Activity, AgentState, AgentStatus, IdleMonitor, LeaderApiError, ReportWatch, StateStore,
@@ -30,8 +33,16 @@ fn idle_debounce() -> Duration {
 }
 /// How long `acknowledge-idle` silences the all-idle reminder.
 pub const IDLE_ACK: Duration = Duration::from_secs(30 * 60);
-/// How long a worker may stay in API errors before the leader is told.
-const API_ERROR_GRACE: Duration = Duration::from_secs(60);
+/// How long a worker may stay in API errors (its CLI retrying) before the leader is told (60 s;
+/// `TEAM_AGENT_API_ERROR_GRACE_SECS` overrides it, for tests).
+fn api_error_grace() -> Duration {
+    std::env::var("TEAM_AGENT_API_ERROR_GRACE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(60))
+}
 
 pub struct Detectors<'a> {
     pub messenger: &'a Messenger<'a>,
@@ -40,6 +51,7 @@ pub struct Detectors<'a> {
     pub store: &'a StateStore,
     pub stuck_timeout: Duration,
     pub long_tool_notice: Duration,
+    pub notifier: &'a Notifier,
 }
 
 fn age(at: Option<&str>) -> Option<Duration> {
@@ -62,6 +74,40 @@ pub fn notify_leader(messenger: &Messenger<'_>, events: &EventLog, text: &str) {
         true,
     ) {
         events.emit("coordinator.notice_failed", json!({"error": e.to_string()}));
+    }
+}
+
+/// Tells the operator, outside the team, that a human is needed (the team's `notify` sink):
+/// `notify.sent` or `notify.failed` once the sink is done, `notify.rate_limited` when one of the
+/// kind went out for the agent lately.
+pub fn tell_operator(notifier: &Notifier, events: &EventLog, notice: Notice) {
+    let sink = notifier.sink().name();
+    let facts =
+        json!({"kind": notice.kind, "agent_id": notice.agent, "team": notice.team, "sink": sink});
+    let log = events.clone();
+    let done = facts.clone();
+    let told = notifier.tell(
+        &notice,
+        &now_rfc3339(),
+        Box::new(move |result| {
+            let mut facts = done;
+            match result {
+                Ok(()) => log.emit("notify.sent", facts),
+                Err(error) => {
+                    facts["error"] = json!(error);
+                    log.emit("notify.failed", facts)
+                }
+            }
+        }),
+    );
+    match told {
+        Told::Sent(_) | Told::Off => {}
+        Told::RateLimited => events.emit("notify.rate_limited", facts),
+        Told::Failed(error) => {
+            let mut facts = facts;
+            facts["error"] = json!(error);
+            events.emit("notify.failed", facts)
+        }
     }
 }
 
@@ -129,7 +175,7 @@ pub fn run(d: &Detectors<'_>, team: &TeamState) {
     stuck(d, team, &work);
     api_errors(d, team);
     unreported(d, team);
-    all_idle(d, team);
+    all_idle(d, team, work.values().sum());
 }
 
 /// A worker whose provider plugin panicked or hung is no longer read: its status says why, the
@@ -360,6 +406,22 @@ Its last lines:\n{}\nLook with `team-agent peek {}`; interrupt with `team-agent 
                     agent.id
                 ),
             );
+            tell_operator(
+                d.notifier,
+                d.events,
+                Notice {
+                    kind: Kind::Stuck,
+                    team: team.name.clone(),
+                    agent: Some(agent.id.clone()),
+                    summary: format!("{} looks stuck", agent.id),
+                    body: format!(
+                        "{activity} with no progress for {} s. Look with `team-agent peek {}`.",
+                        d.stuck_timeout.as_secs(),
+                        agent.id
+                    ),
+                    detail: json!({"activity": activity, "source": source, "last_progress_at": last_progress, "last_lines": lines}),
+                },
+            );
             update_agent(d.store, &agent.id, |a| {
                 a.stuck_notified_at = Some(now_rfc3339())
             });
@@ -432,7 +494,7 @@ fn api_errors(d: &Detectors<'_>, team: &TeamState) {
         // An episode is named by its start; a new class or kind of error starts a new one.
         let notified_of = agent.api_error_notified.as_deref();
         let notified = notified_of.is_some() && notified_of == since;
-        let due = ended || age(since).is_some_and(|a| a >= API_ERROR_GRACE);
+        let due = ended || age(since).is_some_and(|a| a >= api_error_grace());
         match (agent.activity == Some(Activity::ApiError), since) {
             (true, Some(_)) if !notified && due => {
                 let class = error.map_or("other", |e| e.class.as_str());
@@ -450,11 +512,23 @@ Check the provider's status or credentials (`team-agent peek {id}` shows the err
                     format!(
                         "{id} has been in provider API errors ({class}) for over {} s; it retries by itself. \
 Check the provider's status or credentials; `team-agent peek {id}` shows its screen.",
-                        API_ERROR_GRACE.as_secs(),
+                        api_error_grace().as_secs(),
                         id = agent.id
                     )
                 };
                 tell_leader(d, &text);
+                tell_operator(
+                    d.notifier,
+                    d.events,
+                    Notice {
+                        kind: Kind::ApiError,
+                        team: team.name.clone(),
+                        agent: Some(agent.id.clone()),
+                        summary: format!("{}: provider API errors ({class})", agent.id),
+                        body: text,
+                        detail: json!({"class": class, "ended": ended, "since": since, "reset": error.and_then(|e| e.reset.clone())}),
+                    },
+                );
                 let since = since.map(str::to_string);
                 update_agent(d.store, &agent.id, |a| a.api_error_notified = since);
             }
@@ -491,7 +565,7 @@ fn idle(agent: &crate::state::AgentState) -> Option<bool> {
 
 /// Every worker idle after having worked: after the debounce, one neutral reminder per episode,
 /// unless acknowledged (`team-agent acknowledge-idle`).
-fn all_idle(d: &Detectors<'_>, team: &TeamState) {
+fn all_idle(d: &Detectors<'_>, team: &TeamState, open_tasks: u64) {
     let workers: Vec<&crate::state::AgentState> = team
         .agents
         .values()
@@ -554,6 +628,22 @@ fn all_idle(d: &Detectors<'_>, team: &TeamState) {
 (`team-agent results`) and send more work, or run `team-agent acknowledge-idle` to silence this reminder for 30 minutes.",
                 workers.len()
             ),
+        );
+        let open = match open_tasks {
+            0 => String::new(),
+            n => format!(", {n} messages still open"),
+        };
+        tell_operator(
+            d.notifier,
+            d.events,
+            Notice {
+                kind: Kind::AllIdle,
+                team: team.name.clone(),
+                agent: None,
+                summary: format!("All {} workers of {} are idle{open}", workers.len(), team.name),
+                body: "The next step is yours: `team-agent results`, then send more work (or `team-agent acknowledge-idle`).".into(),
+                detail: json!({"workers": workers.len(), "idle_since": since, "open_work": open_tasks}),
+            },
         );
     }
     // The episode ends here: the next reminder needs a worker to work again first.

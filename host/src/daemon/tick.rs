@@ -19,6 +19,7 @@ use team_agent_plugin_api::loader::ProviderClient;
 
 use crate::events::{EventLog, now_rfc3339};
 use crate::messaging::{self, Messenger};
+use crate::notify::{Kind, Notice, Notifier, Sink};
 use crate::plugins::Registry;
 use crate::session::{capture_context, last_lines, record_session};
 use crate::state::{
@@ -116,6 +117,12 @@ pub struct Runner<'a> {
     answered: std::cell::RefCell<HashMap<String, (u64, Instant)>>,
     /// What the workers' transcripts held when their submitted messages were last looked for.
     receipts: messaging::Receipts,
+    /// The operator's notifications (the team's `notify` sink, followed at every tick).
+    notifier: Notifier,
+    /// The team's name, for the notices of this tick.
+    team_name: String,
+    /// The reason each blocked worker was last told to the operator for.
+    blocked_told: std::cell::RefCell<HashMap<String, String>>,
 }
 
 impl<'a> Runner<'a> {
@@ -137,6 +144,9 @@ impl<'a> Runner<'a> {
             turns: Default::default(),
             receipts: Default::default(),
             answered: Default::default(),
+            notifier: Notifier::new(Sink::Off),
+            team_name: String::new(),
+            blocked_told: Default::default(),
         }
     }
 
@@ -169,6 +179,8 @@ impl<'a> Runner<'a> {
             return Ok(Outcome::Stop("team_stopped"));
         }
         self.last_socket = Some(team.tmux_socket.clone());
+        self.notifier.set_sink(Sink::of(team.notify.as_ref()));
+        self.team_name.clone_from(&team.name);
         if self.interval.is_none() {
             let interval = self.interval_of(&team);
             self.interval = Some(interval);
@@ -228,6 +240,7 @@ impl<'a> Runner<'a> {
                     .filter(|s| *s > 0.0)
                     .map(Duration::from_secs_f64)
                     .unwrap_or(DEFAULT_LONG_TOOL_NOTICE),
+                notifier: &self.notifier,
             };
             detectors::run(&detectors, &saved);
             detectors::leader_api_errors(&detectors, &saved, &mut self.leader_api_error);
@@ -606,6 +619,7 @@ impl<'a> Runner<'a> {
             .map(|v| (v.value, v.rule))
         {
             Ok((StartupDecision::Ready, _)) => {
+                self.blocked_told.borrow_mut().remove(&agent.id);
                 observation.status = Some(AgentStatus::Running);
                 observation.blocked_reason = Some(None);
             }
@@ -623,6 +637,7 @@ impl<'a> Runner<'a> {
                         json!({"agent_id": agent.id, "reason": reason}),
                     );
                 }
+                self.tell_blocked(&agent.id, &reason);
                 observation.status = Some(AgentStatus::Blocked);
                 observation.blocked_reason = Some(Some(reason));
             }
@@ -760,6 +775,13 @@ impl<'a> Runner<'a> {
                     agent.id, agent.id, agent.id
                 );
                 detectors::notify_leader(messenger, &self.events, &notice);
+                self.tell_operator(
+                    Kind::Approval,
+                    &agent.id,
+                    format!("{} is waiting for an approval", agent.id),
+                    format!("\"{prompt}\" ({reason}). Answer it with `team-agent answer {} yes` (or no, always).", agent.id),
+                    json!({"prompt": prompt, "reason": reason}),
+                );
                 observation.approval_notified = Some(prompt.to_string());
             }
             Err(e) => self.events.emit(
@@ -767,6 +789,49 @@ impl<'a> Runner<'a> {
                 json!({"agent_id": agent.id, "error": e.to_string()}),
             ),
         }
+    }
+
+    /// A worker blocked at a screen only a person gets past (seen by `up` or by a tick): the
+    /// operator hears of it once per reason while this coordinator runs.
+    fn tell_blocked(&self, agent: &str, reason: &str) {
+        if self
+            .blocked_told
+            .borrow()
+            .get(agent)
+            .is_some_and(|r| r == reason)
+        {
+            return;
+        }
+        self.blocked_told
+            .borrow_mut()
+            .insert(agent.to_string(), reason.to_string());
+        self.tell_operator(
+            Kind::Blocked,
+            agent,
+            format!("{agent} is blocked: {reason}"),
+            format!("Only a person gets it past this screen: `team-agent attach {agent}`."),
+            json!({"reason": reason}),
+        );
+    }
+
+    /// A notice to the operator about one worker of this tick's team.
+    fn tell_operator(
+        &self,
+        kind: Kind,
+        agent: &str,
+        summary: String,
+        body: String,
+        detail: serde_json::Value,
+    ) {
+        let notice = Notice {
+            kind,
+            team: self.team_name.clone(),
+            agent: Some(agent.to_string()),
+            summary,
+            body,
+            detail,
+        };
+        detectors::tell_operator(&self.notifier, &self.events, notice);
     }
 
     /// Applies the tick's observations under the state lock, to agents whose pane is still the

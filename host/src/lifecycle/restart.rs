@@ -292,6 +292,7 @@ fn record(
             consume_timeout_sec: spec.spec.runtime.consume_timeout_sec,
             startup_answer_window_sec: spec.spec.runtime.startup_answer_window_sec,
         };
+        team.notify = spec.spec.runtime.notify.clone();
         team.leader = leader;
         for agent in started {
             team.agents.insert(agent.id.clone(), agent.clone());

@@ -248,6 +248,7 @@ fn team_record(
         idle_monitor: Default::default(),
         idle_acknowledged_until: None,
         leader_api_error: None,
+        notify: spec.spec.runtime.notify.clone(),
         extra: Default::default(),
     };
     for agent in agents {

@@ -68,13 +68,18 @@ pub fn peek(workspace: &Workspace, id: &str, lines: usize) -> Result<(String, St
     Ok((t.pane, all[all.len().saturating_sub(lines)..].join("\n")))
 }
 
-/// Replaces this process with a tmux client on the worker's window; returns only the reason it
-/// could not.
-pub fn attach(workspace: &Workspace, id: &str) -> Refusal {
-    let t = match target(workspace, id) {
-        Ok(t) => t,
-        Err(refusal) => return refusal,
-    };
+/// Where attaching to a worker goes: its team's server, session and window, and the command a
+/// person would type for it.
+pub struct AttachTarget {
+    pub server: Server,
+    pub session: String,
+    pub window: String,
+    pub command: String,
+}
+
+/// The worker's window to attach to, or why there is none.
+pub fn attach_target(workspace: &Workspace, id: &str) -> Result<AttachTarget, Refusal> {
+    let t = target(workspace, id)?;
     let window = t
         .agent
         .window_id
@@ -85,15 +90,30 @@ pub fn attach(workspace: &Workspace, id: &str) -> Refusal {
         t.server.socket().display(),
         t.team.session_name
     );
+    Ok(AttachTarget {
+        server: t.server,
+        session: t.team.session_name,
+        window,
+        command,
+    })
+}
+
+/// Replaces this process with a tmux client on the worker's window; returns only the reason it
+/// could not.
+pub fn attach(workspace: &Workspace, id: &str) -> Refusal {
+    let t = match attach_target(workspace, id) {
+        Ok(t) => t,
+        Err(refusal) => return refusal,
+    };
     if !std::io::stdin().is_terminal() {
         return Refusal::new("attach needs a terminal")
-            .action(format!("run it from a terminal, or: {command}"));
+            .action(format!("run it from a terminal, or: {}", t.command));
     }
-    if let Err(e) = t.server.run(&["select-window", "-t", &window]) {
-        return Refusal::new(e.to_string()).action(command);
+    if let Err(e) = t.server.run(&["select-window", "-t", &t.window]) {
+        return Refusal::new(e.to_string()).action(t.command);
     }
-    let error = t.server.exec_attach(&t.team.session_name, true);
-    Refusal::new(format!("cannot run tmux attach: {error}")).action(command)
+    let error = t.server.exec_attach(&t.session, true);
+    Refusal::new(format!("cannot run tmux attach: {error}")).action(t.command)
 }
 
 /// Presses the worker's provider's interrupt keys; the keys.

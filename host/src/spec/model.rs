@@ -172,6 +172,9 @@ pub struct Runtime {
     pub startup_answer_window_sec: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trust_own_workspace: Option<bool>,
+    /// How the operator hears that a human is needed (absent: the desktop when there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::notify::Setting>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -177,10 +177,24 @@ fn describe(
         ValidationErrorKind::Maximum { limit } => {
             one(at, format!("must be at most {limit} (got {})", got()))
         }
-        ValidationErrorKind::AnyOf { .. } if at.contains("/rules/") || at.ends_with("/rules") => {
-            one(at, "a routing rule must have `when` or `match`".into())
+        kind => {
+            let message = alternatives(kind, &at, &got_text).unwrap_or_else(|| error.to_string());
+            one(at, message)
         }
-        _ => one(at, error.to_string()),
+    }
+}
+
+/// What a value that matched none of a field's shapes should have been, for the fields with
+/// several (jsonschema's own words name only the keyword).
+fn alternatives(kind: &ValidationErrorKind, at: &str, got: &str) -> Option<String> {
+    match kind {
+        ValidationErrorKind::AnyOf { .. } if at.contains("/rules/") || at.ends_with("/rules") => {
+            Some("a routing rule must have `when` or `match`".into())
+        }
+        ValidationErrorKind::OneOfNotValid { .. } if at.ends_with("/notify") => Some(format!(
+            "must be desktop, none or {{command: [PROGRAM, ARG…]}} with a non-empty list of strings (got {got})"
+        )),
+        _ => None,
     }
 }
 

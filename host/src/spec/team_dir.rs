@@ -399,6 +399,7 @@ fn runtime_spec(front: &Value, name: &str, ids: &[Value]) -> Map<String, Value> 
         "long_tool_notice_sec",
         "consume_timeout_sec",
         "startup_answer_window_sec",
+        "notify",
     ] {
         if let Some(v) = front.get(key) {
             runtime.insert(key.into(), v.clone());

@@ -77,6 +77,9 @@ pub struct TeamState {
     /// The API error the leader's own pane shows, if it shows one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_api_error: Option<LeaderApiError>,
+    /// The definition's `notify` setting, as `up`/`restart` recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::notify::Setting>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

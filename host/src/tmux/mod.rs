@@ -490,6 +490,22 @@ impl Server {
         cmd.exec()
     }
 
+    /// Attaches this terminal to `session` at `window` and waits until the client detaches (or
+    /// the session ends); the dashboard's way back after Enter.
+    pub fn attach_and_wait(
+        &self,
+        session: &str,
+        window: &str,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["attach-session", "-t", &format!("={session}")])
+            .args([";", "select-window", "-t", window])
+            .env_remove("TMUX")
+            .status()
+    }
+
     /// A dead server leaves its socket file behind, and a team's would pile up in the socket
     /// directory: removed once nothing answers on it (never a socket a live server still uses).
     fn remove_socket_file(&self) {
