@@ -85,6 +85,21 @@ fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(ran.stdout.trim().to_string())
 }
 
+/// Runs git and wants success; its stdout lines as they are (a status line may begin with a
+/// space that says something).
+fn run_lines(dir: &Path, args: &[&str]) -> Result<Vec<String>, GitError> {
+    let ran = run_with(dir, args, &[])?;
+    if ran.code != Some(0) {
+        return Err(failed(dir, args, &ran));
+    }
+    Ok(ran
+        .stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 /// Runs a git question whose exit code 1 means "no" (and anything else but 0 is a failure).
 fn ask(dir: &Path, args: &[&str]) -> Result<Option<String>, GitError> {
     let ran = run_with(dir, args, &[])?;
@@ -198,14 +213,12 @@ pub fn delete_branch(repo: &Path, branch: &str) -> Result<(), GitError> {
 /// The paths with uncommitted changes in `dir`, untracked ones included (git's ignore rules
 /// apply), as `git status --porcelain` lists them.
 pub fn uncommitted(dir: &Path) -> Result<Vec<String>, GitError> {
-    let out = run(dir, &["status", "--porcelain"])?;
-    Ok(out.lines().map(str::to_string).collect())
+    run_lines(dir, &["status", "--porcelain"])
 }
 
 /// The tracked paths with uncommitted changes (staged or not) in `dir`.
 pub fn changed_tracked(dir: &Path) -> Result<Vec<String>, GitError> {
-    let out = run(dir, &["status", "--porcelain", "--untracked-files=no"])?;
-    Ok(out.lines().map(str::to_string).collect())
+    run_lines(dir, &["status", "--porcelain", "--untracked-files=no"])
 }
 
 /// The untracked files in `dir` that are not ignored.
