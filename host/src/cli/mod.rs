@@ -699,14 +699,10 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         | Command::Answer { .. }
         | Command::AcknowledgeIdle
         | Command::Send { .. }) => owner_command(command, &workspace()?),
-        Command::WorkerExec { env_file, argv } => {
-            let error = lifecycle::worker_exec(&env_file, &argv);
-            err_out!(
-                "team-agent: cannot start {}: {error}",
-                argv.first().map(String::as_str).unwrap_or("?")
-            );
-            std::process::exit(127);
-        }
+        command @ (Command::WorkerExec { .. }
+        | Command::Hook { .. }
+        | Command::McpServer
+        | Command::ReportResult { .. }) => worker_side(command, cli.workspace.as_deref(), team),
         Command::ClaimLeader { confirm } => {
             let ws = workspace()?;
             let _team = team_lock(&ws, "claim-leader")?;
@@ -719,6 +715,34 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
         }
         Command::InstallSkill { target, dry_run } => leader_cmd::install_skill(target, dry_run),
         Command::Leader(argv) => leader_cmd::external(&workspace()?, &argv),
+        command @ (Command::Results { .. }
+        | Command::Wait { .. }
+        | Command::Inbox { .. }
+        | Command::Watch
+        | Command::AttachLeader { .. }) => messaging_read(command, &workspace()?, cli.json),
+        Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
+        Command::Dash => dash(cli.workspace.as_deref(), team),
+        Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
+        Command::Man { out } => manual_cmd::man(out.as_deref()),
+    }
+}
+
+/// What a worker's window and CLI run: `worker-exec`, its hooks, its MCP server, its results.
+/// Their workspace and team come from the worker's environment.
+fn worker_side(
+    command: Command,
+    dir: Option<&std::path::Path>,
+    team: Option<&str>,
+) -> anyhow::Result<Reply> {
+    match command {
+        Command::WorkerExec { env_file, argv } => {
+            let error = lifecycle::worker_exec(&env_file, &argv);
+            err_out!(
+                "team-agent: cannot start {}: {error}",
+                argv.first().map(String::as_str).unwrap_or("?")
+            );
+            std::process::exit(127);
+        }
         // Never a word on stdout (Claude Code adds a UserPromptSubmit hook's output to the
         // prompt) and never a failing exit (which could block the CLI's action).
         Command::Hook {
@@ -726,42 +750,43 @@ fn run(cli: Cli) -> anyhow::Result<Reply> {
             event,
             payload,
         } => {
-            hook(cli.workspace.as_deref(), team, &agent, &event, payload);
+            hook(dir, team, &agent, &event, payload);
             Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
         }
         Command::McpServer => {
-            crate::mcp::serve(workspace_from_env(cli.workspace.as_deref(), team)?)
+            crate::mcp::serve(workspace_from_env(dir, team)?)
                 .map_err(|e| UserError::new(format!("mcp-server: {e}")))?;
             Ok(Reply::ok(serde_json::json!({"ok": true}), ""))
         }
-        Command::ReportResult { file } => messaging_cmd::report_result(
-            &workspace_from_env(cli.workspace.as_deref(), team)?,
-            &file,
-        ),
-        Command::Results { task, agent } => {
-            messaging_cmd::results(&workspace()?, task.as_deref(), agent.as_deref())
+        Command::ReportResult { file } => {
+            messaging_cmd::report_result(&workspace_from_env(dir, team)?, &file)
         }
-        Command::Wait { task, timeout } => messaging_cmd::wait(&workspace()?, &task, timeout),
+        // `run` sends only the commands above here.
+        _ => unreachable!("worker_side called with a command a worker does not run"),
+    }
+}
+
+/// The commands that read what the team said: results, waits, inboxes, the event stream, and the
+/// leader pane's binding.
+fn messaging_read(command: Command, ws: &Workspace, json: bool) -> anyhow::Result<Reply> {
+    match command {
+        Command::Results { task, agent } => {
+            messaging_cmd::results(ws, task.as_deref(), agent.as_deref())
+        }
+        Command::Wait { task, timeout } => messaging_cmd::wait(ws, &task, timeout),
         Command::Inbox {
             agent,
             since,
             limit,
-        } => messaging_cmd::inbox(&workspace()?, &agent, since.as_deref(), limit),
-        Command::Watch => messaging_cmd::watch(&workspace()?, cli.json),
+        } => messaging_cmd::inbox(ws, &agent, since.as_deref(), limit),
+        Command::Watch => messaging_cmd::watch(ws, json),
         Command::AttachLeader {
             pane,
             socket,
             provider,
-        } => messaging_cmd::attach_leader(
-            &workspace()?,
-            &pane,
-            socket.as_deref(),
-            provider.as_deref(),
-        ),
-        Command::Plugins(command) => plugins_cmd::run(command, &cli.workspace),
-        Command::Dash => dash(cli.workspace.as_deref(), team),
-        Command::Completions { shell } => manual_cmd::completions(shell, cli.json),
-        Command::Man { out } => manual_cmd::man(out.as_deref()),
+        } => messaging_cmd::attach_leader(ws, &pane, socket.as_deref(), provider.as_deref()),
+        // `run` sends only the commands above here.
+        _ => unreachable!("messaging_read called with a command that reads nothing"),
     }
 }
 

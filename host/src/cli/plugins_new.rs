@@ -120,7 +120,7 @@ fn words(request: &Request<'_>) -> anyhow::Result<Words> {
     } else {
         ""
     };
-    let pairs = vec![
+    let mut pairs = vec![
         ("name", name.to_string()),
         ("kind", request.kind.as_str().to_string()),
         (
@@ -151,6 +151,14 @@ fn words(request: &Request<'_>) -> anyhow::Result<Words> {
             "conformance_dep",
             format!("team-agent-conformance = {conformance}"),
         ),
+    ];
+    pairs.extend(guide_words(name, display));
+    Ok(Words { pairs })
+}
+
+/// The README's and the conformance test's words that differ between a provider and a display.
+fn guide_words(name: &str, display: bool) -> Vec<(&'static str, String)> {
+    vec![
         (
             "fixture_note",
             if display {
@@ -206,8 +214,7 @@ fn words(request: &Request<'_>) -> anyhow::Result<Words> {
                 )
             },
         ),
-    ];
-    Ok(Words { pairs })
+    ]
 }
 
 /// The plugin API and the conformance suite as dependencies: by version, or by path into a local
