@@ -91,14 +91,14 @@ pub fn run_as_tmux_wrapper() -> Option<ExitCode> {
 
 /// CPU time of a process, in seconds.
 #[derive(Debug, Clone, Copy)]
-struct CpuTime {
+pub(crate) struct CpuTime {
     /// Its threads' run time from `schedstat` (ns), else utime+stime (clock ticks).
-    own: f64,
+    pub own: f64,
     /// cutime+cstime: the children it has reaped (clock ticks).
-    children: f64,
+    pub children: f64,
 }
 
-fn cpu_time(pid: i32) -> anyhow::Result<CpuTime> {
+pub(crate) fn cpu_time(pid: i32) -> anyhow::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("process {pid} is gone"))?;
     // Fields after the command name, which may hold spaces: field 3 is index 0.

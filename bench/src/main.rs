@@ -10,6 +10,7 @@ own start), messaging, `status`, the idle coordinator, plugins, the workers' hoo
 
 mod agent_start;
 mod cleanup;
+mod dashboard;
 mod hooks;
 mod idle;
 mod lifecycle;
@@ -95,6 +96,7 @@ enum Part {
     Plugins,
     Hooks,
     Scale,
+    Dashboard,
     RealClis,
 }
 
@@ -185,6 +187,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if wanted(Part::Scale) {
         step("scale: N = 100 and its floor, several teams, --version");
         scale::measure(&binaries, &plan.scale, &mut report)?;
+    }
+    if wanted(Part::Dashboard) {
+        step("dashboard: the idle dashboard's CPU");
+        dashboard::measure(&binaries, &plan.dashboard, &mut report)?;
     }
     // Last: the real CLIs' isolation moves this thread into a network namespace for good.
     if wanted(Part::RealClis) {

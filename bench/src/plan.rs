@@ -4,7 +4,7 @@ from the same values so the two never disagree. */
 use std::time::Duration;
 
 use crate::sandbox::TICK_INTERVAL_SEC;
-use crate::{hooks, idle, lifecycle, messaging, plugin, real_clis, scale, status};
+use crate::{dashboard, hooks, idle, lifecycle, messaging, plugin, real_clis, scale, status};
 
 pub struct Plan {
     pub name: &'static str,
@@ -16,6 +16,7 @@ pub struct Plan {
     pub hooks: hooks::Plan,
     pub real_clis: real_clis::Plan,
     pub scale: scale::Plan,
+    pub dashboard: dashboard::Plan,
 }
 
 impl Plan {
@@ -67,6 +68,12 @@ impl Plan {
                 teams: (3, 33),
                 version_runs: 200,
             },
+            dashboard: dashboard::Plan {
+                workers: 8,
+                settle: Duration::from_secs(5),
+                window: Duration::from_secs(30),
+                slice: Duration::from_secs(5),
+            },
         }
     }
 
@@ -117,6 +124,12 @@ impl Plan {
                 runs: 1,
                 teams: (3, 5),
                 version_runs: 20,
+            },
+            dashboard: dashboard::Plan {
+                workers: 2,
+                settle: Duration::from_secs(3),
+                window: Duration::from_secs(6),
+                slice: Duration::from_secs(2),
             },
         }
     }
@@ -171,6 +184,7 @@ harness shuts down its teams and kills the tmux servers in its own socket direct
 every worker is `running` in its answer (else `status --json` is polled every 5 ms until they \
 are). One unrecorded warm-up run comes first. The breakdown below comes from the team's event log.
 - **up → all ready, N = {scale_n}, and its floor** ({scale_runs} runs each): `up` as above with {scale_n} workers; the floor: one tmux control-mode client on a private socket asks for {scale_n} windows running `scripted-agent` at once (no team-agent), timed until the `%output` of the last prompt; on the same connection, {scale_n} `capture-pane -p` commands written at once, timed until the last `%end` (what one sweep of every screen costs at least). **{teams} teams × {each}**: {teams} team directories in one sandbox, their `up`s spawned at once, timed until `status --json` (every team) shows all {total} workers running. **--version**: `team-agent --version` spawned {version_runs} times (after one unrecorded run), spawn → exit.
+- **the idle dashboard**: `team-agent dash` as the only program of a 120×32 pane of a private tmux server, on an idle team of {dash_n} scripted workers, {dash_settle} s after it drew the team; its own CPU (`schedstat`) and that of the children it reaped, per {dash_slice}-s slice over {dash_window} s, compared on the mean.
 - **scripted-agent's own start**: a tmux control-mode client (`tmux -C`) on a private socket \
 runs `new-window -d -- scripted-agent --session-id ID`; the time runs from writing that command \
 to the `%output` notification that carries the agent's banner and then its prompt `› `. This is \
@@ -299,6 +313,10 @@ read every {leader} ms.
             each = self.scale.teams.1,
             total = self.scale.teams.0 * self.scale.teams.1,
             version_runs = self.scale.version_runs,
+            dash_n = self.dashboard.workers,
+            dash_settle = self.dashboard.settle.as_secs(),
+            dash_slice = self.dashboard.slice.as_secs(),
+            dash_window = self.dashboard.window.as_secs(),
         )
     }
 }

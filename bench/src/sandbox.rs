@@ -227,6 +227,16 @@ impl Sandbox {
         cmd
     }
 
+    /// `PROGRAM` (not team-agent) with the sandbox's environment, in the workspace.
+    pub fn program(&self, program: &std::path::Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.workspace)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd
+    }
+
     /// Runs `team-agent ARGS`, timed.
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> anyhow::Result<Run> {
         timed(&mut self.command(args), None, Duration::from_secs(120))
