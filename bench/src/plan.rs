@@ -145,7 +145,7 @@ impl Plan {
         format!(
             "{} (`up`: {}; {} + {} messages, {} × burst of {}; idle windows of {} s; {} hook \
              calls, {} turns per hooked and unhooked worker; real CLIs: {} `up`, per CLI {} \
-             messages, {} slow turns, {} results; scale: N = {} and {} teams × {}, {} runs each)",
+             messages, {} slow turns, {} results; scale: {} workers, and {} teams of {}, {} runs each)",
             self.name,
             up.join(", "),
             self.messaging.small,
