@@ -15,7 +15,6 @@ mod real;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 use team_agent_fake_model::Scenario;
@@ -51,24 +50,7 @@ fn scenario() -> Scenario {
     Scenario::from_json(&json!({"rules": rules, "default": [{"text": "OK."}]}).to_string()).unwrap()
 }
 
-/// `git -C dir ARGS` as its author, which must succeed; its stdout, trimmed.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::git_out as git;
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -117,12 +99,12 @@ fn real_workers_in_their_own_worktrees_write_one_file_merge_once_and_resume_in_p
     };
     team.expect_egress(CODEX_ANNOUNCEMENT);
     let ws = team.env.workspace();
+    // Who commits: the base, and the workers' uncommitted work when it is merged.
+    git(&ws, &["config", "user.name", "test"]);
+    git(&ws, &["config", "user.email", "test@example.com"]);
     std::fs::write(ws.join("README.txt"), "the project\n").unwrap();
     git(&ws, &["add", "README.txt"]);
     git(&ws, &["commit", "--quiet", "-m", "base"]);
-    // Who commits the workers' uncommitted work when it is merged.
-    git(&ws, &["config", "user.name", "test"]);
-    git(&ws, &["config", "user.email", "test@example.com"]);
     let base = git(&ws, &["rev-parse", "--abbrev-ref", "HEAD"]);
     team.team_settings("isolation: worktree\n");
     team.up();

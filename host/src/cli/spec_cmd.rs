@@ -132,16 +132,7 @@ pub fn init(dir: Option<&Path>, force: bool) -> anyhow::Result<Reply> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "team".into());
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = crate::workspace::safe_chars(&name);
     let mut written = Vec::new();
     for (relative, text) in spec::starter::files(&name) {
         let path = dir.join(relative);

@@ -525,13 +525,9 @@ pub fn remove_agent(ctx: &Context<'_>, id: &str, force: bool) -> Result<AgentOp,
     })
 }
 
-/// Moves the agent's role file to `.team/runtime/removed/`: (where it was, where it is now).
-fn set_role_file_aside(
-    ctx: &Context<'_>,
-    dir: &Path,
-    id: &str,
-) -> Result<(PathBuf, PathBuf), LifecycleError> {
-    let role = std::fs::read_dir(dir.join("agents"))
+/// The role file in `dir/agents` whose front matter names `id`.
+pub(super) fn role_file(dir: &Path, id: &str) -> Result<PathBuf, LifecycleError> {
+    std::fs::read_dir(dir.join("agents"))
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
@@ -542,7 +538,16 @@ fn set_role_file_aside(
                 "step find_role_file failed: no file in {}/agents names '{id}'",
                 dir.display()
             ))
-        })?;
+        })
+}
+
+/// Moves the agent's role file to `.team/runtime/removed/`: (where it was, where it is now).
+fn set_role_file_aside(
+    ctx: &Context<'_>,
+    dir: &Path,
+    id: &str,
+) -> Result<(PathBuf, PathBuf), LifecycleError> {
+    let role = role_file(dir, id)?;
     let kept_dir = ctx.workspace.runtime_dir().join("removed");
     crate::workspace::private_dir(&kept_dir)?;
     let kept = kept_dir.join(format!(

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use team_agent_plugin_api::LaunchMode;
 
-use super::agents::{AgentOp, insert_agent, running_team, team_dir_of};
+use super::agents::{AgentOp, insert_agent, role_file, running_team, team_dir_of};
 use super::bring_up::{StartedAgent, start_workers, write_tmux_config};
 use super::worktrees::{self, Created, NotReady, Workplace};
 use super::{Context, LifecycleError, launch, load_definition, server_of, unknown_agent};
-use crate::spec;
 use crate::state::{AgentState, AgentStatus, TeamState, WorktreeRecord};
 use crate::tmux::Server;
 
@@ -201,18 +200,7 @@ fn write_forked_role(
     new_id: &str,
     label: Option<&str>,
 ) -> Result<PathBuf, LifecycleError> {
-    let role = std::fs::read_dir(dir.join("agents"))
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| spec::role_name(p).as_deref() == Some(source))
-        .ok_or_else(|| {
-            LifecycleError::plan(format!(
-                "step find_role_file failed: no file in {}/agents names '{source}'",
-                dir.display()
-            ))
-        })?;
+    let role = role_file(dir, source)?;
     let text = std::fs::read_to_string(&role)
         .map_err(|e| LifecycleError::plan(format!("step read_role_file failed: {e}")))?;
     let target = dir

@@ -254,16 +254,7 @@ impl TeamSpec {
 
 /// `team-agent/<team>/<agent>` (see [`TeamSpec::worktree_branch`]).
 pub fn worktree_branch(team: &str, agent_id: &str) -> String {
-    let team: String = team
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let team = crate::workspace::safe_chars(team);
     let team = team.trim_matches(|c| c == '-' || c == '.');
     let team = if team.is_empty() { "team" } else { team };
     format!("team-agent/{team}/{agent_id}")

@@ -300,10 +300,9 @@ pub fn open_private_append(path: &Path) -> io::Result<fs::File> {
         .open(path)
 }
 
-/// A name made safe for a file name: anything but `[A-Za-z0-9._-]` becomes `-`.
-pub fn safe_name(name: &str) -> String {
-    let safe: String = name
-        .chars()
+/// `name` with anything but `[A-Za-z0-9._-]` made `-` (a file name's or a git ref's part).
+pub fn safe_chars(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
                 c
@@ -311,7 +310,12 @@ pub fn safe_name(name: &str) -> String {
                 '-'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A name made safe for a file name: anything but `[A-Za-z0-9._-]` becomes `-`.
+pub fn safe_name(name: &str) -> String {
+    let safe = safe_chars(name);
     match safe.as_str() {
         "" | "." | ".." => format!("_{safe}"),
         _ => safe,
