@@ -40,8 +40,8 @@ fn listing(teams: &[Known]) -> String {
 /// The team `named`, or the one the workspace leaves no doubt about: `None` when it has none.
 pub fn choose(base: &Workspace, named: Option<&str>) -> Result<Option<String>, LifecycleError> {
     if let Some(name) = named {
-        let teams = base.teams();
-        if teams.iter().any(|t| t.name == name) {
+        // The team's own state file says it is here, without reading every team's.
+        if base.for_team(name).state_file().is_file() {
             return Ok(Some(name.to_string()));
         }
         let known = known(base);
