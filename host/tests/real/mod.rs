@@ -116,6 +116,9 @@ pub struct RealTeam {
     pub model: FakeModel,
     pub isolation: Isolation,
     bin: PathBuf,
+    /// Whether a Gemini worker is in the team: its commands then run with the CI markers set
+    /// (see [`RealTeam::command`]).
+    gemini: bool,
     /// Egress the test expects (see [`RealTeam::assert_no_egress`]).
     expected_egress: Vec<&'static str>,
     /// Last: given back after the team is shut down.
@@ -192,6 +195,7 @@ impl RealTeam {
             model,
             isolation,
             bin,
+            gemini: workers.iter().any(|w| w.provider == "gemini"),
             expected_egress: Vec::new(),
             _slot: slot,
         };
@@ -323,6 +327,11 @@ impl RealTeam {
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("CODEX_HOME")
             .env_remove("CLAUDE_CONFIG_DIR");
+        if self.gemini {
+            // As a CI job's shell has them, wherever the test runs: Gemini CLI goes headless on
+            // either, so its plugin must strip them from the worker's environment.
+            cmd.env("CI", "true").env("GITHUB_ACTIONS", "true");
+        }
         cmd
     }
 

@@ -36,7 +36,10 @@ pub const HOME_VAR: &str = "GEMINI_CLI_HOME";
 /// Inherited variables a worker must not see: the leader's tmux client (the worker has its own
 /// pane); `GEMINI_SYSTEM_MD` and `GEMINI_WRITE_SYSTEM_MD`, which would replace Gemini's system
 /// prompt (and the worker's instructions in it) with a file of the operator's; the marker Gemini
-/// sets for the programs it runs (`GEMINI_CLI`); and the markers of the other agent CLIs.
+/// sets for the programs it runs (`GEMINI_CLI`); the markers of the other agent CLIs; and the
+/// CI markers: with `CI=true` or `GITHUB_ACTIONS=true` Gemini CLI 0.61.0 runs headless even on a
+/// terminal, and in a pane with no prompt it exits at once with status 42 ("No input provided
+/// via stdin"), which is what a team started from a CI job's shell would see.
 const ENV_UNSET: &[&str] = &[
     "TMUX",
     "TMUX_PANE",
@@ -49,6 +52,8 @@ const ENV_UNSET: &[&str] = &[
     "CODEX_THREAD_ID",
     "CODEX_SANDBOX",
     "CODEX_SANDBOX_NETWORK_DISABLED",
+    "CI",
+    "GITHUB_ACTIONS",
 ];
 
 /// Milliseconds Gemini waits for the team's MCP server to answer a call.

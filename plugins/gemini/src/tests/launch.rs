@@ -96,7 +96,9 @@ fn the_worker_gets_a_gemini_home_of_its_own_in_its_hook_directory() {
         Some(PathBuf::from(format!("{home}/.gemini/tmp")))
     );
     assert!(plan.files.iter().all(|f| f.path.starts_with(HOOK_DIR)));
-    assert!(plan.env_unset.contains(&"GEMINI_SYSTEM_MD".to_string()));
+    for var in ["GEMINI_SYSTEM_MD", "CI", "GITHUB_ACTIONS"] {
+        assert!(plan.env_unset.contains(&var.to_string()), "{var} is kept");
+    }
 }
 
 #[test]
