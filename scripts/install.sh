@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs team-agent where its plugin discovery finds everything:
-#   PREFIX/bin/team-agent, team-agent-coordinator, scripted-agent, PREFIX/lib/team-agent/plugins/*.so
+#   PREFIX/bin/team-agent, team-agent-coordinator, team-agent-worker, scripted-agent, PREFIX/lib/team-agent/plugins/*.so
 # and where shells and `man` look: completions for bash, zsh and fish under PREFIX/share
 # (bash-completion/completions, zsh/site-functions, fish/vendor_completions.d) and one man page per
 # command in PREFIX/share/man/man1.
@@ -14,7 +14,7 @@ cargo build --release --workspace
 target=${CARGO_TARGET_DIR:-target}/release
 ext=so; [ "$(uname)" = Darwin ] && ext=dylib
 mkdir -p "$prefix/bin" "$prefix/lib/team-agent/plugins"
-install -m 0755 "$target/team-agent" "$target/team-agent-coordinator" "$target/scripted-agent" "$prefix/bin/"
+install -m 0755 "$target/team-agent" "$target/team-agent-coordinator" "$target/team-agent-worker" "$target/scripted-agent" "$prefix/bin/"
 for lib in "$target"/libteam_agent_*."$ext"; do
   install -m 0644 "$lib" "$prefix/lib/team-agent/plugins/"
 done

@@ -28,4 +28,5 @@ pub mod spec;
 pub mod state;
 pub(crate) mod store;
 pub(crate) mod tmux;
+pub mod worker_side;
 pub mod workspace;

@@ -2,7 +2,8 @@
 //! Code does): hooks drive the status through a turn with a tool and an approval, a prompt hook
 //! marks the message consumed, a worker without hooks falls back to transcript and screen, a
 //! message whose worker's input stays held is bounced to its sender with the reason, a slow tool
-//! is `in_tool` and not stuck, a frozen turn is stuck.
+//! is `in_tool` and not stuck, a frozen turn is stuck; workers start and hook through the lean
+//! `team-agent-worker`.
 
 mod support;
 
@@ -318,4 +319,52 @@ fn sources_that_disagree_for_long_are_an_event_and_the_lower_source_wins() {
     assert_eq!(said.len(), 1, "{said:?}");
     assert_eq!(said[0]["hook"], "working", "{said:?}");
     assert_eq!(said[0]["other"], "idle", "{said:?}");
+}
+
+/// Every worker starts, and every hook of its CLI runs, through the lean `team-agent-worker`
+/// installed beside `team-agent`; a line it does not know goes to `team-agent` beside it.
+#[test]
+fn workers_start_and_hook_through_the_lean_worker_binary_which_hands_the_rest_to_team_agent() {
+    let env = TeamEnv::new();
+    team(&env, "");
+    let lean = team_agent_bin().with_file_name("team-agent-worker");
+    let started = env.tmux(&["list-panes", "-a", "-F", "#{pane_start_command}"]);
+    let started = String::from_utf8_lossy(&started.stdout).into_owned();
+    let lean_text = lean.to_string_lossy();
+    for line in started.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.contains(&format!("{lean_text} worker-exec --env-file")),
+            "a worker started otherwise: {line}"
+        );
+    }
+    assert!(
+        started.contains(&format!("[\"{lean_text}\",\"--workspace\"")),
+        "alice's hooks do not run the lean binary: {started}"
+    );
+    // Its hooks reached the coordinator: alice's status came from one.
+    let (ok, sent) = env.json(&["send", "alice", "hello", "--wait", "consumed"]);
+    assert!(ok, "{sent}");
+    wait_row(&env, "alice", 20, |a| {
+        a["activity"] == "idle" && a["activity_source"] == "hook"
+    });
+    // Anything but its two lines is team-agent's, answered by team-agent itself.
+    let out = std::process::Command::new(&lean)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("team-agent {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = std::process::Command::new(&lean)
+        .args(["no-such-command"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unknown command 'no-such-command'"),
+        "{}",
+        stderr(&out)
+    );
 }

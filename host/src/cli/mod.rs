@@ -565,8 +565,11 @@ pub fn main() -> ExitCode {
     if let Some(code) = version_only() {
         return code;
     }
-    // Every worker window starts through `worker-exec`: straight to it, as for `--version`.
-    worker_exec_only();
+    // Every worker window starts through `worker-exec`, and every hook is a call: straight to
+    // them, as for `--version`.
+    if let Some(code) = crate::worker_side::fast_path() {
+        return code;
+    }
     let cli = Cli::parse();
     // The coordinator talks to its team's tmux server over one control-mode connection instead of
     // a process per tmux command (TEAM_AGENT_TMUX_CONTROL=0 turns it off). Only the coordinator:
@@ -582,24 +585,6 @@ pub fn main() -> ExitCode {
         Err(error) => output::print_error(&error, json),
     };
     ExitCode::from(code)
-}
-
-/// `team-agent worker-exec --env-file FILE -- PROGRAM ARGS…` exactly as the host writes it: the
-/// worker's program replaces this process (this returns only when the line is another one).
-fn worker_exec_only() {
-    let args: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
-        Ok(args) => args,
-        Err(_) => return,
-    };
-    let [_, command, flag, env_file, dashes, argv @ ..] = args.as_slice() else {
-        return;
-    };
-    if command != "worker-exec" || flag != "--env-file" || dashes != "--" || argv.is_empty() {
-        return;
-    }
-    let error = lifecycle::worker_exec(std::path::Path::new(env_file), argv);
-    err_out!("team-agent: cannot start {}: {error}", argv[0]);
-    std::process::exit(127);
 }
 
 /// `team-agent --version` or `-V` and nothing else: the line clap would print.
@@ -619,8 +604,8 @@ fn version_only() -> Option<ExitCode> {
     })
 }
 
-/// `team-agent hook`: the event into the worker's inbox, then the coordinator's doorbell. A
-/// failure is said on stderr and never stops the CLI that ran the hook.
+/// `team-agent hook` in a spelling the fast path leaves to the parser (see
+/// [`crate::hooks::call`]).
 fn hook(
     workspace: Option<&std::path::Path>,
     team: Option<&str>,
@@ -628,21 +613,9 @@ fn hook(
     event: &str,
     payload: Option<String>,
 ) {
-    let raw = crate::hooks::Raw {
-        at: crate::events::now_rfc3339(),
-        event: event.to_string(),
-        payload: crate::hooks::read_payload(payload),
-    };
-    let recorded = workspace_from_env(workspace, team)
-        .map_err(|e| e.to_string())
-        .and_then(|ws| {
-            crate::hooks::record(&ws, agent, &raw)
-                .map(|()| ws)
-                .map_err(|e| e.to_string())
-        });
-    match recorded {
-        Ok(ws) => crate::hooks::ring(&ws, agent),
-        Err(e) => err_out!("team-agent hook: cannot record {event} for {agent}: {e}"),
+    let workspace = workspace_from_env(workspace, team).map_err(|e| e.to_string());
+    if let Err(e) = crate::hooks::call(workspace, agent, event, payload) {
+        err_out!("team-agent hook: cannot record {event} for {agent}: {e}");
     }
 }
 

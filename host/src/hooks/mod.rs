@@ -89,9 +89,29 @@ pub fn write_planned(setup: &HookSetup, files: &[PlannedFile]) -> Result<(), Str
         if let Some(parent) = file.path.parent() {
             workspace::private_dir(parent).map_err(|e| e.to_string())?;
         }
-        crate::state::write_atomically(&file.path, file.contents.as_bytes(), 0o600)
+        crate::state::write_derived(&file.path, file.contents.as_bytes(), 0o600)
             .map_err(|e| format!("cannot write {}: {e}", file.path.display()))?;
     }
+    Ok(())
+}
+
+/// One hook call of `agent`'s CLI: the event into the worker's inbox, then the coordinator's
+/// doorbell. A failure (no workspace, an inbox that cannot be written) is the caller's to say on
+/// stderr; it never stops the CLI that ran the hook.
+pub fn call(
+    workspace: Result<Workspace, String>,
+    agent: &str,
+    event: &str,
+    payload: Option<String>,
+) -> Result<(), String> {
+    let raw = Raw {
+        at: crate::events::now_rfc3339(),
+        event: event.to_string(),
+        payload: read_payload(payload),
+    };
+    let ws = workspace?;
+    record(&ws, agent, &raw).map_err(|e| e.to_string())?;
+    ring(&ws, agent);
     Ok(())
 }
 

@@ -287,7 +287,7 @@ pub(super) fn write_tmux_config(ctx: &Context<'_>) -> Result<PathBuf, LifecycleE
 set -g remain-on-exit on\n\
 set -g history-limit 50000\n\
 set -g exit-empty on\n";
-    crate::state::write_atomically(&path, config.as_bytes(), 0o600)
+    crate::state::write_derived(&path, config.as_bytes(), 0o600)
         .map_err(|e| LifecycleError::spawn(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
 }

@@ -186,7 +186,7 @@ pub fn write_mcp_server(
         workspace::private_dir(dir).map_err(|e| e.to_string())?;
     }
     let config = json!({ "mcpServers": { MCP_SERVER_NAME: { "type": "stdio", "command": command, "args": args, "env": env } } });
-    crate::state::write_atomically(
+    crate::state::write_derived(
         &file,
         serde_json::to_string_pretty(&config)
             .unwrap_or_default()
@@ -203,18 +203,14 @@ pub fn write_mcp_server(
     })
 }
 
-/// The hook command and directory of a worker: the `team-agent` binary beside the running one
-/// (a command run by the coordinator's binary still names the full CLI).
+/// The hook command and directory of a worker, run by the worker-side binary
+/// ([`crate::worker_side::worker_binary`]).
 fn hook_setup(
     workspace: &Workspace,
     agent_id: &str,
 ) -> Result<team_agent_plugin_api::HookSetup, LifecycleError> {
-    let beside = workspace::exe_dir().map(|dir| dir.join("team-agent"));
-    let exe = match beside.filter(|p| p.is_file()) {
-        Some(exe) => exe,
-        None => std::env::current_exe()
-            .map_err(|e| LifecycleError::plan(format!("cannot find the team-agent binary: {e}")))?,
-    };
+    let exe = crate::worker_side::worker_binary()
+        .map_err(|e| LifecycleError::plan(format!("cannot find the team-agent binary: {e}")))?;
     crate::hooks::setup(workspace, agent_id, &exe)
         .map_err(|e| LifecycleError::plan(format!("agent '{agent_id}': {e}")))
 }
@@ -344,7 +340,8 @@ fn worker_env(workspace: &Workspace, agent_id: &str, home: &Path, plan: &LaunchP
 
 /// Writes the worker's environment to a private file (never argv, where `ps` would show a
 /// profile's API key) and returns the command that applies it and runs the CLI:
-/// `team-agent worker-exec --env-file FILE -- argv…`. The file is deleted as it is read.
+/// `team-agent-worker worker-exec --env-file FILE -- argv…` (or `team-agent …` when the lean
+/// binary is not installed). The file is deleted as it is read.
 fn env_wrapper(
     workspace: &Workspace,
     planned: &Planned,
@@ -357,9 +354,10 @@ fn env_wrapper(
         new_session_id()
     ));
     let text = serde_json::to_vec(&planned.env).unwrap_or_default();
-    crate::state::write_atomically(&file, &text, 0o600)
+    crate::state::write_derived(&file, &text, 0o600)
         .map_err(|e| LifecycleError::spawn(format!("cannot write {}: {e}", file.display())))?;
-    let exe = std::env::current_exe().map_err(|e| LifecycleError::spawn(e.to_string()))?;
+    let exe =
+        crate::worker_side::worker_binary().map_err(|e| LifecycleError::spawn(e.to_string()))?;
     let mut argv = vec![
         exe.to_string_lossy().into_owned(),
         "worker-exec".into(),

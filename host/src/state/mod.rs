@@ -13,7 +13,7 @@ Fields written by a newer team-agent are kept (`extra`), never dropped.
 mod atomic;
 mod model;
 
-pub use atomic::write_atomically;
+pub use atomic::{write_atomically, write_derived};
 pub use model::*;
 
 use std::path::{Path, PathBuf};
