@@ -736,3 +736,48 @@ fn with_team_read_only_doctor_says_so_and_shutdown_refuses_before_stopping_anyth
         assert_eq!(agent["status"], "running", "{agent}");
     }
 }
+
+/// `status` gets the panes from the running coordinator (no tmux process of its own: it works
+/// with no tmux on PATH) and they are live (a worker killed a moment ago is `exited`); with the
+/// coordinator stopped it asks tmux itself.
+#[test]
+fn status_reads_live_panes_through_the_running_coordinator_and_from_tmux_without_it() {
+    let env = TeamEnv::new();
+    env.up_starter();
+    let panes = env.tmux(&["list-panes", "-a", "-F", "#{window_name} #{pane_pid}"]);
+    let pid: i32 = stdout(&panes)
+        .lines()
+        .find_map(|l| l.strip_prefix("bob "))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("bob's pane");
+    let no_tmux = || {
+        let mut cmd = env.command();
+        cmd.env("PATH", bundled_dir()).args(["status", "--json"]);
+        cmd.output().unwrap()
+    };
+    assert!(no_tmux().status.success(), "{}", stderr(&no_tmux()));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let bob = |out: &std::process::Output| {
+        json(out)["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["id"] == "bob").cloned())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(5, || bob(&no_tmux())["status"] == "exited"),
+        "{}",
+        bob(&no_tmux())
+    );
+    assert!(env.run(&["coordinator", "stop"]).status.success());
+    let out = no_tmux();
+    assert!(
+        !out.status.success(),
+        "status answered without tmux or a coordinator"
+    );
+    assert_eq!(env.agent("bob")["status"], "exited");
+    assert_eq!(env.agent("alice")["status"], "running");
+}

@@ -4,7 +4,7 @@ loop, tick, detectors and hand-off server) is the `daemon` module; this module n
 it, so every command can bring a coordinator up without linking its insides.
 */
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -210,4 +210,23 @@ pub fn stop(workspace: &Workspace, events: &EventLog) -> String {
     let _ = std::fs::remove_file(workspace.coordinator_meta_file());
     events.emit("coordinator.stopped", json!({"pid": pid, "how": how}));
     format!("{how} (pid {pid})")
+}
+
+/// How long a command waits for the coordinator to hand it the panes of its server (it answers
+/// one request at a time: behind a long delivery, asking tmux directly is quicker).
+const SNAPSHOT_WAIT: Duration = Duration::from_millis(50);
+
+/// Every pane of the team's tmux server `server`, from the running coordinator, which reads it
+/// over its control-mode connection (`None`: no coordinator answered in time; ask tmux).
+pub fn panes_from_coordinator(workspace: &Workspace, server: &Path) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket_path(workspace)).ok()?;
+    stream.set_read_timeout(Some(SNAPSHOT_WAIT)).ok()?;
+    stream.set_write_timeout(Some(SNAPSHOT_WAIT)).ok()?;
+    let request = json!({ "snapshot": server });
+    stream.write_all(format!("{request}\n").as_bytes()).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    let reply: serde_json::Value = serde_json::from_str(&line).ok()?;
+    reply["panes"].as_str().map(str::to_string)
 }

@@ -12,6 +12,7 @@ use crate::messaging::handoff::{ANSWER_TIMEOUT, serving_here, socket_path};
 use crate::messaging::{self, Messenger};
 use crate::plugins::Registry;
 use crate::store::{MessageStatus, Store};
+use crate::tmux::Server;
 use crate::workspace::Workspace;
 
 /// Serves deliveries until the process ends (a thread of the coordinator).
@@ -63,17 +64,38 @@ fn answer(messenger: &Messenger<'_>, stream: UnixStream) -> std::io::Result<()> 
         super::ring();
         return Ok(());
     }
-    let status = match request["message_id"].as_str() {
-        Some(id) => deliver(messenger, id),
-        None => Err("the request names no message_id".to_string()),
-    };
-    let reply = match status {
-        Ok(status) => json!({ "status": status.as_str() }),
-        Err(error) => json!({ "status": null, "error": error }),
+    let reply = match request.get("snapshot") {
+        Some(socket) => snapshot(messenger.workspace, socket),
+        None => delivery(messenger, &request),
     };
     let mut stream = reader.into_inner();
     stream.write_all(reply.to_string().as_bytes())?;
     stream.write_all(b"\n")
+}
+
+/// Every pane of the team's server, as `tmux list-panes` gives it, read over this process's
+/// control-mode connection (a command asking saves starting a tmux process); only for this
+/// team's own server.
+fn snapshot(workspace: &Workspace, socket: &serde_json::Value) -> serde_json::Value {
+    let server = Server::for_workspace(&workspace.identity());
+    if socket.as_str().map(std::path::Path::new) != Some(server.socket()) {
+        return json!({ "error": "not this team's tmux server" });
+    }
+    match server.snapshot_text() {
+        Ok(panes) => json!({ "panes": panes }),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+fn delivery(messenger: &Messenger<'_>, request: &serde_json::Value) -> serde_json::Value {
+    let status = match request["message_id"].as_str() {
+        Some(id) => deliver(messenger, id),
+        None => Err("the request names no message_id".to_string()),
+    };
+    match status {
+        Ok(status) => json!({ "status": status.as_str() }),
+        Err(error) => json!({ "status": null, "error": error }),
+    }
 }
 
 /// Delivers one stored message; when someone else holds its claim (a tick got there first), waits

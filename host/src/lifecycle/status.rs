@@ -140,10 +140,18 @@ pub fn status(
         return Err(super::unknown_agent(&team, id));
     }
     let server = server_of(&team);
-    let snapshot = if team.status == TeamStatus::Running {
-        server.snapshot()?
-    } else {
+    // The running coordinator reads the panes over its control-mode connection, quicker than
+    // starting a tmux process here.
+    let snapshot = if team.status != TeamStatus::Running {
         Snapshot::default()
+    } else if let Some(panes) = coordinator
+        .is_running()
+        .then(|| crate::coordinator::panes_from_coordinator(ctx.workspace, server.socket()))
+        .flatten()
+    {
+        Snapshot::parse(&panes)
+    } else {
+        server.snapshot()?
     };
     let running = snapshot.has_session(&team.session_name);
     let watched = coordinator.is_running();

@@ -329,9 +329,15 @@ impl Server {
 
     /// One snapshot of every pane of the server (one tmux call).
     pub fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        self.snapshot_text().map(|text| Snapshot::parse(&text))
+    }
+
+    /// What [`Server::snapshot`] parses (empty when no server runs): the coordinator hands it to
+    /// a command that asks, read over its control-mode connection.
+    pub fn snapshot_text(&self) -> Result<String, TmuxError> {
         match self.run(&["list-panes", "-a", "-F", snapshot::FORMAT]) {
-            Ok(out) => Ok(Snapshot::parse(&out)),
-            Err(e) if e.is_not_found() => Ok(Snapshot::default()),
+            Ok(out) => Ok(out),
+            Err(e) if e.is_not_found() => Ok(String::new()),
             Err(e) => Err(e),
         }
     }
