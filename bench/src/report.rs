@@ -62,6 +62,9 @@ pub struct Target {
     pub text: &'static str,
     /// The reference system's figure, e.g. "166 ms".
     pub reference: &'static str,
+    /// Why the figure misses its target when it does (what the harness shows the time goes to,
+    /// and what it would take), printed under the figures.
+    pub why_not: Option<&'static str>,
 }
 
 impl Target {
@@ -71,7 +74,14 @@ impl Target {
             condition: None,
             text,
             reference,
+            why_not: None,
         }
+    }
+
+    /// What the report says when this target is not met.
+    pub fn unless_met(mut self, why: &'static str) -> Self {
+        self.why_not = Some(why);
+        self
     }
 
     pub fn and(mut self, stat: Stat, limit: f64) -> Self {
@@ -308,6 +318,19 @@ impl Report {
             }
         )
         .ok();
+        let explained: Vec<String> = self
+            .figures
+            .iter()
+            .filter(|f| f.verdict() == Verdict::NotMet)
+            .filter_map(|f| {
+                let why = f.target.as_ref()?.why_not?;
+                Some(format!("- **{}**: {why}\n", f.name))
+            })
+            .collect();
+        if !explained.is_empty() {
+            md.push_str("\n### Targets not met, and why\n\n");
+            md.extend(explained);
+        }
         let mut sections: Vec<&str> = Vec::new();
         for title in self.figures.iter().filter_map(|f| f.section.as_deref()) {
             if !sections.contains(&title) {
@@ -408,14 +431,24 @@ mod tests {
     #[test]
     fn the_markdown_lists_every_figure_in_its_section_and_what_missed() {
         let mut report = Report::default();
-        report.add(figure(&[10.0]).with_target(Target::at_most(Stat::Median, 5.0, "≤ 5 ms", "x")));
+        report.add(figure(&[10.0]).with_target(
+            Target::at_most(Stat::Median, 5.0, "≤ 5 ms", "x").unless_met("the disk is slow"),
+        ));
+        report.add(figure(&[3.0]).with_target(
+            Target::at_most(Stat::Median, 5.0, "≤ 5 ms", "x").unless_met("never printed"),
+        ));
         report.add(figure(&[1.0]));
         report.add(figure(&[2.0]).in_section("Real CLIs"));
         let md = report.markdown("method\n");
         assert!(md.contains("| f | 10.0 ms |"));
+        assert!(md.contains("### Targets not met, and why\n\n- **f**: the disk is slow\n"));
+        assert!(
+            !md.contains("never printed"),
+            "a met target needs no reason"
+        );
         let (main, rest) = md.split_once("## Real CLIs\n\n| figure |").unwrap();
         assert!(!main.contains("| f | 2.00 ms |") && rest.contains("| f | 2.00 ms |"));
-        assert!(md.contains("0 of 1 targets met. Not met: f."));
+        assert!(md.contains("1 of 2 targets met. Not met: f."));
         assert!(md.contains("## How each figure is measured\n\nmethod"));
     }
 }
