@@ -139,23 +139,6 @@ const PROMPT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a prompt that appeared while `answer` waited settles before it is answered.
 const PROMPT_SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
 
-/// How long a screen may stay exactly as it was before answer's keys count as dropped.
-const KEYS_TAKEN: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Whether the pane still shows exactly `screen` after `bound` (false as soon as it changes, or
-/// when it cannot be read).
-fn unchanged_after(server: &Server, pane: &str, screen: &str, bound: std::time::Duration) -> bool {
-    let until = std::time::Instant::now() + bound;
-    while std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        match server.capture(pane) {
-            Ok(now) if now == screen => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
 /// Answers the approval prompt on the worker's screen with `choice`, by its provider's keys;
 /// the choice it made and the keys.
 pub fn answer(
@@ -172,13 +155,13 @@ pub fn answer(
     // operator answering what `status` shows gets a few seconds for the prompt to appear.
     let until = std::time::Instant::now() + PROMPT_GRACE;
     let mut waited = false;
-    let (verdict, screen) = loop {
+    let verdict = loop {
         let screen = t
             .server
             .capture(&t.pane)
             .map_err(|e| Refusal::new(e.to_string()))?;
         let request = ApprovalRequest {
-            screen: screen.clone(),
+            screen,
             policy: ApprovalPolicy::Choose {
                 choice: choice.to_string(),
             },
@@ -196,7 +179,7 @@ pub fn answer(
             continue;
         }
         if shown || !waiting || std::time::Instant::now() >= until {
-            break (verdict, screen);
+            break verdict;
         }
         waited = true;
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -206,21 +189,13 @@ pub fn answer(
             keys,
             choice: picked,
         } => {
-            t.server
+            let repeated = t
+                .server
                 .answer_keys(&t.pane, &keys)
                 .map_err(|e| Refusal::new(e.to_string()))?;
-            // A CLI that dropped the keys (Claude Code ignores keys on a prompt it has only
-            // just drawn; a loaded machine stretches that moment) still shows the very same
-            // screen: the keys go once more.
-            let dropped = unchanged_after(&t.server, &t.pane, &screen, KEYS_TAKEN);
-            if dropped {
-                t.server
-                    .answer_keys(&t.pane, &keys)
-                    .map_err(|e| Refusal::new(e.to_string()))?;
-            }
             EventLog::new(workspace).emit(
                 "approval.answered_by_operator",
-                json!({"agent_id": id, "choice": picked, "keys": keys, "sent_again": dropped}),
+                json!({"agent_id": id, "choice": picked, "keys": keys, "pressed_again": repeated}),
             );
             Ok((picked, keys))
         }

@@ -379,21 +379,25 @@ impl Server {
     /// one before it: a TUI that gets two keys in one read may act on the second with the state
     /// before the first (Claude Code took `Down Enter` on its trust dialog as Enter on "No,
     /// exit"), and one that has drawn a dialog before it listens drops a key pressed too early
-    /// (pressed again when the screen never shows it).
-    pub fn answer_keys(&self, pane: &str, keys: &[String]) -> Result<(), TmuxError> {
+    /// (Claude Code does, for longer on a loaded machine): a key the screen never shows, the last
+    /// one included, is pressed again. How many presses were repeated.
+    pub fn answer_keys(&self, pane: &str, keys: &[String]) -> Result<usize, TmuxError> {
+        let mut repeated = 0;
         for (i, key) in keys.iter().enumerate() {
-            let before = (i + 1 < keys.len()).then(|| self.capture(pane).unwrap_or_default());
+            let before = self.capture(pane).unwrap_or_default();
             self.send_keys(pane, std::slice::from_ref(key))?;
-            let Some(before) = before else { continue };
             for _ in 0..KEY_TRIES {
                 if self.screen_changes(pane, &before, KEY_SHOWS_WITHIN) {
                     break;
                 }
                 self.send_keys(pane, std::slice::from_ref(key))?;
+                repeated += 1;
             }
-            std::thread::sleep(KEY_SETTLE);
+            if i + 1 < keys.len() {
+                std::thread::sleep(KEY_SETTLE);
+            }
         }
-        Ok(())
+        Ok(repeated)
     }
 
     /// Whether the pane's screen differs from `before` within `within`.
@@ -526,7 +530,7 @@ impl Server {
 
 /// How long a dialog's key may take to show on screen before it is pressed again, how many
 /// times it is pressed again, and the pause after it showed before the next key.
-const KEY_SHOWS_WITHIN: std::time::Duration = std::time::Duration::from_millis(1000);
+const KEY_SHOWS_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
 const KEY_TRIES: usize = 2;
 const KEY_SETTLE: std::time::Duration = std::time::Duration::from_millis(60);
 
