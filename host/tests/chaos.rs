@@ -159,9 +159,11 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     let settled = wait_until(120, || {
         WORKERS.iter().all(|w| {
             stored(w).iter().all(|m| {
+                // Taken (the scripted agent's transcript shows it), or given up with a reason:
+                // `submitted` alone is not the end of a message's way.
                 matches!(
                     m["status"].as_str(),
-                    Some("submitted" | "consumed" | "acknowledged" | "failed")
+                    Some("consumed" | "acknowledged" | "failed" | "bounced")
                 )
             })
         })
@@ -169,6 +171,12 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     std::thread::sleep(Duration::from_secs(2)); // a few more ticks: nothing more arrives
 
     // The accounts.
+    let events = std::fs::read_to_string(env.logs().join("events.jsonl")).unwrap_or_default();
+    let count = |event: &str| {
+        let field = format!("\"event\":\"{event}\"");
+        events.lines().filter(|l| l.contains(&field)).count()
+    };
+    let (requeued, retried) = (count("send.requeued"), count("send.retried"));
     let sessions: BTreeMap<&str, String> =
         WORKERS.iter().map(|w| (*w, env.session_of(w))).collect();
     let (mut messages, mut delivered, mut failed) = (0, 0, 0);
@@ -194,7 +202,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
                 .map(|(i, _)| i)
                 .collect();
             match (message["status"].as_str(), at.as_slice()) {
-                (Some("failed"), []) => {
+                (Some("failed" | "bounced"), []) => {
                     failed += 1;
                     if message["error"].as_str().is_none_or(str::is_empty) {
                         problems.push(format!("{id} failed without a reason"));
@@ -248,7 +256,7 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
         .unwrap();
     drop(db);
     eprintln!(
-        "chaos figures: seed {seed}; {} rounds, {} sends ({} killed on their way), {} coordinators killed, {} shutdown+restart ({} by two operators at once), {} stop+start; {messages} messages stored: {delivered} delivered, {failed} failed with a reason; duplicates {duplicates}, lost {lost}, out of order {out_of_order}, merged {merged}; store {integrity}",
+        "chaos figures: seed {seed}; {} rounds, {} sends ({} killed on their way), {} coordinators killed, {} shutdown+restart ({} by two operators at once), {} stop+start; {messages} messages stored: {delivered} delivered ({requeued} typed again after their CLI ended, {retried} after the consume timeout), {failed} failed with a reason; duplicates {duplicates}, lost {lost}, out of order {out_of_order}, merged {merged}; store {integrity}",
         figures.rounds,
         figures.sends,
         figures.killed_sends,
@@ -263,7 +271,6 @@ fn random_operations_and_kills_lose_duplicate_reorder_and_merge_no_message() {
     );
     if !problems.is_empty() {
         // What the event log says about each message in trouble: the way to the cause.
-        let events = std::fs::read_to_string(env.logs().join("events.jsonl")).unwrap_or_default();
         for problem in &problems {
             for id in problem.split(' ').filter(|w| w.starts_with("msg_")) {
                 eprintln!("events of {id}:");

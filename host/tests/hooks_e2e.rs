@@ -282,6 +282,70 @@ fn a_message_typed_but_never_taken_is_typed_once_more_then_bounced() {
         .contains(&format!("Your message {id} to alice bounced"))));
 }
 
+/// A message typed into a CLI that ended before it took it (stopped, or the whole team shut down,
+/// right after its submit keys) reaches the CLI that resumes the session as soon as it starts:
+/// back in the queue, not left to the consume timeout (ten minutes here).
+#[test]
+fn a_message_a_cli_never_took_before_it_ended_reaches_the_cli_that_resumes_it() {
+    let env = TeamEnv::new();
+    team(&env, "consume_timeout_sec: 600");
+    wait_row(&env, "alice", 20, |a| a["activity"] == "idle");
+    let session = env.session_of("alice");
+    let mut lost = Vec::new();
+    for (i, stop) in [["stop-agent", "alice"], ["shutdown", ""]]
+        .iter()
+        .enumerate()
+    {
+        let (ok, sent) = env.json(&["send", "alice", "@scripted deaf 60", "--wait", "consumed"]);
+        assert!(ok, "{sent}");
+        wait_row(&env, "alice", 15, |a| a["activity"] == "idle");
+        let text = format!("TYPED-BEFORE-THE-END-{i}");
+        let (ok, sent) = env.json(&["send", "alice", &text]);
+        assert!(ok, "{sent}");
+        let id = sent["message_id"].as_str().unwrap().to_string();
+        let stored = |id: &str| {
+            env.stored_for("alice")
+                .into_iter()
+                .find(|m| m["message_id"] == id)
+                .unwrap()
+        };
+        assert_eq!(stored(&id)["status"], "submitted", "{sent}");
+        let args: Vec<&str> = stop.iter().copied().filter(|a| !a.is_empty()).collect();
+        assert!(env.run(&args).status.success());
+        let again = if stop[0] == "shutdown" {
+            env.json(&["restart"])
+        } else {
+            env.json(&["start-agent", "alice"])
+        };
+        assert!(again.0, "{}", again.1);
+        assert_eq!(env.session_of("alice"), session, "the same session resumed");
+        assert!(
+            wait_until(30, || stored(&id)["status"] == "consumed"),
+            "{id} after {}: {}",
+            stop[0],
+            stored(&id)
+        );
+        let requeued = events(&env, "send.requeued");
+        assert_eq!(
+            requeued.iter().filter(|e| e["message_id"] == id).count(),
+            1,
+            "{requeued:?}"
+        );
+        lost.push((id, text));
+    }
+    assert!(
+        events(&env, "send.retried").is_empty(),
+        "not the consume timeout's retry"
+    );
+    let received = env.received(&session);
+    for (id, text) in lost {
+        let token = format!("[team-agent-token:{id}]");
+        let at: Vec<_> = received.iter().filter(|t| t.contains(&token)).collect();
+        assert_eq!(at.len(), 1, "{id} taken once: {received:?}");
+        assert!(at[0].contains(&text), "{at:?}");
+    }
+}
+
 /// A hook that says "working" while transcript and screen say idle (a lost Stop, or a hook run
 /// by hand): after the bound the disagreement is an event and the lower sources win, until the
 /// hooks speak again.

@@ -10,7 +10,7 @@ use team_agent_plugin_api::{LaunchMode, ResumeCheck};
 use super::bring_up::{
     StartedAgent, Workers, died_resuming, plan_workers, start_workers, write_tmux_config,
 };
-use super::resume::carry_over;
+use super::resume::{carry_over, requeue_untaken};
 use super::worktrees;
 use super::{Context, LifecycleError, load_definition, server_of, unknown_agent};
 use crate::events::now_rfc3339;
@@ -112,6 +112,7 @@ pub fn start_agent(
     // 3. Record.
     if let Some(prev) = &previous {
         carry_over(&mut state, prev, &mode);
+        requeue_untaken(ctx, &team.name, prev);
     }
     insert_agent(ctx, &state)?;
     crate::coordinator::ensure_running(ctx.workspace, &ctx.events).ok();

@@ -10,7 +10,7 @@ use super::bring_up::{
     StartedAgent, Workers, died_resuming, leader_from_caller, plan_workers, show_and_coordinate,
     start_workers_on_new_server, write_tmux_config,
 };
-use super::resume::{FirstSend, carry_over, first_send, resumability};
+use super::resume::{FirstSend, carry_over, first_send, requeue_untaken, resumability};
 use super::{Context, LifecycleError, load_definition, server_of};
 use crate::events::now_rfc3339;
 use crate::spec::LoadedSpec;
@@ -100,6 +100,7 @@ pub fn restart(
     for (state, planned) in started.iter_mut().zip(&planned) {
         if let Some(previous) = team.agents.get(&state.id) {
             carry_over(state, previous, &planned.mode);
+            requeue_untaken(ctx, &team.name, previous);
             state.restarted_at = Some(now_rfc3339());
         }
     }

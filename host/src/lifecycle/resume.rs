@@ -76,3 +76,15 @@ pub(super) fn carry_over(state: &mut AgentState, previous: &AgentState, mode: &L
         }
     }
 }
+
+/// What the worker's previous CLI was typed and never took goes back to the queue, for the CLI
+/// starting now (a failure to look is said in the event log: those messages then wait for the
+/// consume timeout's retry).
+pub(super) fn requeue_untaken(ctx: &Context<'_>, team: &str, previous: &AgentState) {
+    if let Err(e) = crate::messaging::requeue_untaken(ctx.workspace, &ctx.events, team, previous) {
+        ctx.events.emit(
+            "send.requeue_failed",
+            json!({"agent_id": previous.id, "error": e.to_string()}),
+        );
+    }
+}

@@ -12,9 +12,10 @@ use serde_json::json;
 use super::deliver::file_contains;
 use super::render::token_line;
 use super::{MessagingError, Messenger};
-use crate::events::now_rfc3339;
-use crate::state::TeamState;
-use crate::store::Message;
+use crate::events::{EventLog, now_rfc3339};
+use crate::state::{AgentState, TeamState};
+use crate::store::{Message, Store};
+use crate::workspace::Workspace;
 
 /// What each transcript looked like when it was last searched: a transcript that has not
 /// changed holds no new message.
@@ -176,12 +177,106 @@ pub fn session_holds_own_messages(
     own.iter().any(|(id, _)| holds(id))
 }
 
+/// Gives back to the queue what a worker's previous CLI was typed and never took: each message
+/// submitted to it whose token the transcript of `previous` (its record before this start) does
+/// not hold. Called as the worker starts again, before its new CLI is recorded, so they reach the
+/// new CLI in their order. Only once that process is gone (it cannot take them any more) and when
+/// its transcript is known (elsewhere nothing tells a taken message from one that was not); how
+/// many went back.
+pub fn requeue_untaken(
+    workspace: &Workspace,
+    events: &EventLog,
+    team: &str,
+    previous: &AgentState,
+) -> Result<usize, MessagingError> {
+    let Some(transcript) = previous
+        .session
+        .as_ref()
+        .and_then(|s| s.transcript_path.as_deref())
+    else {
+        return Ok(0);
+    };
+    if previous.pane_pid.is_some_and(crate::process::alive) {
+        return Ok(0);
+    }
+    let store = Store::open(workspace)?;
+    let mut requeued = 0;
+    for message in store.awaiting_consumption(team)? {
+        if message.recipient == previous.id && give_back(&store, events, &message, transcript)? {
+            requeued += 1;
+        }
+    }
+    Ok(requeued)
+}
+
+/// The tick's side of [`requeue_untaken`], for a deliverer that recorded its message only after
+/// the recipient had started again (it pressed the submit keys as the old CLI was being
+/// stopped): submitted before the recipient's CLI was spawned, so into the one before, which is
+/// gone. Only for a resumed worker, whose transcript is the one the message was typed into; how
+/// many went back.
+pub fn requeue_typed_before_start(
+    messenger: &Messenger<'_>,
+    team: &TeamState,
+) -> Result<usize, MessagingError> {
+    let moment = |at: Option<&str>| at.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    let mut requeued = 0;
+    for message in messenger.store.awaiting_consumption(&team.name)? {
+        let Some(agent) = team.agents.get(&message.recipient) else {
+            continue;
+        };
+        let resumed = matches!(
+            agent.launch_mode,
+            Some(team_agent_plugin_api::LaunchMode::Resume { .. })
+        );
+        let before = match (
+            moment(message.submitted_at.as_deref()),
+            moment(agent.spawned_at.as_deref()),
+        ) {
+            (Some(submitted), Some(spawned)) => submitted < spawned,
+            _ => false,
+        };
+        let Some(transcript) = agent
+            .session
+            .as_ref()
+            .and_then(|s| s.transcript_path.as_deref())
+        else {
+            continue;
+        };
+        if resumed
+            && before
+            && give_back(&messenger.store, &messenger.events, &message, transcript)?
+        {
+            requeued += 1;
+        }
+    }
+    Ok(requeued)
+}
+
+/// Puts `message` back in the queue unless `transcript` holds it; whether this call did.
+fn give_back(
+    store: &Store,
+    events: &EventLog,
+    message: &Message,
+    transcript: &std::path::Path,
+) -> Result<bool, MessagingError> {
+    if file_contains(transcript, token_line(&message.message_id).as_bytes())
+        || !store.requeue_untaken(&message.message_id)?
+    {
+        return Ok(false);
+    }
+    events.emit(
+        "send.requeued",
+        json!({"message_id": message.message_id, "recipient": message.recipient, "reason": "its CLI ended before it took the message"}),
+    );
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plugins::Registry;
     use crate::state::AgentState;
-    use crate::store::NewMessage;
+    use crate::store::{MessageStatus, NewMessage};
     use crate::workspace::Workspace;
     use team_agent_plugin_api::{Confidence, SessionRecord};
 
@@ -257,5 +352,89 @@ mod tests {
             &late,
             &own_medium
         ));
+    }
+
+    #[test]
+    fn what_an_ended_cli_never_took_goes_back_to_the_queue_and_what_it_took_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
+        let registry = Registry::load_from(&[]);
+        let messenger = Messenger::open(&workspace, &registry).unwrap();
+        let events = EventLog::new(&workspace);
+        let taken = submitted(&messenger, "w1");
+        let lost = submitted(&messenger, "w1");
+        let elsewhere = submitted(&messenger, "w2");
+        let transcript = dir.path().join("w1.jsonl");
+        std::fs::write(&transcript, format!("{}\n", token_line(&taken))).unwrap();
+        let mut previous = AgentState::new("w1", "scripted");
+        previous.session = Some(record(&transcript, Confidence::High));
+        // Its CLI still runs (this very process stands in for it): it may take them yet.
+        previous.pane_pid = Some(std::process::id());
+        assert_eq!(
+            requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
+            0
+        );
+        // Gone: the one it never took goes back, and only once.
+        previous.pane_pid = None;
+        assert_eq!(
+            requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
+            1
+        );
+        assert_eq!(
+            requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
+            0
+        );
+        let status = |id: &str| messenger.store.message(id).unwrap().unwrap().status;
+        assert_eq!(status(&lost), MessageStatus::Accepted);
+        assert_eq!(status(&taken), MessageStatus::Submitted);
+        assert_eq!(status(&elsewhere), MessageStatus::Submitted);
+        // Without a transcript nothing tells: nothing moves.
+        let _ = submitted(&messenger, "w3");
+        let blind = AgentState::new("w3", "scripted");
+        assert_eq!(
+            requeue_untaken(&workspace, &events, "t", &blind).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_message_recorded_after_its_recipient_resumed_but_typed_before_goes_back_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
+        let registry = Registry::load_from(&[]);
+        let messenger = Messenger::open(&workspace, &registry).unwrap();
+        let before = submitted(&messenger, "w1");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let transcript = dir.path().join("w1.jsonl");
+        std::fs::write(&transcript, "{}\n").unwrap();
+        let mut agent = AgentState::new("w1", "scripted");
+        agent.session = Some(record(&transcript, Confidence::High));
+        agent.spawned_at = Some(now_rfc3339());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let after = submitted(&messenger, "w1");
+        let mut team: TeamState = serde_json::from_value(json!({
+            "name": "t", "session_name": "t", "tmux_socket": "/nonexistent", "definition": "/nonexistent",
+            "status": "running", "agents": {}
+        }))
+        .unwrap();
+        // A fresh start's transcript is not the one the message went into: nothing moves.
+        agent.launch_mode = Some(team_agent_plugin_api::LaunchMode::Fresh);
+        team.agents.insert("w1".into(), agent.clone());
+        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 0);
+        agent.launch_mode = Some(team_agent_plugin_api::LaunchMode::Resume {
+            session_id: "s1".into(),
+        });
+        team.agents.insert("w1".into(), agent);
+        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 1);
+        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 0);
+        let status = |id: &str| messenger.store.message(id).unwrap().unwrap().status;
+        assert_eq!(status(&before), MessageStatus::Accepted);
+        assert_eq!(
+            status(&after),
+            MessageStatus::Submitted,
+            "typed into this CLI"
+        );
     }
 }

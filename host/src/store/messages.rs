@@ -295,6 +295,22 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Puts a submitted message whose recipient's CLI ended before it took it back to
+    /// `accepted`: delivered again to the CLI that runs now, in its place in the order. Not the
+    /// retry of [`Store::retry_unconsumed`] (that one is for a CLI that ran and did not take it);
+    /// whether this call did.
+    pub fn requeue_untaken(&self, id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET status = 'accepted', submitted_at = NULL, submit_sent_at = NULL,
+                   delivering_pid = NULL, updated_at = ?2
+                 WHERE message_id = ?1 AND status = 'submitted'",
+            )
+            .and_then(|mut s| s.execute(params![id, now_rfc3339()]))
+            .map(|changed| changed == 1)
+            .map_err(|e| self.err(e))
+    }
+
     /// Gives a message its recipient never took back to its sender (`bounced`, with `reason`);
     /// whether this call did. A message being delivered right now, or taken meanwhile, stays.
     pub fn mark_bounced(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
