@@ -14,7 +14,7 @@ use super::render::token_line;
 use super::{MessagingError, Messenger};
 use crate::events::{EventLog, now_rfc3339};
 use crate::state::{AgentState, TeamState};
-use crate::store::{Message, Store};
+use crate::store::{Message, MessageStatus, Store};
 use crate::workspace::Workspace;
 
 /// What each transcript looked like when it was last searched: a transcript that has not
@@ -177,11 +177,13 @@ pub fn session_holds_own_messages(
     own.iter().any(|(id, _)| holds(id))
 }
 
-/// Gives back to the queue what a worker's previous CLI was typed and never took: each message
-/// submitted to it whose token the transcript of `previous` (its record before this start) does
-/// not hold. Called as the worker starts again, before its new CLI is recorded, so they reach the
-/// new CLI in their order. Only once that process is gone (it cannot take them any more) and when
-/// its transcript is known (elsewhere nothing tells a taken message from one that was not); how
+/// Gives back to the queue what a worker's previous CLI was typed and its session did not keep:
+/// each message submitted to it, or taken by it (a prompt hook can run just before the CLI is
+/// killed, its transcript line never written), whose token the transcript of `previous` (the
+/// worker's record before this start) does not hold. Called as the worker starts again, before
+/// its new CLI is recorded, so they reach the new CLI in their order. Only once that process is
+/// gone (its transcript is final), when its transcript is known, and, for one taken, when that
+/// transcript records tokens at all (it holds one: else a taken message would look lost); how
 /// many went back.
 pub fn requeue_untaken(
     workspace: &Workspace,
@@ -189,25 +191,43 @@ pub fn requeue_untaken(
     team: &str,
     previous: &AgentState,
 ) -> Result<usize, MessagingError> {
-    let Some(transcript) = previous
-        .session
-        .as_ref()
-        .and_then(|s| s.transcript_path.as_deref())
-    else {
+    let (Some(transcript), Some(spawned_at)) = (
+        previous
+            .session
+            .as_ref()
+            .and_then(|s| s.transcript_path.as_deref()),
+        previous.spawned_at.as_deref(),
+    ) else {
         return Ok(0);
     };
     if previous.pane_pid.is_some_and(crate::process::alive) {
         return Ok(0);
     }
     let store = Store::open(workspace)?;
+    let typed = store.typed_since(team, &previous.id, spawned_at)?;
+    if typed.is_empty() {
+        return Ok(0);
+    }
+    let kept = crate::session::read_tail(transcript, TRANSCRIPT_TAIL).unwrap_or_default();
+    let records_tokens = kept.contains(TOKEN_START);
     let mut requeued = 0;
-    for message in store.awaiting_consumption(team)? {
-        if message.recipient == previous.id && give_back(&store, events, &message, transcript)? {
+    for message in typed {
+        let taken = message.status == MessageStatus::Consumed;
+        if (taken && !records_tokens) || kept.contains(&token_line(&message.message_id)) {
+            continue;
+        }
+        if give_back(&store, events, &message)? {
             requeued += 1;
         }
     }
     Ok(requeued)
 }
+
+/// How much of an ended CLI's transcript is searched for what it kept.
+const TRANSCRIPT_TAIL: u64 = 32 * 1024 * 1024;
+
+/// How every message's token begins.
+const TOKEN_START: &str = "[team-agent-token:";
 
 /// The tick's side of [`requeue_untaken`], for a deliverer that recorded its message only after
 /// the recipient had started again (it pressed the submit keys as the old CLI was being
@@ -244,7 +264,8 @@ pub fn requeue_typed_before_start(
         };
         if resumed
             && before
-            && give_back(&messenger.store, &messenger.events, &message, transcript)?
+            && !file_contains(transcript, token_line(&message.message_id).as_bytes())
+            && give_back(&messenger.store, &messenger.events, &message)?
         {
             requeued += 1;
         }
@@ -252,16 +273,9 @@ pub fn requeue_typed_before_start(
     Ok(requeued)
 }
 
-/// Puts `message` back in the queue unless `transcript` holds it; whether this call did.
-fn give_back(
-    store: &Store,
-    events: &EventLog,
-    message: &Message,
-    transcript: &std::path::Path,
-) -> Result<bool, MessagingError> {
-    if file_contains(transcript, token_line(&message.message_id).as_bytes())
-        || !store.requeue_untaken(&message.message_id)?
-    {
+/// Puts `message` back in the queue; whether this call did.
+fn give_back(store: &Store, events: &EventLog, message: &Message) -> Result<bool, MessagingError> {
+    if !store.requeue_untaken(&message.message_id)? {
         return Ok(false);
     }
     events.emit(
@@ -301,9 +315,23 @@ mod tests {
                 result_id: None,
             })
             .unwrap();
+        // Claimed, its submit keys pressed, recorded: as a deliverer does it.
+        let pid = std::process::id();
+        assert!(
+            messenger
+                .store
+                .claim(&message.message_id, pid, None)
+                .unwrap()
+                .is_some()
+        );
+        let at = now_rfc3339();
         messenger
             .store
-            .mark_submitted(&message.message_id, true, &now_rfc3339())
+            .mark_submit_sent(&message.message_id, pid, &at)
+            .unwrap();
+        messenger
+            .store
+            .mark_submitted(&message.message_id, true, &at)
             .unwrap();
         message.message_id
     }
@@ -355,19 +383,33 @@ mod tests {
     }
 
     #[test]
-    fn what_an_ended_cli_never_took_goes_back_to_the_queue_and_what_it_took_stays() {
+    fn what_an_ended_cli_never_kept_goes_back_to_the_queue_and_what_it_kept_stays() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
         let workspace = Workspace::resolve(Some(dir.path())).unwrap();
         let registry = Registry::load_from(&[]);
         let messenger = Messenger::open(&workspace, &registry).unwrap();
         let events = EventLog::new(&workspace);
-        let taken = submitted(&messenger, "w1");
+        // Taken by the CLI before this one: not this CLI's to keep.
+        let long_ago = submitted(&messenger, "w1");
+        messenger
+            .store
+            .mark_consumed(&long_ago, &now_rfc3339())
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let mut previous = AgentState::new("w1", "scripted");
+        previous.spawned_at = Some(now_rfc3339());
+        let kept = submitted(&messenger, "w1");
         let lost = submitted(&messenger, "w1");
+        // Its prompt hook ran, then the CLI was killed before it wrote the prompt down.
+        let hooked = submitted(&messenger, "w1");
+        messenger
+            .store
+            .mark_consumed(&hooked, &now_rfc3339())
+            .unwrap();
         let elsewhere = submitted(&messenger, "w2");
         let transcript = dir.path().join("w1.jsonl");
-        std::fs::write(&transcript, format!("{}\n", token_line(&taken))).unwrap();
-        let mut previous = AgentState::new("w1", "scripted");
+        std::fs::write(&transcript, format!("{}\n", token_line(&kept))).unwrap();
         previous.session = Some(record(&transcript, Confidence::High));
         // Its CLI still runs (this very process stands in for it): it may take them yet.
         previous.pane_pid = Some(std::process::id());
@@ -375,11 +417,11 @@ mod tests {
             requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
             0
         );
-        // Gone: the one it never took goes back, and only once.
+        // Gone: what its session lacks goes back, once.
         previous.pane_pid = None;
         assert_eq!(
             requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
-            1
+            2
         );
         assert_eq!(
             requeue_untaken(&workspace, &events, "t", &previous).unwrap(),
@@ -387,11 +429,33 @@ mod tests {
         );
         let status = |id: &str| messenger.store.message(id).unwrap().unwrap().status;
         assert_eq!(status(&lost), MessageStatus::Accepted);
-        assert_eq!(status(&taken), MessageStatus::Submitted);
+        assert_eq!(status(&hooked), MessageStatus::Accepted);
+        assert_eq!(status(&kept), MessageStatus::Submitted);
+        assert_eq!(status(&long_ago), MessageStatus::Consumed);
         assert_eq!(status(&elsewhere), MessageStatus::Submitted);
+        // The ended CLI's late prompt hook does not take what went back to the queue.
+        let prompt = format!("hello\n{}", token_line(&lost));
+        assert_eq!(note_prompts(&messenger, "t", "w1", &[&prompt]).unwrap(), 0);
+        assert_eq!(status(&lost), MessageStatus::Accepted);
+        // A transcript that records no token at all proves nothing about what was taken.
+        let silent = dir.path().join("silent.jsonl");
+        std::fs::write(&silent, "{}\n").unwrap();
+        let taken = submitted(&messenger, "w3");
+        messenger
+            .store
+            .mark_consumed(&taken, &now_rfc3339())
+            .unwrap();
+        let mut other = previous.clone();
+        other.id = "w3".into();
+        other.session = Some(record(&silent, Confidence::High));
+        assert_eq!(
+            requeue_untaken(&workspace, &events, "t", &other).unwrap(),
+            0
+        );
         // Without a transcript nothing tells: nothing moves.
-        let _ = submitted(&messenger, "w3");
-        let blind = AgentState::new("w3", "scripted");
+        let _ = submitted(&messenger, "w4");
+        let mut blind = AgentState::new("w4", "scripted");
+        blind.spawned_at = previous.spawned_at.clone();
         assert_eq!(
             requeue_untaken(&workspace, &events, "t", &blind).unwrap(),
             0

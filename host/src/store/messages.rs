@@ -295,16 +295,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Puts a submitted message whose recipient's CLI ended before it took it back to
-    /// `accepted`: delivered again to the CLI that runs now, in its place in the order. Not the
-    /// retry of [`Store::retry_unconsumed`] (that one is for a CLI that ran and did not take it);
+    /// Puts a message typed into a CLI that ended before its session kept it (`submitted`, or
+    /// `consumed` by a prompt hook the CLI ran just before it ended) back to `accepted`:
+    /// delivered again to the CLI that runs now, in its place in the order. Not the retry of
+    /// [`Store::retry_unconsumed`] (that one is for a CLI that ran and did not take it);
     /// whether this call did.
     pub fn requeue_untaken(&self, id: &str) -> Result<bool, StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET status = 'accepted', submitted_at = NULL, submit_sent_at = NULL,
-                   delivering_pid = NULL, updated_at = ?2
-                 WHERE message_id = ?1 AND status = 'submitted'",
+                   consumed_at = NULL, delivering_pid = NULL, updated_at = ?2
+                 WHERE message_id = ?1 AND status IN ('submitted', 'consumed')",
             )
             .and_then(|mut s| s.execute(params![id, now_rfc3339()]))
             .map(|changed| changed == 1)
@@ -347,14 +348,34 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// A worker's messages not yet taken, delivered or not (asked when its CLI's prompt hook
-    /// ran).
+    /// A worker's messages typed into its CLI (their submit keys pressed, or about to be) and
+    /// not yet taken (asked when its CLI's prompt hook ran). One put back in the queue since is
+    /// not: a late hook of the CLI it was typed into, which ended, does not take it.
     pub fn untaken_for(&self, team: &str, recipient: &str) -> Result<Vec<Message>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status != 'consumed' ORDER BY seq"
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND recipient = ?2 AND {OPEN_ROWS} AND status != 'consumed'
+                   AND submit_sent_at IS NOT NULL ORDER BY seq"
             ))
             .and_then(|mut s| s.query_map(params![team, recipient], from_row)?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What was typed into `recipient`'s CLI and is not known to be in its session for good:
+    /// submitted and not taken, or taken (by a prompt hook or the transcript) at `since` or
+    /// later, oldest first.
+    pub fn typed_since(
+        &self,
+        team: &str,
+        recipient: &str,
+        since: &str,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE team = ?1 AND recipient = ?2
+                   AND (status = 'submitted' OR (status = 'consumed' AND consumed_at >= ?3)) ORDER BY seq"
+            ))
+            .and_then(|mut s| s.query_map(params![team, recipient, since], from_row)?.collect())
             .map_err(|e| self.err(e))
     }
 
