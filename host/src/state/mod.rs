@@ -232,6 +232,14 @@ impl StateStore {
     }
 }
 
+/// What this process last parsed of each state file, by the file's bytes: a command reads its
+/// team's state several times (which team, the owner, the recipients, the send) and the
+/// coordinator at every hand-off, mostly unchanged. The file is read each time; only bytes that
+/// differ from the last parse are parsed again (a clone costs a fraction of a parse of the
+/// 150 KB a hundred workers take).
+static PARSED: std::sync::Mutex<Vec<(PathBuf, Vec<u8>, RuntimeState)>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// Reads a state file; a missing file is an empty state; a corrupt one is preserved and refused.
 fn read(path: &Path) -> Result<RuntimeState, StateError> {
     let bytes = match std::fs::read(path) {
@@ -244,14 +252,29 @@ fn read(path: &Path) -> Result<RuntimeState, StateError> {
             });
         }
     };
-    serde_json::from_slice::<RuntimeState>(&bytes).map_err(|e| {
+    let mut parsed = PARSED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let known = parsed.iter().position(|(p, _, _)| p == path);
+    if let Some(at) = known
+        && parsed[at].1 == bytes
+    {
+        return Ok(parsed[at].2.clone());
+    }
+    let state = serde_json::from_slice::<RuntimeState>(&bytes).map_err(|e| {
         let preserved = preserve_corrupt(path, &bytes);
         StateError::Corrupt {
             path: path.to_path_buf(),
             preserved,
             detail: e.to_string(),
         }
-    })
+    })?;
+    let entry = (path.to_path_buf(), bytes, state.clone());
+    match known {
+        Some(at) => parsed[at] = entry,
+        None => parsed.push(entry),
+    }
+    Ok(state)
 }
 
 /// Copies a corrupt file to `<name>.corrupt-<timestamp>` (once per distinct content).
@@ -274,4 +297,56 @@ fn preserve_corrupt(path: &Path, bytes: &[u8]) -> PathBuf {
     let copy = dir.join(format!("{prefix}{stamp}"));
     let _ = write_atomically(&copy, bytes, 0o600);
     copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team_named(name: &str) -> TeamState {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "session_name": name, "tmux_socket": "/nonexistent", "definition": "/nonexistent",
+            "status": "running", "agents": {}
+        }))
+        .unwrap()
+    }
+
+    /// A load never serves what this process parsed earlier once the file changed, however it
+    /// changed: rewritten by another process to the same size, written in place, removed, or
+    /// damaged after a good parse.
+    #[test]
+    fn a_load_sees_every_change_of_the_file_since_the_last_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
+        let store = StateStore::new(&workspace);
+        store
+            .update(|s| {
+                s.team = Some(team_named("aaaa"));
+                Ok::<_, StateError>(())
+            })
+            .unwrap();
+        let name = |s: RuntimeState| s.team.map(|t| t.name);
+        assert_eq!(name(store.load().unwrap()).as_deref(), Some("aaaa"));
+        assert_eq!(name(store.load().unwrap()).as_deref(), Some("aaaa"));
+        // Another process's rewrite of the same length, within the same clock tick.
+        let path = store.path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"aaaa\"", "\"bbbb\"")).unwrap();
+        assert_eq!(name(store.load().unwrap()).as_deref(), Some("bbbb"));
+        // The state's own update, then a load.
+        store
+            .update(|s| {
+                s.team.as_mut().unwrap().name = "cccc".into();
+                Ok::<_, StateError>(())
+            })
+            .unwrap();
+        assert_eq!(name(store.load().unwrap()).as_deref(), Some("cccc"));
+        // Damaged after a good parse: refused, not the copy parsed before.
+        std::fs::write(&path, b"{\"team\": ").unwrap();
+        assert!(matches!(store.load(), Err(StateError::Corrupt { .. })));
+        // Gone: an empty state, as in a workspace that never ran a team.
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(store.load(), Ok(RuntimeState { team: None, .. })));
+    }
 }
