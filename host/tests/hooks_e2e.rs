@@ -303,12 +303,7 @@ fn a_message_a_cli_never_took_before_it_ended_reaches_the_cli_that_resumes_it() 
         let (ok, sent) = env.json(&["send", "alice", &text]);
         assert!(ok, "{sent}");
         let id = sent["message_id"].as_str().unwrap().to_string();
-        let stored = |id: &str| {
-            env.stored_for("alice")
-                .into_iter()
-                .find(|m| m["message_id"] == id)
-                .unwrap()
-        };
+        let stored = |id: &str| env.stored_message("alice", id).unwrap();
         assert_eq!(stored(&id)["status"], "submitted", "{sent}");
         let args: Vec<&str> = stop.iter().copied().filter(|a| !a.is_empty()).collect();
         assert!(env.run(&args).status.success());

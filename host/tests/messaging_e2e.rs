@@ -596,9 +596,7 @@ fn a_message_whose_deliverer_died_at_the_submit_keys_arrives_once() {
     let (ok, restarted) = env.json(&["restart"]);
     assert!(ok, "{restarted}");
     let status_of = |id: &str| -> String {
-        env.stored_for("alice")
-            .iter()
-            .find(|m| m["message_id"] == id)
+        env.stored_message("alice", id)
             .map(|m| m["status"].as_str().unwrap().to_string())
             .unwrap_or_default()
     };
@@ -634,9 +632,7 @@ fn a_message_is_consumed_when_the_worker_takes_it_and_send_can_wait_for_that() {
     assert!(ok, "{sent}");
     let plain = sent["message_id"].as_str().unwrap().to_string();
     let status_of = |id: &str| {
-        env.stored_for("alice")
-            .iter()
-            .find(|m| m["message_id"] == id)
+        env.stored_message("alice", id)
             .map(|m| m["status"].as_str().unwrap().to_string())
     };
     assert!(

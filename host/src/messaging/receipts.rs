@@ -303,6 +303,14 @@ mod tests {
         }
     }
 
+    /// A workspace in a fresh temporary directory (which lives as long as the first value).
+    fn scratch() -> (tempfile::TempDir, Workspace, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
+        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
+        (dir, workspace, Registry::load_from(&[]))
+    }
+
     fn submitted(messenger: &Messenger<'_>, recipient: &str) -> String {
         let message = messenger
             .store
@@ -338,10 +346,7 @@ mod tests {
 
     #[test]
     fn a_circumstantial_session_is_an_agents_only_once_it_holds_a_message_sent_to_it() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
-        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
-        let registry = Registry::load_from(&[]);
+        let (dir, workspace, registry) = scratch();
         let messenger = Messenger::open(&workspace, &registry).unwrap();
         let late = AgentState::new("late", "codex");
         // The other worker's rollout, its first record written, its message not yet.
@@ -384,10 +389,7 @@ mod tests {
 
     #[test]
     fn what_an_ended_cli_never_kept_goes_back_to_the_queue_and_what_it_kept_stays() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
-        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
-        let registry = Registry::load_from(&[]);
+        let (dir, workspace, registry) = scratch();
         let messenger = Messenger::open(&workspace, &registry).unwrap();
         let events = EventLog::new(&workspace);
         // Taken by the CLI before this one: not this CLI's to keep.
@@ -464,10 +466,7 @@ mod tests {
 
     #[test]
     fn a_message_recorded_after_its_recipient_resumed_but_typed_before_goes_back_once() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".team/runtime")).unwrap();
-        let workspace = Workspace::resolve(Some(dir.path())).unwrap();
-        let registry = Registry::load_from(&[]);
+        let (dir, workspace, registry) = scratch();
         let messenger = Messenger::open(&workspace, &registry).unwrap();
         let before = submitted(&messenger, "w1");
         std::thread::sleep(std::time::Duration::from_millis(5));

@@ -249,6 +249,13 @@ impl TeamEnv {
             .collect()
     }
 
+    /// The stored message `message_id` to `recipient`, as `inbox` shows it.
+    pub fn stored_message(&self, recipient: &str, message_id: &str) -> Option<serde_json::Value> {
+        self.stored_for(recipient)
+            .into_iter()
+            .find(|m| m["message_id"] == message_id)
+    }
+
     /// The scripted agent's transcript of a session.
     pub fn transcript(&self, session: &str) -> PathBuf {
         self.home()
