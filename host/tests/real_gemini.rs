@@ -16,40 +16,7 @@ mod support;
 use serde_json::json;
 use team_agent_fake_model::{RecordedRequest, Scenario};
 
-use real::{RealTeam, Worker};
-
-/// A turn that does the task: a word, the team's `report_result`, a closing word.
-fn reporting_scenario() -> Scenario {
-    Scenario::from_json(
-        &json!({
-            "rules": [
-                {"id": "task", "when": {"user_contains": "REPORT-BACK"},
-                 "reply": [{"text": "On it."},
-                           {"mcp_tool": {"server": "team", "name": "report_result",
-                                         "input": {"status": "success", "summary": "the scripted model did the task"}}}]},
-                {"id": "reported", "when": {"after_tool": "report_result"},
-                 "reply": [{"text": "Reported: {{tool_output}}"}]}
-            ],
-            "default": [{"text": "OK."}]
-        })
-        .to_string(),
-    )
-    .unwrap()
-}
-
-/// The first model request whose newest user text holds `marker`.
-fn request_with(team: &RealTeam, marker: &str) -> RecordedRequest {
-    assert!(
-        team.wait_request(90, |r| r.newest_user_text().contains(marker)),
-        "no model request for {marker}\n{}",
-        team.screens()
-    );
-    team.model
-        .main_requests()
-        .into_iter()
-        .find(|r| r.newest_user_text().contains(marker))
-        .unwrap()
-}
+use real::{RealTeam, Worker, reporting_scenario, slow_stream_scenario};
 
 /// The names of the functions a Gemini request offers the model.
 fn offered_functions(request: &RecordedRequest) -> Vec<String> {
@@ -85,7 +52,7 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
         "the scripted model did the task"
     );
     // The model saw the team's tools under Gemini's names, and the worker's identity.
-    let task = request_with(&team, "REPORT-BACK");
+    let task = team.request_with("REPORT-BACK");
     let functions = offered_functions(&task);
     assert!(
         functions.iter().any(|f| f == "mcp_team_report_result"),
@@ -121,7 +88,7 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     // Sent at once: the plugin must not call the resumed Gemini ready before it loaded the
     // conversation (0.61.0 takes a prompt earlier, and sends it without).
     team.send("gm", "SECOND-TURN-gm: which task was it?", None);
-    let second = request_with(&team, "SECOND-TURN-gm");
+    let second = team.request_with("SECOND-TURN-gm");
     let texts = second.user_texts();
     assert!(
         texts[..texts.len().saturating_sub(1)]
@@ -140,7 +107,7 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     assert!(ok, "{reset}");
     team.wait_agent("gm", 90, |a| a["status"] == "running");
     team.send("gm", "AFTER-RESET-gm: anything?", None);
-    let after = request_with(&team, "AFTER-RESET-gm");
+    let after = team.request_with("AFTER-RESET-gm");
     assert!(
         !after.user_texts().iter().any(|t| t.contains("t1-gm")),
         "the reset worker still carries the first turn: {:?}",
@@ -153,14 +120,6 @@ fn a_gemini_worker_reports_through_the_teams_mcp_server_goes_idle_and_resumes_af
     assert!(!ok, "{fork}");
     assert!(fork.to_string().contains("cannot fork"), "{fork}");
     team.assert_no_egress();
-}
-
-/// Every event of `kind` about `agent`.
-fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<serde_json::Value> {
-    team.events()
-        .into_iter()
-        .filter(|e| e["event"] == kind && e["agent_id"] == agent)
-        .collect()
 }
 
 /// A shell command per purpose: `echo <purpose>-gm > <purpose>-gm.txt`.
@@ -199,7 +158,7 @@ fn a_gemini_shell_approval_is_answered_by_policy_waits_for_a_human_otherwise_and
         "the allowed command never ran\n{}",
         team.screens()
     );
-    assert_eq!(events_of(&team, "approval.auto_answered", "gm").len(), 1);
+    assert_eq!(team.events_of("approval.auto_answered", "gm").len(), 1);
     team.wait_agent("gm", 30, |a| a["activity"] == "idle");
 
     // Not in the policy: it waits, the leader is told, a human answers yes.
@@ -230,7 +189,7 @@ fn a_gemini_shell_approval_is_answered_by_policy_waits_for_a_human_otherwise_and
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert!(!ran("denied"), "gm ran the command it was denied");
     assert_eq!(
-        events_of(&team, "approval.auto_answered", "gm").len(),
+        team.events_of("approval.auto_answered", "gm").len(),
         1,
         "only the allowed command was answered by the policy"
     );
@@ -286,13 +245,7 @@ fn a_gemini_turn_that_ends_on_an_api_error_shows_it_in_status_and_the_leader_is_
 
 #[test]
 fn interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so() {
-    let long_text = "All work and no play makes a slow stream. ".repeat(60);
-    let scenario = Scenario::from_json(
-        &json!({"rules": [{"id": "slow", "when": {"user_contains": "TAKE-YOUR-TIME"},
-                           "reply": [{"slow": {"event_delay_ms": 250}}, {"text": long_text}]}]})
-        .to_string(),
-    )
-    .unwrap();
+    let scenario = slow_stream_scenario();
     let Some(team) = RealTeam::new(
         "interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so",
         scenario,
@@ -302,7 +255,7 @@ fn interrupt_ends_a_slow_streamed_gemini_turn_and_status_says_so() {
     };
     team.up_allowing_slow_start(60);
     team.send("gm", "TAKE-YOUR-TIME gm", None);
-    request_with(&team, "TAKE-YOUR-TIME gm");
+    team.request_with("TAKE-YOUR-TIME gm");
     assert!(
         support::wait_until(30, || team.screen("gm").contains("All work and no play")),
         "gm never drew the streamed reply\n{}",
@@ -391,7 +344,7 @@ fn a_gemini_worker_in_its_own_worktree_writes_there_reports_and_resumes_in_place
     let file = std::fs::read_to_string(row["transcript_path"].as_str().unwrap()).unwrap();
     let head: serde_json::Value = serde_json::from_str(file.lines().next().unwrap()).unwrap();
     assert_eq!(head["sessionId"], session.as_str());
-    let directories = request_with(&team, "WRITE-gm").user_texts()[0].clone();
+    let directories = team.request_with("WRITE-gm").user_texts()[0].clone();
     assert!(
         directories.contains(&dir.display().to_string()),
         "Gemini's workspace is not the worktree: {directories}"
@@ -404,7 +357,7 @@ fn a_gemini_worker_in_its_own_worktree_writes_there_reports_and_resumes_in_place
     let row = team.wait_agent("gm", 90, |a| a["status"] == "running");
     assert_eq!(row["session_id"], session, "resumed in its worktree");
     team.send("gm", "SECOND-TURN-gm: done?", None);
-    let second = request_with(&team, "SECOND-TURN-gm");
+    let second = team.request_with("SECOND-TURN-gm");
     let texts = second.user_texts();
     assert!(
         texts[..texts.len().saturating_sub(1)]

@@ -13,18 +13,11 @@
 mod real;
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use team_agent_fake_model::Scenario;
 
 use real::{CODEX_ANNOUNCEMENT, RealTeam, Worker};
 use support::wait_until;
-
-fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<Value> {
-    team.events()
-        .into_iter()
-        .filter(|e| e["event"] == kind && e["agent_id"] == agent)
-        .collect()
-}
 
 fn inbox(team: &RealTeam) -> String {
     std::fs::read_to_string(team.env.runtime().join("leader-inbox.log")).unwrap_or_default()
@@ -89,15 +82,16 @@ fn hooks_drive_status_through_a_slow_tool_and_an_approval_and_take_the_receipt()
                     && e["message_id"] == id.as_str()
                     && e["source"] == "hook")),
             "{agent}: no receipt from its prompt hook for {id}: {:?}",
-            events_of(&team, "agent.hook", agent)
+            team.events_of("agent.hook", agent)
         );
         assert!(
-            wait_until(20, || !events_of(&team, "coordinator.long_tool", agent)
+            wait_until(20, || !team
+                .events_of("coordinator.long_tool", agent)
                 .is_empty()),
             "{agent}: the leader was not told of the long tool\n{}",
             team.screens()
         );
-        let long = &events_of(&team, "coordinator.long_tool", agent)[0];
+        let long = &team.events_of("coordinator.long_tool", agent)[0];
         assert!(
             long["processes"]
                 .as_array()
@@ -107,10 +101,11 @@ fn hooks_drive_status_through_a_slow_tool_and_an_approval_and_take_the_receipt()
         let row = team.wait_agent(agent, 60, |a| a["activity"] == "idle");
         assert_eq!(row["activity_source"], "hook", "{agent}: {row}");
         assert!(
-            events_of(&team, "coordinator.agent_stuck", agent).is_empty(),
+            team.events_of("coordinator.agent_stuck", agent).is_empty(),
             "{agent}: a slow tool is not stuck"
         );
-        let kinds: Vec<String> = events_of(&team, "agent.hook", agent)
+        let kinds: Vec<String> = team
+            .events_of("agent.hook", agent)
             .iter()
             .map(|e| e["kind"].as_str().unwrap_or("").to_string())
             .collect();
@@ -169,7 +164,8 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
         send(&team, agent, &format!("FREEZE-{agent}"));
         team.wait_agent(agent, 60, |a| a["activity"] == "working");
         assert!(
-            wait_until(40, || !events_of(&team, "coordinator.agent_stuck", agent)
+            wait_until(40, || !team
+                .events_of("coordinator.agent_stuck", agent)
                 .is_empty()),
             "{agent} was never found stuck: {}\n{}",
             team.agent(agent),
@@ -187,7 +183,7 @@ fn a_frozen_stream_is_stuck_and_a_held_input_bounces_the_message() {
             wait_until(15, || team.agent(agent)["stuck_since"].is_string()),
             "{agent}: {}\n{:?}\n{}",
             team.agent(agent),
-            events_of(&team, "coordinator.agent_unstuck", agent),
+            team.events_of("coordinator.agent_unstuck", agent),
             team.screens()
         );
         let (ok, interrupted) = team.json(&["interrupt", agent]);

@@ -15,27 +15,8 @@ mod support;
 use serde_json::json;
 use team_agent_fake_model::Scenario;
 
-use real::{CODEX_ANNOUNCEMENT, RealTeam, Worker};
+use real::{CODEX_ANNOUNCEMENT, RealTeam, Worker, reporting_scenario, slow_stream_scenario};
 use support::{LeaderPane, wait_until};
-
-/// A turn that does the task: a word, the team's `report_result`, a closing word.
-fn reporting_scenario() -> Scenario {
-    Scenario::from_json(
-        &json!({
-            "rules": [
-                {"id": "task", "when": {"user_contains": "REPORT-BACK"},
-                 "reply": [{"text": "On it."},
-                           {"mcp_tool": {"server": "team", "name": "report_result",
-                                         "input": {"status": "success", "summary": "the scripted model did the task"}}}]},
-                {"id": "reported", "when": {"after_tool": "report_result"},
-                 "reply": [{"text": "Reported: {{tool_output}}"}]}
-            ],
-            "default": [{"text": "OK."}]
-        })
-        .to_string(),
-    )
-    .unwrap()
-}
 
 #[test]
 fn a_mixed_team_of_real_clis_takes_tasks_reports_through_mcp_and_goes_idle() {
@@ -138,14 +119,6 @@ fn a_mixed_team_of_real_clis_takes_tasks_reports_through_mcp_and_goes_idle() {
     team.assert_no_egress();
 }
 
-/// Every event of `kind` about `agent`.
-fn events_of(team: &RealTeam, kind: &str, agent: &str) -> Vec<serde_json::Value> {
-    team.events()
-        .into_iter()
-        .filter(|e| e["event"] == kind && e["agent_id"] == agent)
-        .collect()
-}
-
 #[test]
 fn the_teams_own_tools_never_stop_a_worker_at_a_prompt() {
     let scenario = Scenario::from_json(
@@ -215,10 +188,11 @@ fn the_teams_own_tools_never_stop_a_worker_at_a_prompt() {
         team.wait_agent(agent, 30, |a| a["turn"]["state"] == "idle");
         // Never a prompt: nothing was answered for them, nothing waited on a human.
         for kind in ["approval.auto_answered", "approval.needs_leader"] {
-            assert!(events_of(&team, kind, agent).is_empty(), "{agent}: {kind}");
+            assert!(team.events_of(kind, agent).is_empty(), "{agent}: {kind}");
         }
         assert!(
-            !events_of(&team, "agent.activity", agent)
+            !team
+                .events_of("agent.activity", agent)
                 .iter()
                 .any(|e| e["activity"] == "awaiting_approval"),
             "{agent} showed an approval prompt"
@@ -270,7 +244,7 @@ fn runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_
             "{agent}'s allowed command never ran\n{}",
             team.screens()
         );
-        let answered = events_of(&team, "approval.auto_answered", agent);
+        let answered = team.events_of("approval.auto_answered", agent);
         assert_eq!(answered.len(), 1, "{agent}: {answered:?}");
         team.wait_agent(agent, 30, |a| a["activity"] == "idle");
 
@@ -306,26 +280,12 @@ fn runtime_approvals_are_answered_by_policy_escalated_otherwise_and_answered_by_
             "{agent} ran the command it was denied"
         );
         assert_eq!(
-            events_of(&team, "approval.auto_answered", agent).len(),
+            team.events_of("approval.auto_answered", agent).len(),
             1,
             "only the allowed command was answered by the policy"
         );
     }
     team.assert_no_egress();
-}
-
-/// The model request for the turn whose newest user text carries `marker`.
-fn request_with(team: &RealTeam, marker: &str) -> team_agent_fake_model::RecordedRequest {
-    assert!(
-        team.wait_request(90, |r| r.newest_user_text().contains(marker)),
-        "no model request for {marker}\n{}",
-        team.screens()
-    );
-    team.model
-        .main_requests()
-        .into_iter()
-        .find(|r| r.newest_user_text().contains(marker))
-        .unwrap()
 }
 
 /// Whether a request's conversation holds a user text with `marker` before its newest one.
@@ -354,7 +314,7 @@ fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carri
             &format!("FIRST-TURN-{agent}: remember the word heron."),
             None,
         );
-        request_with(&team, &format!("FIRST-TURN-{agent}"));
+        team.request_with(&format!("FIRST-TURN-{agent}"));
         let row = team.wait_agent(agent, 60, |a| {
             a["session_id"].is_string() && a["turn"]["state"] == "idle"
         });
@@ -371,7 +331,7 @@ fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carri
             "{agent} resumed its session"
         );
         team.send(agent, &format!("SECOND-TURN-{agent}: which word?"), None);
-        let request = request_with(&team, &format!("SECOND-TURN-{agent}"));
+        let request = team.request_with(&format!("SECOND-TURN-{agent}"));
         assert!(
             carries(&request, &format!("FIRST-TURN-{agent}")),
             "{agent}'s resumed turn does not carry the first one: {:?}",
@@ -384,7 +344,7 @@ fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carri
         let (ok, forked) = team.json(&["fork-agent", source, "--as", fork]);
         assert!(ok, "{forked}\n{}", team.screens());
         team.send(fork, &format!("FORK-TURN-{fork}: and now?"), None);
-        let request = request_with(&team, &format!("FORK-TURN-{fork}"));
+        let request = team.request_with(&format!("FORK-TURN-{fork}"));
         for earlier in [
             format!("FIRST-TURN-{source}"),
             format!("SECOND-TURN-{source}"),
@@ -407,7 +367,7 @@ fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carri
         assert!(ok, "{reset}");
         team.wait_agent(agent, 60, |a| a["status"] == "running");
         team.send(agent, &format!("AFTER-RESET-{agent}: anything?"), None);
-        let request = request_with(&team, &format!("AFTER-RESET-{agent}"));
+        let request = team.request_with(&format!("AFTER-RESET-{agent}"));
         for earlier in ["FIRST-TURN", "SECOND-TURN"] {
             assert!(
                 !carries(&request, earlier),
@@ -426,13 +386,7 @@ fn resume_continues_the_same_conversation_reset_starts_without_it_and_fork_carri
 
 #[test]
 fn interrupt_ends_a_slow_streamed_turn_and_status_says_so() {
-    let long_text = "All work and no play makes a slow stream. ".repeat(60);
-    let scenario = Scenario::from_json(
-        &json!({"rules": [{"id": "slow", "when": {"user_contains": "TAKE-YOUR-TIME"},
-                           "reply": [{"slow": {"event_delay_ms": 250}}, {"text": long_text}]}]})
-        .to_string(),
-    )
-    .unwrap();
+    let scenario = slow_stream_scenario();
     let Some(mut team) = RealTeam::new(
         "interrupt_ends_a_slow_streamed_turn_and_status_says_so",
         scenario,
@@ -444,7 +398,7 @@ fn interrupt_ends_a_slow_streamed_turn_and_status_says_so() {
     team.up();
     for agent in ["cx", "cl"] {
         team.send(agent, &format!("TAKE-YOUR-TIME {agent}"), None);
-        request_with(&team, &format!("TAKE-YOUR-TIME {agent}"));
+        team.request_with(&format!("TAKE-YOUR-TIME {agent}"));
         // Mid-stream: the reply is being drawn.
         assert!(
             wait_until(30, || team.screen(agent).contains("All work and no play")),

@@ -545,6 +545,28 @@ impl RealTeam {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+
+    /// Every event of `kind` about `agent`.
+    pub fn events_of(&self, kind: &str, agent: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == kind && e["agent_id"] == agent)
+            .collect()
+    }
+
+    /// The first model request whose newest user text carries `marker` (waited for).
+    pub fn request_with(&self, marker: &str) -> RecordedRequest {
+        assert!(
+            self.wait_request(90, |r| r.newest_user_text().contains(marker)),
+            "no model request for {marker}\n{}",
+            self.screens()
+        );
+        self.model
+            .main_requests()
+            .into_iter()
+            .find(|r| r.newest_user_text().contains(marker))
+            .unwrap()
+    }
 }
 
 /// A leader CLI started by `team-agent claude|codex`, in its own tmux session.
@@ -736,4 +758,35 @@ pub fn git(dir: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A turn that does the task: a word, the team's `report_result`, a closing word.
+pub fn reporting_scenario() -> Scenario {
+    Scenario::from_json(
+        &serde_json::json!({
+            "rules": [
+                {"id": "task", "when": {"user_contains": "REPORT-BACK"},
+                 "reply": [{"text": "On it."},
+                           {"mcp_tool": {"server": "team", "name": "report_result",
+                                         "input": {"status": "success", "summary": "the scripted model did the task"}}}]},
+                {"id": "reported", "when": {"after_tool": "report_result"},
+                 "reply": [{"text": "Reported: {{tool_output}}"}]}
+            ],
+            "default": [{"text": "OK."}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// A reply streamed slowly (an event every 250 ms) to a message holding `TAKE-YOUR-TIME`: a turn
+/// long enough to interrupt mid-stream.
+pub fn slow_stream_scenario() -> Scenario {
+    let long_text = "All work and no play makes a slow stream. ".repeat(60);
+    Scenario::from_json(
+        &serde_json::json!({"rules": [{"id": "slow", "when": {"user_contains": "TAKE-YOUR-TIME"},
+                           "reply": [{"slow": {"event_delay_ms": 250}}, {"text": long_text}]}]})
+        .to_string(),
+    )
+    .unwrap()
 }
