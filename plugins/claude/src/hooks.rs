@@ -15,6 +15,7 @@ Claude writes one JSON object to the hook's stdin: `session_id`, `transcript_pat
 
 use serde_json::{Map, Value, json};
 use team_agent_plugin_api::{HookEvent, HookPayload, HookSetup, PlannedFile, PluginError};
+use team_agent_provider_kit::{HookFields, command_line};
 
 /// The settings file's name in [`HookSetup::dir`].
 pub const SETTINGS_FILE: &str = "claude-settings.json";
@@ -68,17 +69,7 @@ const INPUT_NOTIFICATIONS: [&str; 3] = ["idle_prompt", "agent_needs_input", "eli
 
 /// The settings file of `setup`'s hooks, in `setup.dir`.
 pub fn settings_file(setup: &HookSetup) -> Result<PlannedFile, PluginError> {
-    if setup.command.is_empty() {
-        return Err(PluginError::invalid_request(
-            "hooks.command is empty: it needs at least the program the hooks run",
-        ));
-    }
-    let command = setup
-        .command
-        .iter()
-        .map(|word| shell_quoted(word))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = command_line(&setup.command)?;
     let hooks: Map<String, Value> = EVENTS
         .iter()
         .map(|event| {
@@ -97,38 +88,23 @@ pub fn settings_file(setup: &HookSetup) -> Result<PlannedFile, PluginError> {
     })
 }
 
-/// `word` as one word of a POSIX shell command: as it is when nothing in it is special, else in
-/// single quotes (a quote inside becomes `'\''`).
-pub fn shell_quoted(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=/.,:@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// What one call of a hook says. The payload's `hook_event_name` names the event; the word the
 /// settings file put after the command is the fallback.
 pub fn event(call: &HookPayload) -> Result<HookEvent, PluginError> {
-    let payload = match serde_json::from_str::<Value>(&call.payload) {
-        Ok(Value::Object(fields)) => fields,
-        Ok(_) => return Err(garbled(call, "it is not a JSON object")),
-        Err(e) => return Err(garbled(call, &format!("it is not JSON ({e})"))),
-    };
-    let name = text(&payload, "hook_event_name").unwrap_or(call.event.as_str());
+    let payload = HookFields::parse("Claude Code", call)?;
+    let name = payload.event_name();
     let event = match name {
         SESSION_START => HookEvent::SessionStarted {
-            session_id: text(&payload, "session_id").map(str::to_string),
+            session_id: payload.text("session_id").map(str::to_string),
         },
         USER_PROMPT_SUBMIT => HookEvent::PromptSubmitted {
-            prompt: required(&payload, "prompt", name)?,
+            prompt: payload.required("prompt", name)?,
         },
         PRE_TOOL_USE => HookEvent::ToolStarted {
-            tool: required(&payload, "tool_name", name)?,
+            tool: payload.required("tool_name", name)?,
         },
         POST_TOOL_USE | POST_TOOL_USE_FAILURE => HookEvent::ToolFinished {
-            tool: required(&payload, "tool_name", name)?,
+            tool: payload.required("tool_name", name)?,
         },
         PERMISSION_REQUEST => HookEvent::AwaitingApproval {
             prompt: permission_prompt(&payload, name)?,
@@ -136,7 +112,7 @@ pub fn event(call: &HookPayload) -> Result<HookEvent, PluginError> {
         NOTIFICATION => notification(&payload)?,
         STOP | STOP_FAILURE => HookEvent::TurnEnded {
             prompts: Vec::new(),
-            last_text: text(&payload, "last_assistant_message").map(str::to_string),
+            last_text: payload.text("last_assistant_message").map(str::to_string),
         },
         _ => HookEvent::Ignored,
     };
@@ -145,8 +121,8 @@ pub fn event(call: &HookPayload) -> Result<HookEvent, PluginError> {
 
 /// A permission request in the words of Claude's own prompt: the tool, and for a shell command
 /// the command.
-fn permission_prompt(payload: &Map<String, Value>, event: &str) -> Result<String, PluginError> {
-    let tool = required(payload, "tool_name", event)?;
+fn permission_prompt(payload: &HookFields<'_>, event: &str) -> Result<String, PluginError> {
+    let tool = payload.required("tool_name", event)?;
     let command = payload
         .get("tool_input")
         .and_then(|input| input.get("command"))
@@ -157,9 +133,9 @@ fn permission_prompt(payload: &Map<String, Value>, event: &str) -> Result<String
     })
 }
 
-fn notification(payload: &Map<String, Value>) -> Result<HookEvent, PluginError> {
-    let message = required(payload, "message", NOTIFICATION)?;
-    let kind = text(payload, "notification_type");
+fn notification(payload: &HookFields<'_>) -> Result<HookEvent, PluginError> {
+    let message = payload.required("message", NOTIFICATION)?;
+    let kind = payload.text("notification_type");
     let asks_approval = match kind {
         Some(kind) => APPROVAL_NOTIFICATIONS.contains(&kind),
         // A Claude that names no type says it in words ("Claude needs your permission to use Bash").
@@ -173,23 +149,4 @@ fn notification(payload: &Map<String, Value>) -> Result<HookEvent, PluginError> 
         // A login that worked, a finished background agent, …: nothing about who acts next.
         HookEvent::Ignored
     })
-}
-
-fn text<'p>(payload: &'p Map<String, Value>, field: &str) -> Option<&'p str> {
-    payload.get(field).and_then(Value::as_str)
-}
-
-fn required(payload: &Map<String, Value>, field: &str, event: &str) -> Result<String, PluginError> {
-    text(payload, field).map(str::to_string).ok_or_else(|| {
-        PluginError::invalid_request(format!(
-            "Claude Code's {event} hook payload has no string `{field}`"
-        ))
-    })
-}
-
-fn garbled(call: &HookPayload, what: &str) -> PluginError {
-    PluginError::invalid_request(format!(
-        "the payload of Claude Code's {} hook cannot be read: {what}",
-        call.event
-    ))
 }

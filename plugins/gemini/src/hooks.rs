@@ -16,6 +16,7 @@ Gemini writes one JSON object to the hook's stdin: `session_id`, `transcript_pat
 
 use serde_json::{Map, Value, json};
 use team_agent_plugin_api::{HookEvent, HookPayload, HookSetup, PluginError};
+use team_agent_provider_kit::{HookFields, command_line};
 
 /// Milliseconds Gemini waits for one hook: the host's command returns within milliseconds, and a
 /// hook that hung would hold the turn.
@@ -53,17 +54,7 @@ const APPROVAL_NOTIFICATION: &str = "ToolPermission";
 
 /// The `hooks` section of the worker's settings: every event runs the host's command.
 pub fn settings(setup: &HookSetup) -> Result<Value, PluginError> {
-    if setup.command.is_empty() {
-        return Err(PluginError::invalid_request(
-            "hooks.command is empty: it needs at least the program the hooks run",
-        ));
-    }
-    let command = setup
-        .command
-        .iter()
-        .map(|word| shell_quoted(word))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = command_line(&setup.command)?;
     let hooks: Map<String, Value> = EVENTS
         .iter()
         .map(|event| {
@@ -79,43 +70,29 @@ pub fn settings(setup: &HookSetup) -> Result<Value, PluginError> {
     Ok(Value::Object(hooks))
 }
 
-/// `word` as one word of a POSIX shell command: as it is when nothing in it is special, else in
-/// single quotes (a quote inside becomes `'\''`).
-pub fn shell_quoted(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=/.,:@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// What one call of a hook says. The payload's `hook_event_name` names the event; the word the
 /// settings put after the command is the fallback.
 pub fn event(call: &HookPayload) -> Result<HookEvent, PluginError> {
-    let payload = match serde_json::from_str::<Value>(&call.payload) {
-        Ok(Value::Object(fields)) => fields,
-        Ok(_) => return Err(garbled(call, "it is not a JSON object")),
-        Err(e) => return Err(garbled(call, &format!("it is not JSON ({e})"))),
-    };
-    let name = text(&payload, "hook_event_name").unwrap_or(call.event.as_str());
+    let payload = HookFields::parse("Gemini CLI", call)?;
+    let name = payload.event_name();
     let event = match name {
         SESSION_START => HookEvent::SessionStarted {
-            session_id: text(&payload, "session_id").map(str::to_string),
+            session_id: payload.text("session_id").map(str::to_string),
         },
         BEFORE_AGENT => HookEvent::PromptSubmitted {
-            prompt: required(&payload, "prompt", name)?,
+            prompt: payload.required("prompt", name)?,
         },
         BEFORE_TOOL => HookEvent::ToolStarted {
-            tool: required(&payload, "tool_name", name)?,
+            tool: payload.required("tool_name", name)?,
         },
         AFTER_TOOL => HookEvent::ToolFinished {
-            tool: required(&payload, "tool_name", name)?,
+            tool: payload.required("tool_name", name)?,
         },
         NOTIFICATION => notification(&payload)?,
         AFTER_AGENT => HookEvent::TurnEnded {
             prompts: Vec::new(),
-            last_text: text(&payload, "prompt_response")
+            last_text: payload
+                .text("prompt_response")
                 .filter(|t| !t.trim().is_empty())
                 .map(str::to_string),
         },
@@ -126,9 +103,9 @@ pub fn event(call: &HookPayload) -> Result<HookEvent, PluginError> {
 
 /// A tool permission request, in the words of Gemini's notification and, for a shell command,
 /// with the command.
-fn notification(payload: &Map<String, Value>) -> Result<HookEvent, PluginError> {
-    let message = required(payload, "message", NOTIFICATION)?;
-    if text(payload, "notification_type") != Some(APPROVAL_NOTIFICATION) {
+fn notification(payload: &HookFields<'_>) -> Result<HookEvent, PluginError> {
+    let message = payload.required("message", NOTIFICATION)?;
+    if payload.text("notification_type") != Some(APPROVAL_NOTIFICATION) {
         return Ok(HookEvent::Ignored);
     }
     let command = payload
@@ -141,23 +118,4 @@ fn notification(payload: &Map<String, Value>) -> Result<HookEvent, PluginError> 
             None => message,
         },
     })
-}
-
-fn text<'p>(payload: &'p Map<String, Value>, field: &str) -> Option<&'p str> {
-    payload.get(field).and_then(Value::as_str)
-}
-
-fn required(payload: &Map<String, Value>, field: &str, event: &str) -> Result<String, PluginError> {
-    text(payload, field).map(str::to_string).ok_or_else(|| {
-        PluginError::invalid_request(format!(
-            "Gemini CLI's {event} hook payload has no string `{field}`"
-        ))
-    })
-}
-
-fn garbled(call: &HookPayload, what: &str) -> PluginError {
-    PluginError::invalid_request(format!(
-        "the payload of Gemini CLI's {} hook cannot be read: {what}",
-        call.event
-    ))
 }

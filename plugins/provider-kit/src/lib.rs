@@ -19,6 +19,7 @@ questions and what each answer means stay in the plugin's code. This crate is th
   reasons), and the plugin-API values rules name;
 - [`view`]: a capture as a provider reads it, and what a found dialog, blocking rule, running
   turn or input box means;
+- [`hooks`]: a hook call's JSON payload read field by field, and the words of a hook's command;
 - [`approval`]: answering a runtime approval prompt under the host's policy (the option it
   picks, the shell commands a policy allows);
 - [`transcript`]: the records of a JSON Lines transcript tail and the turn state they give;
@@ -56,6 +57,7 @@ assert_eq!(book.label(question.rule.name()), "trust_folder");
 
 pub mod approval;
 pub mod checks;
+pub mod hooks;
 pub mod menu;
 pub mod provider;
 pub mod rules;
@@ -67,6 +69,7 @@ pub mod view;
 
 pub use approval::{Approval, McpCall, command_allowed};
 pub use checks::{api_error_class, check_book, class_of, turn_state};
+pub use hooks::{HookFields, command_line, shell_quoted};
 pub use menu::{Menu, MenuOption, MenuReader};
 pub use provider::{AgentCli, CliLaunch, CliScreen, CliSessions, RulesProvider};
 pub use rules::{LineMatch, Rule, RuleBook, RulesError};
