@@ -284,12 +284,6 @@ impl<'a> Runner<'a> {
                 json!({"error": e.to_string()}),
             );
         }
-        if let Err(e) = messaging::requeue_typed_before_start(messenger, team) {
-            self.events.emit(
-                "coordinator.tick.receipts_failed",
-                json!({"error": e.to_string()}),
-            );
-        }
         let consume_timeout = team
             .timing
             .consume_timeout_sec

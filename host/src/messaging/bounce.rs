@@ -4,14 +4,15 @@
 //! copy mode, a trust dialog), it is `bounced`: its sender (the leader or a worker) is told why,
 //! with what the recipient's screen showed. Only for recipients whose taking a message can be
 //! seen (their CLI's prompt hook, or a transcript the provider names): elsewhere silence proves
-//! nothing.
+//! nothing. One typed into the CLI before the one running now, which is gone, goes back to the
+//! queue at once instead.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{LEADER, MessagingError, Messenger, NOTICE_SENDER};
+use super::{LEADER, MessagingError, Messenger, NOTICE_SENDER, receipts};
 use crate::state::{AgentState, TeamState};
 use crate::store::{Message, MessageStatus};
 
@@ -52,6 +53,11 @@ pub fn bounce_untaken(
         let Some(agent) = team.agents.get(&message.recipient) else {
             continue;
         };
+        // Typed into the CLI before this one, which is gone: no timeout to wait for.
+        if receipts::typed_before_start(agent, &message) {
+            receipts::give_back(&messenger.store, &messenger.events, &message)?;
+            continue;
+        }
         if !takes_are_seen(agent) || !older_than(message.submitted_at.as_deref(), timeout) {
             continue;
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use team_agent_plugin_api::ScreenState;
 use team_agent_plugin_api::loader::ProviderClient;
 
-use super::render::token_line;
+use super::render::{TOKEN_PREFIX, token_line};
 use crate::tmux::Server;
 use crate::workspace::{FileLock, Workspace};
 
@@ -238,7 +238,7 @@ fn empty_input(pane: &Pane<'_>, provider: &ProviderClient<'_>, screen: &str) -> 
     if input.text.is_empty() {
         return InputState::Empty;
     }
-    let ours = input.text.contains("[team-agent-token:") || input.text.contains("[Pasted");
+    let ours = input.text.contains(TOKEN_PREFIX) || input.text.contains("[Pasted");
     if !ours || input.clear_keys.is_empty() {
         return InputState::Held("input_not_empty");
     }

@@ -20,8 +20,7 @@ mod results;
 pub use bounce::{DEFAULT_CONSUME_TIMEOUT, bounce_untaken};
 pub use deliver::{Delivery, Pane};
 pub use receipts::{
-    Receipts, check_consumed, note_prompts, requeue_typed_before_start, requeue_untaken,
-    session_holds_own_messages,
+    Receipts, check_consumed, note_prompts, requeue_untaken, session_holds_own_messages,
 };
 pub use render::{render, sanitize};
 pub use results::{

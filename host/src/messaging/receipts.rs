@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use super::deliver::file_contains;
-use super::render::token_line;
+use super::render::{TOKEN_PREFIX, token_line};
 use super::{MessagingError, Messenger};
 use crate::events::{EventLog, now_rfc3339};
 use crate::state::{AgentState, TeamState};
@@ -209,7 +209,7 @@ pub fn requeue_untaken(
         return Ok(0);
     }
     let kept = crate::session::read_tail(transcript, TRANSCRIPT_TAIL).unwrap_or_default();
-    let records_tokens = kept.contains(TOKEN_START);
+    let records_tokens = kept.contains(TOKEN_PREFIX);
     let mut requeued = 0;
     for message in typed {
         let taken = message.status == MessageStatus::Consumed;
@@ -226,56 +226,40 @@ pub fn requeue_untaken(
 /// How much of an ended CLI's transcript is searched for what it kept.
 const TRANSCRIPT_TAIL: u64 = 32 * 1024 * 1024;
 
-/// How every message's token begins.
-const TOKEN_START: &str = "[team-agent-token:";
-
 /// The tick's side of [`requeue_untaken`], for a deliverer that recorded its message only after
 /// the recipient had started again (it pressed the submit keys as the old CLI was being
-/// stopped): submitted before the recipient's CLI was spawned, so into the one before, which is
-/// gone. Only for a resumed worker, whose transcript is the one the message was typed into; how
-/// many went back.
-pub fn requeue_typed_before_start(
-    messenger: &Messenger<'_>,
-    team: &TeamState,
-) -> Result<usize, MessagingError> {
+/// stopped): whether `message`, submitted to `agent`, went into the CLI before the one running
+/// now, which is gone, and its session does not hold it. Only for a resumed worker, whose
+/// transcript is the one the message was typed into.
+pub(super) fn typed_before_start(agent: &AgentState, message: &Message) -> bool {
     let moment = |at: Option<&str>| at.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    let mut requeued = 0;
-    for message in messenger.store.awaiting_consumption(&team.name)? {
-        let Some(agent) = team.agents.get(&message.recipient) else {
-            continue;
-        };
-        let resumed = matches!(
-            agent.launch_mode,
-            Some(team_agent_plugin_api::LaunchMode::Resume { .. })
-        );
-        let before = match (
-            moment(message.submitted_at.as_deref()),
-            moment(agent.spawned_at.as_deref()),
-        ) {
-            (Some(submitted), Some(spawned)) => submitted < spawned,
-            _ => false,
-        };
-        let Some(transcript) = agent
-            .session
-            .as_ref()
-            .and_then(|s| s.transcript_path.as_deref())
-        else {
-            continue;
-        };
-        if resumed
-            && before
-            && !file_contains(transcript, token_line(&message.message_id).as_bytes())
-            && give_back(&messenger.store, &messenger.events, &message)?
-        {
-            requeued += 1;
-        }
-    }
-    Ok(requeued)
+    let resumed = matches!(
+        agent.launch_mode,
+        Some(team_agent_plugin_api::LaunchMode::Resume { .. })
+    );
+    let before = match (
+        moment(message.submitted_at.as_deref()),
+        moment(agent.spawned_at.as_deref()),
+    ) {
+        (Some(submitted), Some(spawned)) => submitted < spawned,
+        _ => false,
+    };
+    let transcript = agent
+        .session
+        .as_ref()
+        .and_then(|s| s.transcript_path.as_deref());
+    resumed
+        && before
+        && transcript.is_some_and(|t| !file_contains(t, token_line(&message.message_id).as_bytes()))
 }
 
 /// Puts `message` back in the queue; whether this call did.
-fn give_back(store: &Store, events: &EventLog, message: &Message) -> Result<bool, MessagingError> {
-    if !store.requeue_untaken(&message.message_id)? {
+pub(super) fn give_back(
+    store: &Store,
+    events: &EventLog,
+    message: &Message,
+) -> Result<bool, MessagingError> {
+    if !store.requeue(&message.message_id)? {
         return Ok(false);
     }
     events.emit(
@@ -482,17 +466,31 @@ mod tests {
             "status": "running", "agents": {}
         }))
         .unwrap();
+        // The tick's pass over what waits to be taken (the consume timeout far away).
+        let tick = |team: &TeamState| {
+            super::super::bounce_untaken(&messenger, team, std::time::Duration::from_secs(600))
+                .unwrap()
+        };
+        let requeued = || {
+            let log = std::fs::read_to_string(workspace.logs_dir().join("events.jsonl"))
+                .unwrap_or_default();
+            log.matches("\"send.requeued\"").count()
+        };
+        let status = |id: &str| messenger.store.message(id).unwrap().unwrap().status;
         // A fresh start's transcript is not the one the message went into: nothing moves.
         agent.launch_mode = Some(team_agent_plugin_api::LaunchMode::Fresh);
         team.agents.insert("w1".into(), agent.clone());
-        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 0);
+        tick(&team);
+        assert_eq!(requeued(), 0);
+        assert_eq!(status(&before), MessageStatus::Submitted);
         agent.launch_mode = Some(team_agent_plugin_api::LaunchMode::Resume {
             session_id: "s1".into(),
         });
         team.agents.insert("w1".into(), agent);
-        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 1);
-        assert_eq!(requeue_typed_before_start(&messenger, &team).unwrap(), 0);
-        let status = |id: &str| messenger.store.message(id).unwrap().unwrap().status;
+        tick(&team);
+        assert_eq!(requeued(), 1);
+        tick(&team);
+        assert_eq!(requeued(), 1, "once");
         assert_eq!(status(&before), MessageStatus::Accepted);
         assert_eq!(
             status(&after),

@@ -1,9 +1,12 @@
 //! What lands in a pane: a message rendered with its header and token line, after every control
 //! character and escape sequence is removed, so no message can type keys into a terminal.
 
+/// How every message's token line begins.
+pub(super) const TOKEN_PREFIX: &str = "[team-agent-token:";
+
 /// The line that ends every pasted message and proves its delivery.
 pub fn token_line(message_id: &str) -> String {
-    format!("[team-agent-token:{message_id}]")
+    format!("{TOKEN_PREFIX}{message_id}]")
 }
 
 /// `Team Agent message from <sender>[ for <task>]:`, the content, and the token line.

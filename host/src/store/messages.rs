@@ -300,7 +300,7 @@ impl Store {
     /// delivered again to the CLI that runs now, in its place in the order. Not the retry of
     /// [`Store::retry_unconsumed`] (that one is for a CLI that ran and did not take it);
     /// whether this call did.
-    pub fn requeue_untaken(&self, id: &str) -> Result<bool, StoreError> {
+    pub fn requeue(&self, id: &str) -> Result<bool, StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET status = 'accepted', submitted_at = NULL, submit_sent_at = NULL,
